@@ -1,0 +1,112 @@
+//! The backend boundary: what the engine's driver asks of a container platform.
+//!
+//! Invariants:
+//! - A backend knows containers, volumes and images; it knows nothing of workflows, expressions or
+//!   the store. Everything a step needs arrives in a [`StepLaunch`].
+//! - Output bytes are handed to the [`OutputSink`] as they arrive; the backend never interprets them.
+//! - Every container and volume a backend creates carries the labels in [`labels`], so anything
+//!   left behind by a crash can be found again ([`Backend::cleanup_run`]).
+
+use async_trait::async_trait;
+pub use co_protocol::Stream;
+pub use tokio_util::sync::CancellationToken;
+
+/// Label keys put on every container and volume.
+pub mod labels {
+    pub const RUN: &str = "containerops.run";
+    pub const STEP: &str = "containerops.step";
+    pub const ATTEMPT: &str = "containerops.attempt";
+    pub const WORKFLOW: &str = "containerops.workflow";
+}
+
+/// Everything needed to start one attempt of one step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLaunch {
+    pub run_id: String,
+    pub workflow: String,
+    /// Unique step key in the run (`say`, `build[os=linux]`).
+    pub step_key: String,
+    /// 1-based.
+    pub attempt: u32,
+    pub image: String,
+    /// Entrypoint override (the whole command line); `None`: the image's own.
+    pub command: Option<Vec<String>>,
+    /// Environment, in order (later entries win on duplicate names).
+    pub env: Vec<(String, String)>,
+    pub cpu_millis: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    /// The `kubernetes:` block of the component, for backends that use it.
+    pub kubernetes: Option<serde_json::Value>,
+}
+
+/// The run's shared workspace, mounted at `/workspace` in every step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Workspace {
+    pub run_id: String,
+    /// Backend-specific name (a volume name, a PVC name).
+    pub name: String,
+}
+
+/// How an attempt's container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StepExit {
+    /// `None` when the container was stopped before it exited by itself, or never started.
+    pub exit_code: Option<i64>,
+    /// The container was stopped because the cancellation token fired.
+    pub stopped: bool,
+    pub oom_killed: bool,
+}
+
+/// Receives a step's output while it runs.
+pub trait OutputSink: Send {
+    /// The container exists and was started (called once, before any output).
+    fn started(&mut self, container_id: &str);
+    /// Raw bytes from one stream, in order (not necessarily whole lines).
+    fn output(&mut self, stream: Stream, bytes: &[u8]);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    /// No container engine answered. `hint` says how to start one.
+    #[error("{message}\nhint: {hint}")]
+    Unavailable { message: String, hint: String },
+    /// The image is neither present locally nor pullable.
+    #[error("image {image} not found{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    ImageNotFound { image: String, detail: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl BackendError {
+    /// Whether trying again could help (a missing image will still be missing).
+    pub fn is_retriable(&self) -> bool {
+        matches!(self, BackendError::Other(_))
+    }
+}
+
+/// A container platform.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// Short name for messages (`docker`, `podman`, `kubernetes`, `fake`).
+    fn name(&self) -> &str;
+
+    /// Create the run's workspace.
+    async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError>;
+
+    /// Run one attempt to its end: create the container (labels, env, limits, workspace at
+    /// `/workspace`), start it, pass its output to `sink` as it arrives, wait for it to exit, and
+    /// remove it (removal may finish later, but before [`Backend::finish_run`] returns). When
+    /// `cancel` fires, stop the container (SIGTERM, then SIGKILL after a grace period) and return
+    /// with `stopped: true`.
+    async fn run_step(
+        &self,
+        launch: &StepLaunch,
+        workspace: &Workspace,
+        sink: &mut dyn OutputSink,
+        cancel: CancellationToken,
+    ) -> Result<StepExit, BackendError>;
+
+    /// The run is over: wait for pending removals, remove the workspace and anything else labelled
+    /// with this run.
+    async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError>;
+}

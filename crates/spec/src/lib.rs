@@ -1,0 +1,136 @@
+//! ContainerOps file formats (SPEC §2–4) and the execution plan built from them.
+//!
+//! Invariants:
+//! - Parsing never panics and never stops at the first problem: every problem found is returned
+//!   as a [`Diagnostic`] located at `file:line:col` (1-based).
+//! - A [`Plan`] only exists for a workflow without errors: the engine never re-validates.
+//! - The only IO is reading the files a workflow names (components by path), through [`Loader`].
+
+pub mod model;
+
+pub use model::*;
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A position in a source file (1-based line and column; column counts characters).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Span {
+    pub file: Arc<str>,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+/// One problem in an input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub span: Span,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    /// `FILE:LINE:COL: error: MESSAGE` (SPEC §5).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: error: {}", self.span, self.message)
+    }
+}
+
+/// All problems found in one load; never empty when returned as an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} problem(s) found", .0.len())]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+/// Resolves `component: name@version` references (a catalog). Paths are resolved by the loader.
+pub trait Catalog {
+    /// The component's `component.yaml` text and the path to report in diagnostics.
+    fn find(&self, name: &str, version: &str) -> Option<(String, std::path::PathBuf)>;
+}
+
+/// A catalog with nothing in it.
+pub struct NoCatalog;
+
+impl Catalog for NoCatalog {
+    fn find(&self, _name: &str, _version: &str) -> Option<(String, std::path::PathBuf)> {
+        None
+    }
+}
+
+/// Options that change what validation knows.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateOptions {
+    /// Names of the secrets that will be provided. `None`: unknown (a `secrets.X` reference is not
+    /// checked, e.g. `containerops validate`); `Some`: referencing any other secret is an error.
+    pub secrets: Option<Vec<String>>,
+}
+
+/// Reads files from disk and resolves component references.
+pub struct Loader<'a> {
+    pub catalog: &'a dyn Catalog,
+    pub options: ValidateOptions,
+}
+
+impl<'a> Loader<'a> {
+    pub fn new(catalog: &'a dyn Catalog) -> Self {
+        Loader {
+            catalog,
+            options: ValidateOptions::default(),
+        }
+    }
+
+    /// Load and validate a workflow file of either format (a top-level `uri:` means seed format).
+    pub fn load_workflow(&self, path: &Path) -> Result<Workflow, Diagnostics> {
+        todo!("{path:?}")
+    }
+
+    /// Same, from text already in memory (`display_path` is used in diagnostics; relative
+    /// component paths are resolved against `base_dir`).
+    pub fn parse_workflow(
+        &self,
+        text: &str,
+        display_path: &str,
+        base_dir: &Path,
+    ) -> Result<Workflow, Diagnostics> {
+        todo!("{text} {display_path} {base_dir:?}")
+    }
+
+    /// Load and validate a component: `path` is a `component.yaml` file or a directory holding one.
+    pub fn load_component(&self, path: &Path) -> Result<Component, Diagnostics> {
+        todo!("{path:?}")
+    }
+
+    pub fn parse_component(
+        &self,
+        text: &str,
+        display_path: &str,
+        base_dir: &Path,
+    ) -> Result<Component, Diagnostics> {
+        todo!("{text} {display_path} {base_dir:?}")
+    }
+}
+
+/// Build the execution plan of a validated workflow (matrix copies expanded, dependencies resolved).
+pub fn plan(workflow: Arc<Workflow>) -> Plan {
+    todo!("{}", workflow.name)
+}
+
+/// Parse a duration: `90s`, `10m`, `1h30m`, `500ms`, `2h`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    todo!("{text}")
+}
+
+/// Parse a CPU quantity in cores (`0.5`, `2`, `"500m"`) into millicores.
+pub fn parse_cpu(text: &str) -> Result<u64, String> {
+    todo!("{text}")
+}
+
+/// Parse a memory quantity (`64Mi`, `1Gi`, `256M`, `512k`, plain bytes) into bytes.
+pub fn parse_memory(text: &str) -> Result<u64, String> {
+    todo!("{text}")
+}

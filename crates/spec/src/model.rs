@@ -1,0 +1,277 @@
+//! The validated, typed model of components and workflows, and the execution [`Plan`].
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use co_expr::{Expr, Template};
+use co_protocol::{OutputDecl, ValueType};
+use indexmap::IndexMap;
+use serde_json::Value;
+
+use crate::Span;
+
+/// A declared input or output (of a component or a workflow).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamDecl {
+    pub ty: ValueType,
+    pub required: bool,
+    /// Already converted to `ty`.
+    pub default: Option<Value>,
+    pub description: Option<String>,
+    pub span: Span,
+}
+
+/// CPU and memory limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub cpu_millis: Option<u64>,
+    pub memory_bytes: Option<u64>,
+}
+
+impl Resources {
+    /// `self` with every value `over` sets replaced by it.
+    pub fn overlay(&self, over: &Resources) -> Resources {
+        Resources {
+            cpu_millis: over.cpu_millis.or(self.cpu_millis),
+            memory_bytes: over.memory_bytes.or(self.memory_bytes),
+        }
+    }
+}
+
+/// How to build a component's image locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Build {
+    /// Absolute build context directory.
+    pub context: PathBuf,
+    /// Containerfile path relative to `context`.
+    pub containerfile: PathBuf,
+}
+
+/// A validated `component.yaml` (SPEC §2).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Component {
+    pub name: String,
+    pub version: String,
+    pub description: Option<String>,
+    pub image: String,
+    pub build: Option<Build>,
+    /// Entrypoint override.
+    pub command: Option<Vec<String>>,
+    pub inputs: IndexMap<String, ParamDecl>,
+    pub outputs: IndexMap<String, ParamDecl>,
+    pub resources: Resources,
+    pub timeout: Option<Duration>,
+    /// The `kubernetes:` block, keys already checked.
+    pub kubernetes: Option<Value>,
+    /// The file it was read from.
+    pub path: PathBuf,
+}
+
+/// Which format a workflow was written in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Format {
+    Native,
+    /// A seed-format flow (SPEC §4), with its `uri:`.
+    Seed { uri: String },
+}
+
+/// A validated workflow of either format (SPEC §3, §4).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Workflow {
+    pub name: String,
+    pub description: Option<String>,
+    pub format: Format,
+    pub inputs: IndexMap<String, ParamDecl>,
+    pub env: IndexMap<String, Template>,
+    pub stages: Vec<Stage>,
+    pub finally: Vec<Action>,
+    /// The path as given (used in diagnostics).
+    pub path: String,
+    /// The file's text, recorded with every run.
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub name: String,
+    pub span: Span,
+    pub actions: Vec<Action>,
+}
+
+/// What an action runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Runs {
+    /// A plain image step.
+    Image(String),
+    /// A component (resolved from a path or the catalog).
+    Component(Arc<Component>),
+}
+
+/// Retry policy: `attempts` total tries (≥ 1); the wait before try n+1 is `backoff · 2^(n-1)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 1,
+            backoff: Duration::ZERO,
+        }
+    }
+}
+
+/// `matrix:` and `max-parallel:` of an action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    /// Axis name → values (scalars), in the order written.
+    pub axes: IndexMap<String, Vec<Value>>,
+    pub max_parallel: Option<u32>,
+}
+
+/// One action of a workflow (a seed-format job becomes one action).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// Unique in the workflow; what `needs:` and `actions.NAME` refer to. For a seed-format job:
+    /// `stage.action.job`.
+    pub name: String,
+    /// Shown as the step's `action` (the name; for a seed-format job, the job's name).
+    pub label: String,
+    pub span: Span,
+    pub runs: Runs,
+    /// Entrypoint override of an image step (templates allowed). `None`: the component's
+    /// `command`, else the image's own entrypoint.
+    pub command: Option<Vec<Template>>,
+    /// Inputs, in the order written.
+    pub with: IndexMap<String, Template>,
+    pub env: IndexMap<String, Template>,
+    /// Explicit `needs:` (action names). `None`: every action of the previous stage.
+    pub needs: Option<Vec<String>>,
+    /// `if:`. `None` means `success()`.
+    pub condition: Option<Expr>,
+    /// Overrides the component's timeout.
+    pub timeout: Option<Duration>,
+    pub retry: Retry,
+    /// Overrides the component's resources, key by key.
+    pub resources: Resources,
+    pub matrix: Option<Matrix>,
+    /// Seed-format job: no `CO_DATA`/`CO_DATA_JSON`/`CO_INPUT_*` are generated (its
+    /// `environments`, in `env`, are passed verbatim).
+    pub legacy: bool,
+    /// Output names a seed-format job declares (`outputs: [..]`); empty for native actions.
+    pub legacy_outputs: Vec<String>,
+}
+
+impl Action {
+    pub fn image(&self) -> &str {
+        match &self.runs {
+            Runs::Image(image) => image,
+            Runs::Component(c) => &c.image,
+        }
+    }
+
+    pub fn component(&self) -> Option<&Component> {
+        match &self.runs {
+            Runs::Image(_) => None,
+            Runs::Component(c) => Some(c),
+        }
+    }
+
+    pub fn effective_timeout(&self) -> Option<Duration> {
+        self.timeout
+            .or_else(|| self.component().and_then(|c| c.timeout))
+    }
+
+    pub fn effective_resources(&self) -> Resources {
+        match self.component() {
+            Some(c) => c.resources.overlay(&self.resources),
+            None => self.resources,
+        }
+    }
+
+    /// Declared outputs with their types. Empty: keep every key as a string.
+    pub fn declared_outputs(&self) -> IndexMap<String, OutputDecl> {
+        match self.component() {
+            Some(c) => c
+                .outputs
+                .iter()
+                .map(|(k, d)| {
+                    (
+                        k.clone(),
+                        OutputDecl {
+                            ty: d.ty,
+                            required: d.required,
+                        },
+                    )
+                })
+                .collect(),
+            None => self
+                .legacy_outputs
+                .iter()
+                .map(|k| {
+                    (
+                        k.clone(),
+                        OutputDecl {
+                            ty: ValueType::String,
+                            required: false,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Index of an action in a [`Plan`].
+pub type ActionId = usize;
+/// Index of a node (one step: an action, or one matrix copy of it) in a [`Plan`].
+pub type NodeId = usize;
+
+/// One action as planned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanAction {
+    /// Stage name (`"finally"` for actions of `finally:`).
+    pub stage: String,
+    pub action: Action,
+    pub finally: bool,
+    /// Its nodes: one, or one per matrix combination (in combination order).
+    pub nodes: Vec<NodeId>,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanNode {
+    /// Unique step key: the action name, or `name[axis=value,…]` for a matrix copy.
+    pub key: String,
+    pub action: ActionId,
+    /// This copy's matrix values (empty without a matrix).
+    pub matrix: IndexMap<String, Value>,
+    /// The nodes this one waits for, directly (sorted, no duplicates).
+    pub deps: Vec<NodeId>,
+}
+
+/// A validated workflow, expanded into the DAG of steps the engine runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub workflow: Arc<Workflow>,
+    /// Stage actions in order, then `finally` actions.
+    pub actions: Vec<PlanAction>,
+    /// In action order; matrix copies adjacent.
+    pub nodes: Vec<PlanNode>,
+}
+
+impl Plan {
+    pub fn action_of(&self, node: NodeId) -> Option<&PlanAction> {
+        self.nodes.get(node).and_then(|n| self.actions.get(n.action))
+    }
+
+    pub fn action_by_name(&self, name: &str) -> Option<(ActionId, &PlanAction)> {
+        self.actions
+            .iter()
+            .enumerate()
+            .find(|(_, a)| a.action.name == name)
+    }
+}
