@@ -165,11 +165,8 @@ pub fn parse_condition(text: &str) -> Result<Expr, ExprError> {
     todo!("{text}")
 }
 
-/// How a value is shown as text: strings as they are, `null` as empty, numbers and booleans in
-/// their JSON form, arrays and objects as compact JSON.
-pub fn to_text(value: &Value) -> String {
-    todo!("{value}")
-}
+/// How a value is shown as text (one definition for the whole project, in the protocol crate).
+pub use co_protocol::value_text as to_text;
 
 /// Truthiness: `false`, `null`, `0`, `""` are false; everything else is true.
 pub fn truthy(value: &Value) -> bool {

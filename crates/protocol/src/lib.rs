@@ -47,6 +47,16 @@ impl ValueType {
     }
 }
 
+/// How a value is passed as text (`CO_INPUT_*`, `CO_DATA`, string templates): strings as they are,
+/// `null` as empty, numbers and booleans in their JSON form, arrays and objects as compact JSON.
+pub fn value_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
 /// Convert a value to a declared type: `"3"` → `3` for `int`, `"true"` → `true` for `bool`, a
 /// JSON text → its value for `json`, anything → its text for `string`/`secret`. Errors say why.
 pub fn coerce(value: &Value, ty: ValueType) -> Result<Value, String> {
