@@ -1,0 +1,1085 @@
+//! Engine semantics, tested deterministically: a scripted fake backend and a virtual clock.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+use co_protocol::Collected;
+use co_spec::{Loader, NoCatalog, Plan};
+use indexmap::IndexMap;
+use serde_json::{json, Value};
+
+use super::*;
+
+fn plan(yaml: &str) -> Arc<Plan> {
+    let loader = Loader::new(&NoCatalog);
+    let wf = match loader.parse_workflow(yaml, "test.yaml", Path::new(".")) {
+        Ok(wf) => wf,
+        Err(d) => panic!(
+            "fixture invalid:\n{}",
+            d.0.iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    };
+    Arc::new(co_spec::plan(Arc::new(wf)))
+}
+
+/// What a scripted step does on each attempt.
+#[derive(Clone)]
+enum Script {
+    /// Exit with this code, printing these `[COUT]` outputs.
+    Exit(i64, Vec<(&'static str, &'static str)>),
+    /// Print CO_RESULT = false and exit 0.
+    Verdict(bool),
+    /// Never exit by itself (until stopped).
+    Hang,
+    /// The backend cannot run it.
+    BackendError(&'static str, bool),
+}
+
+fn ok() -> Script {
+    Script::Exit(0, vec![])
+}
+
+/// A virtual-time simulator around one engine.
+struct Sim {
+    engine: Engine,
+    now: Millis,
+    scripts: HashMap<String, Vec<Script>>,
+    timers: BTreeMap<(Millis, u64), Timer>,
+    timer_seq: u64,
+    /// Attempts running, by node.
+    running: HashMap<NodeId, (u32, Script)>,
+    /// Every launch, in order: (step key, attempt, time).
+    launches: Vec<(String, u32, Millis)>,
+    launched: Vec<StepLaunch>,
+    stops: Vec<(String, u32)>,
+    masked: Vec<String>,
+    finished: Option<RunStatus>,
+    /// Most attempts of one action running at once, by action name.
+    peak: HashMap<String, usize>,
+}
+
+impl Sim {
+    fn new(yaml: &str) -> Sim {
+        Sim::with_config(yaml, RunConfig::default())
+    }
+
+    fn with_config(yaml: &str, mut config: RunConfig) -> Sim {
+        if config.run_id.is_empty() {
+            config.run_id = "r1".into();
+        }
+        let engine = Engine::new(plan(yaml), config).expect("config ok");
+        Sim {
+            engine,
+            now: 1_000_000,
+            scripts: HashMap::new(),
+            timers: BTreeMap::new(),
+            timer_seq: 0,
+            running: HashMap::new(),
+            launches: Vec::new(),
+            launched: Vec::new(),
+            stops: Vec::new(),
+            masked: Vec::new(),
+            finished: None,
+            peak: HashMap::new(),
+        }
+    }
+
+    fn script(mut self, key: &str, attempts: Vec<Script>) -> Sim {
+        self.scripts.insert(key.to_string(), attempts);
+        self
+    }
+
+    fn key(&self, node: NodeId) -> String {
+        self.engine.plan().nodes[node].key.clone()
+    }
+
+    fn node(&self, key: &str) -> NodeId {
+        self.engine
+            .plan()
+            .nodes
+            .iter()
+            .position(|n| n.key == key)
+            .unwrap_or_else(|| panic!("no step {key}"))
+    }
+
+    fn feed(&mut self, input: Input) {
+        let commands = self.engine.handle(self.now, input);
+        self.apply(commands);
+    }
+
+    fn apply(&mut self, commands: Vec<Command>) {
+        let mut follow = Vec::new();
+        for command in commands {
+            match command {
+                Command::Launch {
+                    node,
+                    attempt,
+                    launch,
+                } => {
+                    let key = self.key(node);
+                    self.launches.push((key.clone(), attempt, self.now));
+                    self.launched.push(*launch);
+                    let script = self
+                        .scripts
+                        .get(&key)
+                        .and_then(|s| s.get(attempt as usize - 1).or(s.last()))
+                        .cloned()
+                        .unwrap_or_else(ok);
+                    self.running.insert(node, (attempt, script));
+                    let action = self.engine.plan().nodes[node].action;
+                    let name = self.engine.plan().actions[action].action.name.clone();
+                    let count = self
+                        .running
+                        .keys()
+                        .filter(|n| self.engine.plan().nodes[**n].action == action)
+                        .count();
+                    let peak = self.peak.entry(name).or_default();
+                    *peak = (*peak).max(count);
+                }
+                Command::Stop { node, attempt } => {
+                    self.stops.push((self.key(node), attempt));
+                    if self.running.remove(&node).is_some() {
+                        follow.push(Input::Exited {
+                            node,
+                            attempt,
+                            outcome: Outcome {
+                                exit_code: None,
+                                stopped: true,
+                                ..Outcome::default()
+                            },
+                        });
+                    }
+                }
+                Command::SetTimer { timer, at } => {
+                    self.timer_seq += 1;
+                    self.timers.insert((at, self.timer_seq), timer);
+                }
+                Command::StepChanged { .. } => {}
+                Command::MaskSecrets(s) => self.masked.extend(s),
+                Command::RunFinished(status) => {
+                    assert!(self.finished.is_none(), "run finished twice");
+                    self.finished = Some(status);
+                }
+            }
+        }
+        for input in follow {
+            self.feed(input);
+        }
+    }
+
+    /// Let every running attempt that does not hang end, in node order.
+    fn complete_running(&mut self) -> bool {
+        let mut nodes: Vec<NodeId> = self
+            .running
+            .iter()
+            .filter(|(_, (_, s))| !matches!(s, Script::Hang))
+            .map(|(n, _)| *n)
+            .collect();
+        nodes.sort_unstable();
+        let progressed = !nodes.is_empty();
+        for node in nodes {
+            let Some((attempt, script)) = self.running.remove(&node) else {
+                continue;
+            };
+            let outcome = match script {
+                Script::Exit(code, outs) => Outcome {
+                    exit_code: Some(code),
+                    collected: Collected {
+                        outputs: outs
+                            .into_iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect(),
+                        ..Collected::default()
+                    },
+                    ..Outcome::default()
+                },
+                Script::Verdict(v) => Outcome {
+                    exit_code: Some(0),
+                    collected: Collected {
+                        verdict: Some(v),
+                        ..Collected::default()
+                    },
+                    ..Outcome::default()
+                },
+                Script::BackendError(message, retriable) => Outcome {
+                    backend_error: Some((message.to_string(), retriable)),
+                    ..Outcome::default()
+                },
+                Script::Hang => unreachable!(),
+            };
+            self.feed(Input::Exited {
+                node,
+                attempt,
+                outcome,
+            });
+        }
+        progressed
+    }
+
+    /// Advance the clock to the next timer and fire it.
+    fn fire_next_timer(&mut self) -> bool {
+        let Some((&(at, seq), _)) = self.timers.iter().next() else {
+            return false;
+        };
+        let timer = self.timers.remove(&(at, seq)).expect("timer");
+        self.now = self.now.max(at);
+        self.feed(Input::Timer(timer));
+        true
+    }
+
+    /// Run until the run finishes or nothing can move.
+    fn run(mut self) -> Sim {
+        self.feed(Input::Start);
+        self.settle();
+        self
+    }
+
+    fn settle(&mut self) {
+        while self.finished.is_none() {
+            if self.complete_running() {
+                continue;
+            }
+            if !self.fire_next_timer() {
+                break;
+            }
+        }
+    }
+
+    fn status(&self, key: &str) -> StepStatus {
+        self.engine.step(self.node(key)).expect("step").status
+    }
+
+    fn error(&self, key: &str) -> Option<String> {
+        self.engine
+            .step(self.node(key))
+            .expect("step")
+            .error
+            .clone()
+    }
+
+    fn outputs(&self, key: &str) -> IndexMap<String, Value> {
+        self.engine
+            .step(self.node(key))
+            .expect("step")
+            .outputs
+            .clone()
+    }
+
+    fn launched_keys(&self) -> Vec<String> {
+        self.launches.iter().map(|(k, _, _)| k.clone()).collect()
+    }
+
+    fn env(&self, key: &str, name: &str) -> Option<String> {
+        self.launched
+            .iter()
+            .rev()
+            .find(|l| l.step_key == key)
+            .and_then(|l| l.env.iter().rev().find(|(k, _)| k == name))
+            .map(|(_, v)| v.clone())
+    }
+}
+
+const IMG: &str = "localhost/test/busybox:latest";
+
+fn chain3() -> String {
+    format!(
+        "name: chain\nstages:\n  - name: one\n    actions:\n      - {{ name: a, image: {IMG} }}\n      - {{ name: b, image: {IMG} }}\n  - name: two\n    actions:\n      - {{ name: c, image: {IMG} }}\n  - name: three\n    actions:\n      - {{ name: d, image: {IMG} }}\n"
+    )
+}
+
+#[test]
+fn stages_run_in_order_and_actions_of_a_stage_in_parallel() {
+    let mut sim = Sim::new(&chain3());
+    sim.feed(Input::Start);
+    // Both actions of stage one start at once; nothing else yet.
+    assert_eq!(sim.launched_keys(), ["a", "b"]);
+    sim.settle();
+    assert_eq!(sim.launched_keys(), ["a", "b", "c", "d"]);
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+    for key in ["a", "b", "c", "d"] {
+        assert_eq!(sim.status(key), StepStatus::Succeeded);
+    }
+}
+
+#[test]
+fn a_failed_step_skips_what_waits_for_it_and_fails_the_run() {
+    let sim = Sim::new(&chain3())
+        .script("b", vec![Script::Exit(3, vec![])])
+        .run();
+    assert_eq!(sim.status("a"), StepStatus::Succeeded);
+    assert_eq!(sim.status("b"), StepStatus::Failed);
+    assert_eq!(sim.error("b").as_deref(), Some("exit code 3"));
+    assert_eq!(sim.status("c"), StepStatus::Skipped);
+    assert_eq!(sim.status("d"), StepStatus::Skipped);
+    assert_eq!(sim.finished, Some(RunStatus::Failed));
+    assert_eq!(sim.launched_keys(), ["a", "b"]);
+}
+
+#[test]
+fn co_result_false_fails_a_step_that_exited_zero() {
+    let sim = Sim::new(&chain3())
+        .script("a", vec![Script::Verdict(false)])
+        .run();
+    assert_eq!(sim.status("a"), StepStatus::Failed);
+    assert_eq!(sim.error("a").as_deref(), Some("CO_RESULT = false"));
+    assert_eq!(sim.finished, Some(RunStatus::Failed));
+}
+
+#[test]
+fn co_result_true_with_nonzero_exit_still_fails() {
+    let sim = Sim::new(&chain3())
+        .script("a", vec![Script::Exit(2, vec![("CO_RESULT", "true")])])
+        .run();
+    assert_eq!(sim.status("a"), StepStatus::Failed);
+    assert_eq!(sim.error("a").as_deref(), Some("exit code 2"));
+}
+
+fn needs_dag() -> String {
+    format!(
+        r#"name: dag
+stages:
+  - name: s1
+    actions:
+      - {{ name: fetch, image: {IMG} }}
+      - {{ name: lint, image: {IMG} }}
+  - name: s2
+    actions:
+      - {{ name: build, image: {IMG}, needs: [fetch] }}
+      - {{ name: test, image: {IMG}, needs: [build] }}
+      - {{ name: docs, image: {IMG} }}
+"#
+    )
+}
+
+#[test]
+fn needs_replaces_the_stage_barrier_with_exact_dependencies() {
+    let mut sim = Sim::new(&needs_dag()).script("lint", vec![Script::Hang]);
+    sim.feed(Input::Start);
+    sim.settle();
+    // build and test only wait for fetch; docs waits for all of s1, so it waits on lint.
+    assert_eq!(sim.status("build"), StepStatus::Succeeded);
+    assert_eq!(sim.status("test"), StepStatus::Succeeded);
+    assert_eq!(sim.status("docs"), StepStatus::Pending);
+    assert_eq!(sim.finished, None);
+    // test (same stage) ran after build.
+    let pos = |k: &str| sim.launched_keys().iter().position(|x| x == k).expect(k);
+    assert!(pos("build") < pos("test"));
+}
+
+#[test]
+fn if_failure_runs_a_handler_and_always_runs_regardless() {
+    let yaml = format!(
+        r#"name: handlers
+stages:
+  - name: build
+    actions:
+      - {{ name: compile, image: {IMG} }}
+  - name: after
+    actions:
+      - {{ name: on-fail, image: {IMG}, if: "${{{{ failure() }}}}" }}
+      - {{ name: on-ok, image: {IMG} }}
+      - {{ name: cleanup, image: {IMG}, if: always() }}
+      - {{ name: ok-explicit, image: {IMG}, if: success() }}
+"#
+    );
+    let sim = Sim::new(&yaml)
+        .script("compile", vec![Script::Exit(1, vec![])])
+        .run();
+    assert_eq!(sim.status("on-fail"), StepStatus::Succeeded);
+    assert_eq!(sim.status("cleanup"), StepStatus::Succeeded);
+    assert_eq!(sim.status("on-ok"), StepStatus::Skipped);
+    assert_eq!(sim.status("ok-explicit"), StepStatus::Skipped);
+    // The handler ran, but the run still failed.
+    assert_eq!(sim.finished, Some(RunStatus::Failed));
+
+    let sim = Sim::new(&yaml).run();
+    assert_eq!(sim.status("on-fail"), StepStatus::Skipped);
+    assert_eq!(sim.status("on-ok"), StepStatus::Succeeded);
+    assert_eq!(sim.status("cleanup"), StepStatus::Succeeded);
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+}
+
+#[test]
+fn failure_sees_failed_ancestors_through_skipped_steps() {
+    let yaml = format!(
+        r#"name: deep
+stages:
+  - name: a
+    actions: [{{ name: one, image: {IMG} }}]
+  - name: b
+    actions: [{{ name: two, image: {IMG} }}]
+  - name: c
+    actions: [{{ name: notify, image: {IMG}, if: failure() }}]
+"#
+    );
+    let sim = Sim::new(&yaml)
+        .script("one", vec![Script::Exit(1, vec![])])
+        .run();
+    assert_eq!(sim.status("two"), StepStatus::Skipped);
+    assert_eq!(sim.status("notify"), StepStatus::Succeeded);
+}
+
+#[test]
+fn a_condition_without_status_functions_also_requires_success() {
+    let yaml = format!(
+        r#"name: cond
+inputs:
+  deploy: {{ type: bool, default: true }}
+stages:
+  - name: a
+    actions: [{{ name: build, image: {IMG} }}]
+  - name: b
+    actions: [{{ name: ship, image: {IMG}, if: "${{{{ inputs.deploy }}}}" }}]
+"#
+    );
+    let sim = Sim::new(&yaml).run();
+    assert_eq!(sim.status("ship"), StepStatus::Succeeded);
+    let sim = Sim::new(&yaml)
+        .script("build", vec![Script::Exit(1, vec![])])
+        .run();
+    assert_eq!(sim.status("ship"), StepStatus::Skipped);
+    let mut inputs = IndexMap::new();
+    inputs.insert("deploy".to_string(), json!("false"));
+    let sim = Sim::with_config(
+        &yaml,
+        RunConfig {
+            inputs,
+            ..RunConfig::default()
+        },
+    )
+    .run();
+    assert_eq!(sim.status("ship"), StepStatus::Skipped);
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+}
+
+#[test]
+fn retries_wait_a_doubling_backoff_then_succeed() {
+    let yaml = format!(
+        r#"name: flaky
+stages:
+  - name: s
+    actions:
+      - name: net
+        image: {IMG}
+        retry: {{ attempts: 4, backoff: 1s }}
+"#
+    );
+    let sim = Sim::new(&yaml)
+        .script(
+            "net",
+            vec![
+                Script::Exit(1, vec![]),
+                Script::Exit(1, vec![]),
+                Script::Exit(1, vec![]),
+                ok(),
+            ],
+        )
+        .run();
+    assert_eq!(sim.status("net"), StepStatus::Succeeded);
+    let times: Vec<Millis> = sim.launches.iter().map(|(_, _, t)| *t).collect();
+    let attempts: Vec<u32> = sim.launches.iter().map(|(_, a, _)| *a).collect();
+    assert_eq!(attempts, [1, 2, 3, 4]);
+    let waits: Vec<Millis> = times.windows(2).map(|w| w[1] - w[0]).collect();
+    assert_eq!(waits, [1000, 2000, 4000]);
+    assert_eq!(sim.engine.step(0).expect("step").attempt, 4);
+    assert_eq!(sim.env("net", "CO_ATTEMPT").as_deref(), Some("4"));
+}
+
+#[test]
+fn retries_give_up_after_the_last_attempt_with_its_reason() {
+    let yaml = format!(
+        "name: flaky\nstages:\n  - name: s\n    actions:\n      - {{ name: net, image: {IMG}, retry: {{ attempts: 2, backoff: 1s }} }}\n"
+    );
+    let sim = Sim::new(&yaml)
+        .script(
+            "net",
+            vec![Script::Exit(1, vec![]), Script::Exit(7, vec![])],
+        )
+        .run();
+    assert_eq!(sim.status("net"), StepStatus::Failed);
+    assert_eq!(sim.error("net").as_deref(), Some("exit code 7"));
+    assert_eq!(sim.launches.len(), 2);
+}
+
+#[test]
+fn a_missing_image_is_not_retried() {
+    let yaml = format!(
+        "name: img\nstages:\n  - name: s\n    actions:\n      - {{ name: x, image: {IMG}, retry: {{ attempts: 3, backoff: 1s }} }}\n"
+    );
+    let sim = Sim::new(&yaml)
+        .script(
+            "x",
+            vec![Script::BackendError("image nope:1 not found", false)],
+        )
+        .run();
+    assert_eq!(sim.status("x"), StepStatus::Failed);
+    assert_eq!(sim.error("x").as_deref(), Some("image nope:1 not found"));
+    assert_eq!(sim.launches.len(), 1);
+}
+
+#[test]
+fn a_timeout_stops_the_container_and_fails_the_step() {
+    let yaml = format!(
+        "name: slow\nstages:\n  - name: s\n    actions:\n      - {{ name: wait, image: {IMG}, timeout: 2s }}\n  - name: t\n    actions:\n      - {{ name: next, image: {IMG} }}\n"
+    );
+    let sim = Sim::new(&yaml).script("wait", vec![Script::Hang]).run();
+    assert_eq!(sim.stops, [("wait".to_string(), 1)]);
+    assert_eq!(sim.status("wait"), StepStatus::Failed);
+    assert_eq!(sim.error("wait").as_deref(), Some("timed out after 2s"));
+    assert_eq!(sim.status("next"), StepStatus::Skipped);
+    assert_eq!(sim.finished, Some(RunStatus::Failed));
+}
+
+#[test]
+fn a_timed_out_attempt_is_retried() {
+    let yaml = format!(
+        "name: slow\nstages:\n  - name: s\n    actions:\n      - {{ name: wait, image: {IMG}, timeout: 2s, retry: {{ attempts: 2, backoff: 1s }} }}\n"
+    );
+    let sim = Sim::new(&yaml)
+        .script("wait", vec![Script::Hang, ok()])
+        .run();
+    assert_eq!(sim.status("wait"), StepStatus::Succeeded);
+    let times: Vec<Millis> = sim.launches.iter().map(|(_, _, t)| *t).collect();
+    assert_eq!(times[1] - times[0], 3000, "2s timeout + 1s backoff");
+}
+
+#[test]
+fn a_stale_timeout_of_an_earlier_attempt_does_nothing() {
+    let yaml = format!(
+        "name: slow\nstages:\n  - name: s\n    actions:\n      - {{ name: w, image: {IMG}, timeout: 10s, retry: {{ attempts: 2 }} }}\n"
+    );
+    let mut sim = Sim::new(&yaml).script("w", vec![Script::Exit(1, vec![]), Script::Hang]);
+    sim.feed(Input::Start);
+    sim.complete_running(); // attempt 1 fails at once, attempt 2 starts (no backoff)
+    assert_eq!(sim.launches.len(), 2);
+    // The first attempt's timer fires: attempt 2 must not be stopped by it.
+    let first = *sim.timers.keys().next().expect("timer");
+    let timer = sim.timers.remove(&first).expect("timer");
+    assert_eq!(timer.attempt, 1);
+    sim.now = first.0;
+    sim.feed(Input::Timer(timer));
+    assert!(sim.stops.is_empty());
+    assert_eq!(sim.status("w"), StepStatus::Running);
+}
+
+#[test]
+fn finally_runs_after_success_and_after_failure_and_sees_run_status() {
+    let yaml = format!(
+        r#"name: fin
+stages:
+  - name: s
+    actions: [{{ name: work, image: {IMG} }}]
+finally:
+  - name: report
+    image: {IMG}
+    with: {{ status: "${{{{ run.status }}}}" }}
+"#
+    );
+    let sim = Sim::new(&yaml).run();
+    assert_eq!(sim.status("report"), StepStatus::Succeeded);
+    assert_eq!(
+        sim.env("report", "CO_INPUT_STATUS").as_deref(),
+        Some("succeeded")
+    );
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+
+    let sim = Sim::new(&yaml)
+        .script("work", vec![Script::Exit(1, vec![])])
+        .run();
+    assert_eq!(sim.status("report"), StepStatus::Succeeded);
+    assert_eq!(
+        sim.env("report", "CO_INPUT_STATUS").as_deref(),
+        Some("failed")
+    );
+    assert_eq!(sim.finished, Some(RunStatus::Failed));
+}
+
+#[test]
+fn a_failing_finally_action_fails_the_run() {
+    let yaml = format!(
+        "name: fin\nstages:\n  - name: s\n    actions: [{{ name: work, image: {IMG} }}]\nfinally:\n  - {{ name: report, image: {IMG} }}\n"
+    );
+    let sim = Sim::new(&yaml)
+        .script("report", vec![Script::Exit(1, vec![])])
+        .run();
+    assert_eq!(sim.finished, Some(RunStatus::Failed));
+}
+
+fn matrix_yaml(max_parallel: &str) -> String {
+    format!(
+        r#"name: mx
+stages:
+  - name: s
+    actions:
+      - name: build
+        image: {IMG}
+        matrix: {{ os: [linux, mac], n: [1, 2] }}
+        {max_parallel}
+        with: {{ target: "${{{{ matrix.os }}}}-${{{{ matrix.n }}}}" }}
+  - name: t
+    actions:
+      - name: gate
+        image: {IMG}
+        with: {{ all: "${{{{ actions.build.status }}}}" }}
+"#
+    )
+}
+
+#[test]
+fn matrix_runs_one_copy_per_combination_with_its_values() {
+    let sim = Sim::new(&matrix_yaml("")).run();
+    let keys = sim.launched_keys();
+    assert_eq!(
+        keys[..4],
+        [
+            "build[os=linux,n=1]",
+            "build[os=linux,n=2]",
+            "build[os=mac,n=1]",
+            "build[os=mac,n=2]"
+        ]
+    );
+    assert_eq!(
+        sim.env("build[os=mac,n=2]", "CO_INPUT_TARGET").as_deref(),
+        Some("mac-2")
+    );
+    assert_eq!(
+        sim.env("gate", "CO_INPUT_ALL").as_deref(),
+        Some("succeeded")
+    );
+    assert_eq!(sim.peak.get("build"), Some(&4));
+}
+
+#[test]
+fn max_parallel_caps_running_copies() {
+    let sim = Sim::new(&matrix_yaml("max-parallel: 2")).run();
+    assert_eq!(sim.peak.get("build"), Some(&2));
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+    for key in ["build[os=linux,n=1]", "build[os=mac,n=2]"] {
+        assert_eq!(sim.status(key), StepStatus::Succeeded);
+    }
+}
+
+#[test]
+fn a_failed_matrix_copy_fails_the_aggregate_status() {
+    let yaml = matrix_yaml("").replace(
+        "      - name: gate\n        image",
+        "      - name: gate\n        if: always()\n        image",
+    );
+    let sim = Sim::new(&yaml)
+        .script("build[os=mac,n=1]", vec![Script::Exit(1, vec![])])
+        .run();
+    assert_eq!(sim.env("gate", "CO_INPUT_ALL").as_deref(), Some("failed"));
+}
+
+#[test]
+fn outputs_flow_into_later_inputs_with_their_types() {
+    let yaml = format!(
+        r#"name: flow
+inputs:
+  who: {{ type: string, default: world }}
+stages:
+  - name: greet
+    actions:
+      - name: say
+        image: {IMG}
+        with: {{ who: "${{{{ inputs.who }}}}" }}
+  - name: shout
+    actions:
+      - name: echo
+        image: {IMG}
+        with:
+          text: "${{{{ actions.say.outputs.greeting }}}}"
+          msg: "said: ${{{{ actions.say.outputs.greeting }}}}"
+"#
+    );
+    let sim = Sim::new(&yaml)
+        .script(
+            "say",
+            vec![Script::Exit(0, vec![("greeting", "hello world")])],
+        )
+        .run();
+    assert_eq!(
+        sim.outputs("say").get("greeting"),
+        Some(&json!("hello world"))
+    );
+    assert_eq!(sim.env("say", "CO_INPUT_WHO").as_deref(), Some("world"));
+    assert_eq!(sim.env("say", "CO_DATA").as_deref(), Some("who=world"));
+    assert_eq!(
+        sim.env("echo", "CO_INPUT_TEXT").as_deref(),
+        Some("hello world")
+    );
+    assert_eq!(
+        sim.env("echo", "CO_DATA").as_deref(),
+        Some(r#"text="hello world" msg="said: hello world""#)
+    );
+    assert_eq!(
+        sim.env("echo", "CO_DATA_JSON").as_deref(),
+        Some(r#"{"text":"hello world","msg":"said: hello world"}"#)
+    );
+}
+
+#[test]
+fn context_variables_and_env_layering() {
+    let yaml = format!(
+        r#"name: ctx
+env: {{ LOG_LEVEL: info, REGION: eu }}
+stages:
+  - name: st
+    actions:
+      - name: act
+        image: {IMG}
+        env: {{ REGION: us, WHERE: "${{{{ env.REGION }}}}-1" }}
+"#
+    );
+    let sim = Sim::new(&yaml).run();
+    assert_eq!(sim.env("act", "LOG_LEVEL").as_deref(), Some("info"));
+    assert_eq!(sim.env("act", "REGION").as_deref(), Some("us"));
+    assert_eq!(sim.env("act", "WHERE").as_deref(), Some("us-1"));
+    assert_eq!(sim.env("act", "CO_RUN_ID").as_deref(), Some("r1"));
+    assert_eq!(sim.env("act", "CO_WORKFLOW").as_deref(), Some("ctx"));
+    assert_eq!(sim.env("act", "CO_STAGE").as_deref(), Some("st"));
+    assert_eq!(sim.env("act", "CO_ACTION").as_deref(), Some("act"));
+    assert_eq!(sim.env("act", "CO_ATTEMPT").as_deref(), Some("1"));
+    assert_eq!(
+        sim.env("act", "CO_WORKSPACE").as_deref(),
+        Some("/workspace")
+    );
+}
+
+#[test]
+fn command_templates_are_evaluated() {
+    let yaml = format!(
+        r#"name: cmd
+inputs:
+  n: {{ type: int, default: 3 }}
+stages:
+  - name: s
+    actions:
+      - name: c
+        image: {IMG}
+        command: ["sh", "-c", "echo ${{{{ inputs.n }}}}"]
+"#
+    );
+    let sim = Sim::new(&yaml).run();
+    let launch = sim
+        .launched
+        .iter()
+        .find(|l| l.step_key == "c")
+        .expect("launched");
+    assert_eq!(
+        launch.command.as_deref(),
+        Some(&["sh".to_string(), "-c".into(), "echo 3".into()][..])
+    );
+    assert_eq!(launch.image, IMG);
+}
+
+#[test]
+fn secret_inputs_and_secrets_are_masked_from_the_start() {
+    let yaml = format!(
+        r#"name: sec
+inputs:
+  token: {{ type: secret, required: true }}
+stages:
+  - name: s
+    actions:
+      - name: c
+        image: {IMG}
+        with: {{ api: "${{{{ secrets.API_KEY }}}}" }}
+"#
+    );
+    let mut inputs = IndexMap::new();
+    inputs.insert("token".to_string(), json!("tok-123"));
+    let mut secrets = IndexMap::new();
+    secrets.insert("API_KEY".to_string(), "key-456".to_string());
+    let sim = Sim::with_config(
+        &yaml,
+        RunConfig {
+            inputs,
+            secrets,
+            ..RunConfig::default()
+        },
+    );
+    let mut initial = sim.engine.initial_secrets();
+    initial.sort();
+    assert_eq!(initial, ["key-456", "tok-123"]);
+    let sim = sim.run();
+    assert_eq!(sim.env("c", "CO_INPUT_API").as_deref(), Some("key-456"));
+}
+
+#[test]
+fn bad_run_inputs_are_all_reported() {
+    let yaml = format!(
+        r#"name: inp
+inputs:
+  n: {{ type: int, required: true }}
+  m: {{ type: int, required: true }}
+stages:
+  - name: s
+    actions: [{{ name: c, image: {IMG} }}]
+"#
+    );
+    let mut inputs = IndexMap::new();
+    inputs.insert("n".to_string(), json!("abc"));
+    inputs.insert("zzz".to_string(), json!("1"));
+    let err = Engine::new(
+        plan(&yaml),
+        RunConfig {
+            inputs,
+            ..RunConfig::default()
+        },
+    )
+    .err()
+    .expect("invalid");
+    let text = err.to_string();
+    assert!(text.contains("unknown input \"zzz\""), "{text}");
+    assert!(text.contains("input n: expected int"), "{text}");
+    assert!(text.contains("input m is required"), "{text}");
+}
+
+#[test]
+fn cancel_stops_running_steps_and_cancels_the_rest_but_runs_finally() {
+    let yaml = format!(
+        r#"name: can
+stages:
+  - name: s
+    actions:
+      - {{ name: long, image: {IMG} }}
+      - {{ name: retrying, image: {IMG}, retry: {{ attempts: 3, backoff: 10s }} }}
+  - name: t
+    actions:
+      - {{ name: after, image: {IMG} }}
+      - {{ name: always, image: {IMG}, if: always() }}
+finally:
+  - name: report
+    image: {IMG}
+    with: {{ status: "${{{{ run.status }}}}" }}
+"#
+    );
+    let mut sim = Sim::new(&yaml)
+        .script("long", vec![Script::Hang])
+        .script("retrying", vec![Script::Exit(1, vec![])]);
+    sim.feed(Input::Start);
+    sim.complete_running(); // retrying fails once and waits 10s
+    assert_eq!(sim.status("retrying"), StepStatus::Waiting);
+    sim.feed(Input::Cancel);
+    assert_eq!(sim.stops, [("long".to_string(), 1)]);
+    sim.settle();
+    assert_eq!(sim.status("long"), StepStatus::Cancelled);
+    assert_eq!(sim.status("retrying"), StepStatus::Cancelled);
+    assert_eq!(sim.status("after"), StepStatus::Cancelled);
+    assert_eq!(sim.status("always"), StepStatus::Succeeded);
+    assert_eq!(sim.status("report"), StepStatus::Succeeded);
+    assert_eq!(
+        sim.env("report", "CO_INPUT_STATUS").as_deref(),
+        Some("cancelled")
+    );
+    assert_eq!(sim.finished, Some(RunStatus::Cancelled));
+    // The retry's backoff timer firing later must not start anything.
+    assert_eq!(sim.launches.iter().filter(|l| l.0 == "retrying").count(), 1);
+}
+
+#[test]
+fn a_second_cancel_also_stops_finally() {
+    let yaml = format!(
+        "name: can\nstages:\n  - name: s\n    actions: [{{ name: long, image: {IMG} }}]\nfinally:\n  - {{ name: report, image: {IMG} }}\n"
+    );
+    let mut sim = Sim::new(&yaml)
+        .script("long", vec![Script::Hang])
+        .script("report", vec![Script::Hang]);
+    sim.feed(Input::Start);
+    sim.feed(Input::Cancel);
+    assert_eq!(sim.status("long"), StepStatus::Cancelled);
+    assert_eq!(sim.status("report"), StepStatus::Running);
+    sim.feed(Input::Cancel);
+    assert_eq!(sim.status("report"), StepStatus::Cancelled);
+    assert_eq!(sim.finished, Some(RunStatus::Cancelled));
+}
+
+#[test]
+fn type_checked_outputs_fail_the_step_with_the_reason() {
+    let dir = tempfile_component(
+        r#"name: counter
+version: 1.0.0
+image: localhost/test/counter:1
+outputs:
+  count: { type: int, required: true }
+  extra: { type: string }
+"#,
+    );
+    let yaml = format!(
+        "name: typed\nstages:\n  - name: s\n    actions:\n      - {{ name: c, component: {} }}\n",
+        dir.path().display()
+    );
+    let sim = Sim::new(&yaml)
+        .script(
+            "c",
+            vec![Script::Exit(0, vec![("count", "12"), ("junk", "x")])],
+        )
+        .run();
+    assert_eq!(sim.status("c"), StepStatus::Succeeded);
+    assert_eq!(sim.outputs("c").get("count"), Some(&json!(12)));
+    assert_eq!(
+        sim.outputs("c").get("junk"),
+        None,
+        "undeclared outputs are dropped"
+    );
+
+    let sim = Sim::new(&yaml)
+        .script("c", vec![Script::Exit(0, vec![("count", "many")])])
+        .run();
+    assert_eq!(sim.status("c"), StepStatus::Failed);
+    assert!(sim.error("c").expect("error").contains("count"));
+
+    let sim = Sim::new(&yaml).script("c", vec![ok()]).run();
+    assert_eq!(sim.status("c"), StepStatus::Failed);
+    assert!(sim
+        .error("c")
+        .expect("error")
+        .contains("required output count"));
+}
+
+#[test]
+fn component_inputs_get_defaults_types_and_secrets_masked() {
+    let dir = tempfile_component(
+        r#"name: upper
+version: 1.0.0
+image: localhost/test/upper:1
+command: ["/bin/upper"]
+inputs:
+  text: { type: string, required: true }
+  times: { type: int, default: 2 }
+  token: { type: secret }
+resources: { cpu: 0.5, memory: 64Mi }
+timeout: 1m
+"#,
+    );
+    let yaml = format!(
+        "name: comp\nstages:\n  - name: s\n    actions:\n      - name: up\n        component: {}\n        with: {{ text: hi there, token: s3cr3t }}\n        resources: {{ memory: 128Mi }}\n",
+        dir.path().display()
+    );
+    let sim = Sim::new(&yaml).run();
+    assert_eq!(
+        sim.env("up", "CO_DATA").as_deref(),
+        Some(r#"text="hi there" times=2 token=s3cr3t"#)
+    );
+    assert_eq!(
+        sim.env("up", "CO_DATA_JSON").as_deref(),
+        Some(r#"{"text":"hi there","times":2,"token":"s3cr3t"}"#)
+    );
+    assert_eq!(sim.masked, ["s3cr3t"]);
+    let launch = &sim.launched[0];
+    assert_eq!(
+        launch.command.as_deref(),
+        Some(&["/bin/upper".to_string()][..])
+    );
+    assert_eq!(launch.cpu_millis, Some(500));
+    assert_eq!(launch.memory_bytes, Some(128 * 1024 * 1024));
+    // The component's timeout applies (the timer was set for one minute after the launch).
+    let launched_at = sim.launches[0].2;
+    let timeouts: Vec<Millis> = sim
+        .timers
+        .iter()
+        .filter(|(_, t)| t.kind == TimerKind::Timeout)
+        .map(|((at, _), _)| *at - launched_at)
+        .collect();
+    assert_eq!(timeouts, [60_000]);
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+}
+
+#[test]
+fn a_runtime_input_of_the_wrong_type_fails_the_step_with_the_reason() {
+    let dir = tempfile_component(
+        "name: n\nversion: 1.0.0\nimage: localhost/test/n:1\ninputs:\n  times: { type: int }\n",
+    );
+    let yaml = format!(
+        "name: comp\nstages:\n  - name: a\n    actions:\n      - name: src\n        image: {IMG}\n  - name: b\n    actions:\n      - name: use\n        component: {}\n        with: {{ times: \"${{{{ actions.src.outputs.n }}}}\" }}\n",
+        dir.path().display()
+    );
+    let sim = Sim::new(&yaml)
+        .script("src", vec![Script::Exit(0, vec![("n", "lots")])])
+        .run();
+    assert_eq!(sim.status("use"), StepStatus::Failed);
+    let error = sim.error("use").expect("error");
+    assert!(error.starts_with("input times: expected int"), "{error}");
+    assert!(
+        sim.launched_keys().iter().all(|k| k != "use"),
+        "not launched"
+    );
+}
+
+#[test]
+fn seed_flows_pass_environments_verbatim_and_wire_subscriptions() {
+    let yaml = format!(
+        r#"uri: demo/ci/build-flow
+title: Build flow
+stages:
+  - {{ type: start, name: start, title: Start }}
+  - type: normal
+    name: build
+    sequencing: parallel
+    actions:
+      - name: compile
+        jobs:
+          - type: component
+            name: compile
+            endpoint: {IMG}
+            timeout: 60
+            environments:
+              - CO_DATA: "git-url=https://example.org/r.git entry-path=."
+            outputs: ["CO_ARTIFACT"]
+  - type: normal
+    name: publish
+    sequencing: sequence
+    actions:
+      - name: upload
+        jobs:
+          - type: component
+            name: upload
+            endpoint: {IMG}
+            subscriptions:
+              - build.compile.compile[CO_ARTIFACT]: ARTIFACT_PATH
+  - {{ type: end, name: end, title: End }}
+"#
+    );
+    let sim = Sim::new(&yaml)
+        .script(
+            "build.compile.compile",
+            vec![Script::Exit(0, vec![("CO_ARTIFACT", "/workspace/app.jar")])],
+        )
+        .run();
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+    let compile = "build.compile.compile";
+    assert_eq!(
+        sim.env(compile, "CO_DATA").as_deref(),
+        Some("git-url=https://example.org/r.git entry-path=.")
+    );
+    assert_eq!(sim.env(compile, "CO_DATA_JSON"), None);
+    assert_eq!(sim.env(compile, "CO_ACTION").as_deref(), Some("compile"));
+    assert_eq!(sim.env(compile, "CO_STAGE").as_deref(), Some("build"));
+    assert_eq!(
+        sim.env("publish.upload.upload", "ARTIFACT_PATH").as_deref(),
+        Some("/workspace/app.jar")
+    );
+}
+
+#[test]
+fn a_wide_plan_runs_every_step() {
+    // Correctness at scale (the timing lives in the benchmark harness).
+    let mut wide = String::from("name: wide\nstages:\n  - name: s\n    actions:\n");
+    for i in 0..2000 {
+        wide.push_str(&format!("      - {{ name: a{i}, image: {IMG} }}\n"));
+    }
+    let sim = Sim::new(&wide).run();
+    assert_eq!(sim.launches.len(), 2000);
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+}
+
+fn tempfile_component(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("component.yaml"), text).expect("write");
+    dir
+}
