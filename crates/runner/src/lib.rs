@@ -1,1 +1,556 @@
-//! placeholder
+//! The driver of a run: it owns one [`Engine`], feeds it backend events and the clock, carries out
+//! its commands on a [`Backend`], and records everything in the [`Store`] as it happens.
+//!
+//! Invariants:
+//! - A step's new state is written to the store before the effect that follows it (a launch, the
+//!   run's end) is carried out.
+//! - Every log line is masked before it is stored or shown, and gets a gapless per-run sequence
+//!   number in the order it was produced.
+//! - A run always ends: every launched attempt is awaited (stopped on cancel), the workspace and
+//!   every container are removed, and the run row gets its final status.
+
+pub mod fake;
+pub mod report;
+mod sink;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use co_backend::{Backend, CancellationToken, Stream, Workspace};
+use co_engine::{Command, Engine, Input, Millis, Outcome, RunConfig, RunStatus, StepStatus, Timer};
+use co_protocol::Masker;
+use co_spec::{NodeId, Plan};
+use co_store::{AttemptRecord, LogWriter, RunRecord, StepRecord, Store};
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+pub use co_engine::ConfigError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error("invalid run inputs:\n{0}")]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] co_store::StoreError),
+    #[error("{0}")]
+    Backend(#[from] co_backend::BackendError),
+}
+
+/// A step as shown to an [`Observer`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepView {
+    pub node: NodeId,
+    pub key: String,
+    pub stage: String,
+    /// The action's name as shown (`say`, `build[os=linux]`, a seed job's name).
+    pub action: String,
+    pub status: StepStatus,
+    pub attempt: u32,
+    pub error: Option<String>,
+    pub outputs: serde_json::Map<String, Value>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+}
+
+/// Watches a run live (the CLI's progress view, the server's event streams).
+pub trait Observer: Send + Sync {
+    fn run_started(&self, _run_id: &str, _steps: &[StepView]) {}
+    fn step_changed(&self, _step: &StepView) {}
+    /// One output line, already masked.
+    fn log_line(&self, _step: &str, _action: &str, _attempt: u32, _stream: Stream, _text: &str) {}
+    fn run_finished(&self, _run_id: &str, _status: RunStatus) {}
+}
+
+/// An observer that watches nothing.
+pub struct NoObserver;
+impl Observer for NoObserver {}
+
+/// Sends cancel requests into a running run (each call is one request; the second one also stops
+/// `always()` and `finally` steps).
+#[derive(Debug, Clone)]
+pub struct CancelHandle(mpsc::UnboundedSender<Event>);
+
+impl CancelHandle {
+    pub fn cancel(&self) {
+        let _ = self.0.send(Event::Cancel);
+    }
+}
+
+/// What happened during a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub run_id: String,
+    pub status: RunStatus,
+}
+
+/// Runs workflows on one backend, recording them in one store.
+#[derive(Clone)]
+pub struct Runner {
+    backend: Arc<dyn Backend>,
+    store: Store,
+    logs: LogWriter,
+}
+
+#[derive(Debug)]
+pub enum Event {
+    Exited {
+        node: NodeId,
+        attempt: u32,
+        outcome: Outcome,
+        container_id: Option<String>,
+    },
+    Timer(Timer),
+    Cancel,
+}
+
+/// One run in progress (prepared, not started yet).
+pub struct PreparedRun {
+    engine: Engine,
+    record: RunRecord,
+    tx: mpsc::UnboundedSender<Event>,
+    rx: mpsc::UnboundedReceiver<Event>,
+}
+
+impl PreparedRun {
+    pub fn run_id(&self) -> &str {
+        self.engine.run_id()
+    }
+
+    pub fn cancel_handle(&self) -> CancelHandle {
+        CancelHandle(self.tx.clone())
+    }
+}
+
+/// Wall-clock now, in ms since the Unix epoch.
+pub fn now_millis() -> Millis {
+    let now = time::OffsetDateTime::now_utc();
+    i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+/// UTC RFC 3339 with milliseconds, as stored and shown.
+pub fn format_time(ms: Millis) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
+/// A new run id: sortable by creation time (ULID, lower case).
+pub fn new_run_id() -> String {
+    ulid::Ulid::new().to_string().to_lowercase()
+}
+
+impl Runner {
+    pub fn new(backend: Arc<dyn Backend>, store: Store) -> Runner {
+        let logs = store.log_writer();
+        Runner {
+            backend,
+            store,
+            logs,
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    /// Check the inputs and record the run as `queued`; nothing runs yet.
+    pub async fn prepare(
+        &self,
+        plan: Arc<Plan>,
+        config: RunConfig,
+    ) -> Result<PreparedRun, RunnerError> {
+        let engine = Engine::new(plan, config)?;
+        let workflow = &engine.plan().workflow;
+        let record = RunRecord {
+            id: engine.run_id().to_string(),
+            workflow: workflow.name.clone(),
+            status: "queued".into(),
+            inputs: map_value(engine.inputs().iter()),
+            outputs: Value::Object(Default::default()),
+            error: None,
+            created_at: format_time(now_millis()),
+            started_at: None,
+            finished_at: None,
+            source_path: workflow.path.clone(),
+            source: workflow.source.clone(),
+        };
+        self.store.insert_run(&record).await?;
+        self.store
+            .upsert_steps(
+                &(0..engine.plan().nodes.len())
+                    .filter_map(|n| step_record(&engine, n))
+                    .collect::<Vec<_>>(),
+            )
+            .await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok(PreparedRun {
+            engine,
+            record,
+            tx,
+            rx,
+        })
+    }
+
+    /// Run a prepared run to its end.
+    pub async fn execute(
+        &self,
+        prepared: PreparedRun,
+        observer: Arc<dyn Observer>,
+    ) -> Result<RunResult, RunnerError> {
+        let PreparedRun {
+            engine,
+            mut record,
+            tx,
+            rx,
+        } = prepared;
+        let run_id = record.id.clone();
+        let views: Vec<StepView> = (0..engine.plan().nodes.len())
+            .filter_map(|n| step_view(&engine, n))
+            .collect();
+        observer.run_started(&run_id, &views);
+
+        let workspace = match self.backend.create_workspace(&run_id).await {
+            Ok(ws) => ws,
+            Err(e) => {
+                record.status = RunStatus::Failed.as_str().into();
+                record.error = Some(e.to_string());
+                record.finished_at = Some(format_time(now_millis()));
+                self.store.update_run(&record).await?;
+                observer.run_finished(&run_id, RunStatus::Failed);
+                return Err(e.into());
+            }
+        };
+        let started = now_millis();
+        record.status = "running".into();
+        record.started_at = Some(format_time(started));
+        self.store.update_run(&record).await?;
+
+        let masker = Arc::new(RwLock::new(Masker::new(engine.initial_secrets())));
+        let mut driver = Driver {
+            runner: self.clone(),
+            engine,
+            workspace: Arc::new(workspace),
+            observer: observer.clone(),
+            masker,
+            secrets: Vec::new(),
+            seq: Arc::new(Mutex::new(0)),
+            tx,
+            tokens: HashMap::new(),
+            attempt_started: HashMap::new(),
+            timers: Vec::new(),
+            in_flight: 0,
+        };
+        driver.secrets = driver.engine.initial_secrets();
+        let result = driver.drive(rx).await;
+
+        // Whatever happened, clean up and record the end.
+        let flushed = self.logs.flush().await;
+        let cleanup = self.backend.finish_run(&driver.workspace).await;
+        let status = driver.engine.finished().unwrap_or(RunStatus::Failed);
+        record.status = status.as_str().into();
+        record.finished_at = Some(format_time(
+            driver.engine.finished_at().unwrap_or_else(now_millis),
+        ));
+        let mut problems = Vec::new();
+        if let Err(e) = &result {
+            problems.push(e.to_string());
+        }
+        if let Err(e) = &flushed {
+            problems.push(format!("some log lines could not be stored: {e}"));
+        }
+        if let Err(e) = &cleanup {
+            problems.push(format!("cleanup: {e}"));
+        }
+        record.error = (!problems.is_empty()).then(|| problems.join("; "));
+        self.store.update_run(&record).await?;
+        observer.run_finished(&run_id, status);
+        result?;
+        Ok(RunResult { run_id, status })
+    }
+}
+
+struct Driver {
+    runner: Runner,
+    engine: Engine,
+    workspace: Arc<Workspace>,
+    observer: Arc<dyn Observer>,
+    masker: Arc<RwLock<Masker>>,
+    secrets: Vec<String>,
+    seq: Arc<Mutex<i64>>,
+    tx: mpsc::UnboundedSender<Event>,
+    tokens: HashMap<(NodeId, u32), CancellationToken>,
+    attempt_started: HashMap<(NodeId, u32), Millis>,
+    timers: Vec<tokio::task::JoinHandle<()>>,
+    in_flight: usize,
+}
+
+impl Driver {
+    async fn drive(&mut self, mut rx: mpsc::UnboundedReceiver<Event>) -> Result<(), RunnerError> {
+        let commands = self.engine.handle(now_millis(), Input::Start);
+        let mut result = self.apply(commands).await;
+        while self.engine.finished().is_none() || self.in_flight > 0 {
+            let Some(event) = rx.recv().await else {
+                break;
+            };
+            let input = match event {
+                Event::Exited {
+                    node,
+                    attempt,
+                    outcome,
+                    container_id,
+                } => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.tokens.remove(&(node, attempt));
+                    let commands = self.engine.handle(
+                        now_millis(),
+                        Input::Exited {
+                            node,
+                            attempt,
+                            outcome,
+                        },
+                    );
+                    let applied = self.apply(commands).await;
+                    let recorded = self.record_attempt(node, attempt, container_id).await;
+                    result = result.and(applied).and(recorded);
+                    continue;
+                }
+                Event::Timer(timer) => Input::Timer(timer),
+                Event::Cancel => Input::Cancel,
+            };
+            let commands = self.engine.handle(now_millis(), input);
+            result = result.and(self.apply(commands).await);
+            if result.is_err() && self.engine.finished().is_none() && !self.engine.cancel_requested()
+            {
+                // The store failed: stop the run rather than run steps nobody can see.
+                let commands = self.engine.handle(now_millis(), Input::Cancel);
+                let _ = self.apply(commands).await;
+            }
+        }
+        for timer in self.timers.drain(..) {
+            timer.abort();
+        }
+        result
+    }
+
+    async fn apply(&mut self, commands: Vec<Command>) -> Result<(), RunnerError> {
+        let mut result = Ok(());
+        for command in commands {
+            let step = match command {
+                Command::StepChanged { node } => self.step_changed(node).await,
+                Command::Launch {
+                    node,
+                    attempt,
+                    launch,
+                } => self.launch(node, attempt, *launch).await,
+                Command::Stop { node, attempt } => {
+                    if let Some(token) = self.tokens.get(&(node, attempt)) {
+                        token.cancel();
+                    }
+                    Ok(())
+                }
+                Command::SetTimer { timer, at } => {
+                    let tx = self.tx.clone();
+                    let wait = u64::try_from(at.saturating_sub(now_millis())).unwrap_or(0);
+                    self.timers.push(tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                        let _ = tx.send(Event::Timer(timer));
+                    }));
+                    Ok(())
+                }
+                Command::MaskSecrets(values) => {
+                    self.secrets.extend(values);
+                    let masker = Masker::new(self.secrets.iter());
+                    if let Ok(mut guard) = self.masker.write() {
+                        *guard = masker;
+                    }
+                    Ok(())
+                }
+                Command::RunFinished(_) => Ok(()),
+            };
+            result = result.and(step);
+        }
+        result
+    }
+
+    async fn step_changed(&mut self, node: NodeId) -> Result<(), RunnerError> {
+        if let Some(record) = step_record(&self.engine, node) {
+            self.runner.store.upsert_steps(&[record]).await?;
+        }
+        if let Some(view) = step_view(&self.engine, node) {
+            self.observer.step_changed(&view);
+        }
+        Ok(())
+    }
+
+    async fn launch(
+        &mut self,
+        node: NodeId,
+        attempt: u32,
+        launch: co_backend::StepLaunch,
+    ) -> Result<(), RunnerError> {
+        let started = now_millis();
+        self.runner
+            .store
+            .upsert_attempt(&AttemptRecord {
+                run_id: launch.run_id.clone(),
+                step_key: launch.step_key.clone(),
+                attempt: i64::from(attempt),
+                status: StepStatus::Running.as_str().into(),
+                container_id: None,
+                exit_code: None,
+                error: None,
+                started_at: Some(format_time(started)),
+                finished_at: None,
+            })
+            .await?;
+        let token = CancellationToken::new();
+        self.tokens.insert((node, attempt), token.clone());
+        self.attempt_started.insert((node, attempt), started);
+        self.in_flight += 1;
+        let action = step_view(&self.engine, node)
+            .map(|v| v.action)
+            .unwrap_or_else(|| launch.step_key.clone());
+        let mut sink = sink::StepSink::new(
+            sink::LogTarget {
+                run_id: launch.run_id.clone(),
+                step_key: launch.step_key.clone(),
+                action,
+                attempt,
+                writer: self.runner.logs.clone(),
+                seq: self.seq.clone(),
+                masker: self.masker.clone(),
+                observer: self.observer.clone(),
+            },
+        );
+        let backend = self.runner.backend.clone();
+        let workspace = self.workspace.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let result = backend.run_step(&launch, &workspace, &mut sink, token).await;
+            let (collected, container_id) = sink.finish();
+            let outcome = match result {
+                Ok(exit) => Outcome {
+                    exit_code: exit.exit_code,
+                    stopped: exit.stopped,
+                    oom_killed: exit.oom_killed,
+                    backend_error: None,
+                    collected,
+                },
+                Err(e) => Outcome {
+                    backend_error: Some((e.to_string(), e.is_retriable())),
+                    collected,
+                    ..Outcome::default()
+                },
+            };
+            let _ = tx.send(Event::Exited {
+                node,
+                attempt,
+                outcome,
+                container_id,
+            });
+        });
+        Ok(())
+    }
+
+    async fn record_attempt(
+        &mut self,
+        node: NodeId,
+        attempt: u32,
+        container_id: Option<String>,
+    ) -> Result<(), RunnerError> {
+        let (Some(step), Some(plan_node)) = (self.engine.step(node), self.engine.plan().nodes.get(node))
+        else {
+            return Ok(());
+        };
+        // The attempt's own verdict: the step's if it ended with this attempt, else it failed.
+        let status = if step.attempt == attempt && step.status.is_terminal() {
+            step.status
+        } else {
+            StepStatus::Failed
+        };
+        let started = self.attempt_started.remove(&(node, attempt)).map(format_time);
+        self.runner
+            .store
+            .upsert_attempt(&AttemptRecord {
+                run_id: self.engine.run_id().to_string(),
+                step_key: plan_node.key.clone(),
+                attempt: i64::from(attempt),
+                status: status.as_str().into(),
+                container_id,
+                exit_code: step.exit_code,
+                error: step.error.clone(),
+                started_at: started,
+                finished_at: Some(format_time(now_millis())),
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+fn map_value<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>) -> Value {
+    Value::Object(entries.map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+/// The action name shown for a node: the label, plus the matrix suffix of a matrix copy.
+fn display_action(plan: &Plan, node: NodeId) -> Option<(String, String)> {
+    let plan_node = plan.nodes.get(node)?;
+    let planned = plan.actions.get(plan_node.action)?;
+    let suffix = plan_node
+        .key
+        .strip_prefix(planned.action.name.as_str())
+        .unwrap_or("");
+    Some((planned.stage.clone(), format!("{}{suffix}", planned.action.label)))
+}
+
+fn step_view(engine: &Engine, node: NodeId) -> Option<StepView> {
+    let step = engine.step(node)?;
+    let (stage, action) = display_action(engine.plan(), node)?;
+    Some(StepView {
+        node,
+        key: engine.plan().nodes.get(node)?.key.clone(),
+        stage,
+        action,
+        status: step.status,
+        attempt: step.attempt,
+        error: step.error.clone(),
+        outputs: step
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        started_at: step.started_at,
+        finished_at: step.finished_at,
+    })
+}
+
+fn step_record(engine: &Engine, node: NodeId) -> Option<StepRecord> {
+    let view = step_view(engine, node)?;
+    let step = engine.step(node)?;
+    Some(StepRecord {
+        run_id: engine.run_id().to_string(),
+        position: i64::try_from(node).unwrap_or(i64::MAX),
+        key: view.key,
+        stage: view.stage,
+        action: view.action,
+        status: view.status.as_str().into(),
+        attempts: i64::from(view.attempt),
+        exit_code: step.exit_code,
+        outputs: Value::Object(view.outputs),
+        error: view.error,
+        started_at: view.started_at.map(format_time),
+        finished_at: view.finished_at.map(format_time),
+    })
+}

@@ -1,0 +1,322 @@
+//! What a person sees while a run runs: a live view on a terminal, plain lines otherwise, and the
+//! summary at the end.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use co_backend::Stream;
+use co_engine::{RunStatus, StepStatus};
+use co_runner::{Observer, StepView};
+use co_spec::Plan;
+use co_store::RunDetail;
+use console::style;
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// An [`Observer`] the CLI can close (finish its drawing) before printing the summary.
+pub trait CliObserver: Observer {
+    fn close(&self);
+}
+
+/// Live view on a terminal, plain lines otherwise. With `json`, everything goes to stderr.
+pub fn observer(json: bool, plan: Arc<Plan>) -> Arc<dyn CliObserverDyn> {
+    let terminal = if json {
+        std::io::stderr().is_terminal()
+    } else {
+        std::io::stdout().is_terminal()
+    };
+    if terminal {
+        Arc::new(Live::new(json, &plan))
+    } else {
+        let out: Box<dyn Write + Send> = if json {
+            Box::new(std::io::stderr())
+        } else {
+            Box::new(std::io::stdout())
+        };
+        Arc::new(Plain {
+            out: Mutex::new(out),
+        })
+    }
+}
+
+/// Object-safe combination of both traits (trait upcasting to `Arc<dyn Observer>`).
+pub trait CliObserverDyn: CliObserver + Send + Sync {
+    fn as_observer(self: Arc<Self>) -> Arc<dyn Observer>;
+}
+
+impl<T: CliObserver + Send + Sync + 'static> CliObserverDyn for T {
+    fn as_observer(self: Arc<Self>) -> Arc<dyn Observer> {
+        self
+    }
+}
+
+fn symbol(status: StepStatus) -> console::StyledObject<&'static str> {
+    match status {
+        StepStatus::Pending => style("○").dim(),
+        StepStatus::Waiting => style("↻").yellow(),
+        StepStatus::Running => style("▶").cyan(),
+        StepStatus::Succeeded => style("✔").green(),
+        StepStatus::Failed => style("✘").red(),
+        StepStatus::Skipped => style("⊘").dim(),
+        StepStatus::Cancelled => style("■").yellow(),
+    }
+}
+
+/// `1.2s`, `2m03s`.
+pub fn human(ms: i64) -> String {
+    let ms = ms.max(0);
+    if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, (ms / 1000) % 60)
+    }
+}
+
+fn duration_of(step: &StepView) -> Option<String> {
+    Some(human(step.finished_at? - step.started_at?))
+}
+
+fn status_line(step: &StepView) -> String {
+    let mut line = format!("{} {}", step.action, step.status);
+    if step.attempt > 1 {
+        line.push_str(&format!(" (attempt {})", step.attempt));
+    }
+    if let Some(d) = duration_of(step) {
+        line.push_str(&format!(" in {d}"));
+    }
+    if let Some(error) = &step.error {
+        if step.status != StepStatus::Succeeded {
+            line.push_str(&format!(": {error}"));
+        }
+    }
+    line
+}
+
+/// Plain lines: one per state change, one per log line (`action | text`).
+struct Plain {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Plain {
+    fn write(&self, line: &str) {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
+impl Observer for Plain {
+    fn run_started(&self, run_id: &str, steps: &[StepView]) {
+        self.write(&format!("run {run_id} started ({} steps)", steps.len()));
+    }
+
+    fn step_changed(&self, step: &StepView) {
+        if step.status != StepStatus::Pending {
+            self.write(&format!("==> {}", status_line(step)));
+        }
+    }
+
+    fn log_line(&self, _step: &str, action: &str, _attempt: u32, _stream: Stream, text: &str) {
+        self.write(&format!("{action} | {text}"));
+    }
+
+    fn run_finished(&self, run_id: &str, status: RunStatus) {
+        self.write(&format!("run {run_id} {status}"));
+    }
+}
+
+impl CliObserver for Plain {
+    fn close(&self) {
+        if let Ok(mut out) = self.out.lock() {
+            let _ = out.flush();
+        }
+    }
+}
+
+/// A live view: one line per step with its state and elapsed time; logs scroll above it.
+struct Live {
+    multi: MultiProgress,
+    bars: Mutex<HashMap<usize, ProgressBar>>,
+    width: usize,
+}
+
+const MAX_LIVE_LINES: usize = 40;
+
+impl Live {
+    fn new(json: bool, plan: &Plan) -> Live {
+        let target = if json {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::stdout()
+        };
+        let width = plan
+            .nodes
+            .iter()
+            .map(|n| n.key.chars().count())
+            .max()
+            .unwrap_or(8)
+            .min(40);
+        Live {
+            multi: MultiProgress::with_draw_target(target),
+            bars: Mutex::new(HashMap::new()),
+            width,
+        }
+    }
+
+    fn bar_for(&self, step: &StepView) -> Option<ProgressBar> {
+        let mut bars = self.bars.lock().ok()?;
+        if let Some(bar) = bars.get(&step.node) {
+            return Some(bar.clone());
+        }
+        if bars.len() >= MAX_LIVE_LINES && step.status == StepStatus::Pending {
+            return None;
+        }
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bars.insert(step.node, bar.clone());
+        Some(bar)
+    }
+
+    fn draw(&self, step: &StepView) {
+        let Some(bar) = self.bar_for(step) else {
+            return;
+        };
+        let name = format!("{:width$}", step.action, width = self.width);
+        let stage = style(format!("{}/", step.stage)).dim();
+        match step.status {
+            StepStatus::Running | StepStatus::Waiting => {
+                let template = format!(
+                    "  {{spinner:.cyan}} {stage}{name}  {}{{elapsed:.dim}}",
+                    if step.status == StepStatus::Waiting {
+                        format!("retrying (attempt {}) ", step.attempt + 1)
+                    } else if step.attempt > 1 {
+                        format!("running (attempt {}) ", step.attempt)
+                    } else {
+                        "running ".to_string()
+                    }
+                );
+                if let Ok(style) = ProgressStyle::with_template(&template) {
+                    bar.set_style(style.tick_chars("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏ "));
+                }
+                if step.attempt <= 1 && step.status == StepStatus::Running {
+                    bar.reset_elapsed();
+                }
+                bar.enable_steady_tick(Duration::from_millis(100));
+            }
+            _ => {
+                let mut tail = step.status.to_string();
+                if let Some(d) = duration_of(step) {
+                    tail.push_str(&format!(" {}", style(d).dim()));
+                }
+                if let (Some(error), false) = (&step.error, step.status == StepStatus::Succeeded) {
+                    tail.push_str(&format!("  {}", style(error).red()));
+                }
+                let line = format!("  {} {stage}{name}  {tail}", symbol(step.status));
+                if let Ok(style) = ProgressStyle::with_template("{msg}") {
+                    bar.set_style(style);
+                }
+                if step.status.is_terminal() {
+                    bar.finish_with_message(line);
+                } else {
+                    bar.set_message(line);
+                }
+            }
+        }
+    }
+}
+
+impl Observer for Live {
+    fn run_started(&self, run_id: &str, steps: &[StepView]) {
+        let _ = self
+            .multi
+            .println(format!("{} {run_id}", style("run").bold()));
+        for step in steps {
+            self.draw(step);
+        }
+    }
+
+    fn step_changed(&self, step: &StepView) {
+        self.draw(step);
+    }
+
+    fn log_line(&self, _step: &str, action: &str, _attempt: u32, stream: Stream, text: &str) {
+        let prefix = match stream {
+            Stream::Stdout => style(format!("{action} |")).cyan(),
+            Stream::Stderr => style(format!("{action} |")).magenta(),
+        };
+        let _ = self.multi.println(format!("{prefix} {text}"));
+    }
+}
+
+impl CliObserver for Live {
+    fn close(&self) {
+        if let Ok(bars) = self.bars.lock() {
+            for bar in bars.values() {
+                if !bar.is_finished() {
+                    bar.finish();
+                }
+            }
+        }
+    }
+}
+
+/// The summary after a run: status, duration, each step, and the outputs.
+pub fn print_summary(detail: &RunDetail) {
+    let run = &detail.run;
+    let status = match run.status.as_str() {
+        "succeeded" => style(run.status.to_uppercase()).green().bold(),
+        "cancelled" => style(run.status.to_uppercase()).yellow().bold(),
+        _ => style(run.status.to_uppercase()).red().bold(),
+    };
+    let took = match (&run.started_at, &run.finished_at) {
+        (Some(a), Some(b)) => co_store::millis_between(a, b).map(human),
+        _ => None,
+    };
+    println!();
+    println!(
+        "{} {} {}{}",
+        style("workflow").dim(),
+        run.workflow,
+        status,
+        took.map(|t| format!(" in {t}")).unwrap_or_default()
+    );
+    println!("{} {}", style("run").dim(), run.id);
+    for step in &detail.steps {
+        let took = match (&step.started_at, &step.finished_at) {
+            (Some(a), Some(b)) => co_store::millis_between(a, b).map(human),
+            _ => None,
+        };
+        let status = StepStatus::from_str_lossy(&step.status);
+        let mut line = format!(
+            "  {} {}/{} {}",
+            symbol(status),
+            step.stage,
+            step.action,
+            step.status
+        );
+        if step.attempts > 1 {
+            line.push_str(&format!(" after {} attempts", step.attempts));
+        }
+        if let Some(t) = took {
+            line.push_str(&format!(" {}", style(t).dim()));
+        }
+        if let (Some(error), false) = (&step.error, step.status == "succeeded") {
+            line.push_str(&format!("  {}", style(error).red()));
+        }
+        println!("{line}");
+        if let Some(outputs) = step.outputs.as_object() {
+            for (key, value) in outputs {
+                let text = co_protocol::value_text(value);
+                let shown = if text.chars().count() > 200 {
+                    format!("{}…", text.chars().take(200).collect::<String>())
+                } else {
+                    text
+                };
+                println!("      {} = {}", style(key).dim(), shown.replace('\n', "\\n"));
+            }
+        }
+    }
+    if let Some(error) = &run.error {
+        println!("  {}", style(error).red());
+    }
+}

@@ -1,0 +1,136 @@
+//! In-memory backends: for the driver's tests and the engine benchmark. Never used for real runs.
+
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use co_backend::{
+    Backend, BackendError, CancellationToken, OutputSink, StepExit, StepLaunch, Stream, Workspace,
+};
+
+/// What a fake step does.
+#[derive(Debug, Clone, Default)]
+pub struct FakeStep {
+    /// Output to print, in order.
+    pub output: Vec<(Stream, String)>,
+    pub exit_code: i64,
+    /// Run until cancelled.
+    pub hang: bool,
+    /// Fail as the backend would (e.g. a missing image).
+    pub error: Option<BackendError>,
+}
+
+type Script = Box<dyn Fn(&StepLaunch) -> FakeStep + Send + Sync>;
+
+/// A backend whose steps do what a script says.
+pub struct FakeBackend {
+    script: Script,
+    /// Every launch, in order.
+    pub launches: Mutex<Vec<StepLaunch>>,
+    /// Workspaces created and not yet finished.
+    pub open_workspaces: Mutex<Vec<String>>,
+}
+
+impl FakeBackend {
+    pub fn new(script: impl Fn(&StepLaunch) -> FakeStep + Send + Sync + 'static) -> FakeBackend {
+        FakeBackend {
+            script: Box::new(script),
+            launches: Mutex::new(Vec::new()),
+            open_workspaces: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Backend for FakeBackend {
+    fn name(&self) -> &str {
+        "fake"
+    }
+
+    async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError> {
+        let name = format!("fake-ws-{run_id}");
+        if let Ok(mut open) = self.open_workspaces.lock() {
+            open.push(name.clone());
+        }
+        Ok(Workspace {
+            run_id: run_id.to_string(),
+            name,
+        })
+    }
+
+    async fn run_step(
+        &self,
+        launch: &StepLaunch,
+        _workspace: &Workspace,
+        sink: &mut dyn OutputSink,
+        cancel: CancellationToken,
+    ) -> Result<StepExit, BackendError> {
+        if let Ok(mut launches) = self.launches.lock() {
+            launches.push(launch.clone());
+        }
+        let step = (self.script)(launch);
+        if let Some(error) = step.error {
+            return Err(error);
+        }
+        sink.started(&format!("fake-{}-{}", launch.step_key, launch.attempt));
+        for (stream, text) in &step.output {
+            sink.output(*stream, text.as_bytes());
+            sink.output(*stream, b"\n");
+        }
+        if step.hang {
+            cancel.cancelled().await;
+            return Ok(StepExit {
+                exit_code: None,
+                stopped: true,
+                oom_killed: false,
+            });
+        }
+        Ok(StepExit {
+            exit_code: Some(step.exit_code),
+            stopped: false,
+            oom_killed: false,
+        })
+    }
+
+    async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError> {
+        if let Ok(mut open) = self.open_workspaces.lock() {
+            open.retain(|w| w != &workspace.name);
+        }
+        Ok(())
+    }
+}
+
+/// A backend whose every step succeeds at once with no output (the engine benchmark).
+pub struct NoopBackend;
+
+#[async_trait]
+impl Backend for NoopBackend {
+    fn name(&self) -> &str {
+        "noop"
+    }
+
+    async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError> {
+        Ok(Workspace {
+            run_id: run_id.to_string(),
+            name: String::new(),
+        })
+    }
+
+    async fn run_step(
+        &self,
+        _launch: &StepLaunch,
+        _workspace: &Workspace,
+        sink: &mut dyn OutputSink,
+        _cancel: CancellationToken,
+    ) -> Result<StepExit, BackendError> {
+        sink.started("noop");
+        Ok(StepExit {
+            exit_code: Some(0),
+            stopped: false,
+            oom_killed: false,
+        })
+    }
+
+    async fn finish_run(&self, _workspace: &Workspace) -> Result<(), BackendError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! Where a running step's output goes: lines → `[COUT]` collector, masking, store, observer.
+
+use std::sync::{Arc, Mutex, RwLock};
+
+use co_backend::{OutputSink, Stream};
+use co_protocol::{Collected, Line, LineSplitter, Masker, OutputCollector};
+use co_store::{LogRecord, LogWriter};
+
+use crate::{format_time, now_millis, Observer};
+
+/// Longest log line stored or shown; the rest is replaced by a note (outputs keep up to 1 MiB).
+const MAX_LOG_LINE: usize = 16 * 1024;
+
+pub(crate) struct LogTarget {
+    pub run_id: String,
+    pub step_key: String,
+    pub action: String,
+    pub attempt: u32,
+    pub writer: LogWriter,
+    /// The run's log sequence counter; held while a line is pushed so sequence order is commit order.
+    pub seq: Arc<Mutex<i64>>,
+    pub masker: Arc<RwLock<Masker>>,
+    pub observer: Arc<dyn Observer>,
+}
+
+impl LogTarget {
+    fn line(&self, line: &Line) {
+        let masked = match self.masker.read() {
+            Ok(masker) => masker.mask(&line.text).into_owned(),
+            // A poisoned lock means a panic elsewhere: never let an unmasked line through.
+            Err(_) => "*** (line withheld: masking unavailable)".to_string(),
+        };
+        let text = shorten(masked, line.truncated_bytes);
+        let stream = match line.stream {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        };
+        if let Ok(mut seq) = self.seq.lock() {
+            *seq += 1;
+            self.writer.push(LogRecord {
+                run_id: self.run_id.clone(),
+                seq: *seq,
+                step_key: self.step_key.clone(),
+                attempt: i64::from(self.attempt),
+                stream: stream.into(),
+                ts: format_time(now_millis()),
+                text: text.clone(),
+            });
+        }
+        self.observer
+            .log_line(&self.step_key, &self.action, self.attempt, line.stream, &text);
+    }
+}
+
+/// Cut a very long line for the log (on a char boundary) and say how much was left out.
+fn shorten(mut text: String, truncated: usize) -> String {
+    if text.len() <= MAX_LOG_LINE && truncated == 0 {
+        return text;
+    }
+    let mut cut = MAX_LOG_LINE.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let dropped = text.len() - cut + truncated;
+    text.truncate(cut);
+    text.push_str(&format!(" … ({dropped} more bytes not shown)"));
+    text
+}
+
+/// The [`OutputSink`] handed to the backend for one attempt.
+pub(crate) struct StepSink {
+    target: LogTarget,
+    splitter: LineSplitter,
+    collector: OutputCollector,
+    container_id: Option<String>,
+}
+
+impl StepSink {
+    pub fn new(target: LogTarget) -> StepSink {
+        StepSink {
+            target,
+            splitter: LineSplitter::new(),
+            collector: OutputCollector::new(),
+            container_id: None,
+        }
+    }
+
+    /// End of output: what the component reported, and its container id.
+    pub fn finish(mut self) -> (Collected, Option<String>) {
+        let (target, collector) = (&self.target, &mut self.collector);
+        self.splitter.finish(&mut |line| {
+            collector.feed(&line);
+            target.line(&line);
+        });
+        (self.collector.finish(), self.container_id)
+    }
+}
+
+impl OutputSink for StepSink {
+    fn started(&mut self, container_id: &str) {
+        self.container_id = Some(container_id.to_string());
+    }
+
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        let (target, collector) = (&self.target, &mut self.collector);
+        self.splitter.push(stream, bytes, &mut |line| {
+            collector.feed(&line);
+            target.line(&line);
+        });
+    }
+}
