@@ -2,9 +2,30 @@
 //!
 //! Invariants: no IO, no panics on any input, bounded memory for any output size (a line or value
 //! larger than [`MAX_VALUE_BYTES`] is cut and reported, never buffered whole).
+//!
+//! * Typed values: [`coerce`] converts a value to a declared [`ValueType`].
+//! * Input side: [`encode_co_data`], [`decode_co_data`], [`encode_co_data_json`],
+//!   [`input_env_name`], [`step_env`].
+//! * Output side: [`LineSplitter`] (bytes → [`Line`]s), [`OutputCollector`] (`[COUT]` lines →
+//!   [`Collected`]), [`typed_outputs`].
+//! * Secret masking: [`Masker`].
 
-use indexmap::IndexMap;
 use serde_json::Value;
+
+mod input;
+mod lines;
+mod mask;
+mod output;
+mod value;
+
+pub use input::{
+    decode_co_data, encode_co_data, encode_co_data_json, input_env_name, step_env, StepContext,
+    WORKSPACE_DIR,
+};
+pub use lines::{Line, LineSplitter, Stream, MAX_LINE_BYTES};
+pub use mask::{Masker, MIN_BASE64_FRAGMENT, MIN_SECRET_LINE};
+pub use output::{typed_outputs, Collected, OutputCollector, OutputDecl};
+pub use value::coerce;
 
 /// Largest accepted output value (1 MiB). A larger one fails the step.
 pub const MAX_VALUE_BYTES: usize = 1024 * 1024;
@@ -57,165 +78,62 @@ pub fn value_text(value: &Value) -> String {
     }
 }
 
-/// Convert a value to a declared type: `"3"` → `3` for `int`, `"true"` → `true` for `bool`, a
-/// JSON text → its value for `json`, anything → its text for `string`/`secret`. Errors say why.
-pub fn coerce(value: &Value, ty: ValueType) -> Result<Value, String> {
-    todo!("{value} {ty:?}")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Input side
-
-/// The context variables every step gets.
-#[derive(Debug, Clone)]
-pub struct StepContext<'a> {
-    pub run_id: &'a str,
-    pub workflow: &'a str,
-    pub stage: &'a str,
-    pub action: &'a str,
-    pub attempt: u32,
-}
-
-/// Mount point of the run's shared workspace inside every step container.
-pub const WORKSPACE_DIR: &str = "/workspace";
-
-/// `CO_DATA`: `key=value` pairs joined by one space, in order; values quoted as SPEC §1 says.
-pub fn encode_co_data(inputs: &[(String, Value)]) -> String {
-    todo!("{inputs:?}")
-}
-
-/// Inverse of [`encode_co_data`] (values come back as text). Readers split at the first `=`.
-pub fn decode_co_data(text: &str) -> Result<Vec<(String, String)>, String> {
-    todo!("{text}")
-}
-
-/// `CO_DATA_JSON`: the inputs as one JSON object with typed values, in order.
-pub fn encode_co_data_json(inputs: &[(String, Value)]) -> String {
-    todo!("{inputs:?}")
-}
-
-/// `CO_INPUT_<NAME>`: upper-cased, every char not `[A-Z0-9]` becomes `_`.
-pub fn input_env_name(name: &str) -> String {
-    todo!("{name}")
-}
-
-/// Every protocol variable for one step, in a stable order: `CO_DATA`, `CO_DATA_JSON`,
-/// `CO_INPUT_*`, then the context variables and `CO_WORKSPACE`. With `inputs = None` (seed-format
-/// flows, whose `CO_DATA` comes verbatim from `environments`) only the context variables.
-pub fn step_env(ctx: &StepContext<'_>, inputs: Option<&[(String, Value)]>) -> Vec<(String, String)> {
-    todo!("{ctx:?} {inputs:?}")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Output side
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// A complete line of output. Invalid UTF-8 is replaced (lossy).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Line {
-    pub stream: Stream,
-    pub text: String,
-    /// Bytes of this line that were dropped because it was longer than the line limit.
-    pub truncated_bytes: usize,
-}
-
-/// Splits byte chunks from one or two streams into lines (`\n`, with a trailing `\r` removed).
-/// Keeps at most `MAX_VALUE_BYTES + 4096` bytes of any line; the rest is counted, not kept.
-#[derive(Debug, Default)]
-pub struct LineSplitter {
-    // implementation detail
-}
-
-impl LineSplitter {
-    pub fn new() -> Self {
-        todo!()
+/// Shortens `text` to at most `max` bytes (at a char boundary), marking the cut with `…`.
+/// Used to keep user-facing error messages readable when a value is huge.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
     }
-    /// Feed a chunk; every line it completes is passed to `emit`.
-    pub fn push(&mut self, stream: Stream, chunk: &[u8], emit: &mut dyn FnMut(Line)) {
-        todo!("{stream:?} {chunk:?} {emit:p}")
+    let mut end = max;
+    while end > 0 && !text.is_char_boundary(end) {
+        end -= 1;
     }
-    /// End of both streams: emit unterminated last lines.
-    pub fn finish(&mut self, emit: &mut dyn FnMut(Line)) {
-        todo!("{emit:p}")
-    }
+    format!("{}…", text.get(..end).unwrap_or(""))
 }
 
-/// What a component reported through `[COUT]` lines.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Collected {
-    /// Raw output values in first-assignment order (a later assignment wins).
-    pub outputs: IndexMap<String, String>,
-    /// `CO_RESULT`, if printed (the last one wins).
-    pub verdict: Option<bool>,
-    /// Protocol violations that fail the step (value over 1 MiB, unterminated heredoc, bad CO_RESULT).
-    pub errors: Vec<String>,
+/// A value as shown in an error message: its JSON form (strings quoted), clipped to 80 bytes.
+pub(crate) fn show(value: &Value) -> String {
+    clip(&value.to_string(), 80)
 }
 
-/// Reads `[COUT]` lines from both streams (each stream has its own heredoc state).
-#[derive(Debug, Default)]
-pub struct OutputCollector {
-    // implementation detail
+/// A text as shown in an error message: JSON-quoted, clipped to 80 bytes.
+pub(crate) fn show_text(text: &str) -> String {
+    clip(&Value::String(text.to_string()).to_string(), 80)
 }
 
-impl OutputCollector {
-    pub fn new() -> Self {
-        todo!()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn value_type_names_round_trip() {
+        for t in ValueType::ALL {
+            assert_eq!(ValueType::from_name(t.name()), Some(t));
+            let ser = serde_json::to_string(&t).unwrap();
+            assert_eq!(ser, format!("\"{}\"", t.name()));
+        }
+        assert_eq!(ValueType::from_name("Int"), None);
+        assert_eq!(ValueType::from_name("integer"), None);
     }
-    /// Feed one line (every line is also an ordinary log line; this only extracts outputs).
-    pub fn feed(&mut self, line: &Line) {
-        todo!("{line:?}")
+
+    #[test]
+    fn value_text_forms() {
+        assert_eq!(value_text(&json!("a b")), "a b");
+        assert_eq!(value_text(&json!(null)), "");
+        assert_eq!(value_text(&json!(3)), "3");
+        assert_eq!(value_text(&json!(1.5)), "1.5");
+        assert_eq!(value_text(&json!(true)), "true");
+        assert_eq!(value_text(&json!([1, "x"])), "[1,\"x\"]");
+        assert_eq!(value_text(&json!({"a": {"b": 1}})), "{\"a\":{\"b\":1}}");
     }
-    /// End of output.
-    pub fn finish(self) -> Collected {
-        todo!()
-    }
-}
 
-/// A declared output (from `component.yaml`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutputDecl {
-    pub ty: ValueType,
-    pub required: bool,
-}
-
-/// Turn raw outputs into typed JSON values. With no declarations every key is kept as a string;
-/// with declarations only declared keys are kept, each type-checked, and missing required ones are
-/// errors. Returns the typed outputs and the list of problems (empty when all is well).
-pub fn typed_outputs(
-    raw: &IndexMap<String, String>,
-    declared: &IndexMap<String, OutputDecl>,
-) -> (IndexMap<String, Value>, Vec<String>) {
-    todo!("{raw:?} {declared:?}")
-}
-
-// ---------------------------------------------------------------------------------------------
-// Secret masking
-
-/// Replaces every secret value, and its base64 forms, with `***`.
-#[derive(Debug, Clone, Default)]
-pub struct Masker {
-    // implementation detail
-}
-
-impl Masker {
-    pub fn new<I, S>(secrets: I) -> Masker
-    where
-        I: IntoIterator<Item = S>,
-        S: AsRef<str>,
-    {
-        let _ = secrets.into_iter().map(|s| s.as_ref().len()).count();
-        todo!()
-    }
-    pub fn is_empty(&self) -> bool {
-        todo!()
-    }
-    pub fn mask<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
-        todo!("{text}")
+    #[test]
+    fn clip_cuts_at_char_boundary() {
+        assert_eq!(clip("abc", 3), "abc");
+        assert_eq!(clip("abcd", 3), "abc…");
+        // "é" is 2 bytes: cutting at 2 would split it.
+        assert_eq!(clip("aé", 2), "a…");
+        assert_eq!(show_text(&"x".repeat(200)).len(), 80 + "…".len());
     }
 }
