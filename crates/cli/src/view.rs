@@ -260,6 +260,14 @@ impl CliObserver for Live {
     }
 }
 
+/// Milliseconds from one stored timestamp to another.
+pub fn millis_between(from: &str, to: &str) -> Option<i64> {
+    use time::format_description::well_known::Rfc3339;
+    let a = time::OffsetDateTime::parse(from, &Rfc3339).ok()?;
+    let b = time::OffsetDateTime::parse(to, &Rfc3339).ok()?;
+    i64::try_from((b - a).whole_milliseconds()).ok()
+}
+
 /// The summary after a run: status, duration, each step, and the outputs.
 pub fn print_summary(detail: &RunDetail) {
     let run = &detail.run;
@@ -269,7 +277,7 @@ pub fn print_summary(detail: &RunDetail) {
         _ => style(run.status.to_uppercase()).red().bold(),
     };
     let took = match (&run.started_at, &run.finished_at) {
-        (Some(a), Some(b)) => co_store::millis_between(a, b).map(human),
+        (Some(a), Some(b)) => millis_between(a, b).map(human),
         _ => None,
     };
     println!();
@@ -283,7 +291,7 @@ pub fn print_summary(detail: &RunDetail) {
     println!("{} {}", style("run").dim(), run.id);
     for step in &detail.steps {
         let took = match (&step.started_at, &step.finished_at) {
-            (Some(a), Some(b)) => co_store::millis_between(a, b).map(human),
+            (Some(a), Some(b)) => millis_between(a, b).map(human),
             _ => None,
         };
         let status = StepStatus::from_str_lossy(&step.status);

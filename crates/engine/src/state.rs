@@ -33,6 +33,21 @@ impl StepStatus {
         }
     }
 
+    /// The status named `name`; an unknown name reads as `pending`.
+    pub fn from_str_lossy(name: &str) -> StepStatus {
+        [
+            StepStatus::Waiting,
+            StepStatus::Running,
+            StepStatus::Succeeded,
+            StepStatus::Failed,
+            StepStatus::Skipped,
+            StepStatus::Cancelled,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+        .unwrap_or(StepStatus::Pending)
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

@@ -1,0 +1,120 @@
+//! The benchmark harness (not part of the test suite). Results are JSON; figures are ratios or
+//! absolute values measured on this machine in the same run. See docs/benchmarks.md.
+//!
+//!   co-bench all [--out FILE]          everything below, results written as JSON
+//!   co-bench engine --shape wide|deep [--steps N] [--store]
+//!   co-bench overhead [--steps N] [--rounds R]
+
+mod engine;
+mod overhead;
+
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use serde_json::{json, Value};
+
+fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> Result<T> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => {
+            let text = args
+                .get(i + 1)
+                .with_context(|| format!("{name} needs a value"))?;
+            text.parse()
+                .map_err(|_| anyhow::anyhow!("{name}: cannot parse {text:?}"))
+        }
+        None => Ok(default),
+    }
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux `VmHWM`).
+pub fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Run one engine scenario in a fresh process, so its peak memory is its own.
+fn engine_in_child(shape: &str, steps: usize, store: bool) -> Result<Value> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["engine", "--shape", shape, "--steps", &steps.to_string()]);
+    if store {
+        cmd.arg("--store");
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!(
+            "engine scenario failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let command = args.first().map(String::as_str).unwrap_or("all");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match command {
+        "engine" => {
+            let shape: String = arg(&args, "--shape", "wide".to_string())?;
+            let steps: usize = arg(&args, "--steps", 10_000)?;
+            let store = args.iter().any(|a| a == "--store");
+            let result = runtime.block_on(engine::run(&shape, steps, store))?;
+            println!("{result}");
+        }
+        "overhead" => {
+            let steps: usize = arg(&args, "--steps", 40)?;
+            let rounds: usize = arg(&args, "--rounds", 5)?;
+            let result = runtime.block_on(overhead::run(steps, rounds))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
+        "all" => {
+            let out: String = arg(&args, "--out", "bench/results/latest.json".to_string())?;
+            let steps: usize = arg(&args, "--steps", 10_000)?;
+            let mut engine_results = Vec::new();
+            for shape in ["wide", "deep"] {
+                for store in [false, true] {
+                    eprintln!("engine: {shape}, {steps} steps, store={store}");
+                    let r = engine_in_child(shape, steps, store)?;
+                    eprintln!("  {r}");
+                    engine_results.push(r);
+                }
+            }
+            eprintln!("overhead: 40-step chain vs bare API loop");
+            let overhead = runtime.block_on(overhead::run(40, 5))?;
+            eprintln!("  {overhead}");
+            let report = json!({
+                "machine": machine(),
+                "engine": engine_results,
+                "overhead": overhead,
+            });
+            if let Some(dir) = std::path::Path::new(&out).parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+            eprintln!("written to {out}");
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        other => bail!("unknown command {other:?}: use all, engine or overhead"),
+    }
+    Ok(())
+}
+
+fn machine() -> Value {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    json!({ "cpus": cpus, "kernel": kernel.trim() })
+}

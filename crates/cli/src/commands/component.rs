@@ -1,0 +1,167 @@
+//! `containerops component build DIR` / `component test DIR`
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use co_spec::Loader;
+
+use crate::exit;
+
+#[derive(Subcommand)]
+pub enum ComponentCommand {
+    /// Build a component's image locally from its build: section (context and Containerfile).
+    #[command(after_help = "Example:\n  containerops component build examples/ci-pipeline/components/c-build")]
+    Build(BuildArgs),
+    /// Run a component once with the given inputs and print its outputs.
+    #[command(after_help = "\
+Example:
+  containerops component test examples/ci-pipeline/components/checksum --input file=/etc/hostname
+
+The component runs like a one-step workflow (recorded in the run history), its image is built first
+if it is missing. Exit code 0 when the step succeeded, 1 when it failed.")]
+    Test(TestArgs),
+}
+
+#[derive(Args)]
+pub struct BuildArgs {
+    /// The component directory (holding component.yaml) or its component.yaml.
+    pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct TestArgs {
+    /// The component directory (holding component.yaml) or its component.yaml.
+    pub dir: PathBuf,
+    /// An input, KEY=VALUE (repeatable).
+    #[arg(short, long = "input", value_name = "KEY=VALUE")]
+    pub inputs: Vec<String>,
+    /// A secret, KEY=VALUE or KEY (read from the environment); masked in the output.
+    #[arg(short, long = "secret", value_name = "KEY[=VALUE]")]
+    pub secrets: Vec<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: super::run::OutputFormat,
+}
+
+pub async fn component(command: ComponentCommand) -> u8 {
+    match command {
+        ComponentCommand::Build(args) => build(args).await,
+        ComponentCommand::Test(args) => test(args).await,
+    }
+}
+
+async fn build(args: BuildArgs) -> u8 {
+    let catalog = crate::engine::catalog();
+    let loader = Loader::new(&catalog);
+    let component = match loader.load_component(&args.dir) {
+        Ok(c) => c,
+        Err(d) => return super::report_diagnostics(&d),
+    };
+    if component.build.is_none() {
+        eprintln!(
+            "{}: error: component {} has no build: section (context, containerfile), so it cannot be built locally",
+            component.path.display(),
+            component.name
+        );
+        return exit::INVALID;
+    }
+    let backend = match crate::engine::connect().await {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::FAILED;
+        }
+    };
+    match crate::engine::build_component(&backend, &component).await {
+        Ok(()) => {
+            eprintln!("built {}", component.image);
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            exit::FAILED
+        }
+    }
+}
+
+/// A one-step workflow around the component, written out so that it goes through the same
+/// validation and engine as any workflow.
+fn test_workflow(component: &co_spec::Component, dir: &std::path::Path, inputs: &[(String, String)]) -> String {
+    let with: Vec<String> = inputs
+        .iter()
+        .map(|(k, v)| format!("{}: {}", json_string(k), json_string(v)))
+        .collect();
+    format!(
+        "name: {name}-test\nstages:\n  - name: test\n    actions:\n      - name: {name}\n        component: {dir}\n        with: {{ {with} }}\n",
+        name = component.name,
+        dir = json_string(&dir.to_string_lossy()),
+        with = with.join(", "),
+    )
+}
+
+/// A YAML double-quoted scalar (JSON strings are valid YAML), so no input is ever an expression.
+fn json_string(text: &str) -> String {
+    let quoted = serde_json::Value::String(text.to_string()).to_string();
+    // `${{` inside a value must stay literal text.
+    quoted.replace("${{", "${{ '${{' }}")
+}
+
+async fn test(args: TestArgs) -> u8 {
+    let catalog = crate::engine::catalog();
+    let loader = Loader::new(&catalog);
+    let component = match loader.load_component(&args.dir) {
+        Ok(c) => c,
+        Err(d) => return super::report_diagnostics(&d),
+    };
+    let inputs = match super::parse_pairs("--input", &args.inputs) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID;
+        }
+    };
+    let dir = component
+        .path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| args.dir.clone());
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    let text = test_workflow(&component, &dir, &inputs);
+    let file = match tempfile_with(&text) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: cannot write a temporary workflow: {e}");
+            return exit::FAILED;
+        }
+    };
+    super::run::run(super::run::RunArgs {
+        file: file.path().to_path_buf(),
+        inputs: Vec::new(),
+        secrets: args.secrets,
+        output: args.output,
+        rebuild: false,
+    })
+    .await
+}
+
+fn tempfile_with(text: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::io::Write;
+    let mut file = tempfile::Builder::new()
+        .prefix("component-test-")
+        .suffix(".yaml")
+        .tempfile()?;
+    file.write_all(text.as_bytes())?;
+    file.flush()?;
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_values_are_quoted_and_never_expressions() {
+        assert_eq!(json_string("a \"b\""), r#""a \"b\"""#);
+        assert_eq!(json_string("x ${{ y }}"), r#""x ${{ '${{' }} y }}""#);
+    }
+}

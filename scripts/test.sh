@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a used one: installs and starts what it needs
+# (Podman with its Docker API, PostgreSQL, test images), then runs formatting and lint checks and
+# every test (unit, real Podman, real SQLite and PostgreSQL). Fails loudly if any real part is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n==> %s\n' "$*" >&2; }
+
+log "container engine"
+scripts/setup-engine.sh
+export DOCKER_HOST=${DOCKER_HOST:-unix:///run/podman/podman.sock}
+
+log "PostgreSQL"
+CONTAINEROPS_TEST_POSTGRES_URL=$(scripts/setup-postgres.sh)
+export CONTAINEROPS_TEST_POSTGRES_URL
+
+log "formatting and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "building"
+cargo build --workspace --all-targets --locked
+
+log "images for the tests and examples"
+scripts/build-images.sh
+
+log "tests"
+cargo nextest run --workspace --locked --profile ci
+cargo test --workspace --doc --locked
+
+log "all tests passed"
