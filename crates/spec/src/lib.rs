@@ -8,6 +8,17 @@
 
 pub mod model;
 
+mod component;
+mod decode;
+mod loader;
+mod plan;
+mod quantity;
+mod seed;
+mod suggest;
+mod validate;
+mod workflow;
+mod yaml;
+
 pub use model::*;
 
 use std::fmt;
@@ -86,7 +97,13 @@ impl<'a> Loader<'a> {
 
     /// Load and validate a workflow file of either format (a top-level `uri:` means seed format).
     pub fn load_workflow(&self, path: &Path) -> Result<Workflow, Diagnostics> {
-        todo!("{path:?}")
+        let text = loader::read(path, "the workflow")?;
+        let display = path.display().to_string();
+        let base_dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        self.parse_workflow(&text, &display, &base_dir)
     }
 
     /// Same, from text already in memory (`display_path` is used in diagnostics; relative
@@ -97,40 +114,66 @@ impl<'a> Loader<'a> {
         display_path: &str,
         base_dir: &Path,
     ) -> Result<Workflow, Diagnostics> {
-        todo!("{text} {display_path} {base_dir:?}")
+        loader::workflow_from_text(self.catalog, &self.options, text, display_path, base_dir)
     }
 
     /// Load and validate a component: `path` is a `component.yaml` file or a directory holding one.
     pub fn load_component(&self, path: &Path) -> Result<Component, Diagnostics> {
-        todo!("{path:?}")
+        let file = if path.is_dir() {
+            path.join("component.yaml")
+        } else {
+            path.to_path_buf()
+        };
+        let text = loader::read(&file, "the component")?;
+        let display = file.display().to_string();
+        let dir = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let (c, diags) = loader::component_from_text(&text, &display, &dir, file);
+        match c {
+            Some(c) if diags.is_empty() => Ok(c),
+            _ => Err(Diagnostics(diags)),
+        }
     }
 
+    /// Same, from text already in memory: `display_path` is used in diagnostics and recorded as
+    /// [`Component::path`]; `base_dir` is the component's directory (for `build.context`).
     pub fn parse_component(
         &self,
         text: &str,
         display_path: &str,
         base_dir: &Path,
     ) -> Result<Component, Diagnostics> {
-        todo!("{text} {display_path} {base_dir:?}")
+        let (c, diags) = loader::component_from_text(
+            text,
+            display_path,
+            base_dir,
+            std::path::PathBuf::from(display_path),
+        );
+        match c {
+            Some(c) if diags.is_empty() => Ok(c),
+            _ => Err(Diagnostics(diags)),
+        }
     }
 }
 
 /// Build the execution plan of a validated workflow (matrix copies expanded, dependencies resolved).
 pub fn plan(workflow: Arc<Workflow>) -> Plan {
-    todo!("{}", workflow.name)
+    plan::plan(workflow)
 }
 
 /// Parse a duration: `90s`, `10m`, `1h30m`, `500ms`, `2h`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    todo!("{text}")
+    quantity::parse_duration(text)
 }
 
 /// Parse a CPU quantity in cores (`0.5`, `2`, `"500m"`) into millicores.
 pub fn parse_cpu(text: &str) -> Result<u64, String> {
-    todo!("{text}")
+    quantity::parse_cpu(text)
 }
 
 /// Parse a memory quantity (`64Mi`, `1Gi`, `256M`, `512k`, plain bytes) into bytes.
 pub fn parse_memory(text: &str) -> Result<u64, String> {
-    todo!("{text}")
+    quantity::parse_memory(text)
 }
