@@ -7,7 +7,7 @@ use co_protocol::ValueType;
 use indexmap::IndexMap;
 use serde_json::Value as Json;
 
-use crate::decode::{Cx, Field, NameRule};
+use crate::decode::{Cx, Field, NameRule, EXTENSIONS};
 use crate::model::{Build, Component, ParamDecl, Resources};
 use crate::yaml::{Kind, Node, Value};
 
@@ -23,6 +23,7 @@ const COMPONENT_FIELDS: &[&str] = &[
     "resources",
     "timeout",
     "kubernetes",
+    EXTENSIONS,
 ];
 
 /// The Pod-spec keys a component may set in `kubernetes:`.
@@ -306,7 +307,9 @@ fn param(cx: &mut Cx, p: Field<'_>, name: &str, kind: ParamKind) -> Option<Param
         _ => None,
     };
     Some(ParamDecl {
-        ty: ty?,
+        // An unknown type was reported; keep the name declared so references to it are not
+        // reported as unknown too.
+        ty: ty.unwrap_or(ValueType::String),
         required,
         default,
         description,
@@ -347,7 +350,7 @@ fn convert_default(cx: &mut Cx, d: Field<'_>, ty: ValueType, what: &str) -> Opti
         Err(e) => {
             cx.error(
                 d.value_pos(),
-                format!("the default of {what} is not a valid {}: {e}", ty.name()),
+                format!("wrong type for the default of {what}: {e}"),
             );
             None
         }
@@ -363,7 +366,13 @@ pub(crate) fn resources(cx: &mut Cx, f: Field<'_>) -> Resources {
     let Some(m) = cx.map(f.value, f.value_pos(), "`resources`") else {
         return r;
     };
-    cx.check_keys(&m, &["cpu", "memory"], "`resources`");
+    cx.check_keys_hint(&m, &["cpu", "memory"], "`resources`", |k| match k {
+        "gpu" | "gpus" => {
+            Some("GPUs cannot be requested; `resources` takes `cpu` and `memory`".to_string())
+        }
+        "mem" | "ram" => Some("did you mean `memory`?".to_string()),
+        _ => None,
+    });
     if let Some(c) = m.get("cpu").filter(|c| !c.value.is_null()) {
         r.cpu_millis = quantity_text(cx, c).and_then(|t| match crate::parse_cpu(&t) {
             Ok(v) => Some(v),

@@ -12,6 +12,10 @@ pub(crate) struct Cx {
     pub diags: Vec<Diagnostic>,
 }
 
+/// In a list of known fields: keys starting with `x-` are allowed and ignored (a place for
+/// YAML anchors, as in Compose files).
+pub(crate) const EXTENSIONS: &str = "x-*";
+
 /// Where a string value came from, to locate a byte offset inside it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Loc {
@@ -111,7 +115,9 @@ impl Cx {
         for (k, _) in m.entries {
             match k.scalar() {
                 Some(s) => {
-                    if known.contains(&s.text.as_str()) {
+                    if known.contains(&s.text.as_str())
+                        || (known.contains(&EXTENSIONS) && s.text.starts_with("x-"))
+                    {
                         continue;
                     }
                     let mut msg = format!("unknown field `{}` in {what}", s.text);
@@ -123,7 +129,9 @@ impl Cx {
                     {
                         msg.push_str(&format!("; did you mean `{best}`?"));
                     } else {
-                        msg.push_str(&format!(" (known fields: {})", known.join(", ")));
+                        let list: Vec<&str> =
+                            known.iter().copied().filter(|k| *k != EXTENSIONS).collect();
+                        msg.push_str(&format!(" (known fields: {})", list.join(", ")));
                     }
                     self.error(k.pos, msg);
                 }

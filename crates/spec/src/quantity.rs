@@ -76,6 +76,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
                 "`{t}` is not a duration; write e.g. `30s`, `10m` or `1h30m`"
             ));
         };
+        let after = after.trim_start();
         let unit_len = after
             .find(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
             .unwrap_or(after.len());
@@ -256,6 +257,7 @@ mod tests {
             ("0s", 0),
             ("1m30s", 90_000),
             ("1h 30m", 5_400_000),
+            ("10 m", 600_000),
             (" 45s ", 45_000),
         ];
         for (text, ms) in ok {
@@ -270,6 +272,10 @@ mod tests {
             ("60", "missing a unit"),
             ("10x", "unknown unit `x`"),
             ("5min", "use `m`"),
+            (
+                "10 minutes",
+                "unknown unit `minutes` in `10 minutes` (use `m`)",
+            ),
             ("2d", "24h"),
             ("abc", "not a duration"),
             ("-5s", "not a duration"),

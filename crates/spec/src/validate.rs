@@ -656,12 +656,8 @@ impl<'a> Validator<'a> {
                 cx.error(
                     item.value_pos,
                     format!(
-                        "input `{}` of component `{}` is {} {}, but `{}` is not: {e}",
-                        item.key,
-                        c.name,
-                        article(decl.ty),
-                        decl.ty.name(),
-                        crate::yaml::shorten(&text)
+                        "wrong type for input `{}` of component `{}`: {e}",
+                        item.key, c.name
                     ),
                 );
             }
@@ -691,13 +687,6 @@ impl<'a> Validator<'a> {
                 ),
             );
         }
-    }
-}
-
-fn article(ty: ValueType) -> &'static str {
-    match ty {
-        ValueType::Int => "an",
-        _ => "a",
     }
 }
 

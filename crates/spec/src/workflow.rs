@@ -7,7 +7,7 @@ use co_expr::{Expr, Template};
 use indexmap::IndexMap;
 
 use crate::component::{self, ParamKind};
-use crate::decode::{Cx, Field, Loc, Map, NameRule};
+use crate::decode::{Cx, Field, Loc, Map, NameRule, EXTENSIONS};
 use crate::loader::{Resolved, Resolver};
 use crate::model::{Action, Format, Matrix, ParamDecl, Retry, Runs};
 use crate::yaml::{Kind, Node, Pos, Value};
@@ -15,7 +15,15 @@ use crate::yaml::{Kind, Node, Pos, Value};
 /// Most matrix combinations one action may expand to.
 pub(crate) const MAX_MATRIX_COMBINATIONS: usize = 256;
 
-const WORKFLOW_FIELDS: &[&str] = &["name", "description", "inputs", "env", "stages", "finally"];
+const WORKFLOW_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "inputs",
+    "env",
+    "stages",
+    "finally",
+    EXTENSIONS,
+];
 const STAGE_FIELDS: &[&str] = &["name", "actions"];
 const ACTION_FIELDS: &[&str] = &[
     "name",
@@ -315,6 +323,10 @@ fn action(
         }
         "inputs" | "params" | "parameters" => Some("did you mean `with`?".to_string()),
         "uses" => Some("did you mean `component`?".to_string()),
+        "retries" | "attempts" => {
+            Some("did you mean `retry`? (like `retry: { attempts: 3, backoff: 1s }`)".to_string())
+        }
+        "environment" | "environments" | "variables" => Some("did you mean `env`?".to_string()),
         "outputs" => Some(
             "outputs are declared by components (in component.yaml); image steps keep every \
              output they print"
