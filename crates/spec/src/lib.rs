@@ -5,6 +5,36 @@
 //!   as a [`Diagnostic`] located at `file:line:col` (1-based).
 //! - A [`Plan`] only exists for a workflow without errors: the engine never re-validates.
 //! - The only IO is reading the files a workflow names (components by path), through [`Loader`].
+//!
+//! Layers: `yaml` (a positioned node tree from `saphyr-parser` events) → `decode` (typed field
+//! access that collects diagnostics, with "did you mean" suggestions) → `component` /
+//! `workflow` / `seed` (the formats) → `validate` (names, `needs`, cycles, references, component
+//! inputs) → `plan`.
+//!
+//! Decisions worth knowing:
+//! - YAML: 1.2 core schema for plain scalars; quoted and block scalars are strings. Aliases are
+//!   resolved by copying (bounded), merge keys (`<<: *x`) work, duplicate keys are errors, one
+//!   document per file. Top-level keys starting with `x-` are ignored in workflows and components
+//!   (a home for anchors).
+//! - Positions: errors point at the offending key or value; for an empty value, at its key. A
+//!   problem inside an expression points at the reference (or the parse error) inside the string:
+//!   the column is found by walking the scalar's source alongside its value, so escapes,
+//!   `''`, block-scalar indentation and line folding are accounted for. The only approximation:
+//!   when the two cannot be aligned (unusual layouts), the last aligned position is used; values
+//!   built from a mapping or list (`with: { cfg: { a: 1 } }`, passed as JSON text) and seed
+//!   subscriptions point at the value or key as a whole.
+//! - `command` is only allowed on `image:` steps; a component's command belongs to its
+//!   component.yaml (overriding it would bypass the component's contract).
+//! - `needs` may name actions of earlier stages or the same stage; `finally` actions always wait
+//!   for every stage action and may not have `needs`.
+//! - Expressions may only use complete references: `inputs.X`, `actions.NAME.outputs.KEY`,
+//!   `actions.NAME.status`, `secrets.X`, `env.X`, `matrix.K`, `run.id`, `run.status` (finally
+//!   only), `trigger.*`. In an action's `env`, `env.X` may only name workflow `env` keys; the
+//!   workflow's `env` may use `inputs`, `secrets`, `run.id` and `trigger`.
+//! - A reference to a matrix action's outputs is an error (there is one value per copy); its
+//!   `status` is the combined status.
+//! - Seed-format flows: see the `seed` module (job naming `stage.action.job`, explicit `needs`,
+//!   lenient about fields the model does not use).
 
 pub mod model;
 

@@ -281,6 +281,12 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node) -> Parsed {
         }
     }
 
+    if p.actions.is_empty() && cx.diags.is_empty() {
+        cx.error(
+            sf.value_pos(),
+            "the flow has no jobs to run; add a `normal` stage with actions and jobs",
+        );
+    }
     for s in subs {
         let Some(source) = resolve_source(cx, &jobs, &s) else {
             continue;

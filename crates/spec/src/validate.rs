@@ -17,7 +17,29 @@ const ROOTS: &[&str] = &[
     "inputs", "actions", "secrets", "env", "matrix", "run", "trigger",
 ];
 
+/// Most steps (actions, counting every matrix copy) one workflow may have. Keeps validation and
+/// the plan small (both are quadratic in the worst case).
+pub(crate) const MAX_STEPS: usize = 2000;
+
 pub(crate) fn validate(cx: &mut Cx, p: &Parsed, options: &ValidateOptions) {
+    let mut steps = 0usize;
+    for (a, src) in &p.actions {
+        let copies = a
+            .matrix
+            .as_ref()
+            .map(|m| m.axes.values().map(Vec::len).product::<usize>())
+            .unwrap_or(1);
+        steps = steps.saturating_add(copies);
+        if steps > MAX_STEPS {
+            cx.error(
+                src.name_pos,
+                format!(
+                    "the workflow has more than {MAX_STEPS} steps (every matrix copy counts); split it into several workflows"
+                ),
+            );
+            return;
+        }
+    }
     let v = Validator::new(p, options);
     v.check_stage_names(cx);
     v.check_action_names(cx);

@@ -377,7 +377,15 @@ impl Builder {
             }
             Event::Alias(id) => match self.anchors.get(&id) {
                 Some(node) => {
-                    let size = count_nodes(node);
+                    let (size, depth) = measure(node);
+                    if self.stack.len() + depth > MAX_DEPTH {
+                        return Err(Problem {
+                            pos,
+                            message: format!(
+                                "the document is nested more than {MAX_DEPTH} levels deep (counting what aliases expand to)"
+                            ),
+                        });
+                    }
                     if size > self.alias_budget {
                         return Err(Problem {
                             pos,
@@ -588,23 +596,26 @@ fn null_at(pos: Pos) -> Node {
     }
 }
 
-fn count_nodes(node: &Node) -> usize {
+/// Number of nodes and nesting depth of a subtree (iteratively: no recursion on input depth).
+fn measure(node: &Node) -> (usize, usize) {
     let mut n = 0usize;
-    let mut stack = vec![node];
-    while let Some(x) = stack.pop() {
+    let mut depth = 0usize;
+    let mut stack = vec![(node, 1usize)];
+    while let Some((x, d)) = stack.pop() {
         n += 1;
+        depth = depth.max(d);
         match &x.kind {
             Kind::Scalar(_) => {}
-            Kind::Seq(items) => stack.extend(items.iter()),
+            Kind::Seq(items) => stack.extend(items.iter().map(|i| (i, d + 1))),
             Kind::Map(entries) => {
                 for (k, v) in entries {
-                    stack.push(k);
-                    stack.push(v);
+                    stack.push((k, d + 1));
+                    stack.push((v, d + 1));
                 }
             }
         }
     }
-    n
+    (n, depth)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -872,6 +883,17 @@ mod tests {
         let doc = parse(&text);
         assert!(doc.syntax_error);
         assert!(doc.problems[0].message.contains("aliases expand"));
+    }
+
+    #[test]
+    fn deep_nesting_through_aliases_is_rejected() {
+        let mut text = String::from("a0: &a0 [[[[[[[[[[x]]]]]]]]]]\n");
+        for i in 1..40 {
+            text.push_str(&format!("a{i}: &a{i} [[[[[[*a{}]]]]]]\n", i - 1));
+        }
+        let doc = parse(&text);
+        assert!(doc.syntax_error);
+        assert!(doc.problems[0].message.contains("nested more than"));
     }
 
     #[test]
