@@ -326,9 +326,14 @@ pub(crate) fn parse(text: &str) -> Document {
                 }
             }
             Err(e) => {
+                let pos = Pos::from_marker(e.marker());
                 b.problems.push(Problem {
-                    pos: Pos::from_marker(e.marker()),
-                    message: format!("invalid YAML: {}", e.info()),
+                    pos,
+                    message: format!(
+                        "invalid YAML: {}{}",
+                        e.info(),
+                        syntax_hint(text, pos, e.info())
+                    ),
                 });
                 syntax_error = true;
                 break;
@@ -339,6 +344,23 @@ pub(crate) fn parse(text: &str) -> Document {
         root: if syntax_error { None } else { b.root },
         problems: b.problems,
         syntax_error,
+    }
+}
+
+/// A hint for common causes of YAML syntax errors.
+fn syntax_hint(text: &str, pos: Pos, info: &str) -> &'static str {
+    let line = text
+        .lines()
+        .nth(usize::try_from(pos.line).unwrap_or(1).saturating_sub(1))
+        .unwrap_or("");
+    if info.contains("tab") {
+        " (indent with spaces, not tabs)"
+    } else if line.contains("${{") && info.contains("flow") {
+        " (inside `{ }` or `[ ]`, quote values that contain `${{ }}`, like `\"${{ inputs.x }}\"`)"
+    } else if line.contains("${{") {
+        " (values that contain `${{ }}` may need quotes)"
+    } else {
+        ""
     }
 }
 
@@ -657,24 +679,37 @@ pub(crate) fn locate_in_scalar(
             0
         }
         Style::Literal | Style::Folded => {
-            // The span starts at the first content line (or at the header on some inputs).
+            // The span starts at the first content character (its column gives the block's
+            // indentation), or at the `|`/`>` header on some inputs.
             if matches!(cur.peek(), Some('|' | '>')) {
                 while matches!(cur.peek(), Some(c) if c != '\n') {
                     cur.bump();
                 }
                 cur.bump();
+                let line_start = cur.i;
+                while matches!(cur.peek(), Some(' ')) {
+                    cur.bump();
+                }
+                cur.i - line_start
+            } else {
+                usize::try_from(cur.col.saturating_sub(1)).unwrap_or(0)
             }
-            let line_start = cur.i;
-            while matches!(cur.peek(), Some(' ')) {
-                cur.bump();
-            }
-            cur.i - line_start
         }
         Style::Plain => 0,
     };
+    // When the span starts at the first content character, the value's leading line breaks
+    // (blank lines at the top of a block scalar) lie before it.
+    let mut leading_breaks =
+        matches!(style, Style::Literal | Style::Folded) && !matches!(cur.peek(), Some('\n'));
     for (bi, ch) in value.char_indices() {
         if bi >= byte_offset {
             break;
+        }
+        if leading_breaks {
+            if ch == '\n' {
+                continue;
+            }
+            leading_breaks = false;
         }
         if !cur.consume(ch, style, block_indent) {
             break;
@@ -938,6 +973,9 @@ mod tests {
         assert_eq!(locate("k: 'it''s ${{ x }}'\n", "x"), (1, 15));
         assert_eq!(locate("k: |\n  one\n  two ${{ x }}\n", "x"), (3, 11));
         assert_eq!(locate("k: >\n  one\n  two ${{ x }}\n", "x"), (3, 11));
+        assert_eq!(locate("k: |\n  one\n    two ${{ x }}\n", "x"), (3, 13));
+        assert_eq!(locate("k: |\n\n  one\n  ${{ x }}\n", "x"), (4, 7));
+        assert_eq!(locate("k: |-\n    a  b ${{ x }}\n", "x"), (2, 14));
         assert_eq!(locate("k: \"one\n  two ${{ x }}\"\n", "x"), (2, 11));
         assert_eq!(locate("k: one\n  two ${{ x }}\n", "x"), (2, 11));
         assert_eq!(locate("k: &a \"${{ x }}\"\n", "x"), (1, 12));

@@ -220,3 +220,17 @@ fn empty_file_and_wrong_root() {
         "test.yaml:1:1: error: a workflow file must be a mapping, found a list"
     );
 }
+
+#[test]
+fn yaml_syntax_errors_carry_hints() {
+    let unquoted = "name: x\nstages:\n  - name: s\n    actions:\n      - { name: a, image: i, with: { who: ${{ inputs.who }} } }\n";
+    assert_eq!(
+        render(&parse(unquoted).unwrap_err()),
+        "test.yaml:5:44: error: invalid YAML: while parsing a flow mapping, did not find expected ',' or '}' (inside `{ }` or `[ ]`, quote values that contain `${{ }}`, like `\"${{ inputs.x }}\"`)"
+    );
+    let tabs = "name: x\nstages:\n\t- name: s\n";
+    assert_eq!(
+        render(&parse(tabs).unwrap_err()),
+        "test.yaml:3:2: error: invalid YAML: tabs disallowed within this context (block indentation) (indent with spaces, not tabs)"
+    );
+}
