@@ -240,3 +240,17 @@ fn missing_file_is_reported_at_1_1() {
         d.message
     );
 }
+
+#[test]
+fn byte_order_mark_and_crlf_line_endings_are_accepted() {
+    let text = "\u{feff}name: crlf\r\nstages:\r\n  - name: s\r\n    actions:\r\n      - name: a\r\n        image: i\r\n        with: { x: \"${{ inputs.nope }}\" }\r\n";
+    let err = parse(text).unwrap_err();
+    assert_eq!(
+        render(&err),
+        "test.yaml:7:25: error: `inputs.nope`: the workflow declares no inputs; declare `nope` under `inputs:`"
+    );
+    let err = parse(&text.replace("name: crlf", "name: CRLF")).unwrap_err();
+    assert!(render(&err).starts_with("test.yaml:1:7: error: invalid name `CRLF`"));
+    let ok = parse_ok(&text.replace("${{ inputs.nope }}", "y"));
+    assert_eq!(ok.name, "crlf");
+}
