@@ -5,8 +5,49 @@
 //!   as a [`Diagnostic`] located at `file:line:col` (1-based).
 //! - A [`Plan`] only exists for a workflow without errors: the engine never re-validates.
 //! - The only IO is reading the files a workflow names (components by path), through [`Loader`].
+//!
+//! Layers: `yaml` (a positioned node tree from `saphyr-parser` events) → `decode` (typed field
+//! access that collects diagnostics, with "did you mean" suggestions) → `component` /
+//! `workflow` / `seed` (the formats) → `validate` (names, `needs`, cycles, references, component
+//! inputs) → `plan`.
+//!
+//! Decisions worth knowing:
+//! - YAML: 1.2 core schema for plain scalars; quoted and block scalars are strings. Aliases are
+//!   resolved by copying (bounded), merge keys (`<<: *x`) work, duplicate keys are errors, one
+//!   document per file. Top-level keys starting with `x-` are ignored in workflows and components
+//!   (a home for anchors).
+//! - Positions: errors point at the offending key or value; for an empty value, at its key. A
+//!   problem inside an expression points at the reference (or the parse error) inside the string:
+//!   the column is found by walking the scalar's source alongside its value, so escapes,
+//!   `''`, block-scalar indentation and line folding are accounted for. The only approximation:
+//!   when the two cannot be aligned (unusual layouts), the last aligned position is used; values
+//!   built from a mapping or list (`with: { cfg: { a: 1 } }`, passed as JSON text) and seed
+//!   subscriptions point at the value or key as a whole.
+//! - `command` is only allowed on `image:` steps; a component's command belongs to its
+//!   component.yaml (overriding it would bypass the component's contract).
+//! - `needs` may name actions of earlier stages or the same stage; `finally` actions always wait
+//!   for every stage action and may not have `needs`.
+//! - Expressions may only use complete references: `inputs.X`, `actions.NAME.outputs.KEY`,
+//!   `actions.NAME.status`, `secrets.X`, `env.X`, `matrix.K`, `run.id`, `run.status` (finally
+//!   only), `trigger.*`. In an action's `env`, `env.X` may only name workflow `env` keys; the
+//!   workflow's `env` may use `inputs`, `secrets`, `run.id` and `trigger`.
+//! - A reference to a matrix action's outputs is an error (there is one value per copy); its
+//!   `status` is the combined status.
+//! - Seed-format flows: see the `seed` module (job naming `stage.action.job`, explicit `needs`,
+//!   lenient about fields the model does not use).
 
 pub mod model;
+
+mod component;
+mod decode;
+mod loader;
+mod plan;
+mod quantity;
+mod seed;
+mod suggest;
+mod validate;
+mod workflow;
+mod yaml;
 
 pub use model::*;
 
@@ -86,7 +127,13 @@ impl<'a> Loader<'a> {
 
     /// Load and validate a workflow file of either format (a top-level `uri:` means seed format).
     pub fn load_workflow(&self, path: &Path) -> Result<Workflow, Diagnostics> {
-        todo!("{path:?}")
+        let text = loader::read(path, "the workflow")?;
+        let display = path.display().to_string();
+        let base_dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        self.parse_workflow(&text, &display, &base_dir)
     }
 
     /// Same, from text already in memory (`display_path` is used in diagnostics; relative
@@ -97,40 +144,66 @@ impl<'a> Loader<'a> {
         display_path: &str,
         base_dir: &Path,
     ) -> Result<Workflow, Diagnostics> {
-        todo!("{text} {display_path} {base_dir:?}")
+        loader::workflow_from_text(self.catalog, &self.options, text, display_path, base_dir)
     }
 
     /// Load and validate a component: `path` is a `component.yaml` file or a directory holding one.
     pub fn load_component(&self, path: &Path) -> Result<Component, Diagnostics> {
-        todo!("{path:?}")
+        let file = if path.is_dir() {
+            path.join("component.yaml")
+        } else {
+            path.to_path_buf()
+        };
+        let text = loader::read(&file, "the component")?;
+        let display = file.display().to_string();
+        let dir = match file.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        let (c, diags) = loader::component_from_text(&text, &display, &dir, file);
+        match c {
+            Some(c) if diags.is_empty() => Ok(c),
+            _ => Err(Diagnostics(diags)),
+        }
     }
 
+    /// Same, from text already in memory: `display_path` is used in diagnostics and recorded as
+    /// [`Component::path`]; `base_dir` is the component's directory (for `build.context`).
     pub fn parse_component(
         &self,
         text: &str,
         display_path: &str,
         base_dir: &Path,
     ) -> Result<Component, Diagnostics> {
-        todo!("{text} {display_path} {base_dir:?}")
+        let (c, diags) = loader::component_from_text(
+            text,
+            display_path,
+            base_dir,
+            std::path::PathBuf::from(display_path),
+        );
+        match c {
+            Some(c) if diags.is_empty() => Ok(c),
+            _ => Err(Diagnostics(diags)),
+        }
     }
 }
 
 /// Build the execution plan of a validated workflow (matrix copies expanded, dependencies resolved).
 pub fn plan(workflow: Arc<Workflow>) -> Plan {
-    todo!("{}", workflow.name)
+    plan::plan(workflow)
 }
 
 /// Parse a duration: `90s`, `10m`, `1h30m`, `500ms`, `2h`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    todo!("{text}")
+    quantity::parse_duration(text)
 }
 
 /// Parse a CPU quantity in cores (`0.5`, `2`, `"500m"`) into millicores.
 pub fn parse_cpu(text: &str) -> Result<u64, String> {
-    todo!("{text}")
+    quantity::parse_cpu(text)
 }
 
 /// Parse a memory quantity (`64Mi`, `1Gi`, `256M`, `512k`, plain bytes) into bytes.
 pub fn parse_memory(text: &str) -> Result<u64, String> {
-    todo!("{text}")
+    quantity::parse_memory(text)
 }

@@ -73,7 +73,9 @@ pub struct Component {
 pub enum Format {
     Native,
     /// A seed-format flow (SPEC §4), with its `uri:`.
-    Seed { uri: String },
+    Seed {
+        uri: String,
+    },
 }
 
 /// A validated workflow of either format (SPEC §3, §4).
@@ -265,7 +267,9 @@ pub struct Plan {
 
 impl Plan {
     pub fn action_of(&self, node: NodeId) -> Option<&PlanAction> {
-        self.nodes.get(node).and_then(|n| self.actions.get(n.action))
+        self.nodes
+            .get(node)
+            .and_then(|n| self.actions.get(n.action))
     }
 
     pub fn action_by_name(&self, name: &str) -> Option<(ActionId, &PlanAction)> {

@@ -6,11 +6,68 @@
 //!   of the last unfinished commit.
 //! - Several processes may use one SQLite file at once (WAL, busy timeout) without corrupting it.
 //! - Timestamps are UTC RFC 3339 with milliseconds (`2026-11-27T07:49:40.123Z`).
+//!
+//! # Opening
+//! [`Store::open`] takes `sqlite://PATH`, `sqlite:PATH`, a plain file path (created with its
+//! directories if missing), `sqlite::memory:` (private to the `Store` and its clones), or
+//! `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`postgresql://` too). The embedded migrations
+//! run on open, inside one write transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL: plus a
+//! transaction-scoped advisory lock), so several processes may open a fresh database at once.
+//! Errors name the cause and what to do ([`StoreError::Open`]).
+//!
+//! SQLite connections use WAL, `synchronous = NORMAL`, foreign keys, and a 10 s busy timeout; every
+//! multi-statement write starts with `BEGIN IMMEDIATE`, so concurrent writers (tasks or processes)
+//! queue for the write lock instead of failing with "database is locked".
+//!
+//! # How SQL is shared between SQLite and PostgreSQL
+//! Through sqlx's `Any` driver: every query is written once, with `$1`-style placeholders, which
+//! both SQLite and PostgreSQL accept, and runs on an `AnyPool` connected to either. The `Any`
+//! driver only carries `i64`/`String`/`NULL`-like values, which is all this schema uses (ids,
+//! JSON and timestamps are TEXT, counters BIGINT), so nothing is lost. The few statements that must
+//! differ (how a write or a snapshot-read transaction begins, the migration lock) are methods of
+//! [`Backend`]; later dialect differences (e.g. `FOR UPDATE SKIP LOCKED` for PostgreSQL work
+//! leases, which SQLite does not need because `BEGIN IMMEDIATE` already serialises writers) go there
+//! too. Alternatives rejected: code generic over `sqlx::Database` (a wall of trait bounds on every
+//! query for no gain), or one module per database (the same queries twice). The price of `Any` is
+//! that sqlx's compile-time checked `query!` macros are not available; the conformance suite in
+//! `tests/` runs every query on both databases instead.
+//!
+//! # Schema
+//! `migrations/` holds one portable migration set used by both databases: tables `runs`, `steps`
+//! (primary key `run_id, step_key`), `attempts` (`run_id, step_key, attempt`) and `log_lines`
+//! (`run_id, seq`), with indexes for runs newest-first, runs by workflow and by status, and logs
+//! by run+seq (the primary key) and run+step. Steps, attempts and log lines reference their run
+//! (`ON DELETE CASCADE`). To grow it (workflows and revisions, components, secrets, triggers,
+//! leases): add numbered migrations. If a migration ever has to differ between the databases,
+//! split the directory into `migrations/sqlite` and `migrations/postgres`, keeping the existing
+//! files byte-identical in both (sqlx checks their checksums), and pick the migrator by
+//! [`Backend`].
+//!
+//! # Logs on the hot path
+//! [`Store::log_writer`] returns a [`LogWriter`]: `push` is a non-blocking channel send; a
+//! background task takes everything queued so far and commits it in one transaction, then repeats
+//! (group commit, no timers). [`LogWriter::flush`] returns once everything pushed before it is
+//! committed (or reports the failure); [`LogWriter::close`] also stops the task.
+
+mod connect;
+mod log_writer;
+mod timestamp;
+
+use std::borrow::Cow;
 
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Row};
 
-#[derive(Debug, thiserror::Error)]
+pub use connect::{Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
+pub use log_writer::{LogWriter, LogWriterStats};
+pub use timestamp::{format_timestamp, normalize_timestamp, now_timestamp};
+
+use timestamp::normalize_opt;
+
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
@@ -18,6 +75,18 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0:?} matches several runs; give more characters")]
     Ambiguous(String),
+    /// The database could not be opened or migrated; `reason` says what to do.
+    #[error("cannot open the run store {url}: {reason}")]
+    Open { url: String, reason: String },
+    /// A run with this id is already recorded.
+    #[error("a run with id {0:?} already exists")]
+    Conflict(String),
+    /// A record the store refuses (e.g. a timestamp that is not RFC 3339).
+    #[error("invalid record: {0}")]
+    Invalid(String),
+    /// The [`LogWriter`] was closed (or its task is gone); the line was not accepted.
+    #[error("the log writer is closed")]
+    WriterClosed,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -92,6 +161,7 @@ pub struct LogRecord {
 pub struct RunFilter {
     pub workflow: Option<String>,
     pub status: Option<String>,
+    /// At most this many runs (`None` or a negative number: all).
     pub limit: Option<i64>,
 }
 
@@ -103,44 +173,312 @@ pub struct RunDetail {
     pub attempts: Vec<AttemptRecord>,
 }
 
-/// The store.
+/// The store. Cheap to clone (clones share one connection pool).
 #[derive(Debug, Clone)]
 pub struct Store {
-    // implementation detail
+    pool: AnyPool,
+    backend: Backend,
 }
+
+// Column lists, written once (macros so that `concat!` can build `&'static str` queries).
+macro_rules! run_columns {
+    () => {
+        "id, workflow, status, inputs, outputs, error, created_at, started_at, finished_at, \
+         source_path, source"
+    };
+}
+macro_rules! step_columns {
+    () => {
+        "run_id, step_key, position, stage, action, status, attempts, exit_code, outputs, error, \
+         started_at, finished_at"
+    };
+}
+macro_rules! attempt_columns {
+    () => {
+        "run_id, step_key, attempt, status, container_id, exit_code, error, started_at, finished_at"
+    };
+}
+macro_rules! log_columns {
+    () => {
+        "run_id, seq, step_key, attempt, stream, ts, text"
+    };
+}
+
+/// Log lines per INSERT statement (7 values each; far below both databases' parameter limits).
+const LOG_ROWS_PER_STATEMENT: usize = 500;
+
+type AnyQuery<'q> = Query<'q, Any, AnyArguments<'q>>;
 
 impl Store {
     /// Open (creating and migrating if needed): `sqlite://PATH` / a plain file path, or `postgres://…`.
     pub async fn open(url: &str) -> Result<Store> {
-        todo!("{url}")
+        let (pool, backend) = connect::open(url).await?;
+        Ok(Store { pool, backend })
     }
+
+    /// Which database this store uses.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes every connection (waits for queries in flight). Later calls on this store or its
+    /// clones fail. Not needed for correctness: dropping the last clone closes the pool too.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     pub async fn insert_run(&self, run: &RunRecord) -> Result<()> {
-        todo!("{run:?}")
+        let sql = concat!(
+            "INSERT INTO runs (",
+            run_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        );
+        sqlx::query(sql)
+            .bind(&run.id)
+            .bind(&run.workflow)
+            .bind(&run.status)
+            .bind(json_text(&run.inputs)?)
+            .bind(json_text(&run.outputs)?)
+            .bind(clean_opt(&run.error))
+            .bind(normalize_timestamp(&run.created_at)?)
+            .bind(normalize_opt(run.started_at.as_deref())?)
+            .bind(normalize_opt(run.finished_at.as_deref())?)
+            .bind(clean(&run.source_path).as_ref())
+            .bind(clean(&run.source).as_ref())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| match e.as_database_error() {
+                Some(db) if db.is_unique_violation() => StoreError::Conflict(run.id.clone()),
+                _ => write_error(e, &run.id, "recording run"),
+            })?;
+        Ok(())
     }
+
     /// Update status, outputs, error and timestamps of a run.
     pub async fn update_run(&self, run: &RunRecord) -> Result<()> {
-        todo!("{run:?}")
+        let sql = "UPDATE runs SET status = $2, outputs = $3, error = $4, started_at = $5, \
+                   finished_at = $6 WHERE id = $1";
+        let done = sqlx::query(sql)
+            .bind(&run.id)
+            .bind(&run.status)
+            .bind(json_text(&run.outputs)?)
+            .bind(clean_opt(&run.error))
+            .bind(normalize_opt(run.started_at.as_deref())?)
+            .bind(normalize_opt(run.finished_at.as_deref())?)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, &run.id, "updating run"))?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(run.id.clone()));
+        }
+        Ok(())
     }
+
     /// Insert or replace steps (all in one transaction).
     pub async fn upsert_steps(&self, steps: &[StepRecord]) -> Result<()> {
-        todo!("{steps:?}")
+        let Some(first) = steps.first() else {
+            return Ok(());
+        };
+        let sql = concat!(
+            "INSERT INTO steps (",
+            step_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (run_id, step_key) DO UPDATE SET position = excluded.position, \
+             stage = excluded.stage, action = excluded.action, status = excluded.status, \
+             attempts = excluded.attempts, exit_code = excluded.exit_code, \
+             outputs = excluded.outputs, error = excluded.error, \
+             started_at = excluded.started_at, finished_at = excluded.finished_at"
+        );
+        let mut tx = self.begin_write().await?;
+        for step in steps {
+            sqlx::query(sql)
+                .bind(&step.run_id)
+                .bind(&step.key)
+                .bind(step.position)
+                .bind(&step.stage)
+                .bind(&step.action)
+                .bind(&step.status)
+                .bind(step.attempts)
+                .bind(step.exit_code)
+                .bind(json_text(&step.outputs)?)
+                .bind(clean_opt(&step.error))
+                .bind(normalize_opt(step.started_at.as_deref())?)
+                .bind(normalize_opt(step.finished_at.as_deref())?)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, &step.run_id, "recording step"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| write_error(e, &first.run_id, "committing steps"))
     }
+
+    /// Insert or replace one attempt of a step.
     pub async fn upsert_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
-        todo!("{attempt:?}")
+        let sql = concat!(
+            "INSERT INTO attempts (",
+            attempt_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (run_id, step_key, attempt) DO UPDATE SET status = excluded.status, \
+             container_id = excluded.container_id, exit_code = excluded.exit_code, \
+             error = excluded.error, started_at = excluded.started_at, \
+             finished_at = excluded.finished_at"
+        );
+        sqlx::query(sql)
+            .bind(&attempt.run_id)
+            .bind(&attempt.step_key)
+            .bind(attempt.attempt)
+            .bind(&attempt.status)
+            .bind(&attempt.container_id)
+            .bind(attempt.exit_code)
+            .bind(clean_opt(&attempt.error))
+            .bind(normalize_opt(attempt.started_at.as_deref())?)
+            .bind(normalize_opt(attempt.finished_at.as_deref())?)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| write_error(e, &attempt.run_id, "recording attempt"))?;
+        Ok(())
     }
+
     /// Append log lines (one transaction). `seq` is assigned by the caller.
+    ///
+    /// A `(run_id, seq)` that is already stored fails the whole call (nothing is written), as does
+    /// a line of a run that is not recorded ([`StoreError::NotFound`]).
     pub async fn append_logs(&self, lines: &[LogRecord]) -> Result<()> {
-        todo!("{lines:?}")
+        let Some(first) = lines.first() else {
+            return Ok(());
+        };
+        // Validate everything before taking the write lock.
+        let stamps = lines
+            .iter()
+            .map(|l| normalize_timestamp(&l.ts))
+            .collect::<Result<Vec<_>>>()?;
+        let texts: Vec<Cow<'_, str>> = lines.iter().map(|l| clean(&l.text)).collect();
+        let mut tx = self.begin_write().await?;
+        let mut offset = 0;
+        for chunk in lines.chunks(LOG_ROWS_PER_STATEMENT) {
+            let sql = format!(
+                concat!("INSERT INTO log_lines (", log_columns!(), ") VALUES {}"),
+                placeholders(chunk.len(), 7)
+            );
+            let mut query = sqlx::query(&sql);
+            let values = stamps[offset..].iter().zip(&texts[offset..]);
+            for (line, (ts, text)) in chunk.iter().zip(values) {
+                query = query
+                    .bind(&line.run_id)
+                    .bind(line.seq)
+                    .bind(&line.step_key)
+                    .bind(line.attempt)
+                    .bind(&line.stream)
+                    .bind(ts)
+                    .bind(text.as_ref());
+            }
+            offset += chunk.len();
+            query
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, &chunk[0].run_id, "appending log lines"))?;
+        }
+        tx.commit()
+            .await
+            .map_err(|e| write_error(e, &first.run_id, "committing log lines"))
     }
+
+    /// A [`LogWriter`] that group-commits pushed lines in the background (see the crate docs).
+    ///
+    /// Must be called inside a Tokio runtime (it spawns the writer task), like `tokio::spawn`.
+    pub fn log_writer(&self) -> LogWriter {
+        LogWriter::spawn(self.clone())
+    }
+
     /// Newest first.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        todo!("{filter:?}")
+        let mut sql = String::from(concat!("SELECT ", run_columns!(), " FROM runs"));
+        let mut binds: Vec<&str> = Vec::new();
+        for (column, value) in [("workflow", &filter.workflow), ("status", &filter.status)] {
+            if let Some(value) = value {
+                binds.push(value);
+                let word = if binds.len() == 1 { "WHERE" } else { "AND" };
+                sql.push_str(&format!(" {word} {column} = ${}", binds.len()));
+            }
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC");
+        let limit = filter.limit.filter(|l| *l >= 0);
+        if limit.is_some() {
+            sql.push_str(&format!(" LIMIT ${}", binds.len() + 1));
+        }
+        let mut query = sqlx::query(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        if let Some(limit) = limit {
+            query = query.bind(limit);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "listing runs"))?;
+        rows.iter().map(run_from_row).collect()
     }
+
     /// By full id or unique prefix.
     pub async fn get_run(&self, id_or_prefix: &str) -> Result<RunDetail> {
-        todo!("{id_or_prefix}")
+        let mut tx = self
+            .pool
+            .begin_with(self.backend.begin_read())
+            .await
+            .map_err(|e| read_error(e, "starting a read transaction"))?;
+        let id = resolve_run_id(&mut tx, id_or_prefix).await?;
+        let run = sqlx::query(concat!(
+            "SELECT ",
+            run_columns!(),
+            " FROM runs WHERE id = $1"
+        ))
+        .bind(&id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, "reading run"))?
+        .ok_or_else(|| StoreError::NotFound(id_or_prefix.to_string()))?;
+        let steps = sqlx::query(concat!(
+            "SELECT ",
+            step_columns!(),
+            " FROM steps WHERE run_id = $1 ORDER BY position, step_key"
+        ))
+        .bind(&id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, "reading steps"))?;
+        // Attempts in plan order (attempts of steps without a step row first), then by attempt.
+        let attempts = sqlx::query(concat!(
+            "SELECT ",
+            attempt_columns!(),
+            " FROM attempts WHERE run_id = $1 ORDER BY COALESCE((SELECT s.position FROM steps s \
+             WHERE s.run_id = attempts.run_id AND s.step_key = attempts.step_key), -1), \
+             step_key, attempt"
+        ))
+        .bind(&id)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, "reading attempts"))?;
+        tx.commit()
+            .await
+            .map_err(|e| read_error(e, "ending a read transaction"))?;
+        Ok(RunDetail {
+            run: run_from_row(&run)?,
+            steps: steps.iter().map(step_from_row).collect::<Result<_>>()?,
+            attempts: attempts
+                .iter()
+                .map(attempt_from_row)
+                .collect::<Result<_>>()?,
+        })
     }
+
     /// Log lines of a run (optionally of one step key or action label), with `seq > after`.
+    ///
+    /// `run_id` is a full id (resolve prefixes with [`Store::get_run`]). `step` matches lines whose
+    /// step key equals it, and lines of every step whose action equals it, so an action label
+    /// selects all matrix copies of that action (`build` selects `build[os=linux]`, …). Ordered by
+    /// `seq`; at most `limit` lines (a negative `limit`: all).
     pub async fn logs(
         &self,
         run_id: &str,
@@ -148,6 +486,219 @@ impl Store {
         after: i64,
         limit: i64,
     ) -> Result<Vec<LogRecord>> {
-        todo!("{run_id} {step:?} {after} {limit}")
+        let mut sql = String::from(concat!(
+            "SELECT ",
+            log_columns!(),
+            " FROM log_lines WHERE run_id = $1 AND seq > $2"
+        ));
+        let mut next = 3;
+        if step.is_some() {
+            // $3: the label; $4/$5: `label[` and its length, the prefix of a matrix copy's name.
+            sql.push_str(
+                " AND (step_key = $3 OR substr(step_key, 1, CAST($4 AS INTEGER)) = $5 \
+                 OR step_key IN (SELECT step_key FROM steps WHERE run_id = $1 AND \
+                 (action = $3 OR substr(action, 1, CAST($4 AS INTEGER)) = $5)))",
+            );
+            next = 6;
+        }
+        sql.push_str(" ORDER BY seq");
+        if limit >= 0 {
+            sql.push_str(&format!(" LIMIT ${next}"));
+        }
+        let mut query: AnyQuery<'_> = sqlx::query(&sql).bind(run_id).bind(after);
+        let copy_prefix = step.map(|s| format!("{s}["));
+        if let (Some(step), Some(prefix)) = (step, &copy_prefix) {
+            let len = i64::try_from(prefix.chars().count()).unwrap_or(i64::MAX);
+            query = query.bind(step).bind(len).bind(prefix.as_str());
+        }
+        if limit >= 0 {
+            query = query.bind(limit);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "reading log lines"))?;
+        rows.iter().map(log_from_row).collect()
+    }
+
+    /// The highest stored `seq` of a run's log lines (0 if none): where a restarted writer resumes.
+    pub async fn last_log_seq(&self, run_id: &str) -> Result<i64> {
+        let row = sqlx::query("SELECT MAX(seq) AS last FROM log_lines WHERE run_id = $1")
+            .bind(run_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "reading the last log sequence number"))?;
+        Ok(column::<Option<i64>>(&row, "last")?.unwrap_or(0))
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>> {
+        self.pool
+            .begin_with(self.backend.begin_write())
+            .await
+            .map_err(|e| StoreError::Database(format!("starting a write transaction: {e}")))
+    }
+}
+
+/// Full id, or the only id that starts with the prefix.
+async fn resolve_run_id(conn: &mut sqlx::AnyConnection, id_or_prefix: &str) -> Result<String> {
+    if id_or_prefix.is_empty() {
+        return Err(StoreError::NotFound(String::new()));
+    }
+    let exact = sqlx::query("SELECT id FROM runs WHERE id = $1")
+        .bind(id_or_prefix)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| read_error(e, "looking up run"))?;
+    if exact.is_some() {
+        return Ok(id_or_prefix.to_string());
+    }
+    let len = i64::try_from(id_or_prefix.chars().count()).unwrap_or(i64::MAX);
+    let rows = sqlx::query(
+        "SELECT id FROM runs WHERE substr(id, 1, CAST($2 AS INTEGER)) = $1 ORDER BY id LIMIT 2",
+    )
+    .bind(id_or_prefix)
+    .bind(len)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| read_error(e, "looking up run by prefix"))?;
+    match rows.as_slice() {
+        [] => Err(StoreError::NotFound(id_or_prefix.to_string())),
+        [one] => column(one, "id"),
+        _ => Err(StoreError::Ambiguous(id_or_prefix.to_string())),
+    }
+}
+
+/// `($1, $2, $3), ($4, $5, $6)` for `rows` rows of `cols` values.
+fn placeholders(rows: usize, cols: usize) -> String {
+    let mut out = String::with_capacity(rows * cols * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..cols {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * cols + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// PostgreSQL's TEXT cannot hold NUL characters; both databases store U+FFFD instead, so they
+/// behave alike (container output may contain anything).
+fn clean(text: &str) -> Cow<'_, str> {
+    if text.contains('\0') {
+        Cow::Owned(text.replace('\0', "\u{FFFD}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+fn clean_opt(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(|t| clean(t).into_owned())
+}
+
+fn json_text(value: &Value) -> Result<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(format!("unstorable JSON: {e}")))
+}
+
+fn column<'r, T>(row: &'r AnyRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get(name)
+        .map_err(|e| StoreError::Database(format!("reading column {name}: {e}")))
+}
+
+fn json_column(row: &AnyRow, name: &str) -> Result<Value> {
+    let text: String = column(row, name)?;
+    serde_json::from_str(&text)
+        .map_err(|e| StoreError::Database(format!("column {name} holds invalid JSON: {e}")))
+}
+
+fn run_from_row(row: &AnyRow) -> Result<RunRecord> {
+    Ok(RunRecord {
+        id: column(row, "id")?,
+        workflow: column(row, "workflow")?,
+        status: column(row, "status")?,
+        inputs: json_column(row, "inputs")?,
+        outputs: json_column(row, "outputs")?,
+        error: column(row, "error")?,
+        created_at: column(row, "created_at")?,
+        started_at: column(row, "started_at")?,
+        finished_at: column(row, "finished_at")?,
+        source_path: column(row, "source_path")?,
+        source: column(row, "source")?,
+    })
+}
+
+fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
+    Ok(StepRecord {
+        run_id: column(row, "run_id")?,
+        position: column(row, "position")?,
+        key: column(row, "step_key")?,
+        stage: column(row, "stage")?,
+        action: column(row, "action")?,
+        status: column(row, "status")?,
+        attempts: column(row, "attempts")?,
+        exit_code: column(row, "exit_code")?,
+        outputs: json_column(row, "outputs")?,
+        error: column(row, "error")?,
+        started_at: column(row, "started_at")?,
+        finished_at: column(row, "finished_at")?,
+    })
+}
+
+fn attempt_from_row(row: &AnyRow) -> Result<AttemptRecord> {
+    Ok(AttemptRecord {
+        run_id: column(row, "run_id")?,
+        step_key: column(row, "step_key")?,
+        attempt: column(row, "attempt")?,
+        status: column(row, "status")?,
+        container_id: column(row, "container_id")?,
+        exit_code: column(row, "exit_code")?,
+        error: column(row, "error")?,
+        started_at: column(row, "started_at")?,
+        finished_at: column(row, "finished_at")?,
+    })
+}
+
+fn log_from_row(row: &AnyRow) -> Result<LogRecord> {
+    Ok(LogRecord {
+        run_id: column(row, "run_id")?,
+        seq: column(row, "seq")?,
+        step_key: column(row, "step_key")?,
+        attempt: column(row, "attempt")?,
+        stream: column(row, "stream")?,
+        ts: column(row, "ts")?,
+        text: column(row, "text")?,
+    })
+}
+
+/// Maps a failed write: a missing run (foreign key) is [`StoreError::NotFound`], anything else a
+/// [`StoreError::Database`] with context.
+fn write_error(err: sqlx::Error, run_id: &str, doing: &str) -> StoreError {
+    match err.as_database_error() {
+        Some(db) if db.is_foreign_key_violation() => StoreError::NotFound(run_id.to_string()),
+        _ => StoreError::Database(format!("{doing} (run {run_id}): {err}")),
+    }
+}
+
+fn read_error(err: sqlx::Error, doing: &str) -> StoreError {
+    StoreError::Database(format!("{doing}: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_rows_then_columns() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(1, 1), "($1)");
     }
 }

@@ -1,0 +1,321 @@
+//! File reading and component resolution: the only IO of this crate.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::component::normalize;
+use crate::decode::{Cx, NameRule};
+use crate::model::{Component, Stage, Workflow};
+use crate::workflow::Parsed;
+use crate::yaml::{Kind, Pos};
+use crate::{Catalog, Diagnostic, Diagnostics, Span, ValidateOptions};
+
+/// The outcome of resolving a `component:` reference.
+#[derive(Clone)]
+pub(crate) enum Resolved {
+    Found(Arc<Component>),
+    /// The component file has problems (reported in its own file).
+    Invalid,
+    /// Not found; the message is reported at the `component:` value.
+    Missing(String),
+}
+
+/// Resolves `component:` references of one workflow, loading each component once.
+pub(crate) struct Resolver<'a> {
+    catalog: &'a dyn Catalog,
+    /// Directory relative paths are resolved against.
+    base_dir: PathBuf,
+    /// The same directory as shown in diagnostics (the workflow's display path's directory).
+    display_dir: PathBuf,
+    cache: HashMap<String, Resolved>,
+    /// Problems found in component files (located in those files).
+    pub diags: Vec<Diagnostic>,
+}
+
+impl<'a> Resolver<'a> {
+    pub fn new(catalog: &'a dyn Catalog, base_dir: &Path, display_dir: &Path) -> Self {
+        Resolver {
+            catalog,
+            base_dir: base_dir.to_path_buf(),
+            display_dir: display_dir.to_path_buf(),
+            cache: HashMap::new(),
+            diags: Vec::new(),
+        }
+    }
+
+    pub fn resolve(&mut self, reference: &str) -> Resolved {
+        if let Some(r) = self.cache.get(reference) {
+            return r.clone();
+        }
+        let r = match catalog_ref(reference) {
+            Some((name, version)) => self.lookup_catalog(reference, name, version),
+            None => self.lookup_path(reference),
+        };
+        self.cache.insert(reference.to_string(), r.clone());
+        r
+    }
+
+    fn lookup_catalog(&mut self, reference: &str, name: &str, version: &str) -> Resolved {
+        let Some((text, path)) = self.catalog.find(name, version) else {
+            return Resolved::Missing(format!(
+                "component `{reference}` was not found in the catalog; use a path (like \
+                 `./components/{name}`) or add `{reference}` to the catalog"
+            ));
+        };
+        let display = path.display().to_string();
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        match self.component(&text, &display, &dir, path.clone()) {
+            Some(c) if c.name != name || c.version != version => Resolved::Missing(format!(
+                "the catalog entry for `{reference}` ({display}) is component `{}@{}`",
+                c.name, c.version
+            )),
+            Some(c) => Resolved::Found(Arc::new(c)),
+            None => Resolved::Invalid,
+        }
+    }
+
+    fn lookup_path(&mut self, reference: &str) -> Resolved {
+        let path = self.base_dir.join(reference);
+        let display = normalize(&self.display_dir.join(reference));
+        let meta = match std::fs::metadata(&path) {
+            Ok(m) => m,
+            Err(e) => {
+                return Resolved::Missing(format!(
+                    "component `{reference}` not found: {}: {}",
+                    display.display(),
+                    io_message(&e)
+                ))
+            }
+        };
+        let (file, display) = if meta.is_dir() {
+            let file = path.join("component.yaml");
+            let display = display.join("component.yaml");
+            if !file.is_file() {
+                return Resolved::Missing(format!(
+                    "component `{reference}` not found: the directory has no component.yaml \
+                     (looked for {})",
+                    display.display()
+                ));
+            }
+            (file, display)
+        } else {
+            (path, display)
+        };
+        let text = match std::fs::read_to_string(&file) {
+            Ok(t) => t,
+            Err(e) => {
+                return Resolved::Missing(format!(
+                    "cannot read component `{reference}` ({}): {}",
+                    display.display(),
+                    io_message(&e)
+                ))
+            }
+        };
+        let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
+        match self.component(&text, &display.display().to_string(), &dir, file) {
+            Some(c) => Resolved::Found(Arc::new(c)),
+            None => Resolved::Invalid,
+        }
+    }
+
+    fn component(
+        &mut self,
+        text: &str,
+        display: &str,
+        dir: &Path,
+        path: PathBuf,
+    ) -> Option<Component> {
+        let (c, diags) = component_from_text(text, display, dir, path);
+        self.diags.extend(diags);
+        c
+    }
+}
+
+/// `name@version` (a catalog reference) rather than a path?
+fn catalog_ref(reference: &str) -> Option<(&str, &str)> {
+    let (name, version) = reference.split_once('@')?;
+    let ok = NameRule::Lower.matches(name)
+        && !version.is_empty()
+        && !version.contains(['/', '\\'])
+        && !version.chars().any(char::is_whitespace);
+    ok.then_some((name, version))
+}
+
+fn io_message(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Parse and validate a component's text.
+pub(crate) fn component_from_text(
+    text: &str,
+    display: &str,
+    dir: &Path,
+    path: PathBuf,
+) -> (Option<Component>, Vec<Diagnostic>) {
+    let mut cx = Cx::new(display, text);
+    let doc = crate::yaml::parse(text);
+    for p in &doc.problems {
+        cx.error(p.pos, p.message.clone());
+    }
+    let component = match &doc.root {
+        Some(root) => crate::component::parse_component(&mut cx, root, dir, path),
+        None => {
+            if !doc.syntax_error {
+                cx.error(
+                    Pos::default(),
+                    "the file is empty; a component needs at least `name`, `version` and `image`",
+                );
+            }
+            None
+        }
+    };
+    let diags = finish(cx.diags, display);
+    if diags.is_empty() {
+        (component, diags)
+    } else {
+        (None, diags)
+    }
+}
+
+/// Parse and validate a workflow (either format).
+pub(crate) fn workflow_from_text(
+    catalog: &dyn Catalog,
+    options: &ValidateOptions,
+    text: &str,
+    display: &str,
+    base_dir: &Path,
+) -> Result<Workflow, Diagnostics> {
+    let mut cx = Cx::new(display, text);
+    let doc = crate::yaml::parse(text);
+    for p in &doc.problems {
+        cx.error(p.pos, p.message.clone());
+    }
+    let Some(root) = &doc.root else {
+        if !doc.syntax_error {
+            cx.error(
+                Pos::default(),
+                "the file is empty; a workflow needs at least `name` and `stages`",
+            );
+        }
+        return Err(Diagnostics(finish(cx.diags, display)));
+    };
+    let display_dir = Path::new(display)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut resolver = Resolver::new(catalog, base_dir, &display_dir);
+    let is_seed = match &root.kind {
+        Kind::Map(entries) => entries.iter().any(|(k, _)| k.text() == Some("uri")),
+        _ => false,
+    };
+    let parsed = if is_seed {
+        crate::seed::decode(&mut cx, root)
+    } else {
+        crate::workflow::decode(&mut cx, root, &mut resolver)
+    };
+    crate::validate::validate(&mut cx, &parsed, options);
+    let mut diags = cx.diags;
+    diags.extend(resolver.diags);
+    let diags = finish(diags, display);
+    if !diags.is_empty() {
+        return Err(Diagnostics(diags));
+    }
+    Ok(assemble(parsed, display, text, &cx.file))
+}
+
+fn assemble(p: Parsed, display: &str, text: &str, file: &Arc<str>) -> Workflow {
+    let mut stages: Vec<Stage> = p
+        .stages
+        .iter()
+        .map(|(name, pos)| Stage {
+            name: name.clone(),
+            span: Span {
+                file: file.clone(),
+                line: pos.line.max(1),
+                col: pos.col.max(1),
+            },
+            actions: Vec::new(),
+        })
+        .collect();
+    let mut finally = Vec::new();
+    for (action, src) in p.actions {
+        match src.stage.and_then(|s| stages.get_mut(s)) {
+            Some(stage) => stage.actions.push(action),
+            None => finally.push(action),
+        }
+    }
+    Workflow {
+        name: p.name,
+        description: p.description,
+        format: p.format,
+        inputs: p.inputs,
+        env: p.env,
+        stages,
+        finally,
+        path: display.to_string(),
+        source: text.to_string(),
+    }
+}
+
+/// Sort diagnostics by file (the main file first, then others in order of appearance), line
+/// and column; drop exact duplicates.
+pub(crate) fn finish(mut diags: Vec<Diagnostic>, main: &str) -> Vec<Diagnostic> {
+    let mut files: Vec<Arc<str>> = Vec::new();
+    for d in &diags {
+        if &*d.span.file != main && !files.contains(&d.span.file) {
+            files.push(d.span.file.clone());
+        }
+    }
+    let rank = |f: &Arc<str>| {
+        if &**f == main {
+            0
+        } else {
+            files
+                .iter()
+                .position(|x| x == f)
+                .map_or(usize::MAX, |i| i + 1)
+        }
+    };
+    diags.sort_by(|a, b| {
+        (rank(&a.span.file), a.span.line, a.span.col).cmp(&(
+            rank(&b.span.file),
+            b.span.line,
+            b.span.col,
+        ))
+    });
+    diags.dedup();
+    diags
+}
+
+/// Read a file, or a diagnostic at `path:1:1` saying why not.
+pub(crate) fn read(path: &Path, what: &str) -> Result<String, Diagnostics> {
+    std::fs::read_to_string(path).map_err(|e| {
+        Diagnostics(vec![Diagnostic {
+            span: Span {
+                file: Arc::from(path.display().to_string()),
+                line: 1,
+                col: 1,
+            },
+            message: format!("cannot read {what}: {e}"),
+        }])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::catalog_ref;
+
+    #[test]
+    fn catalog_references() {
+        assert_eq!(catalog_ref("upper@1.0.0"), Some(("upper", "1.0.0")));
+        assert_eq!(catalog_ref("./upper@1.0.0"), None);
+        assert_eq!(catalog_ref("components/upper"), None);
+        assert_eq!(catalog_ref("upper@"), None);
+        assert_eq!(catalog_ref("dir/x@1/y"), None);
+    }
+}

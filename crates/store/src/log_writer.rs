@@ -1,0 +1,183 @@
+//! The batching log writer for the hot path: `push` is a channel send; one background task commits
+//! whatever has queued up in one transaction, then looks again (group commit without timers: while
+//! one batch is being written, the next one accumulates).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{LogRecord, Result, Store, StoreError};
+
+/// Most messages taken into one batch (bounds one transaction's size; more simply wait for the next).
+const MAX_BATCH: usize = 4096;
+
+enum Message {
+    Line(LogRecord),
+    Flush(oneshot::Sender<Result<()>>),
+    Close(oneshot::Sender<Result<()>>),
+}
+
+/// Handle to a background task that stores log lines in group commits. Cheap to clone; all clones
+/// feed the same task. Created by [`Store::log_writer`].
+///
+/// Ordering: lines are committed in the order they were pushed. Durability: a line is stored once a
+/// later [`flush`](LogWriter::flush) (or [`close`](LogWriter::close)) has returned `Ok`; a crash
+/// loses at most the lines that were queued or in the transaction being written.
+///
+/// Failures (e.g. a line of a run that is not recorded) are logged with `tracing` when they happen
+/// and returned by the next `flush`/`close`. One failing run does not cost other runs their lines:
+/// a failed batch is retried run by run.
+///
+/// Dropping every clone also lets the task write what is queued and end, but only `close` says when
+/// that is done: call it before the process exits.
+#[derive(Debug, Clone)]
+pub struct LogWriter {
+    tx: mpsc::UnboundedSender<Message>,
+    counters: Arc<Counters>,
+}
+
+/// What a [`LogWriter`] has done so far (for metrics and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogWriterStats {
+    /// Lines committed.
+    pub lines_written: u64,
+    /// Transactions that committed lines (each holds one or more lines).
+    pub batches_written: u64,
+    /// Lines that could not be stored (see the errors returned by `flush`).
+    pub lines_failed: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    lines_written: AtomicU64,
+    batches_written: AtomicU64,
+    lines_failed: AtomicU64,
+}
+
+impl Counters {
+    fn add(counter: &AtomicU64, n: usize) {
+        counter.fetch_add(u64::try_from(n).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+}
+
+impl LogWriter {
+    pub(crate) fn spawn(store: Store) -> LogWriter {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let counters = Arc::new(Counters::default());
+        tokio::spawn(write_loop(store, rx, counters.clone()));
+        LogWriter { tx, counters }
+    }
+
+    /// Counts so far (shared by all clones).
+    pub fn stats(&self) -> LogWriterStats {
+        LogWriterStats {
+            lines_written: self.counters.lines_written.load(Ordering::Relaxed),
+            batches_written: self.counters.batches_written.load(Ordering::Relaxed),
+            lines_failed: self.counters.lines_failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Queues a line; never blocks and never waits for the database. Fails only after
+    /// [`close`](LogWriter::close) ([`StoreError::WriterClosed`]).
+    pub fn push(&self, line: LogRecord) -> Result<()> {
+        self.tx
+            .send(Message::Line(line))
+            .map_err(|_| StoreError::WriterClosed)
+    }
+
+    /// Returns once every line pushed before this call is committed. `Err` if storing any line
+    /// failed since the previous `flush` returned (that error is then reported only once).
+    pub async fn flush(&self) -> Result<()> {
+        let (done, answer) = oneshot::channel();
+        self.tx
+            .send(Message::Flush(done))
+            .map_err(|_| StoreError::WriterClosed)?;
+        answer.await.map_err(|_| StoreError::WriterClosed)?
+    }
+
+    /// Stops accepting lines (for every clone), commits everything accepted so far, and ends the
+    /// task. Returns like [`flush`](LogWriter::flush). Closing a closed writer returns `Ok`.
+    pub async fn close(&self) -> Result<()> {
+        let (done, answer) = oneshot::channel();
+        if self.tx.send(Message::Close(done)).is_err() {
+            return Ok(());
+        }
+        answer.await.map_err(|_| StoreError::WriterClosed)?
+    }
+}
+
+async fn write_loop(
+    store: Store,
+    mut rx: mpsc::UnboundedReceiver<Message>,
+    counters: Arc<Counters>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut lines = Vec::new();
+    let mut flushes = Vec::new();
+    let mut closes = Vec::new();
+    let mut failure: Option<StoreError> = None;
+    // `recv_many` waits for at least one message, then takes everything queued (up to MAX_BATCH).
+    // After `rx.close()` it still yields what was queued, then 0.
+    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        for message in batch.drain(..) {
+            match message {
+                Message::Line(line) => lines.push(line),
+                Message::Flush(done) => flushes.push(done),
+                Message::Close(done) => {
+                    closes.push(done);
+                    rx.close();
+                }
+            }
+        }
+        if !lines.is_empty() {
+            if let Err(e) = write(&store, &lines, &counters).await {
+                failure.get_or_insert(e);
+            }
+            lines.clear();
+        }
+        if !flushes.is_empty() {
+            let outcome = failure.take();
+            for done in flushes.drain(..) {
+                let _ = done.send(outcome.clone().map_or(Ok(()), Err));
+            }
+        }
+    }
+    let outcome = failure.take();
+    for done in closes {
+        let _ = done.send(outcome.clone().map_or(Ok(()), Err));
+    }
+}
+
+/// Everything in one transaction; if that fails, once more run by run, so that the lines of other
+/// runs still land (and a transient failure gets a second try).
+async fn write(store: &Store, lines: &[LogRecord], counters: &Counters) -> Result<()> {
+    let Err(err) = store.append_logs(lines).await else {
+        Counters::add(&counters.lines_written, lines.len());
+        Counters::add(&counters.batches_written, 1);
+        return Ok(());
+    };
+    tracing::warn!(error = %err, lines = lines.len(), "storing a batch of log lines failed; retrying run by run");
+    let mut by_run = lines.to_vec();
+    by_run.sort_by(|a, b| a.run_id.cmp(&b.run_id)); // stable: keeps each run's order
+    let mut first_failure = None;
+    for run_lines in by_run.chunk_by(|a, b| a.run_id == b.run_id) {
+        match store.append_logs(run_lines).await {
+            Ok(()) => {
+                Counters::add(&counters.lines_written, run_lines.len());
+                Counters::add(&counters.batches_written, 1);
+            }
+            Err(e) => {
+                tracing::error!(
+                    run_id = %run_lines[0].run_id,
+                    lines = run_lines.len(),
+                    error = %e,
+                    "log lines could not be stored"
+                );
+                Counters::add(&counters.lines_failed, run_lines.len());
+                first_failure.get_or_insert(e);
+            }
+        }
+    }
+    first_failure.map_or(Ok(()), Err)
+}
