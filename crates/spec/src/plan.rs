@@ -60,22 +60,29 @@ pub(crate) fn plan(workflow: Arc<Workflow>) -> Plan {
         .enumerate()
         .map(|(i, a)| (a.action.name.as_str(), i))
         .collect();
+    // Actions of each stage, and of all stages (what `finally` waits for).
+    let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); workflow.stages.len()];
+    for (j, s) in stage_of.iter().enumerate() {
+        if let Some(list) = s.and_then(|s| by_stage.get_mut(s)) {
+            list.push(j);
+        }
+    }
+    let stage_actions: Vec<usize> = by_stage.iter().flatten().copied().collect();
     let mut action_deps: Vec<Vec<usize>> = Vec::with_capacity(actions.len());
     for (ai, pa) in actions.iter().enumerate() {
         let deps: Vec<usize> = match stage_of.get(ai).copied().flatten() {
-            None => (0..actions.len())
-                .filter(|&j| matches!(stage_of.get(j), Some(Some(_))))
-                .collect(),
+            None => stage_actions.clone(),
             Some(si) => match &pa.action.needs {
                 Some(needs) => needs
                     .iter()
                     .filter_map(|n| by_name.get(n.as_str()).copied())
                     .filter(|&j| j != ai)
                     .collect(),
-                None if si > 0 => (0..actions.len())
-                    .filter(|&j| stage_of.get(j) == Some(&Some(si - 1)))
-                    .collect(),
-                None => Vec::new(),
+                None => si
+                    .checked_sub(1)
+                    .and_then(|p| by_stage.get(p))
+                    .cloned()
+                    .unwrap_or_default(),
             },
         };
         action_deps.push(deps);

@@ -17,9 +17,9 @@ const ROOTS: &[&str] = &[
     "inputs", "actions", "secrets", "env", "matrix", "run", "trigger",
 ];
 
-/// Most steps (actions, counting every matrix copy) one workflow may have. Keeps validation and
-/// the plan small (both are quadratic in the worst case).
-pub(crate) const MAX_STEPS: usize = 2000;
+/// Most steps (actions, counting every matrix copy) one workflow may have. Validation and planning
+/// are linear in the workflow's size (plus the edges between stages), so this is a sanity limit.
+pub(crate) const MAX_STEPS: usize = 50_000;
 
 pub(crate) fn validate(cx: &mut Cx, p: &Parsed, options: &ValidateOptions) {
     let mut steps = 0usize;
@@ -44,10 +44,15 @@ pub(crate) fn validate(cx: &mut Cx, p: &Parsed, options: &ValidateOptions) {
     v.check_stage_names(cx);
     v.check_action_names(cx);
     let deps = v.resolve_deps(cx);
-    let closure = closure(&deps);
-    v.check_cycles(cx, &deps, &closure);
+    v.check_cycles(cx, &deps);
     for (i, (action, src)) in p.actions.iter().enumerate() {
-        let waits = closure.get(i).cloned().unwrap_or_default();
+        // What an action waits for only matters when it refers to other actions; computing it
+        // only then keeps validation linear for large workflows without references.
+        let waits = if refers_to_actions(src) {
+            ancestors(&deps, i)
+        } else {
+            Vec::new()
+        };
         v.check_references(cx, i, action, src, &waits);
         v.check_component_inputs(cx, action, src);
     }
@@ -168,13 +173,21 @@ impl<'a> Validator<'a> {
     /// The actions each action directly waits for.
     fn resolve_deps(&self, cx: &mut Cx) -> Vec<Vec<usize>> {
         let actions = &self.p.actions;
+        let mut by_stage: Vec<Vec<usize>> = vec![Vec::new(); self.p.stages.len()];
+        let mut stage_actions = Vec::new();
+        for j in 0..actions.len() {
+            if let Some(s) = self.stage_of(j) {
+                stage_actions.push(j);
+                if let Some(list) = by_stage.get_mut(s) {
+                    list.push(j);
+                }
+            }
+        }
         let mut deps = Vec::with_capacity(actions.len());
         for (i, (a, src)) in actions.iter().enumerate() {
             let mut d = Vec::new();
             match (src.stage, &a.needs) {
-                (None, _) => {
-                    d.extend((0..actions.len()).filter(|&j| self.stage_of(j).is_some()));
-                }
+                (None, _) => d.extend(stage_actions.iter().copied()),
                 (Some(s), Some(_)) => {
                     for (n, pos) in &src.needs {
                         match self.by_name.get(n.as_str()) {
@@ -213,8 +226,8 @@ impl<'a> Validator<'a> {
                     }
                 }
                 (Some(s), None) => {
-                    if s > 0 {
-                        d.extend((0..actions.len()).filter(|&j| self.stage_of(j) == Some(s - 1)));
+                    if let Some(previous) = s.checked_sub(1).and_then(|p| by_stage.get(p)) {
+                        d.extend(previous.iter().copied());
                     }
                 }
             }
@@ -225,39 +238,12 @@ impl<'a> Validator<'a> {
         deps
     }
 
-    fn check_cycles(&self, cx: &mut Cx, deps: &[Vec<usize>], closure: &[Vec<bool>]) {
-        let on_cycle = |i: usize| {
-            closure
-                .get(i)
-                .and_then(|c| c.get(i))
-                .copied()
-                .unwrap_or(false)
-        };
-        let mut reported = vec![false; deps.len()];
-        for start in 0..deps.len() {
-            if !on_cycle(start) || reported.get(start).copied().unwrap_or(true) {
+    fn check_cycles(&self, cx: &mut Cx, deps: &[Vec<usize>]) {
+        // One report per strongly connected component that holds a cycle, from its first action.
+        for scc in cyclic_components(deps) {
+            let Some(&start) = scc.iter().min() else {
                 continue;
-            }
-            // Everything on a cycle with `start` (its strongly connected component).
-            let scc: Vec<usize> = (0..deps.len())
-                .filter(|&j| {
-                    closure
-                        .get(start)
-                        .and_then(|c| c.get(j))
-                        .copied()
-                        .unwrap_or(false)
-                        && closure
-                            .get(j)
-                            .and_then(|c| c.get(start))
-                            .copied()
-                            .unwrap_or(false)
-                })
-                .collect();
-            for &j in &scc {
-                if let Some(r) = reported.get_mut(j) {
-                    *r = true;
-                }
-            }
+            };
             let Some(path) = shortest_cycle(deps, start) else {
                 continue;
             };
@@ -712,24 +698,103 @@ impl<'a> Validator<'a> {
     }
 }
 
-/// `closure[i][j]`: action `i` (transitively) waits for `j`.
-fn closure(deps: &[Vec<usize>]) -> Vec<Vec<bool>> {
+/// Whether any expression of the action refers to `actions.…`.
+fn refers_to_actions(src: &ActionSrc) -> bool {
+    let refers = |refs: Vec<co_expr::RefUse>| {
+        refs.iter()
+            .any(|r| r.path.first().is_some_and(|root| root == "actions"))
+    };
+    src.templates.iter().any(|(_, t)| refers(t.template.references()))
+        || src
+            .condition
+            .as_ref()
+            .is_some_and(|(expr, _, _)| refers(expr.references()))
+}
+
+/// `waits[j]`: action `i` (transitively) waits for `j`.
+fn ancestors(deps: &[Vec<usize>], i: usize) -> Vec<bool> {
+    let mut seen = vec![false; deps.len()];
+    let mut queue: VecDeque<usize> = deps.get(i).cloned().unwrap_or_default().into();
+    while let Some(j) = queue.pop_front() {
+        match seen.get_mut(j) {
+            Some(s) if !*s => {
+                *s = true;
+                queue.extend(deps.get(j).into_iter().flatten().copied());
+            }
+            _ => {}
+        }
+    }
+    seen
+}
+
+/// The strongly connected components that contain a cycle (more than one action, or an action
+/// that waits for itself), found with an iterative Tarjan walk (no recursion: deep chains are fine).
+fn cyclic_components(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
     let n = deps.len();
-    let mut out = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut seen = vec![false; n];
-        let mut queue: VecDeque<usize> = deps.get(i).cloned().unwrap_or_default().into();
-        while let Some(j) = queue.pop_front() {
-            match seen.get_mut(j) {
-                Some(s) if !*s => {
-                    *s = true;
-                    queue.extend(deps.get(j).into_iter().flatten().copied());
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut next = 0usize;
+    let mut out = Vec::new();
+    for root in 0..n {
+        if index.get(root).copied() != Some(usize::MAX) {
+            continue;
+        }
+        // (node, position in its dependency list)
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        while let Some(&mut (v, ref mut pos)) = work.last_mut() {
+            if *pos == 0 && index.get(v).copied() == Some(usize::MAX) {
+                if let (Some(iv), Some(lv), Some(sv)) =
+                    (index.get_mut(v), low.get_mut(v), on_stack.get_mut(v))
+                {
+                    *iv = next;
+                    *lv = next;
+                    *sv = true;
                 }
-                _ => {}
+                next += 1;
+                stack.push(v);
+            }
+            let edges = deps.get(v).map(Vec::as_slice).unwrap_or(&[]);
+            if let Some(&w) = edges.get(*pos) {
+                *pos += 1;
+                match index.get(w).copied() {
+                    Some(usize::MAX) => work.push((w, 0)),
+                    Some(iw) if on_stack.get(w).copied().unwrap_or(false) => {
+                        if let Some(lv) = low.get_mut(v) {
+                            *lv = (*lv).min(iw);
+                        }
+                    }
+                    _ => {}
+                }
+                continue;
+            }
+            work.pop();
+            let lv = low.get(v).copied().unwrap_or(0);
+            if let Some(&(parent, _)) = work.last() {
+                if let Some(lp) = low.get_mut(parent) {
+                    *lp = (*lp).min(lv);
+                }
+            }
+            if index.get(v).copied() == Some(lv) {
+                let mut scc = Vec::new();
+                while let Some(w) = stack.pop() {
+                    if let Some(sw) = on_stack.get_mut(w) {
+                        *sw = false;
+                    }
+                    scc.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                let self_loop = deps.get(v).is_some_and(|d| d.contains(&v));
+                if scc.len() > 1 || self_loop {
+                    out.push(scc);
+                }
             }
         }
-        out.push(seen);
     }
+    out.sort_by_key(|scc| scc.iter().min().copied());
     out
 }
 
@@ -780,7 +845,7 @@ fn shortest_cycle(deps: &[Vec<usize>], start: usize) -> Option<Vec<usize>> {
 
 #[cfg(test)]
 mod tests {
-    use super::shortest_cycle;
+    use super::{cyclic_components, shortest_cycle};
 
     #[test]
     fn cycles() {
@@ -790,5 +855,11 @@ mod tests {
         assert_eq!(shortest_cycle(&deps, 3), Some(vec![3, 3]));
         let dag = vec![vec![], vec![0], vec![0, 1]];
         assert_eq!(shortest_cycle(&dag, 2), None);
+        assert!(cyclic_components(&dag).is_empty());
+        let mut found = cyclic_components(&deps);
+        for scc in &mut found {
+            scc.sort_unstable();
+        }
+        assert_eq!(found, vec![vec![0, 1, 2], vec![3]]);
     }
 }
