@@ -203,13 +203,51 @@ async fn configure_connection(
         if !memory {
             // WAL: readers never block the writer and vice versa; NORMAL is durable in WAL mode
             // against a crash of the process (only an OS crash may lose the last commits).
-            conn.execute(sqlx::raw_sql("PRAGMA journal_mode = WAL"))
-                .await?;
+            use_wal(conn).await?;
             conn.execute(sqlx::raw_sql("PRAGMA synchronous = NORMAL"))
                 .await?;
         }
     }
     Ok(())
+}
+
+/// Switches the file to WAL (persistent, so usually a no-op). Switching a fresh file needs an
+/// exclusive lock and SQLite then answers SQLITE_BUSY at once instead of calling the busy handler,
+/// so when several processes open a new file together, the losers retry here (with a short,
+/// growing pause, up to the busy timeout) until the winner has switched it.
+async fn use_wal(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    let deadline = tokio::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        let result = sqlx::query_scalar::<_, String>("PRAGMA journal_mode = WAL")
+            .fetch_one(&mut *conn)
+            .await;
+        match result {
+            Ok(mode) => {
+                if !mode.eq_ignore_ascii_case("wal") {
+                    tracing::warn!(
+                        journal_mode = %mode,
+                        "SQLite refused WAL mode (a file system without shared memory?); \
+                         concurrent readers and writers will block each other"
+                    );
+                }
+                return Ok(());
+            }
+            Err(e) if is_sqlite_busy(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// SQLITE_BUSY or SQLITE_LOCKED, including their extended codes.
+fn is_sqlite_busy(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| matches!(code & 0xff, 5 | 6))
 }
 
 /// Runs the embedded migrations in one write transaction, so concurrent openers (threads or

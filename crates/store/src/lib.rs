@@ -48,6 +48,21 @@
 //! background task takes everything queued so far and commits it in one transaction, then repeats
 //! (group commit, no timers). [`LogWriter::flush`] returns once everything pushed before it is
 //! committed (or reports the failure); [`LogWriter::close`] also stops the task.
+//!
+//! # What is stored exactly as given, and what is not
+//! Everything round-trips exactly (JSON key order and number forms included), except:
+//! timestamps are normalised to the format above (any RFC 3339 input is accepted; anything else is
+//! [`StoreError::Invalid`]), and NUL characters in free text (log lines, errors, the workflow
+//! source) become U+FFFD, because PostgreSQL's TEXT cannot hold them and both stores must agree.
+//!
+//! # Testing
+//! `tests/conformance.rs` runs every case on SQLite (a temp file) and on PostgreSQL (a fresh
+//! schema in the database named by `CONTAINEROPS_TEST_POSTGRES_URL`; the PostgreSQL tests fail,
+//! never skip, without it):
+//! ```text
+//! export CONTAINEROPS_TEST_POSTGRES_URL="$(sudo scripts/setup-postgres.sh)"
+//! cargo test -p co-store
+//! ```
 
 mod connect;
 mod log_writer;

@@ -357,6 +357,48 @@ async fn writer_process_workload_round_trips() {
     }
 }
 
+/// Every future of the public API is `Send`, so the runner and the server can call the store from
+/// spawned tasks (this is a compile-time property; the body also checks the calls did their work).
+#[tokio::test]
+async fn every_store_call_can_run_on_a_spawned_task() {
+    let task = tokio::spawn(async move {
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let mut rec = run("send", "hello", "queued", 0);
+        store.insert_run(&rec).await.unwrap();
+        rec.status = "running".into();
+        store.update_run(&rec).await.unwrap();
+        store
+            .upsert_steps(&[step("send", 0, "s", "a")])
+            .await
+            .unwrap();
+        store
+            .upsert_attempt(&attempt("send", "s", 1))
+            .await
+            .unwrap();
+        store
+            .append_logs(&[line("send", 1, "s", "x")])
+            .await
+            .unwrap();
+        let writer = store.log_writer();
+        writer.push(line("send", 2, "s", "y")).unwrap();
+        writer.flush().await.unwrap();
+        writer.close().await.unwrap();
+        let listed = store.list_runs(&RunFilter::default()).await.unwrap();
+        let detail = store.get_run("se").await.unwrap();
+        let lines = store.logs("send", Some("a"), 0, -1).await.unwrap();
+        let last = store.last_log_seq("send").await.unwrap();
+        store.close().await;
+        (
+            listed[0].status.clone(),
+            detail.steps.len(),
+            detail.attempts.len(),
+            lines.len(),
+            last,
+        )
+    });
+    assert_eq!(task.await.unwrap(), ("running".to_string(), 1, 1, 2, 2));
+}
+
 // ---- the cases -------------------------------------------------------------------------------
 
 mod cases {
