@@ -55,7 +55,9 @@ enum Command {
     #[command(after_help = commands::run::AFTER_HELP)]
     Run(commands::run::RunArgs),
     /// Check workflow and component files without running anything.
-    #[command(after_help = "Prints every problem as FILE:LINE:COL: error: MESSAGE and exits 2 if any.")]
+    #[command(
+        after_help = "Prints every problem as FILE:LINE:COL: error: MESSAGE and exits 2 if any."
+    )]
     Validate(commands::validate::ValidateArgs),
     /// Build or try out a component.
     #[command(subcommand)]
@@ -76,7 +78,10 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

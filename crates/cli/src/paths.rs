@@ -38,7 +38,11 @@ mod tests {
     #[test]
     fn database_path_follows_the_spec_order() {
         assert_eq!(
-            database_from(Some("/x/db".into()), Some("/xdg".into()), Some("/home/u".into())),
+            database_from(
+                Some("/x/db".into()),
+                Some("/xdg".into()),
+                Some("/home/u".into())
+            ),
             PathBuf::from("/x/db")
         );
         assert_eq!(

@@ -320,7 +320,11 @@ pub fn print_summary(detail: &RunDetail) {
                 } else {
                     text
                 };
-                println!("      {} = {}", style(key).dim(), shown.replace('\n', "\\n"));
+                println!(
+                    "      {} = {}",
+                    style(key).dim(),
+                    shown.replace('\n', "\\n")
+                );
             }
         }
     }

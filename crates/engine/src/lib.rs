@@ -94,6 +94,14 @@ pub enum Command {
     SetTimer { timer: Timer, at: Millis },
     /// The step's state changed (status, attempt, outputs, error): record and show it.
     StepChanged { node: NodeId },
+    /// One attempt ended (emitted before the step's own change, and before any retry launch).
+    AttemptEnded {
+        node: NodeId,
+        attempt: u32,
+        status: StepStatus,
+        exit_code: Option<i64>,
+        error: Option<String>,
+    },
     /// More values to mask in every log line from now on (secret inputs).
     MaskSecrets(Vec<String>),
     /// Every step is terminal; the run ended with this status.
@@ -360,23 +368,33 @@ impl Engine {
         };
         step.exit_code = outcome.exit_code;
         step.outputs = outputs;
-        if cancelled && reasons.is_empty() {
-            step.error = Some("cancelled".to_string());
-            self.settle(now, node, StepStatus::Cancelled, out);
+        let (attempt_status, error) = if reasons.is_empty() && cancelled {
+            (StepStatus::Cancelled, Some("cancelled".to_string()))
+        } else if reasons.is_empty() {
+            (StepStatus::Succeeded, None)
+        } else if cancelled {
+            (StepStatus::Cancelled, Some(reasons.join("; ")))
+        } else {
+            (StepStatus::Failed, Some(reasons.join("; ")))
+        };
+        step.error = error.clone();
+        out.push(Command::AttemptEnded {
+            node,
+            attempt,
+            status: attempt_status,
+            exit_code: outcome.exit_code,
+            error,
+        });
+        if attempt_status != StepStatus::Failed {
+            self.settle(now, node, attempt_status, out);
             return;
         }
-        if reasons.is_empty() {
-            step.error = None;
-            self.settle(now, node, StepStatus::Succeeded, out);
-            return;
-        }
-        step.error = Some(reasons.join("; "));
         let retry = self
             .plan
             .action_of(node)
             .map(|a| a.action.retry)
             .unwrap_or_default();
-        if retriable && !cancelled && !self.cancel_requested && attempt < retry.attempts {
+        if retriable && !self.cancel_requested && attempt < retry.attempts {
             let factor = 1u32 << (attempt - 1).min(20);
             let wait = retry.backoff.saturating_mul(factor);
             step.status = StepStatus::Waiting;
@@ -395,12 +413,7 @@ impl Engine {
             }
             return;
         }
-        let status = if cancelled {
-            StepStatus::Cancelled
-        } else {
-            StepStatus::Failed
-        };
-        self.settle(now, node, status, out);
+        self.settle(now, node, StepStatus::Failed, out);
     }
 
     fn on_timer(&mut self, now: Millis, timer: Timer, out: &mut Vec<Command>) {

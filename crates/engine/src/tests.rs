@@ -158,7 +158,7 @@ impl Sim {
                     self.timer_seq += 1;
                     self.timers.insert((at, self.timer_seq), timer);
                 }
-                Command::StepChanged { .. } => {}
+                Command::StepChanged { .. } | Command::AttemptEnded { .. } => {}
                 Command::MaskSecrets(s) => self.masked.extend(s),
                 Command::RunFinished(status) => {
                     assert!(self.finished.is_none(), "run finished twice");

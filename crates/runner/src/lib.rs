@@ -129,18 +129,9 @@ pub fn now_millis() -> Millis {
 
 /// UTC RFC 3339 with milliseconds, as stored and shown.
 pub fn format_time(ms: Millis) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    co_store::format_timestamp(at)
 }
 
 /// A new run id: sortable by creation time (ULID, lower case).
@@ -250,6 +241,7 @@ impl Runner {
             tx,
             tokens: HashMap::new(),
             attempt_started: HashMap::new(),
+            containers: HashMap::new(),
             timers: Vec::new(),
             in_flight: 0,
         };
@@ -293,6 +285,7 @@ struct Driver {
     tx: mpsc::UnboundedSender<Event>,
     tokens: HashMap<(NodeId, u32), CancellationToken>,
     attempt_started: HashMap<(NodeId, u32), Millis>,
+    containers: HashMap<(NodeId, u32), String>,
     timers: Vec<tokio::task::JoinHandle<()>>,
     in_flight: usize,
 }
@@ -314,25 +307,23 @@ impl Driver {
                 } => {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     self.tokens.remove(&(node, attempt));
-                    let commands = self.engine.handle(
-                        now_millis(),
-                        Input::Exited {
-                            node,
-                            attempt,
-                            outcome,
-                        },
-                    );
-                    let applied = self.apply(commands).await;
-                    let recorded = self.record_attempt(node, attempt, container_id).await;
-                    result = result.and(applied).and(recorded);
-                    continue;
+                    if let Some(id) = container_id {
+                        self.containers.insert((node, attempt), id);
+                    }
+                    Input::Exited {
+                        node,
+                        attempt,
+                        outcome,
+                    }
                 }
                 Event::Timer(timer) => Input::Timer(timer),
                 Event::Cancel => Input::Cancel,
             };
             let commands = self.engine.handle(now_millis(), input);
             result = result.and(self.apply(commands).await);
-            if result.is_err() && self.engine.finished().is_none() && !self.engine.cancel_requested()
+            if result.is_err()
+                && self.engine.finished().is_none()
+                && !self.engine.cancel_requested()
             {
                 // The store failed: stop the run rather than run steps nobody can see.
                 let commands = self.engine.handle(now_millis(), Input::Cancel);
@@ -377,6 +368,16 @@ impl Driver {
                         *guard = masker;
                     }
                     Ok(())
+                }
+                Command::AttemptEnded {
+                    node,
+                    attempt,
+                    status,
+                    exit_code,
+                    error,
+                } => {
+                    self.attempt_ended(node, attempt, status, exit_code, error)
+                        .await
                 }
                 Command::RunFinished(_) => Ok(()),
             };
@@ -423,23 +424,23 @@ impl Driver {
         let action = step_view(&self.engine, node)
             .map(|v| v.action)
             .unwrap_or_else(|| launch.step_key.clone());
-        let mut sink = sink::StepSink::new(
-            sink::LogTarget {
-                run_id: launch.run_id.clone(),
-                step_key: launch.step_key.clone(),
-                action,
-                attempt,
-                writer: self.runner.logs.clone(),
-                seq: self.seq.clone(),
-                masker: self.masker.clone(),
-                observer: self.observer.clone(),
-            },
-        );
+        let mut sink = sink::StepSink::new(sink::LogTarget {
+            run_id: launch.run_id.clone(),
+            step_key: launch.step_key.clone(),
+            action,
+            attempt,
+            writer: self.runner.logs.clone(),
+            seq: self.seq.clone(),
+            masker: self.masker.clone(),
+            observer: self.observer.clone(),
+        });
         let backend = self.runner.backend.clone();
         let workspace = self.workspace.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = backend.run_step(&launch, &workspace, &mut sink, token).await;
+            let result = backend
+                .run_step(&launch, &workspace, &mut sink, token)
+                .await;
             let (collected, container_id) = sink.finish();
             let outcome = match result {
                 Ok(exit) => Outcome {
@@ -465,37 +466,32 @@ impl Driver {
         Ok(())
     }
 
-    async fn record_attempt(
+    async fn attempt_ended(
         &mut self,
         node: NodeId,
         attempt: u32,
-        container_id: Option<String>,
+        status: StepStatus,
+        exit_code: Option<i64>,
+        error: Option<String>,
     ) -> Result<(), RunnerError> {
-        let (Some(step), Some(plan_node)) = (self.engine.step(node), self.engine.plan().nodes.get(node))
-        else {
+        let Some(plan_node) = self.engine.plan().nodes.get(node) else {
             return Ok(());
         };
-        // The attempt's own verdict: the step's if it ended with this attempt, else it failed.
-        let status = if step.attempt == attempt && step.status.is_terminal() {
-            step.status
-        } else {
-            StepStatus::Failed
+        let record = AttemptRecord {
+            run_id: self.engine.run_id().to_string(),
+            step_key: plan_node.key.clone(),
+            attempt: i64::from(attempt),
+            status: status.as_str().into(),
+            container_id: self.containers.remove(&(node, attempt)),
+            exit_code,
+            error,
+            started_at: self
+                .attempt_started
+                .remove(&(node, attempt))
+                .map(format_time),
+            finished_at: Some(format_time(now_millis())),
         };
-        let started = self.attempt_started.remove(&(node, attempt)).map(format_time);
-        self.runner
-            .store
-            .upsert_attempt(&AttemptRecord {
-                run_id: self.engine.run_id().to_string(),
-                step_key: plan_node.key.clone(),
-                attempt: i64::from(attempt),
-                status: status.as_str().into(),
-                container_id,
-                exit_code: step.exit_code,
-                error: step.error.clone(),
-                started_at: started,
-                finished_at: Some(format_time(now_millis())),
-            })
-            .await?;
+        self.runner.store.upsert_attempt(&record).await?;
         Ok(())
     }
 }
@@ -512,7 +508,10 @@ fn display_action(plan: &Plan, node: NodeId) -> Option<(String, String)> {
         .key
         .strip_prefix(planned.action.name.as_str())
         .unwrap_or("");
-    Some((planned.stage.clone(), format!("{}{suffix}", planned.action.label)))
+    Some((
+        planned.stage.clone(),
+        format!("{}{suffix}", planned.action.label),
+    ))
 }
 
 fn step_view(engine: &Engine, node: NodeId) -> Option<StepView> {

@@ -37,7 +37,7 @@ impl LogTarget {
         };
         if let Ok(mut seq) = self.seq.lock() {
             *seq += 1;
-            self.writer.push(LogRecord {
+            let pushed = self.writer.push(LogRecord {
                 run_id: self.run_id.clone(),
                 seq: *seq,
                 step_key: self.step_key.clone(),
@@ -46,9 +46,17 @@ impl LogTarget {
                 ts: format_time(now_millis()),
                 text: text.clone(),
             });
+            if let Err(e) = pushed {
+                tracing::warn!(run = %self.run_id, step = %self.step_key, error = %e, "log line not stored");
+            }
         }
-        self.observer
-            .log_line(&self.step_key, &self.action, self.attempt, line.stream, &text);
+        self.observer.log_line(
+            &self.step_key,
+            &self.action,
+            self.attempt,
+            line.stream,
+            &text,
+        );
     }
 }
 

@@ -704,7 +704,9 @@ fn refers_to_actions(src: &ActionSrc) -> bool {
         refs.iter()
             .any(|r| r.path.first().is_some_and(|root| root == "actions"))
     };
-    src.templates.iter().any(|(_, t)| refers(t.template.references()))
+    src.templates
+        .iter()
+        .any(|(_, t)| refers(t.template.references()))
         || src
             .condition
             .as_ref()

@@ -10,7 +10,9 @@ use crate::exit;
 #[derive(Subcommand)]
 pub enum ComponentCommand {
     /// Build a component's image locally from its build: section (context and Containerfile).
-    #[command(after_help = "Example:\n  containerops component build examples/ci-pipeline/components/c-build")]
+    #[command(
+        after_help = "Example:\n  containerops component build examples/ci-pipeline/components/c-build"
+    )]
     Build(BuildArgs),
     /// Run a component once with the given inputs and print its outputs.
     #[command(after_help = "\
@@ -86,7 +88,11 @@ async fn build(args: BuildArgs) -> u8 {
 
 /// A one-step workflow around the component, written out so that it goes through the same
 /// validation and engine as any workflow.
-fn test_workflow(component: &co_spec::Component, dir: &std::path::Path, inputs: &[(String, String)]) -> String {
+fn test_workflow(
+    component: &co_spec::Component,
+    dir: &std::path::Path,
+    inputs: &[(String, String)],
+) -> String {
     let with: Vec<String> = inputs
         .iter()
         .map(|(k, v)| format!("{}: {}", json_string(k), json_string(v)))

@@ -36,7 +36,9 @@ pub fn parse_secrets(pairs: &[String]) -> Result<Vec<(String, String)>, String> 
             Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
             Some(_) => Err(format!("--secret {pair:?}: expected KEY=VALUE or KEY")),
             None => std::env::var(pair).map(|v| (pair.clone(), v)).map_err(|_| {
-                format!("--secret {pair}: no value given and environment variable {pair} is not set")
+                format!(
+                    "--secret {pair}: no value given and environment variable {pair} is not set"
+                )
             }),
         })
         .collect()
@@ -50,7 +52,10 @@ mod tests {
     fn pairs_split_at_the_first_equals_sign() {
         assert_eq!(
             parse_pairs("--input", &["q=a=b".into(), "e=".into()]).unwrap(),
-            [("q".to_string(), "a=b".to_string()), ("e".into(), "".into())]
+            [
+                ("q".to_string(), "a=b".to_string()),
+                ("e".into(), "".into())
+            ]
         );
         assert!(parse_pairs("--input", &["novalue".into()]).is_err());
         assert!(parse_pairs("--input", &["=v".into()]).is_err());

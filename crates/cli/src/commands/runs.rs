@@ -11,10 +11,14 @@ use crate::view;
 #[derive(Subcommand)]
 pub enum RunsCommand {
     /// List recorded runs, newest first.
-    #[command(after_help = "Example:\n  containerops runs list --workflow ci-pipeline --status failed")]
+    #[command(
+        after_help = "Example:\n  containerops runs list --workflow ci-pipeline --status failed"
+    )]
     List(ListArgs),
     /// Show one run: status, steps, attempts, errors, outputs.
-    #[command(after_help = "ID may be a unique prefix of the run id.\n\nExample:\n  containerops runs show 01jd --output json")]
+    #[command(
+        after_help = "ID may be a unique prefix of the run id.\n\nExample:\n  containerops runs show 01jd --output json"
+    )]
     Show(ShowArgs),
 }
 
@@ -136,10 +140,9 @@ pub async fn logs(args: LogsArgs) -> u8 {
     };
     let run_id = detail.run.id.clone();
     if let Some(action) = &args.action {
-        let known = detail
-            .steps
-            .iter()
-            .any(|s| &s.key == action || &s.action == action || s.action.starts_with(&format!("{action}[")));
+        let known = detail.steps.iter().any(|s| {
+            &s.key == action || &s.action == action || s.action.starts_with(&format!("{action}["))
+        });
         if !known {
             let names: Vec<&str> = detail.steps.iter().map(|s| s.action.as_str()).collect();
             eprintln!(
@@ -156,7 +159,10 @@ pub async fn logs(args: LogsArgs) -> u8 {
         .collect();
     let mut after = 0;
     loop {
-        let page = match store.logs(&run_id, args.action.as_deref(), after, 1000).await {
+        let page = match store
+            .logs(&run_id, args.action.as_deref(), after, 1000)
+            .await
+        {
             Ok(p) => p,
             Err(e) => return store_error(e),
         };
@@ -168,7 +174,10 @@ pub async fn logs(args: LogsArgs) -> u8 {
             if args.action.is_some() {
                 println!("{}", line.text);
             } else {
-                let action = labels.get(line.step_key.as_str()).copied().unwrap_or(&line.step_key);
+                let action = labels
+                    .get(line.step_key.as_str())
+                    .copied()
+                    .unwrap_or(&line.step_key);
                 println!("{action} | {}", line.text);
             }
         }

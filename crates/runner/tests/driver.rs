@@ -1,0 +1,405 @@
+//! The driver with a scripted fake backend and a real SQLite store: what gets recorded, masked,
+//! shown and cleaned up. (The same flows on real Podman are in crates/cli/tests.)
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use co_backend::{BackendError, Stream};
+use co_engine::{RunConfig, RunStatus, StepStatus};
+use co_runner::fake::{FakeBackend, FakeStep};
+use co_runner::{CancelHandle, Observer, Runner, StepView};
+use co_spec::{Loader, NoCatalog, Plan};
+use co_store::Store;
+use indexmap::IndexMap;
+use serde_json::json;
+
+const IMG: &str = "localhost/test/busybox:latest";
+
+fn plan(yaml: &str) -> Arc<Plan> {
+    let wf = Loader::new(&NoCatalog)
+        .parse_workflow(yaml, "wf.yaml", Path::new("."))
+        .unwrap_or_else(|d| panic!("{:?}", d.0));
+    Arc::new(co_spec::plan(Arc::new(wf)))
+}
+
+async fn store(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("runs.db").to_string_lossy())
+        .await
+        .unwrap()
+}
+
+fn out(text: &str) -> (Stream, String) {
+    (Stream::Stdout, text.to_string())
+}
+
+/// Records what an observer is told; optionally cancels the run when a step starts running.
+#[derive(Default)]
+struct Recorder {
+    changes: Mutex<Vec<(String, StepStatus)>>,
+    lines: Mutex<Vec<(String, String)>>,
+    finished: Mutex<Option<RunStatus>>,
+    cancel_on_running: Mutex<Option<(String, CancelHandle)>>,
+}
+
+impl Observer for Recorder {
+    fn step_changed(&self, step: &StepView) {
+        self.changes
+            .lock()
+            .unwrap()
+            .push((step.key.clone(), step.status));
+        if step.status == StepStatus::Running {
+            let guard = self.cancel_on_running.lock().unwrap();
+            if let Some((key, handle)) = guard.as_ref() {
+                if key == &step.key {
+                    handle.cancel();
+                }
+            }
+        }
+    }
+    fn log_line(&self, _step: &str, action: &str, _attempt: u32, _s: Stream, text: &str) {
+        self.lines
+            .lock()
+            .unwrap()
+            .push((action.to_string(), text.to_string()));
+    }
+    fn run_finished(&self, _run_id: &str, status: RunStatus) {
+        *self.finished.lock().unwrap() = Some(status);
+    }
+}
+
+fn config() -> RunConfig {
+    RunConfig {
+        run_id: co_runner::new_run_id(),
+        ..RunConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_successful_run_is_recorded_step_by_step_with_outputs_and_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|launch| match launch.step_key.as_str() {
+        "say" => FakeStep {
+            output: vec![
+                out("saying hello"),
+                out("[COUT] greeting = hello world"),
+                (Stream::Stderr, "a warning".into()),
+            ],
+            ..FakeStep::default()
+        },
+        _ => FakeStep::default(),
+    }));
+    let runner = Runner::new(backend.clone(), store.clone());
+    let yaml = format!(
+        "name: hello\nstages:\n  - name: greet\n    actions:\n      - {{ name: say, image: {IMG} }}\n  - name: shout\n    actions:\n      - {{ name: upper, image: {IMG}, with: {{ text: \"${{{{ actions.say.outputs.greeting }}}}\" }} }}\n"
+    );
+    let recorder = Arc::new(Recorder::default());
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    // Recorded as queued with pending steps before anything runs.
+    let queued = store.get_run(&run_id).await.unwrap();
+    assert_eq!(queued.run.status, "queued");
+    assert_eq!(
+        queued
+            .steps
+            .iter()
+            .map(|s| s.status.as_str())
+            .collect::<Vec<_>>(),
+        ["pending", "pending"]
+    );
+
+    let result = runner.execute(prepared, recorder.clone()).await.unwrap();
+    assert_eq!(result.status, RunStatus::Succeeded);
+
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert_eq!(detail.run.status, "succeeded");
+    assert!(detail.run.started_at.is_some() && detail.run.finished_at.is_some());
+    let say = &detail.steps[0];
+    assert_eq!((say.stage.as_str(), say.action.as_str()), ("greet", "say"));
+    assert_eq!(say.status, "succeeded");
+    assert_eq!(say.outputs, json!({"greeting": "hello world"}));
+    assert_eq!(say.exit_code, Some(0));
+    assert_eq!(detail.attempts.len(), 2);
+    assert!(detail
+        .attempts
+        .iter()
+        .all(|a| a.status == "succeeded" && a.finished_at.is_some()));
+    assert_eq!(
+        detail.attempts[0].container_id.as_deref(),
+        Some("fake-say-1")
+    );
+
+    // The second step got the first one's output as its input.
+    let launches = backend.launches.lock().unwrap();
+    let upper = launches.iter().find(|l| l.step_key == "upper").unwrap();
+    assert!(upper
+        .env
+        .contains(&("CO_INPUT_TEXT".to_string(), "hello world".to_string())));
+
+    // Every line stored, in order, with gapless sequence numbers and its stream.
+    let logs = store.logs(&run_id, None, 0, 100).await.unwrap();
+    let seqs: Vec<i64> = logs.iter().map(|l| l.seq).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(logs[0].text, "saying hello");
+    assert_eq!(logs[2].stream, "stderr");
+    assert_eq!(recorder.lines.lock().unwrap().len(), 3);
+    assert_eq!(
+        *recorder.finished.lock().unwrap(),
+        Some(RunStatus::Succeeded)
+    );
+    // The workspace was finished.
+    assert!(backend.open_workspaces.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn secrets_are_masked_in_stored_and_shown_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|_| FakeStep {
+        output: vec![
+            out("token is hunter2-token"),
+            out("basic aHVudGVyMi10b2tlbg=="),
+            out("input s3cr3t-input"),
+        ],
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend, store.clone());
+    let yaml = format!(
+        "name: sec\ninputs:\n  pw: {{ type: secret, required: true }}\nstages:\n  - name: s\n    actions:\n      - {{ name: leak, image: {IMG}, with: {{ t: \"${{{{ secrets.TOKEN }}}}\" }} }}\n"
+    );
+    let mut cfg = config();
+    cfg.secrets.insert("TOKEN".into(), "hunter2-token".into());
+    cfg.inputs.insert("pw".into(), json!("s3cr3t-input"));
+    let recorder = Arc::new(Recorder::default());
+    let prepared = runner.prepare(plan(&yaml), cfg).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    runner.execute(prepared, recorder.clone()).await.unwrap();
+    let stored: Vec<String> = store
+        .logs(&run_id, None, 0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.text)
+        .collect();
+    assert_eq!(stored, ["token is ***", "basic ***", "input ***"]);
+    let shown: Vec<String> = recorder
+        .lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect();
+    assert_eq!(shown, stored);
+}
+
+#[tokio::test]
+async fn a_failed_step_records_its_reason_and_skips_what_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|launch| match launch.step_key.as_str() {
+        "build" => FakeStep {
+            exit_code: 3,
+            ..FakeStep::default()
+        },
+        "pull" => FakeStep {
+            error: Some(BackendError::ImageNotFound {
+                image: "nope:1".into(),
+                detail: "pull access denied".into(),
+            }),
+            ..FakeStep::default()
+        },
+        _ => FakeStep::default(),
+    }));
+    let runner = Runner::new(backend, store.clone());
+    let yaml = format!(
+        "name: fail\nstages:\n  - name: a\n    actions:\n      - {{ name: build, image: {IMG} }}\n      - {{ name: pull, image: {IMG} }}\n  - name: b\n    actions:\n      - {{ name: ship, image: {IMG} }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    let result = runner
+        .execute(prepared, Arc::new(co_runner::NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(result.status, RunStatus::Failed);
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert_eq!(detail.run.status, "failed");
+    let by_key = |k: &str| detail.steps.iter().find(|s| s.key == k).unwrap();
+    assert_eq!(by_key("build").error.as_deref(), Some("exit code 3"));
+    assert_eq!(by_key("build").exit_code, Some(3));
+    assert_eq!(
+        by_key("pull").error.as_deref(),
+        Some("image nope:1 not found (pull access denied)")
+    );
+    assert_eq!(by_key("ship").status, "skipped");
+    assert_eq!(by_key("ship").started_at, None);
+}
+
+#[tokio::test]
+async fn every_attempt_of_a_retried_step_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|launch| FakeStep {
+        exit_code: if launch.attempt < 3 { 1 } else { 0 },
+        output: vec![out(&format!("attempt {}", launch.attempt))],
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend, store.clone());
+    let yaml = format!(
+        "name: retry\nstages:\n  - name: s\n    actions:\n      - {{ name: flaky, image: {IMG}, retry: {{ attempts: 3 }} }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    runner
+        .execute(prepared, Arc::new(co_runner::NoObserver))
+        .await
+        .unwrap();
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert_eq!(detail.steps[0].status, "succeeded");
+    assert_eq!(detail.steps[0].attempts, 3);
+    let attempts: Vec<(i64, &str, Option<&str>)> = detail
+        .attempts
+        .iter()
+        .map(|a| (a.attempt, a.status.as_str(), a.error.as_deref()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (1, "failed", Some("exit code 1")),
+            (2, "failed", Some("exit code 1")),
+            (3, "succeeded", None)
+        ]
+    );
+    let lines: Vec<i64> = store
+        .logs(&run_id, Some("flaky"), 0, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.attempt)
+        .collect();
+    assert_eq!(lines, [1, 2, 3]);
+}
+
+#[tokio::test]
+async fn cancelling_stops_running_steps_records_cancelled_and_cleans_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|launch| FakeStep {
+        hang: launch.step_key == "long",
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend.clone(), store.clone());
+    let yaml = format!(
+        "name: cancel\nstages:\n  - name: s\n    actions:\n      - {{ name: long, image: {IMG} }}\n  - name: t\n    actions:\n      - {{ name: next, image: {IMG} }}\nfinally:\n  - {{ name: cleanup, image: {IMG} }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    let recorder = Arc::new(Recorder::default());
+    *recorder.cancel_on_running.lock().unwrap() = Some(("long".into(), prepared.cancel_handle()));
+    let result = runner.execute(prepared, recorder.clone()).await.unwrap();
+    assert_eq!(result.status, RunStatus::Cancelled);
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert_eq!(detail.run.status, "cancelled");
+    let statuses: Vec<(&str, &str)> = detail
+        .steps
+        .iter()
+        .map(|s| (s.key.as_str(), s.status.as_str()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            ("long", "cancelled"),
+            ("next", "cancelled"),
+            ("cleanup", "succeeded")
+        ]
+    );
+    assert!(backend.open_workspaces.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_timeout_stops_a_hanging_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|_| FakeStep {
+        hang: true,
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend, store.clone());
+    // The run waits for the (real) 200 ms timer: the behaviour under test is the timer itself.
+    let yaml = format!(
+        "name: slow\nstages:\n  - name: s\n    actions:\n      - {{ name: hang, image: {IMG}, timeout: 200ms }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    let result = runner
+        .execute(prepared, Arc::new(co_runner::NoObserver))
+        .await
+        .unwrap();
+    assert_eq!(result.status, RunStatus::Failed);
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert_eq!(
+        detail.steps[0].error.as_deref(),
+        Some("timed out after 200ms")
+    );
+}
+
+#[tokio::test]
+async fn bad_inputs_are_rejected_before_anything_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let runner = Runner::new(
+        Arc::new(FakeBackend::new(|_| FakeStep::default())),
+        store.clone(),
+    );
+    let yaml = format!(
+        "name: inp\ninputs:\n  n: {{ type: int, required: true }}\nstages:\n  - name: s\n    actions: [{{ name: a, image: {IMG} }}]\n"
+    );
+    let mut cfg = config();
+    cfg.inputs = IndexMap::from([("n".to_string(), json!("many"))]);
+    let err = runner.prepare(plan(&yaml), cfg).await.err().unwrap();
+    assert!(err.to_string().contains("input n: expected int"), "{err}");
+    assert!(store
+        .list_runs(&co_store::RunFilter::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
+async fn several_runs_at_once_share_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|launch| FakeStep {
+        output: (0..50)
+            .map(|i| out(&format!("{} line {i}", launch.step_key)))
+            .collect(),
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend, store.clone());
+    let yaml = format!(
+        "name: par\nstages:\n  - name: s\n    actions:\n      - {{ name: a, image: {IMG} }}\n      - {{ name: b, image: {IMG} }}\n"
+    );
+    let plan = plan(&yaml);
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let runner = runner.clone();
+        let plan = plan.clone();
+        tasks.push(tokio::spawn(async move {
+            let prepared = runner.prepare(plan, config()).await.unwrap();
+            let id = prepared.run_id().to_string();
+            let r = runner
+                .execute(prepared, Arc::new(co_runner::NoObserver))
+                .await
+                .unwrap();
+            (id, r.status)
+        }));
+    }
+    for task in tasks {
+        let (id, status) = task.await.unwrap();
+        assert_eq!(status, RunStatus::Succeeded);
+        let logs = store.logs(&id, None, 0, 1000).await.unwrap();
+        assert_eq!(logs.len(), 100);
+        let seqs: Vec<i64> = logs.iter().map(|l| l.seq).collect();
+        assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "gapless per run");
+    }
+}
