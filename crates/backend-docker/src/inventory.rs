@@ -1,0 +1,339 @@
+//! Volumes, listing by label, inspecting, removing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use bollard::models::VolumeCreateRequest;
+use bollard::query_parameters::{RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder};
+use bollard::Docker;
+use co_backend::{labels, BackendError, Workspace};
+use serde::Deserialize;
+
+use crate::raw::{encode_query, RawClient};
+use crate::{error, names, DockerBackend, Inner};
+
+/// A container, as listed by [`DockerBackend::list_containers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSummary {
+    pub id: String,
+    /// Without Docker's leading `/`.
+    pub name: String,
+    /// The engine's state word (`created`, `running`, `exited`; Podman also `stopped`,
+    /// `configured`).
+    pub state: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// A volume, as listed by [`DockerBackend::list_volumes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeSummary {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+struct RawContainer {
+    #[serde(rename = "Id", default)]
+    id: String,
+    #[serde(rename = "Names", default)]
+    names: Option<Vec<String>>,
+    #[serde(rename = "State", default)]
+    state: Option<String>,
+    #[serde(rename = "Labels", default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize)]
+struct RawVolumes {
+    #[serde(rename = "Volumes", default)]
+    volumes: Option<Vec<RawVolume>>,
+}
+
+#[derive(Deserialize)]
+struct RawVolume {
+    #[serde(rename = "Name", default)]
+    name: String,
+    #[serde(rename = "Labels", default)]
+    labels: Option<BTreeMap<String, String>>,
+}
+
+/// The parts of a container's state this crate needs.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct State {
+    #[serde(rename = "Status", default)]
+    pub status: String,
+    #[serde(rename = "Running", default)]
+    pub running: bool,
+    #[serde(rename = "OOMKilled", default)]
+    pub oom_killed: bool,
+    #[serde(rename = "ExitCode", default)]
+    pub exit_code: i64,
+}
+
+impl State {
+    /// The container ran and is no longer running.
+    pub(crate) fn has_exited(&self) -> bool {
+        !self.running && matches!(self.status.as_str(), "exited" | "stopped" | "dead")
+    }
+}
+
+#[derive(Deserialize)]
+struct RawInspect {
+    #[serde(rename = "State", default)]
+    state: State,
+}
+
+fn label_filter(key: &str, value: Option<&str>) -> String {
+    let l = match value {
+        Some(v) => format!("{key}={v}"),
+        None => key.to_string(),
+    };
+    let filters = serde_json::json!({ "label": [l] });
+    encode_query(&filters.to_string())
+}
+
+impl DockerBackend {
+    /// Containers (running or not) carrying label `key` (with `value`, if given).
+    pub async fn list_containers(
+        &self,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Vec<ContainerSummary>, BackendError> {
+        list_containers(&self.inner, key, value).await
+    }
+
+    /// Volumes carrying label `key` (with `value`, if given).
+    pub async fn list_volumes(
+        &self,
+        key: &str,
+        value: Option<&str>,
+    ) -> Result<Vec<VolumeSummary>, BackendError> {
+        list_volumes(&self.inner, key, value).await
+    }
+
+    /// Whether `image` (`name:tag`, `name@digest` or an id) exists in the engine's local store.
+    pub async fn image_exists(&self, image: &str) -> Result<bool, BackendError> {
+        let path = format!("/images/{}/json", image_path(image));
+        match self.inner.conn.raw.get(&path).await {
+            Ok(_) => Ok(true),
+            Err(e) if e.status == Some(404) => Ok(false),
+            Err(e) => Err(error::raw(
+                &format!("checking whether image {image} exists"),
+                &e,
+            )),
+        }
+    }
+
+    /// The engine's full inspect document of a container (`docker inspect`), as JSON.
+    pub async fn inspect_container_json(
+        &self,
+        id_or_name: &str,
+    ) -> Result<serde_json::Value, BackendError> {
+        self.inner
+            .conn
+            .raw
+            .get_json(&format!("/containers/{}/json", encode_query(id_or_name)))
+            .await
+            .map_err(|e| error::raw(&format!("inspecting container {id_or_name}"), &e))
+    }
+}
+
+/// Image references contain `/` and `:`, which the engine's route takes as they are.
+pub(crate) fn image_path(image: &str) -> String {
+    image
+        .split('/')
+        .map(encode_query)
+        .collect::<Vec<_>>()
+        .join("/")
+        .replace("%3A", ":")
+        .replace("%40", "@")
+}
+
+pub(crate) async fn inspect_state(inner: &Inner, id: &str) -> Result<State, BackendError> {
+    inspect_state_raw(&inner.conn.raw, id).await
+}
+
+pub(crate) async fn inspect_state_raw(raw: &RawClient, id: &str) -> Result<State, BackendError> {
+    let doc: RawInspect = raw
+        .get_json(&format!("/containers/{}/json", encode_query(id)))
+        .await
+        .map_err(|e| error::raw(&format!("inspecting container {id}"), &e))?;
+    Ok(doc.state)
+}
+
+pub(crate) async fn list_containers(
+    inner: &Inner,
+    key: &str,
+    value: Option<&str>,
+) -> Result<Vec<ContainerSummary>, BackendError> {
+    let path = format!(
+        "/containers/json?all=true&filters={}",
+        label_filter(key, value)
+    );
+    let raw: Vec<RawContainer> = inner
+        .conn
+        .raw
+        .get_json(&path)
+        .await
+        .map_err(|e| error::raw("listing containers", &e))?;
+    Ok(raw
+        .into_iter()
+        .map(|c| ContainerSummary {
+            id: c.id,
+            name: c
+                .names
+                .and_then(|n| n.into_iter().next())
+                .map(|n| n.trim_start_matches('/').to_string())
+                .unwrap_or_default(),
+            state: c.state.unwrap_or_default(),
+            labels: c.labels.unwrap_or_default(),
+        })
+        .collect())
+}
+
+pub(crate) async fn list_volumes(
+    inner: &Inner,
+    key: &str,
+    value: Option<&str>,
+) -> Result<Vec<VolumeSummary>, BackendError> {
+    let path = format!("/volumes?filters={}", label_filter(key, value));
+    let raw: RawVolumes = inner
+        .conn
+        .raw
+        .get_json(&path)
+        .await
+        .map_err(|e| error::raw("listing volumes", &e))?;
+    Ok(raw
+        .volumes
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| VolumeSummary {
+            name: v.name,
+            labels: v.labels.unwrap_or_default(),
+        })
+        .collect())
+}
+
+pub(crate) async fn create_workspace(
+    inner: &Inner,
+    run_id: &str,
+) -> Result<Workspace, BackendError> {
+    let name = names::volume_name(run_id);
+    let req = VolumeCreateRequest {
+        name: Some(name.clone()),
+        labels: Some(HashMap::from([(
+            labels::RUN.to_string(),
+            run_id.to_string(),
+        )])),
+        ..Default::default()
+    };
+    match inner.conn.docker.create_volume(req).await {
+        Ok(_) => {}
+        // The volume exists (Podman answers 409; Docker returns the existing one). Reusing it is
+        // right only if it belongs to this run, which its name says.
+        Err(e) if error::status(&e) == Some(409) => {}
+        // Created, but the answer did not fit bollard's model: fine, we need nothing from it.
+        Err(bollard::errors::Error::JsonDataError { .. }) => {}
+        Err(e) => {
+            return Err(error::engine(
+                &format!("creating workspace volume {name}"),
+                &e,
+            ))
+        }
+    }
+    Ok(Workspace {
+        run_id: run_id.to_string(),
+        name,
+    })
+}
+
+/// Force-remove a container (and its anonymous volumes); a missing container is fine.
+pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), BackendError> {
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match docker.remove_container(id, Some(opts.clone())).await {
+            Ok(()) => return Ok(()),
+            Err(e) if error::status(&e) == Some(404) => return Ok(()),
+            // Docker answers 409 while a removal of the same container is in progress.
+            Err(e) if attempt < 3 => {
+                tracing::debug!(container = id, error = %error::describe(&e), "container removal failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => return Err(error::engine(&format!("removing container {id}"), &e)),
+        }
+    }
+}
+
+async fn remove_volume(docker: &Docker, name: &str) -> Result<(), BackendError> {
+    let opts = RemoveVolumeOptionsBuilder::default().force(true).build();
+    match docker.remove_volume(name, Some(opts)).await {
+        Ok(()) => Ok(()),
+        Err(e) if error::status(&e) == Some(404) => Ok(()),
+        Err(e) => Err(error::engine(&format!("removing volume {name}"), &e)),
+    }
+}
+
+/// Remove every container, then the workspace volume, then every volume labelled with `run_id`.
+pub(crate) async fn remove_run(
+    inner: &Inner,
+    run_id: &str,
+    workspace: Option<&str>,
+) -> Result<(), BackendError> {
+    let docker = &inner.conn.docker;
+    let mut failures = Vec::new();
+    for c in list_containers(inner, labels::RUN, Some(run_id)).await? {
+        if let Err(e) = remove_container(docker, &c.id).await {
+            failures.push(e.to_string());
+        }
+    }
+    if let Some(ws) = workspace {
+        if let Err(e) = remove_volume(docker, ws).await {
+            failures.push(e.to_string());
+        }
+    }
+    for v in list_volumes(inner, labels::RUN, Some(run_id)).await? {
+        if let Err(e) = remove_volume(docker, &v.name).await {
+            failures.push(e.to_string());
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(BackendError::Other(format!(
+            "could not remove everything run {run_id} left behind: {}; remove them by hand \
+             (`docker ps -a --filter label={}={run_id}`, `docker volume ls --filter label={}={run_id}`)",
+            failures.join("; "),
+            labels::RUN,
+            labels::RUN
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_paths_keep_slashes_and_tags() {
+        assert_eq!(image_path("localhost/a/b:1.0"), "localhost/a/b:1.0");
+        assert_eq!(image_path("x@sha256:ab"), "x@sha256:ab");
+    }
+
+    #[test]
+    fn states() {
+        let s = |status: &str, running| State {
+            status: status.into(),
+            running,
+            ..Default::default()
+        };
+        assert!(s("exited", false).has_exited());
+        assert!(s("stopped", false).has_exited());
+        assert!(!s("running", true).has_exited());
+        assert!(!s("created", false).has_exited());
+    }
+}

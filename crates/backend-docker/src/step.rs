@@ -1,0 +1,562 @@
+//! One attempt of one step: create, attach, start, stream output, learn the exit, remove.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
+    KillContainerOptionsBuilder,
+};
+use bollard::Docker;
+use co_backend::{
+    labels, BackendError, CancellationToken, OutputSink, StepExit, StepLaunch, Stream, Workspace,
+};
+use futures::future::BoxFuture;
+use futures::{FutureExt, StreamExt};
+use tokio::time::Instant;
+
+use crate::inventory::{inspect_state, remove_container};
+use crate::watcher::Notice;
+use crate::{error, names, ExitDetection, Inner};
+
+/// After the output ended, how long to wait for the `die` event before asking the engine.
+const DIE_EVENT_GRACE: Duration = Duration::from_secs(2);
+/// After the exit is known, how long to wait for the rest of the output.
+const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// After SIGKILL, how long to wait for the container to die before returning anyway (its forced
+/// removal follows).
+const KILL_SETTLE: Duration = Duration::from_secs(5);
+
+const STOPPED: StepExit = StepExit {
+    exit_code: None,
+    stopped: true,
+    oom_killed: false,
+};
+
+pub(crate) async fn run_step(
+    inner: &Inner,
+    launch: &StepLaunch,
+    ws: &Workspace,
+    sink: &mut dyn OutputSink,
+    cancel: CancellationToken,
+) -> Result<StepExit, BackendError> {
+    if cancel.is_cancelled() {
+        return Ok(STOPPED);
+    }
+    let name = names::container_name(&launch.run_id, &launch.step_key, launch.attempt);
+    let body = container_body(launch, ws);
+    let id = match create(inner, &name, body, launch, &cancel).await? {
+        Some(id) => id,
+        None => return Ok(STOPPED),
+    };
+    let result = drive(inner, &id, &name, launch, sink, &cancel).await;
+    // Off the critical path; finish_run waits for it.
+    inner.remove_in_background(&launch.run_id, id);
+    result
+}
+
+/// The create request for `launch`.
+pub(crate) fn container_body(launch: &StepLaunch, ws: &Workspace) -> ContainerCreateBody {
+    let labels = HashMap::from([
+        (labels::RUN.to_string(), launch.run_id.clone()),
+        (labels::STEP.to_string(), launch.step_key.clone()),
+        (labels::ATTEMPT.to_string(), launch.attempt.to_string()),
+        (labels::WORKFLOW.to_string(), launch.workflow.clone()),
+    ]);
+    let memory = launch
+        .memory_bytes
+        .map(|m| i64::try_from(m).unwrap_or(i64::MAX));
+    ContainerCreateBody {
+        image: Some(launch.image.clone()),
+        // The command replaces the image's entrypoint and its CMD.
+        entrypoint: launch.command.clone(),
+        cmd: launch.command.as_ref().map(|_| Vec::new()),
+        env: Some(dedup_env(&launch.env)),
+        labels: Some(labels),
+        attach_stdin: Some(false),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        open_stdin: Some(false),
+        tty: Some(false),
+        host_config: Some(HostConfig {
+            binds: Some(vec![format!("{}:/workspace", ws.name)]),
+            nano_cpus: launch
+                .cpu_millis
+                .map(|m| i64::try_from(m.saturating_mul(1_000_000)).unwrap_or(i64::MAX)),
+            memory,
+            // No swap beyond the limit: a memory limit is a limit (and OOM is then reported).
+            memory_swap: memory,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// `NAME=value` entries; a later entry for the same name replaces the earlier one in place.
+pub(crate) fn dedup_env(env: &[(String, String)]) -> Vec<String> {
+    let mut order: Vec<&str> = Vec::with_capacity(env.len());
+    let mut values: HashMap<&str, &str> = HashMap::with_capacity(env.len());
+    for (k, v) in env {
+        if values.insert(k.as_str(), v.as_str()).is_none() {
+            order.push(k.as_str());
+        }
+    }
+    order
+        .into_iter()
+        .map(|k| format!("{k}={}", values.get(k).copied().unwrap_or_default()))
+        .collect()
+}
+
+/// Create the container; on "no such image" pull it once and retry. `None`: cancelled meanwhile.
+async fn create(
+    inner: &Inner,
+    name: &str,
+    body: ContainerCreateBody,
+    launch: &StepLaunch,
+    cancel: &CancellationToken,
+) -> Result<Option<String>, BackendError> {
+    let docker = &inner.conn.docker;
+    let opts = || Some(CreateContainerOptionsBuilder::default().name(name).build());
+    let mut pulled = false;
+    let mut replaced = false;
+    loop {
+        match docker.create_container(opts(), body.clone()).await {
+            Ok(r) => return Ok(Some(r.id)),
+            Err(e) if is_missing_image(&e) => {
+                if pulled {
+                    return Err(BackendError::ImageNotFound {
+                        image: launch.image.clone(),
+                        detail: error::shorten(&error::message(&e), 200),
+                    });
+                }
+                pulled = true;
+                tokio::select! {
+                    r = pull(docker, &launch.image) => r?,
+                    _ = cancel.cancelled() => return Ok(None),
+                }
+            }
+            Err(e) if is_name_conflict(&e) && !replaced => {
+                // Left over from an earlier process running this very attempt (same name, so the
+                // same run, step and attempt): it is ours to replace.
+                replaced = true;
+                tracing::info!(
+                    container = name,
+                    "replacing a leftover container of the same attempt"
+                );
+                remove_container(docker, name).await?;
+            }
+            Err(e) => {
+                return Err(error::engine(
+                    &format!("creating container {name} from image {}", launch.image),
+                    &e,
+                ))
+            }
+        }
+    }
+}
+
+fn is_missing_image(e: &bollard::errors::Error) -> bool {
+    error::status(e) == Some(404) && error::message(e).to_ascii_lowercase().contains("image")
+}
+
+fn is_name_conflict(e: &bollard::errors::Error) -> bool {
+    let m = error::message(e).to_ascii_lowercase();
+    error::status(e) == Some(409) || (error::status(e).is_some() && m.contains("already in use"))
+}
+
+/// `(fromImage, tag)` for a pull: an untagged name means `latest` (an empty tag would pull every
+/// tag of the repository).
+pub(crate) fn pull_ref(image: &str) -> (String, Option<String>) {
+    if image.contains('@') {
+        return (image.to_string(), None);
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') {
+        (image.to_string(), None)
+    } else {
+        (image.to_string(), Some("latest".to_string()))
+    }
+}
+
+async fn pull(docker: &Docker, image: &str) -> Result<(), BackendError> {
+    let (from, tag) = pull_ref(image);
+    let mut b = CreateImageOptionsBuilder::default().from_image(&from);
+    if let Some(t) = &tag {
+        b = b.tag(t);
+    }
+    tracing::info!(image, "image not present locally; pulling it");
+    let mut s = docker.create_image(Some(b.build()), None, None);
+    while let Some(item) = s.next().await {
+        match item {
+            Ok(info) => {
+                if let Some(detail) = info.error_detail.and_then(|d| d.message) {
+                    return Err(not_found(image, &detail));
+                }
+            }
+            Err(e) => return Err(not_found(image, &error::message(&e))),
+        }
+    }
+    Ok(())
+}
+
+fn not_found(image: &str, reason: &str) -> BackendError {
+    BackendError::ImageNotFound {
+        image: image.to_string(),
+        detail: format!(
+            "not present locally and the pull failed: {}; build it locally or check the name",
+            error::shorten(reason, 200)
+        ),
+    }
+}
+
+fn could_not_start(name: &str, launch: &StepLaunch, e: &bollard::errors::Error) -> BackendError {
+    BackendError::Other(format!(
+        "container {name} (image {}) could not start: {}",
+        launch.image,
+        error::describe(e)
+    ))
+}
+
+/// What an engine query says about the exit.
+enum Probe {
+    Exited(Option<i64>),
+    StillRunning,
+}
+type ProbeFuture = BoxFuture<'static, Result<Probe, BackendError>>;
+type NoticeFuture = BoxFuture<'static, Notice>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Off,
+    /// Output ended, no die event yet: ask the engine directly when this fires.
+    DieEvent,
+    /// Exit known, output not ended yet.
+    Drain,
+    /// Cancelled: SIGTERM sent; SIGKILL when this fires.
+    Grace,
+    /// SIGKILL sent; give up waiting when this fires.
+    KillSettle,
+}
+
+async fn drive(
+    inner: &Inner,
+    id: &str,
+    name: &str,
+    launch: &StepLaunch,
+    sink: &mut dyn OutputSink,
+    cancel: &CancellationToken,
+) -> Result<StepExit, BackendError> {
+    let docker = &inner.conn.docker;
+    let attach_opts = AttachContainerOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .logs(false)
+        .build();
+    let attach = docker
+        .attach_container(id, Some(attach_opts))
+        .await
+        // Podman prepares the container (runtime create) when the first attach comes, so a
+        // command that does not exist fails here.
+        .map_err(|e| could_not_start(name, launch, &e))?;
+    let mut output = attach.output;
+    let _input = attach.input;
+
+    let mode = inner.options.exit_detection;
+    let mut notice: Option<NoticeFuture> = None;
+    if mode != ExitDetection::Wait {
+        match inner.watcher.register(id).await {
+            Ok(rx) => notice = Some(rx.map(|r| r.unwrap_or(Notice::Lost)).boxed()),
+            Err(why) => {
+                tracing::warn!(container = name, reason = %why, "no event subscription; learning the exit by inspect/wait")
+            }
+        }
+    }
+    if let Err(e) = docker.start_container(id, None).await {
+        inner.watcher.unregister(id);
+        return Err(could_not_start(name, launch, &e));
+    }
+    sink.started(id);
+
+    // The one engine query in flight about the exit, if any.
+    let mut probe: Option<ProbeFuture> = None;
+    if mode == ExitDetection::Wait {
+        probe = Some(wait_exit(inner.long.clone(), id.to_string()).boxed());
+    }
+    let mut output_done = false;
+    // `Some(code)` once the container is known to have exited (`code` may still be unknown).
+    let mut exited: Option<Option<i64>> = None;
+    let mut stopping = false;
+    let timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(timer);
+    let mut timer_kind = Timer::Off;
+
+    loop {
+        if output_done && exited.is_some() {
+            break;
+        }
+        // Safety net: output over and nothing else will tell us the exit.
+        if output_done && exited.is_none() && notice.is_none() && probe.is_none() {
+            probe = Some(inspect_then_wait(inner, id).boxed());
+        }
+        tokio::select! {
+            biased;
+            item = output.next(), if !output_done => match item {
+                Some(Ok(LogOutput::StdOut { message })) | Some(Ok(LogOutput::Console { message })) => {
+                    sink.output(Stream::Stdout, &message);
+                }
+                Some(Ok(LogOutput::StdErr { message })) => sink.output(Stream::Stderr, &message),
+                Some(Ok(LogOutput::StdIn { .. })) => {}
+                Some(Err(e)) => {
+                    inner.watcher.unregister(id);
+                    return Err(BackendError::Other(format!(
+                        "lost the output stream of container {name}: {}; the step's output is incomplete",
+                        error::describe(&e)
+                    )));
+                }
+                None => {
+                    output_done = true;
+                    if exited.is_none() && probe.is_none() {
+                        match mode {
+                            // The output ends when the container's process does: one inspect
+                            // usually confirms the exit at once.
+                            ExitDetection::InspectAfterOutput => {
+                                probe = Some(inspect_once(inner, id).boxed());
+                            }
+                            ExitDetection::Events if notice.is_some() && !stopping => {
+                                timer.as_mut().reset(Instant::now() + DIE_EVENT_GRACE);
+                                timer_kind = Timer::DieEvent;
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            },
+            n = opt(&mut notice), if notice.is_some() => {
+                notice = None;
+                match n {
+                    Notice::Died { exit_code } => {
+                        exited = Some(exit_code);
+                        probe = None;
+                    }
+                    // The loop head asks the engine once the output has ended.
+                    Notice::Lost => {}
+                }
+            },
+            r = opt(&mut probe), if probe.is_some() => {
+                probe = None;
+                match r? {
+                    Probe::Exited(code) => exited = Some(code),
+                    // Output ended before the engine saw the exit: the die event (or `wait`)
+                    // will tell.
+                    Probe::StillRunning if notice.is_some() => {
+                        if !stopping {
+                            timer.as_mut().reset(Instant::now() + DIE_EVENT_GRACE);
+                            timer_kind = Timer::DieEvent;
+                        }
+                    }
+                    Probe::StillRunning => probe = Some(wait_exit(inner.long.clone(), id.to_string()).boxed()),
+                }
+            },
+            _ = &mut timer, if timer_kind != Timer::Off => match timer_kind {
+                Timer::DieEvent => {
+                    timer_kind = Timer::Off;
+                    tracing::debug!(container = name, "no die event yet; asking the engine");
+                    if probe.is_none() {
+                        probe = Some(inspect_then_wait(inner, id).boxed());
+                    }
+                }
+                Timer::Drain => {
+                    tracing::warn!(container = name, "output did not end within {}s of the exit; returning without the rest", OUTPUT_DRAIN_LIMIT.as_secs());
+                    break;
+                }
+                Timer::Grace => {
+                    signal(docker, id, "SIGKILL").await;
+                    timer.as_mut().reset(Instant::now() + KILL_SETTLE);
+                    timer_kind = Timer::KillSettle;
+                }
+                Timer::KillSettle | Timer::Off => {
+                    tracing::warn!(container = name, "container did not die within {}s of SIGKILL; leaving it to its forced removal", KILL_SETTLE.as_secs());
+                    break;
+                }
+            },
+            _ = cancel.cancelled(), if !stopping && exited.is_none() => {
+                stopping = true;
+                signal(docker, id, "SIGTERM").await;
+                timer.as_mut().reset(Instant::now() + inner.options.stop_grace);
+                timer_kind = Timer::Grace;
+            },
+        }
+        if exited.is_some() && !output_done && !stopping && timer_kind != Timer::Drain {
+            timer.as_mut().reset(Instant::now() + OUTPUT_DRAIN_LIMIT);
+            timer_kind = Timer::Drain;
+        }
+    }
+    inner.watcher.unregister(id);
+
+    let Some(code) = exited else {
+        // Cancelled and gave up waiting (KillSettle).
+        return Ok(STOPPED);
+    };
+    if stopping {
+        return Ok(STOPPED);
+    }
+    let needs_inspect =
+        code.is_none() || code == Some(137) || (code != Some(0) && launch.memory_bytes.is_some());
+    if !needs_inspect {
+        return Ok(StepExit {
+            exit_code: code,
+            stopped: false,
+            oom_killed: false,
+        });
+    }
+    let state = inspect_state(inner, id).await?;
+    Ok(StepExit {
+        exit_code: Some(code.unwrap_or(state.exit_code)),
+        stopped: false,
+        oom_killed: state.oom_killed,
+    })
+}
+
+/// Poll an optional future (only polled when `Some`, see the select guards).
+async fn opt<T>(f: &mut Option<BoxFuture<'static, T>>) -> T {
+    match f {
+        Some(f) => f.await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn signal(docker: &Docker, id: &str, sig: &str) {
+    let opts = KillContainerOptionsBuilder::default().signal(sig).build();
+    if let Err(e) = docker.kill_container(id, Some(opts)).await {
+        // 409/404/500 "not running": it already ended, which is what we wanted.
+        tracing::debug!(container = id, signal = sig, error = %error::describe(&e), "signal not delivered");
+    }
+}
+
+/// The exit code from `POST /containers/{id}/wait`.
+async fn wait_exit(docker: Docker, id: String) -> Result<Probe, BackendError> {
+    let mut s = docker.wait_container(&id, None);
+    match s.next().await {
+        Some(Ok(r)) => Ok(Probe::Exited(Some(r.status_code))),
+        // bollard reports a non-zero exit as an error.
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
+            Ok(Probe::Exited(Some(code)))
+        }
+        Some(Err(e)) => Err(error::engine(&format!("waiting for container {id}"), &e)),
+        None => Err(BackendError::Other(format!(
+            "the engine ended the wait for container {id} without an exit code"
+        ))),
+    }
+}
+
+/// Inspect once.
+fn inspect_once(
+    inner: &Inner,
+    id: &str,
+) -> impl std::future::Future<Output = Result<Probe, BackendError>> + Send + 'static {
+    let raw = inner.conn.raw.clone();
+    let id = id.to_string();
+    async move {
+        let state = crate::inventory::inspect_state_raw(&raw, &id).await?;
+        Ok(if state.has_exited() {
+            Probe::Exited(Some(state.exit_code))
+        } else {
+            Probe::StillRunning
+        })
+    }
+}
+
+/// Inspect; if the container still runs, `wait` for it.
+fn inspect_then_wait(
+    inner: &Inner,
+    id: &str,
+) -> impl std::future::Future<Output = Result<Probe, BackendError>> + Send + 'static {
+    let once = inspect_once(inner, id);
+    let long = inner.long.clone();
+    let id = id.to_string();
+    async move {
+        match once.await? {
+            Probe::StillRunning => wait_exit(long, id).await,
+            exited => Ok(exited),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn launch() -> StepLaunch {
+        StepLaunch {
+            run_id: "r1".into(),
+            workflow: "wf".into(),
+            step_key: "build[os=linux]".into(),
+            attempt: 2,
+            image: "img:1".into(),
+            command: Some(vec!["sh".into(), "-c".into(), "echo hi".into()]),
+            env: vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "2".into()),
+                ("A".into(), "3".into()),
+            ],
+            cpu_millis: Some(500),
+            memory_bytes: Some(64 << 20),
+            kubernetes: None,
+        }
+    }
+
+    #[test]
+    fn body_has_labels_env_limits_and_workspace() {
+        let ws = Workspace {
+            run_id: "r1".into(),
+            name: "co-ws-r1".into(),
+        };
+        let b = container_body(&launch(), &ws);
+        let labels = b.labels.unwrap();
+        assert_eq!(labels[labels::RUN], "r1");
+        assert_eq!(labels[labels::STEP], "build[os=linux]");
+        assert_eq!(labels[labels::ATTEMPT], "2");
+        assert_eq!(labels[labels::WORKFLOW], "wf");
+        assert_eq!(b.env.unwrap(), ["A=3", "B=2"]);
+        assert_eq!(b.entrypoint.unwrap(), ["sh", "-c", "echo hi"]);
+        assert_eq!(b.cmd.unwrap(), Vec::<String>::new());
+        assert_eq!(b.tty, Some(false));
+        let hc = b.host_config.unwrap();
+        assert_eq!(hc.nano_cpus, Some(500_000_000));
+        assert_eq!(hc.memory, Some(64 << 20));
+        assert_eq!(hc.memory_swap, Some(64 << 20));
+        assert_eq!(hc.binds.unwrap(), ["co-ws-r1:/workspace"]);
+    }
+
+    #[test]
+    fn image_command_kept_without_override() {
+        let mut l = launch();
+        l.command = None;
+        l.cpu_millis = None;
+        l.memory_bytes = None;
+        let b = container_body(
+            &l,
+            &Workspace {
+                run_id: "r".into(),
+                name: "v".into(),
+            },
+        );
+        assert!(b.entrypoint.is_none() && b.cmd.is_none());
+        let hc = b.host_config.unwrap();
+        assert!(hc.memory.is_none() && hc.nano_cpus.is_none());
+    }
+
+    #[test]
+    fn pull_refs() {
+        assert_eq!(pull_ref("alpine"), ("alpine".into(), Some("latest".into())));
+        assert_eq!(pull_ref("alpine:3"), ("alpine:3".into(), None));
+        assert_eq!(
+            pull_ref("localhost:5000/a/b"),
+            ("localhost:5000/a/b".into(), Some("latest".into()))
+        );
+        assert_eq!(pull_ref("a@sha256:00"), ("a@sha256:00".into(), None));
+    }
+}

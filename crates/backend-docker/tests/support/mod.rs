@@ -1,0 +1,172 @@
+//! Shared helpers for the integration tests against the real engine.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use co_backend::{BackendError, OutputSink, StepLaunch, Stream};
+use co_backend_docker::{discovery, DockerBackend, DockerOptions, ExitDetection, ImageBuild};
+use tokio::sync::{mpsc, OnceCell};
+
+pub const IMAGE: &str = "localhost/containerops-test/busybox:latest";
+
+/// Busybox applets linked into the test image.
+const TOOLS: &[&str] = &[
+    "sh", "echo", "cat", "env", "sleep", "seq", "head", "tr", "dd", "wc", "true", "false", "ls",
+    "printf", "test", "yes",
+];
+
+/// A backend on the engine this machine runs (SPEC §5 discovery); fails loudly if there is none.
+pub async fn backend() -> DockerBackend {
+    backend_with(ExitDetection::default()).await
+}
+
+pub async fn backend_with(mode: ExitDetection) -> DockerBackend {
+    let opts = DockerOptions {
+        stop_grace: Duration::from_millis(500),
+        exit_detection: mode,
+    };
+    match DockerBackend::connect_with(&discovery::candidates_from_env(), opts).await {
+        Ok(b) => b,
+        Err(e) => panic!(
+            "these tests need a container engine and none answered; run scripts/setup-engine.sh \
+             (as root) to install and start Podman.\n{e}"
+        ),
+    }
+}
+
+static IMAGE_BUILT: OnceCell<()> = OnceCell::const_new();
+
+/// The busybox test image, built once per test binary through `build_image`.
+pub async fn image(b: &DockerBackend) -> &'static str {
+    IMAGE_BUILT
+        .get_or_init(|| async {
+            let busybox = std::path::Path::new("/bin/busybox");
+            assert!(
+                busybox.exists(),
+                "/bin/busybox is missing: run `apt-get install -y busybox-static` (or scripts/setup-engine.sh)"
+            );
+            let dir = tempfile::tempdir().unwrap();
+            let bin = dir.path().join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::copy(busybox, bin.join("busybox")).unwrap();
+            for t in TOOLS {
+                std::os::unix::fs::symlink("busybox", bin.join(t)).unwrap();
+            }
+            std::fs::write(
+                dir.path().join("Containerfile"),
+                "FROM scratch\nCOPY bin /bin\nCMD [\"/bin/sh\"]\n",
+            )
+            .unwrap();
+            b.build_image(&ImageBuild::new(dir.path(), IMAGE), &mut |_| {})
+                .await
+                .unwrap();
+        })
+        .await;
+    IMAGE
+}
+
+/// A run id no other test (or test process) uses.
+pub fn run_id(test: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "t{}-{}-{}-{nanos:x}",
+        std::process::id(),
+        test,
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+pub fn launch(run_id: &str, key: &str, image: &str, script: &str) -> StepLaunch {
+    StepLaunch {
+        run_id: run_id.to_string(),
+        workflow: "tests".into(),
+        step_key: key.to_string(),
+        attempt: 1,
+        image: image.to_string(),
+        command: Some(vec!["sh".into(), "-c".into(), script.into()]),
+        env: vec![],
+        cpu_millis: None,
+        memory_bytes: None,
+        kubernetes: None,
+    }
+}
+
+/// Records what a step printed, per stream, and tells a channel when the container started.
+#[derive(Default)]
+pub struct Recorder {
+    pub started: Option<String>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub output_before_start: bool,
+    pub on_start: Option<mpsc::UnboundedSender<String>>,
+}
+
+impl Recorder {
+    pub fn notifying() -> (Self, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Recorder {
+                on_start: Some(tx),
+                ..Default::default()
+            },
+            rx,
+        )
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
+}
+
+impl OutputSink for Recorder {
+    fn started(&mut self, container_id: &str) {
+        assert!(self.started.is_none(), "started called twice");
+        self.started = Some(container_id.to_string());
+        if let Some(tx) = &self.on_start {
+            let _ = tx.send(container_id.to_string());
+        }
+    }
+
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        if self.started.is_none() {
+            self.output_before_start = true;
+        }
+        match stream {
+            Stream::Stdout => self.stdout.extend_from_slice(bytes),
+            Stream::Stderr => self.stderr.extend_from_slice(bytes),
+        }
+    }
+}
+
+/// Nothing labelled with `run_id` is left.
+pub async fn assert_nothing_left(b: &DockerBackend, run_id: &str) {
+    let containers = b
+        .list_containers(co_backend::labels::RUN, Some(run_id))
+        .await
+        .unwrap();
+    assert!(
+        containers.is_empty(),
+        "containers left behind: {containers:?}"
+    );
+    let volumes = b
+        .list_volumes(co_backend::labels::RUN, Some(run_id))
+        .await
+        .unwrap();
+    assert!(volumes.is_empty(), "volumes left behind: {volumes:?}");
+}
+
+pub fn expect_other(r: Result<co_backend::StepExit, BackendError>) -> String {
+    match r {
+        Err(BackendError::Other(m)) => m,
+        other => panic!("expected BackendError::Other, got {other:?}"),
+    }
+}
