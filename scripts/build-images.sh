@@ -45,7 +45,7 @@ if ! image_exists "$BASE"; then
   # The image's apt should use the same mirror as this machine.
   echo "deb $MIRROR bookworm main" > "$ROOTFS/etc/apt/sources.list"
   tar -C "$ROOTFS" -c . | api -X POST -H 'Content-Type: application/x-tar' --data-binary @- \
-    "http://d/images/create?fromSrc=-&repo=localhost/containerops/debian-base&tag=bookworm" >/dev/null
+    "http://d/images/create?fromSrc=-&repo=localhost%2Fcontainerops%2Fdebian-base%3Abookworm" >/dev/null
   image_exists "$BASE" || { echo "import of $BASE failed" >&2; exit 1; }
 fi
 log "images ready"

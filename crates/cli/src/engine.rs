@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use co_backend_docker::DockerBackend;
+use co_backend_docker::{DockerBackend, ImageBuild};
 use co_spec::{Catalog, Component, Workflow};
 
 /// Components by `name@version` from directories laid out as `NAME/VERSION/component.yaml`:
@@ -36,7 +36,7 @@ impl Catalog for DirCatalog {
 
 /// Connect to the local engine, or explain how to start one.
 pub async fn connect() -> Result<Arc<DockerBackend>, String> {
-    DockerBackend::connect_default()
+    DockerBackend::connect()
         .await
         .map(Arc::new)
         .map_err(|e| format!("error: {e}"))
@@ -76,14 +76,12 @@ pub async fn build_component(backend: &DockerBackend, component: &Component) -> 
         build.context.display()
     );
     let name = component.name.clone();
+    let request =
+        ImageBuild::new(&build.context, &component.image).containerfile(&build.containerfile);
     backend
-        .build_image(
-            &build.context,
-            &build.containerfile,
-            &component.image,
-            &mut |line: &str| eprintln!("  [{name}] {line}"),
-        )
+        .build_image(&request, &mut |line: &str| eprintln!("  [{name}] {line}"))
         .await
+        .map(|_| ())
         .map_err(|e| format!("error: building {} failed: {e}", component.image))
 }
 

@@ -20,7 +20,7 @@ pub trait CliObserver: Observer {
 }
 
 /// Live view on a terminal, plain lines otherwise. With `json`, everything goes to stderr.
-pub fn observer(json: bool, plan: Arc<Plan>) -> Arc<dyn CliObserverDyn> {
+pub fn observer(json: bool, plan: Arc<Plan>) -> Arc<dyn CliObserver> {
     let terminal = if json {
         std::io::stderr().is_terminal()
     } else {
@@ -37,17 +37,6 @@ pub fn observer(json: bool, plan: Arc<Plan>) -> Arc<dyn CliObserverDyn> {
         Arc::new(Plain {
             out: Mutex::new(out),
         })
-    }
-}
-
-/// Object-safe combination of both traits (trait upcasting to `Arc<dyn Observer>`).
-pub trait CliObserverDyn: CliObserver + Send + Sync {
-    fn as_observer(self: Arc<Self>) -> Arc<dyn Observer>;
-}
-
-impl<T: CliObserver + Send + Sync + 'static> CliObserverDyn for T {
-    fn as_observer(self: Arc<Self>) -> Arc<dyn Observer> {
-        self
     }
 }
 
