@@ -274,6 +274,9 @@ impl Runner {
     }
 }
 
+/// Most commands carried out (and recorded) in one batch.
+const MAX_BATCH: usize = 4096;
+
 struct Driver {
     runner: Runner,
     engine: Engine,
@@ -298,28 +301,14 @@ impl Driver {
             let Some(event) = rx.recv().await else {
                 break;
             };
-            let input = match event {
-                Event::Exited {
-                    node,
-                    attempt,
-                    outcome,
-                    container_id,
-                } => {
-                    self.in_flight = self.in_flight.saturating_sub(1);
-                    self.tokens.remove(&(node, attempt));
-                    if let Some(id) = container_id {
-                        self.containers.insert((node, attempt), id);
-                    }
-                    Input::Exited {
-                        node,
-                        attempt,
-                        outcome,
-                    }
-                }
-                Event::Timer(timer) => Input::Timer(timer),
-                Event::Cancel => Input::Cancel,
-            };
-            let commands = self.engine.handle(now_millis(), input);
+            // Whatever else has already arrived joins this batch: one store transaction for all.
+            let mut commands = self.feed(event);
+            while commands.len() < MAX_BATCH {
+                let Ok(event) = rx.try_recv() else {
+                    break;
+                };
+                commands.extend(self.feed(event));
+            }
             result = result.and(self.apply(commands).await);
             if result.is_err()
                 && self.engine.finished().is_none()
@@ -336,38 +325,62 @@ impl Driver {
         result
     }
 
+    /// Hand one event to the engine.
+    fn feed(&mut self, event: Event) -> Vec<Command> {
+        let input = match event {
+            Event::Exited {
+                node,
+                attempt,
+                outcome,
+                container_id,
+            } => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.tokens.remove(&(node, attempt));
+                if let Some(id) = container_id {
+                    self.containers.insert((node, attempt), id);
+                }
+                Input::Exited {
+                    node,
+                    attempt,
+                    outcome,
+                }
+            }
+            Event::Timer(timer) => Input::Timer(timer),
+            Event::Cancel => Input::Cancel,
+        };
+        self.engine.handle(now_millis(), input)
+    }
+
+    /// Carry out one batch of engine commands: first record every change they carry in one
+    /// transaction, then show them, then perform the effects (launches, stops, timers).
     async fn apply(&mut self, commands: Vec<Command>) -> Result<(), RunnerError> {
-        let mut result = Ok(());
-        for command in commands {
-            let step = match command {
-                Command::StepChanged { node } => self.step_changed(node).await,
+        let now = now_millis();
+        let mut changed: Vec<NodeId> = Vec::new();
+        let mut attempts: Vec<AttemptRecord> = Vec::new();
+        for command in &commands {
+            match command {
+                Command::StepChanged { node } => {
+                    if !changed.contains(node) {
+                        changed.push(*node);
+                    }
+                }
                 Command::Launch {
                     node,
                     attempt,
                     launch,
-                } => self.launch(node, attempt, *launch).await,
-                Command::Stop { node, attempt } => {
-                    if let Some(token) = self.tokens.get(&(node, attempt)) {
-                        token.cancel();
-                    }
-                    Ok(())
-                }
-                Command::SetTimer { timer, at } => {
-                    let tx = self.tx.clone();
-                    let wait = u64::try_from(at.saturating_sub(now_millis())).unwrap_or(0);
-                    self.timers.push(tokio::spawn(async move {
-                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
-                        let _ = tx.send(Event::Timer(timer));
-                    }));
-                    Ok(())
-                }
-                Command::MaskSecrets(values) => {
-                    self.secrets.extend(values);
-                    let masker = Masker::new(self.secrets.iter());
-                    if let Ok(mut guard) = self.masker.write() {
-                        *guard = masker;
-                    }
-                    Ok(())
+                } => {
+                    self.attempt_started.insert((*node, *attempt), now);
+                    attempts.push(AttemptRecord {
+                        run_id: launch.run_id.clone(),
+                        step_key: launch.step_key.clone(),
+                        attempt: i64::from(*attempt),
+                        status: StepStatus::Running.as_str().into(),
+                        container_id: None,
+                        exit_code: None,
+                        error: None,
+                        started_at: Some(format_time(now)),
+                        finished_at: None,
+                    });
                 }
                 Command::AttemptEnded {
                     node,
@@ -376,50 +389,81 @@ impl Driver {
                     exit_code,
                     error,
                 } => {
-                    self.attempt_ended(node, attempt, status, exit_code, error)
-                        .await
+                    if let Some(plan_node) = self.engine.plan().nodes.get(*node) {
+                        attempts.push(AttemptRecord {
+                            run_id: self.engine.run_id().to_string(),
+                            step_key: plan_node.key.clone(),
+                            attempt: i64::from(*attempt),
+                            status: status.as_str().into(),
+                            container_id: self.containers.remove(&(*node, *attempt)),
+                            exit_code: *exit_code,
+                            error: error.clone(),
+                            started_at: self
+                                .attempt_started
+                                .remove(&(*node, *attempt))
+                                .map(format_time),
+                            finished_at: Some(format_time(now)),
+                        });
+                    }
                 }
-                Command::RunFinished(_) => Ok(()),
-            };
-            result = result.and(step);
+                _ => {}
+            }
         }
-        result
-    }
-
-    async fn step_changed(&mut self, node: NodeId) -> Result<(), RunnerError> {
-        if let Some(record) = step_record(&self.engine, node) {
-            self.runner.store.upsert_steps(&[record]).await?;
-        }
-        if let Some(view) = step_view(&self.engine, node) {
-            self.observer.step_changed(&view);
-        }
-        Ok(())
-    }
-
-    async fn launch(
-        &mut self,
-        node: NodeId,
-        attempt: u32,
-        launch: co_backend::StepLaunch,
-    ) -> Result<(), RunnerError> {
-        let started = now_millis();
-        self.runner
+        let steps: Vec<StepRecord> = changed
+            .iter()
+            .filter_map(|&node| step_record(&self.engine, node))
+            .collect();
+        // On a store failure the effects still happen (the engine already counts on them) and
+        // the error makes `drive` cancel the run.
+        let recorded = self
+            .runner
             .store
-            .upsert_attempt(&AttemptRecord {
-                run_id: launch.run_id.clone(),
-                step_key: launch.step_key.clone(),
-                attempt: i64::from(attempt),
-                status: StepStatus::Running.as_str().into(),
-                container_id: None,
-                exit_code: None,
-                error: None,
-                started_at: Some(format_time(started)),
-                finished_at: None,
-            })
-            .await?;
+            .record_progress(&steps, &attempts)
+            .await
+            .map_err(RunnerError::from);
+        for &node in &changed {
+            if let Some(view) = step_view(&self.engine, node) {
+                self.observer.step_changed(&view);
+            }
+        }
+        for command in commands {
+            match command {
+                Command::Launch {
+                    node,
+                    attempt,
+                    launch,
+                } => self.launch(node, attempt, *launch),
+                Command::Stop { node, attempt } => {
+                    if let Some(token) = self.tokens.get(&(node, attempt)) {
+                        token.cancel();
+                    }
+                }
+                Command::SetTimer { timer, at } => {
+                    let tx = self.tx.clone();
+                    let wait = u64::try_from(at.saturating_sub(now_millis())).unwrap_or(0);
+                    self.timers.push(tokio::spawn(async move {
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                        let _ = tx.send(Event::Timer(timer));
+                    }));
+                }
+                Command::MaskSecrets(values) => {
+                    self.secrets.extend(values);
+                    let masker = Masker::new(self.secrets.iter());
+                    if let Ok(mut guard) = self.masker.write() {
+                        *guard = masker;
+                    }
+                }
+                Command::StepChanged { .. }
+                | Command::AttemptEnded { .. }
+                | Command::RunFinished(_) => {}
+            }
+        }
+        recorded
+    }
+
+    fn launch(&mut self, node: NodeId, attempt: u32, launch: co_backend::StepLaunch) {
         let token = CancellationToken::new();
         self.tokens.insert((node, attempt), token.clone());
-        self.attempt_started.insert((node, attempt), started);
         self.in_flight += 1;
         let action = step_view(&self.engine, node)
             .map(|v| v.action)
@@ -463,36 +507,6 @@ impl Driver {
                 container_id,
             });
         });
-        Ok(())
-    }
-
-    async fn attempt_ended(
-        &mut self,
-        node: NodeId,
-        attempt: u32,
-        status: StepStatus,
-        exit_code: Option<i64>,
-        error: Option<String>,
-    ) -> Result<(), RunnerError> {
-        let Some(plan_node) = self.engine.plan().nodes.get(node) else {
-            return Ok(());
-        };
-        let record = AttemptRecord {
-            run_id: self.engine.run_id().to_string(),
-            step_key: plan_node.key.clone(),
-            attempt: i64::from(attempt),
-            status: status.as_str().into(),
-            container_id: self.containers.remove(&(node, attempt)),
-            exit_code,
-            error,
-            started_at: self
-                .attempt_started
-                .remove(&(node, attempt))
-                .map(format_time),
-            finished_at: Some(format_time(now_millis())),
-        };
-        self.runner.store.upsert_attempt(&record).await?;
-        Ok(())
     }
 }
 

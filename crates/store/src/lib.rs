@@ -291,10 +291,28 @@ impl Store {
 
     /// Insert or replace steps (all in one transaction).
     pub async fn upsert_steps(&self, steps: &[StepRecord]) -> Result<()> {
-        let Some(first) = steps.first() else {
-            return Ok(());
+        self.record_progress(steps, &[]).await
+    }
+
+    /// Insert or replace one attempt of a step.
+    pub async fn upsert_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
+        self.record_progress(&[], std::slice::from_ref(attempt))
+            .await
+    }
+
+    /// Insert or replace steps and attempts together, in one transaction: what one engine step
+    /// changed is recorded at once (the driver's "persist, then act").
+    pub async fn record_progress(
+        &self,
+        steps: &[StepRecord],
+        attempts: &[AttemptRecord],
+    ) -> Result<()> {
+        let run_id = match (steps.first(), attempts.first()) {
+            (Some(step), _) => step.run_id.clone(),
+            (None, Some(attempt)) => attempt.run_id.clone(),
+            (None, None) => return Ok(()),
         };
-        let sql = concat!(
+        let step_sql = concat!(
             "INSERT INTO steps (",
             step_columns!(),
             ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
@@ -304,9 +322,18 @@ impl Store {
              outputs = excluded.outputs, error = excluded.error, \
              started_at = excluded.started_at, finished_at = excluded.finished_at"
         );
+        let attempt_sql = concat!(
+            "INSERT INTO attempts (",
+            attempt_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (run_id, step_key, attempt) DO UPDATE SET status = excluded.status, \
+             container_id = excluded.container_id, exit_code = excluded.exit_code, \
+             error = excluded.error, started_at = excluded.started_at, \
+             finished_at = excluded.finished_at"
+        );
         let mut tx = self.begin_write().await?;
         for step in steps {
-            sqlx::query(sql)
+            sqlx::query(step_sql)
                 .bind(&step.run_id)
                 .bind(&step.key)
                 .bind(step.position)
@@ -323,36 +350,24 @@ impl Store {
                 .await
                 .map_err(|e| write_error(e, &step.run_id, "recording step"))?;
         }
+        for attempt in attempts {
+            sqlx::query(attempt_sql)
+                .bind(&attempt.run_id)
+                .bind(&attempt.step_key)
+                .bind(attempt.attempt)
+                .bind(&attempt.status)
+                .bind(&attempt.container_id)
+                .bind(attempt.exit_code)
+                .bind(clean_opt(&attempt.error))
+                .bind(normalize_opt(attempt.started_at.as_deref())?)
+                .bind(normalize_opt(attempt.finished_at.as_deref())?)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, &attempt.run_id, "recording attempt"))?;
+        }
         tx.commit()
             .await
-            .map_err(|e| write_error(e, &first.run_id, "committing steps"))
-    }
-
-    /// Insert or replace one attempt of a step.
-    pub async fn upsert_attempt(&self, attempt: &AttemptRecord) -> Result<()> {
-        let sql = concat!(
-            "INSERT INTO attempts (",
-            attempt_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (run_id, step_key, attempt) DO UPDATE SET status = excluded.status, \
-             container_id = excluded.container_id, exit_code = excluded.exit_code, \
-             error = excluded.error, started_at = excluded.started_at, \
-             finished_at = excluded.finished_at"
-        );
-        sqlx::query(sql)
-            .bind(&attempt.run_id)
-            .bind(&attempt.step_key)
-            .bind(attempt.attempt)
-            .bind(&attempt.status)
-            .bind(&attempt.container_id)
-            .bind(attempt.exit_code)
-            .bind(clean_opt(&attempt.error))
-            .bind(normalize_opt(attempt.started_at.as_deref())?)
-            .bind(normalize_opt(attempt.finished_at.as_deref())?)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| write_error(e, &attempt.run_id, "recording attempt"))?;
-        Ok(())
+            .map_err(|e| write_error(e, &run_id, "committing progress"))
     }
 
     /// Append log lines (one transaction). `seq` is assigned by the caller.
