@@ -52,8 +52,9 @@ pub(crate) async fn run_step(
         None => return Ok(STOPPED),
     };
     let result = drive(inner, &id, &name, launch, sink, &cancel).await;
-    // Off the critical path; finish_run waits for it.
-    inner.remove_in_background(&launch.run_id, id);
+    // Off the critical path (finish_run waits for it). A stopped or failed container goes at once.
+    let now = !matches!(&result, Ok(exit) if !exit.stopped);
+    inner.step_finished(&launch.run_id, id, now);
     result
 }
 

@@ -6,7 +6,7 @@ mod support;
 
 use co_backend::{labels, Backend, BackendError, CancellationToken, StepExit};
 use co_backend_docker::{
-    discovery, Candidate, DockerOptions, EngineKind, ExitDetection, ImageBuild,
+    discovery, Candidate, DockerOptions, EngineKind, ExitDetection, ImageBuild, Removal,
 };
 use support::*;
 
@@ -603,4 +603,39 @@ async fn parallel_steps_of_one_run() {
     }
     b.finish_run(&ws).await.unwrap();
     assert_nothing_left(&b, &run).await;
+}
+
+#[tokio::test]
+async fn every_removal_policy_leaves_nothing_behind() {
+    for removal in [
+        Removal::Immediate,
+        Removal::AfterEngineCleanup,
+        Removal::Deferred { backlog: 1 },
+        Removal::Deferred {
+            backlog: usize::MAX,
+        },
+    ] {
+        let b = backend_with_options(DockerOptions {
+            removal,
+            ..DockerOptions::default()
+        })
+        .await;
+        let img = image(&b).await;
+        let run = run_id("removal");
+        let ws = b.create_workspace(&run).await.unwrap();
+        for key in ["a", "b", "c"] {
+            let exit = b
+                .run_step(
+                    &launch(&run, key, img, "echo $0"),
+                    &ws,
+                    &mut Recorder::default(),
+                    CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(exit.exit_code, Some(0), "{removal:?}");
+        }
+        b.finish_run(&ws).await.unwrap();
+        assert_nothing_left(&b, &run).await;
+    }
 }

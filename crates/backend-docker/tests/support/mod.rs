@@ -22,9 +22,18 @@ pub async fn backend() -> DockerBackend {
 }
 
 pub async fn backend_with(mode: ExitDetection) -> DockerBackend {
+    backend_with_options(DockerOptions {
+        exit_detection: mode,
+        ..DockerOptions::default()
+    })
+    .await
+}
+
+/// `opts` with a short stop grace period (tests cancel `sleep`, which ignores SIGTERM as PID 1).
+pub async fn backend_with_options(opts: DockerOptions) -> DockerBackend {
     let opts = DockerOptions {
         stop_grace: Duration::from_millis(500),
-        exit_detection: mode,
+        ..opts
     };
     match DockerBackend::connect_with(&discovery::candidates_from_env(), opts).await {
         Ok(b) => b,
