@@ -15,7 +15,7 @@
 //! - `step`: the whole `run_step`,
 //!
 //! and the sum of all its steps plus its `finish_run`, which is what a sequential workflow pays.
-//! Builds `localhost/containerops-test/busybox:latest` from `/bin/busybox` first.
+//! Builds `localhost/containerops-test/backend-docker-bench:latest` from `/bin/busybox` first.
 
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,7 @@ use co_backend_docker::{
     discovery, DockerBackend, DockerOptions, ExitDetection, ImageBuild, Removal,
 };
 
-const IMAGE: &str = "localhost/containerops-test/busybox:latest";
+const IMAGE: &str = "localhost/containerops-test/backend-docker-bench:latest";
 
 struct TimingSink {
     started: Option<Instant>,

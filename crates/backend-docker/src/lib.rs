@@ -128,6 +128,8 @@ pub(crate) struct Inner {
     pub(crate) long: Docker,
     pub(crate) watcher: watcher::ExitWatcher,
     pub(crate) options: DockerOptions,
+    /// The engine's CPU count (`GET /info`), fetched when first needed.
+    pub(crate) ncpu: tokio::sync::OnceCell<Option<u64>>,
     /// Background container removals per run, awaited by `finish_run`.
     pub(crate) removals: Mutex<HashMap<String, RunRemovals>>,
 }
@@ -177,6 +179,7 @@ impl DockerBackend {
                 long,
                 watcher,
                 options,
+                ncpu: tokio::sync::OnceCell::new(),
                 removals: Mutex::default(),
             }),
         })
@@ -236,6 +239,28 @@ impl Backend for DockerBackend {
 }
 
 impl Inner {
+    /// The number of CPUs the engine's machine has, if it says.
+    pub(crate) async fn cpu_count(&self) -> Option<u64> {
+        #[derive(serde::Deserialize)]
+        struct Info {
+            #[serde(rename = "NCPU", default)]
+            ncpu: u64,
+        }
+        *self
+            .ncpu
+            .get_or_init(|| async {
+                match self.conn.raw.get_json::<Info>("/info").await {
+                    Ok(i) if i.ncpu > 0 => Some(i.ncpu),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read the engine's CPU count");
+                        None
+                    }
+                }
+            })
+            .await
+    }
+
     /// Wait for the background removals of `run_id`'s containers (telling those still waiting
     /// for the engine's cleanup to remove at once). Deferred containers are left to the caller's
     /// sweep by label.
