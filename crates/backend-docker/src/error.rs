@@ -80,9 +80,12 @@ pub(crate) fn shorten(msg: &str, max: usize) -> String {
     if msg.chars().count() <= max {
         return msg.to_string();
     }
-    let tail: String = {
-        let chars: Vec<char> = msg.chars().collect();
-        chars[chars.len() - max..].iter().collect()
+    let chars: Vec<char> = msg.chars().collect();
+    let tail: String = chars[chars.len() - max..].iter().collect();
+    // Start at a word, not in the middle of one.
+    let tail = match tail.find(' ') {
+        Some(i) if i + 1 < tail.len() => &tail[i + 1..],
+        _ => tail.as_str(),
     };
     format!("…{tail}")
 }
@@ -114,5 +117,6 @@ mod tests {
     fn shorten_keeps_the_end() {
         assert_eq!(shorten("abc", 5), "abc");
         assert_eq!(shorten("abcdefgh", 3), "…fgh");
+        assert_eq!(shorten("one two three four", 12), "…three four");
     }
 }

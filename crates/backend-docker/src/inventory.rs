@@ -278,6 +278,8 @@ async fn remove_volume(docker: &Docker, name: &str) -> Result<(), BackendError> 
     }
 }
 
+const REMOVE_PARALLELISM: usize = 8;
+
 /// Remove every container, then the workspace volume, then every volume labelled with `run_id`.
 pub(crate) async fn remove_run(
     inner: &Inner,
@@ -286,10 +288,17 @@ pub(crate) async fn remove_run(
 ) -> Result<(), BackendError> {
     let docker = &inner.conn.docker;
     let mut failures = Vec::new();
-    for c in list_containers(inner, labels::RUN, Some(run_id)).await? {
-        if let Err(e) = remove_container(docker, &c.id).await {
-            failures.push(e.to_string());
-        }
+    let containers = list_containers(inner, labels::RUN, Some(run_id)).await?;
+    // A few at a time: the engine serialises much of the work anyway.
+    for chunk in containers.chunks(REMOVE_PARALLELISM) {
+        let results =
+            futures::future::join_all(chunk.iter().map(|c| remove_container(docker, &c.id))).await;
+        failures.extend(
+            results
+                .into_iter()
+                .filter_map(Result::err)
+                .map(|e| e.to_string()),
+        );
     }
     if let Some(ws) = workspace {
         if let Err(e) = remove_volume(docker, ws).await {

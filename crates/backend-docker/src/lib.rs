@@ -4,8 +4,9 @@
 //!   API version; [`DockerBackend::info`] says which engine and version answered.
 //! - [`DockerBackend`] implements [`co_backend::Backend`]: one named volume per run
 //!   (`co-ws-<run>`), one container per step attempt (`co-<run>-<step>-<attempt>`, see [`names`]),
-//!   output streamed from an attach made before start, exits learned from one shared `die` event
-//!   subscription (see [`ExitDetection`] for why and the alternatives), removal in the background.
+//!   output streamed from an attach made before start, the exit learned by one inspect when the
+//!   output ends (see [`ExitDetection`] for the measurements and alternatives), removal deferred
+//!   off every step's path (see [`Removal`]).
 //! - [`DockerBackend::build_image`] builds images through the engine's build API;
 //!   [`DockerBackend::image_exists`], [`DockerBackend::list_containers`] and
 //!   [`DockerBackend::list_volumes`] let the CLI and tests check what exists.
@@ -44,20 +45,52 @@ pub use inventory::{ContainerSummary, VolumeSummary};
 /// How `run_step` learns that a container exited. All three deliver the complete output first
 /// (the attach stream's end); they differ in how the exit code is learned.
 ///
-/// Measured on Podman 4.3 here (`cargo run --release --example exit_latency`), time from the start
-/// call returning to `run_step` knowing output and exit code: `Events` is the fastest, because
-/// Podman's `wait` answers only after its cleanup (a few hundred ms) and an inspect right after
-/// the output ends sometimes still sees the container running.
+/// Measured on this project's Podman 4.3 (`examples/step_overhead.rs`, 20 sequential steps each,
+/// medians, shared 2-core machine): from the start call returning to `run_step` knowing output
+/// and exit code, `InspectAfterOutput` takes ~7 ms, `Events` ~105 ms and `Wait` ~610 ms. The
+/// output stream ends as soon as the process does, and one inspect then almost always confirms
+/// the exit; Podman writes its `die` event to a file that its event stream polls every 250 ms
+/// (sequential steps lock onto that period: every step then takes a multiple of it), and its
+/// `wait` answers only after its cleanup of the container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ExitDetection {
-    /// The `die` event of one shared `GET /events` subscription (registered before start, so it
-    /// cannot be missed; falls back to inspect + `wait` if the subscription breaks).
+    /// Inspect once the output stream has ended; if the engine does not see the exit yet, the
+    /// `die` event (registered before start), then `wait`.
     #[default]
+    InspectAfterOutput,
+    /// The `die` event of one shared `GET /events` subscription (registered before start, so it
+    /// cannot be missed; inspect and `wait` if the subscription breaks or stays silent).
     Events,
     /// `POST /containers/{id}/wait` after start.
     Wait,
-    /// Inspect once the output stream has ended; `wait` if the container still runs.
-    InspectAfterOutput,
+}
+
+/// When a finished step's container is removed. Never on the step's own critical path; the
+/// choice is about what the removal costs the steps that follow: on Podman a removal right after
+/// the exit waits for the engine's own cleanup of the container and holds up the next create
+/// meanwhile. Measured with `examples/step_overhead.rs` (30 sequential steps + `finish_run`, three
+/// rounds on a shared 2-core machine): `Deferred { backlog: 16 }` 5.4 / 10.3 / 11.1 s,
+/// everything at finish 10.3 / 11.9 / 11.4 s, `AfterEngineCleanup` 11.3 / 11.8 / 12.0 s,
+/// `Immediate` 8.5 / 12.3 / 13.2 s.
+///
+/// Whatever the policy, a container whose step was stopped or failed to run is removed at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Removal {
+    /// In a background task as soon as the step returns.
+    Immediate,
+    /// In a background task once the engine's `wait` answers (on Podman: after its own cleanup of
+    /// the container, so the removal does not contend with it).
+    AfterEngineCleanup,
+    /// Left until more than `backlog` finished containers of the run wait; then the oldest is
+    /// removed in the background (long since cleaned up by the engine). The rest go, in parallel,
+    /// in `finish_run`. `usize::MAX`: everything at `finish_run`.
+    Deferred { backlog: usize },
+}
+
+impl Default for Removal {
+    fn default() -> Self {
+        Removal::Deferred { backlog: 16 }
+    }
 }
 
 /// Settings of a [`DockerBackend`].
@@ -66,6 +99,7 @@ pub struct DockerOptions {
     /// Time between SIGTERM and SIGKILL when a step is cancelled.
     pub stop_grace: Duration,
     pub exit_detection: ExitDetection,
+    pub removal: Removal,
 }
 
 impl Default for DockerOptions {
@@ -73,6 +107,7 @@ impl Default for DockerOptions {
         DockerOptions {
             stop_grace: Duration::from_secs(10),
             exit_detection: ExitDetection::default(),
+            removal: Removal::default(),
         }
     }
 }
@@ -93,8 +128,23 @@ pub(crate) struct Inner {
     pub(crate) long: Docker,
     pub(crate) watcher: watcher::ExitWatcher,
     pub(crate) options: DockerOptions,
+    /// The engine's CPU count (`GET /info`), fetched when first needed.
+    pub(crate) ncpu: tokio::sync::OnceCell<Option<u64>>,
     /// Background container removals per run, awaited by `finish_run`.
-    pub(crate) removals: Mutex<HashMap<String, Vec<tokio::task::JoinHandle<()>>>>,
+    pub(crate) removals: Mutex<HashMap<String, RunRemovals>>,
+}
+
+#[derive(Default)]
+pub(crate) struct RunRemovals {
+    /// Finished containers left for later ([`Removal::Deferred`]), oldest first.
+    deferred: std::collections::VecDeque<String>,
+    tasks: Vec<PendingRemoval>,
+}
+
+pub(crate) struct PendingRemoval {
+    /// Fired by `finish_run`: stop waiting for the engine's cleanup and remove now.
+    hurry: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for DockerBackend {
@@ -129,6 +179,7 @@ impl DockerBackend {
                 long,
                 watcher,
                 options,
+                ncpu: tokio::sync::OnceCell::new(),
                 removals: Mutex::default(),
             }),
         })
@@ -165,7 +216,7 @@ impl Backend for DockerBackend {
 
     async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError> {
         // Open the event subscription while the volume is created: the first step need not wait.
-        if self.inner.options.exit_detection == ExitDetection::Events {
+        if self.inner.options.exit_detection != ExitDetection::Wait {
             self.inner.watcher.prewarm();
         }
         inventory::create_workspace(&self.inner, run_id).await
@@ -188,30 +239,87 @@ impl Backend for DockerBackend {
 }
 
 impl Inner {
-    /// Wait for the background removals of `run_id`'s containers.
+    /// The number of CPUs the engine's machine has, if it says.
+    pub(crate) async fn cpu_count(&self) -> Option<u64> {
+        #[derive(serde::Deserialize)]
+        struct Info {
+            #[serde(rename = "NCPU", default)]
+            ncpu: u64,
+        }
+        *self
+            .ncpu
+            .get_or_init(|| async {
+                match self.conn.raw.get_json::<Info>("/info").await {
+                    Ok(i) if i.ncpu > 0 => Some(i.ncpu),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cannot read the engine's CPU count");
+                        None
+                    }
+                }
+            })
+            .await
+    }
+
+    /// Wait for the background removals of `run_id`'s containers (telling those still waiting
+    /// for the engine's cleanup to remove at once). Deferred containers are left to the caller's
+    /// sweep by label.
     pub(crate) async fn await_removals(&self, run_id: &str) {
-        let handles = {
+        let pending = {
             let mut map = self.removals.lock().unwrap_or_else(|p| p.into_inner());
             map.remove(run_id).unwrap_or_default()
         };
-        for h in handles {
-            if let Err(e) = h.await {
+        for p in &pending.tasks {
+            p.hurry.cancel();
+        }
+        for p in pending.tasks {
+            if let Err(e) = p.task.await {
                 tracing::warn!(error = %e, run = run_id, "a background container removal did not finish");
             }
         }
     }
 
-    /// Remove container `id` of `run_id` in the background (awaited by `finish_run`).
-    pub(crate) fn remove_in_background(&self, run_id: &str, id: String) {
+    /// A step of `run_id` is over: remove its container `id` as the removal policy says
+    /// (`now`: at once, whatever the policy, e.g. after a cancellation).
+    pub(crate) fn step_finished(&self, run_id: &str, id: String, now: bool) {
+        let policy = if now {
+            Removal::Immediate
+        } else {
+            self.options.removal
+        };
+        let mut map = self.removals.lock().unwrap_or_else(|p| p.into_inner());
+        let run = map.entry(run_id.to_string()).or_default();
+        run.tasks.retain(|p| !p.task.is_finished());
+        let (id, wait_first) = match policy {
+            Removal::Immediate => (id, false),
+            Removal::AfterEngineCleanup => (id, true),
+            Removal::Deferred { backlog } => {
+                run.deferred.push_back(id);
+                if run.deferred.len() <= backlog {
+                    return;
+                }
+                match run.deferred.pop_front() {
+                    Some(oldest) => (oldest, false),
+                    None => return,
+                }
+            }
+        };
         let docker = self.conn.docker.clone();
-        let handle = tokio::spawn(async move {
+        let long = self.long.clone();
+        let hurry = CancellationToken::new();
+        let hurried = hurry.clone();
+        let task = tokio::spawn(async move {
+            if wait_first {
+                let mut wait = long.wait_container(&id, None);
+                tokio::select! {
+                    _ = futures::StreamExt::next(&mut wait) => {}
+                    _ = hurried.cancelled() => {}
+                }
+            }
             if let Err(e) = inventory::remove_container(&docker, &id).await {
                 tracing::warn!(container = %id, error = %e, "removing a finished container failed; finish_run will retry");
             }
         });
-        let mut map = self.removals.lock().unwrap_or_else(|p| p.into_inner());
-        let list = map.entry(run_id.to_string()).or_default();
-        list.retain(|h| !h.is_finished());
-        list.push(handle);
+        run.tasks.push(PendingRemoval { hurry, task });
     }
 }

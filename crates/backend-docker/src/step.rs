@@ -46,14 +46,23 @@ pub(crate) async fn run_step(
         return Ok(STOPPED);
     }
     let name = names::container_name(&launch.run_id, &launch.step_key, launch.attempt);
-    let body = container_body(launch, ws);
+    let mut body = container_body(launch, ws);
+    if launch.cpu_millis.is_some_and(|m| m > 1000) {
+        // Docker refuses more CPUs than the machine has; a component asking for 4 cores should
+        // still run (slower) on a 2-core laptop.
+        if let (Some(hc), Some(ncpu)) = (body.host_config.as_mut(), inner.cpu_count().await) {
+            let max = i64::try_from(ncpu.saturating_mul(1_000_000_000)).unwrap_or(i64::MAX);
+            hc.nano_cpus = hc.nano_cpus.map(|n| n.min(max));
+        }
+    }
     let id = match create(inner, &name, body, launch, &cancel).await? {
         Some(id) => id,
         None => return Ok(STOPPED),
     };
     let result = drive(inner, &id, &name, launch, sink, &cancel).await;
-    // Off the critical path; finish_run waits for it.
-    inner.remove_in_background(&launch.run_id, id);
+    // Off the critical path (finish_run waits for it). A stopped or failed container goes at once.
+    let now = !matches!(&result, Ok(exit) if !exit.stopped);
+    inner.step_finished(&launch.run_id, id, now);
     result
 }
 
@@ -302,7 +311,62 @@ async fn drive(
             probe = Some(inspect_then_wait(inner, id).boxed());
         }
         tokio::select! {
+            // Cancellation and timers first: a step that floods its output must still be stoppable.
             biased;
+            _ = cancel.cancelled(), if !stopping && exited.is_none() => {
+                stopping = true;
+                signal(docker, id, "SIGTERM").await;
+                timer.as_mut().reset(Instant::now() + inner.options.stop_grace);
+                timer_kind = Timer::Grace;
+            },
+            _ = &mut timer, if timer_kind != Timer::Off => match timer_kind {
+                Timer::DieEvent => {
+                    timer_kind = Timer::Off;
+                    tracing::debug!(container = name, "no die event yet; asking the engine");
+                    if probe.is_none() {
+                        probe = Some(inspect_then_wait(inner, id).boxed());
+                    }
+                }
+                Timer::Drain => {
+                    tracing::warn!(container = name, "output did not end within {}s of the exit; returning without the rest", OUTPUT_DRAIN_LIMIT.as_secs());
+                    break;
+                }
+                Timer::Grace => {
+                    signal(docker, id, "SIGKILL").await;
+                    timer.as_mut().reset(Instant::now() + KILL_SETTLE);
+                    timer_kind = Timer::KillSettle;
+                }
+                Timer::KillSettle | Timer::Off => {
+                    tracing::warn!(container = name, "container did not die within {}s of SIGKILL; leaving it to its forced removal", KILL_SETTLE.as_secs());
+                    break;
+                }
+            },
+            n = opt(&mut notice), if notice.is_some() => {
+                notice = None;
+                match n {
+                    Notice::Died { exit_code } => {
+                        exited = Some(exit_code);
+                        probe = None;
+                    }
+                    // The loop head asks the engine once the output has ended.
+                    Notice::Lost => {}
+                }
+            },
+            r = opt(&mut probe), if probe.is_some() => {
+                probe = None;
+                match r? {
+                    Probe::Exited(code) => exited = Some(code),
+                    // Output ended before the engine saw the exit: the die event (or `wait`)
+                    // will tell.
+                    Probe::StillRunning if notice.is_some() => {
+                        if !stopping {
+                            timer.as_mut().reset(Instant::now() + DIE_EVENT_GRACE);
+                            timer_kind = Timer::DieEvent;
+                        }
+                    }
+                    Probe::StillRunning => probe = Some(wait_exit(inner.long.clone(), id.to_string()).boxed()),
+                }
+            },
             item = output.next(), if !output_done => match item {
                 Some(Ok(LogOutput::StdOut { message })) | Some(Ok(LogOutput::Console { message })) => {
                     sink.output(Stream::Stdout, &message);
@@ -333,60 +397,6 @@ async fn drive(
                         }
                     }
                 }
-            },
-            n = opt(&mut notice), if notice.is_some() => {
-                notice = None;
-                match n {
-                    Notice::Died { exit_code } => {
-                        exited = Some(exit_code);
-                        probe = None;
-                    }
-                    // The loop head asks the engine once the output has ended.
-                    Notice::Lost => {}
-                }
-            },
-            r = opt(&mut probe), if probe.is_some() => {
-                probe = None;
-                match r? {
-                    Probe::Exited(code) => exited = Some(code),
-                    // Output ended before the engine saw the exit: the die event (or `wait`)
-                    // will tell.
-                    Probe::StillRunning if notice.is_some() => {
-                        if !stopping {
-                            timer.as_mut().reset(Instant::now() + DIE_EVENT_GRACE);
-                            timer_kind = Timer::DieEvent;
-                        }
-                    }
-                    Probe::StillRunning => probe = Some(wait_exit(inner.long.clone(), id.to_string()).boxed()),
-                }
-            },
-            _ = &mut timer, if timer_kind != Timer::Off => match timer_kind {
-                Timer::DieEvent => {
-                    timer_kind = Timer::Off;
-                    tracing::debug!(container = name, "no die event yet; asking the engine");
-                    if probe.is_none() {
-                        probe = Some(inspect_then_wait(inner, id).boxed());
-                    }
-                }
-                Timer::Drain => {
-                    tracing::warn!(container = name, "output did not end within {}s of the exit; returning without the rest", OUTPUT_DRAIN_LIMIT.as_secs());
-                    break;
-                }
-                Timer::Grace => {
-                    signal(docker, id, "SIGKILL").await;
-                    timer.as_mut().reset(Instant::now() + KILL_SETTLE);
-                    timer_kind = Timer::KillSettle;
-                }
-                Timer::KillSettle | Timer::Off => {
-                    tracing::warn!(container = name, "container did not die within {}s of SIGKILL; leaving it to its forced removal", KILL_SETTLE.as_secs());
-                    break;
-                }
-            },
-            _ = cancel.cancelled(), if !stopping && exited.is_none() => {
-                stopping = true;
-                signal(docker, id, "SIGTERM").await;
-                timer.as_mut().reset(Instant::now() + inner.options.stop_grace);
-                timer_kind = Timer::Grace;
             },
         }
         if exited.is_some() && !output_done && !stopping && timer_kind != Timer::Drain {

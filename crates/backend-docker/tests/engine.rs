@@ -6,7 +6,7 @@ mod support;
 
 use co_backend::{labels, Backend, BackendError, CancellationToken, StepExit};
 use co_backend_docker::{
-    discovery, Candidate, DockerOptions, EngineKind, ExitDetection, ImageBuild,
+    discovery, Candidate, DockerOptions, EngineKind, ExitDetection, ImageBuild, Removal,
 };
 use support::*;
 
@@ -416,6 +416,36 @@ async fn cancellation_stops_the_step_promptly_and_removes_it() {
 }
 
 #[tokio::test]
+async fn a_step_flooding_its_output_can_still_be_cancelled() {
+    let b = backend().await;
+    let img = image(&b).await;
+    let run = run_id("flood");
+    let ws = b.create_workspace(&run).await.unwrap();
+    let (mut rec, mut started) = Recorder::notifying();
+    rec.discard = true;
+    let cancel = CancellationToken::new();
+    let canceller = async {
+        started.recv().await.unwrap();
+        cancel.cancel();
+    };
+    // `yes` as PID 1 ignores SIGTERM and never stops writing: only the SIGKILL ends it.
+    let mut l = launch(&run, "flood", img, "");
+    l.command = Some(vec!["yes".into(), "flood".into()]);
+    let (exit, ()) = tokio::join!(b.run_step(&l, &ws, &mut rec, cancel.clone()), canceller);
+    assert_eq!(
+        exit.unwrap(),
+        StepExit {
+            exit_code: None,
+            stopped: true,
+            oom_killed: false
+        }
+    );
+    assert!(rec.bytes > 0);
+    b.finish_run(&ws).await.unwrap();
+    assert_nothing_left(&b, &run).await;
+}
+
+#[tokio::test]
 async fn a_step_that_handles_sigterm_stops_within_the_grace_period() {
     let b = backend().await;
     let img = image(&b).await;
@@ -603,4 +633,83 @@ async fn parallel_steps_of_one_run() {
     }
     b.finish_run(&ws).await.unwrap();
     assert_nothing_left(&b, &run).await;
+}
+
+#[tokio::test]
+async fn every_removal_policy_leaves_nothing_behind() {
+    for removal in [
+        Removal::Immediate,
+        Removal::AfterEngineCleanup,
+        Removal::Deferred { backlog: 1 },
+        Removal::Deferred {
+            backlog: usize::MAX,
+        },
+    ] {
+        let b = backend_with_options(DockerOptions {
+            removal,
+            ..DockerOptions::default()
+        })
+        .await;
+        let img = image(&b).await;
+        let run = run_id("removal");
+        let ws = b.create_workspace(&run).await.unwrap();
+        for key in ["a", "b", "c"] {
+            let exit = b
+                .run_step(
+                    &launch(&run, key, img, "echo $0"),
+                    &ws,
+                    &mut Recorder::default(),
+                    CancellationToken::new(),
+                )
+                .await
+                .unwrap();
+            assert_eq!(exit.exit_code, Some(0), "{removal:?}");
+        }
+        b.finish_run(&ws).await.unwrap();
+        assert_nothing_left(&b, &run).await;
+    }
+}
+
+#[tokio::test]
+async fn rerunning_the_same_attempt_replaces_its_leftover_container() {
+    // Deferred removal keeps the first container until finish_run, so the second create meets a
+    // container of the same name (as after a crash and restart of the same attempt).
+    let b = backend().await;
+    let img = image(&b).await;
+    let run = run_id("rerun");
+    let ws = b.create_workspace(&run).await.unwrap();
+    for n in 1..=2 {
+        let mut rec = Recorder::default();
+        let exit = b
+            .run_step(
+                &launch(&run, "same", img, &format!("echo try {n}")),
+                &ws,
+                &mut rec,
+                CancellationToken::new(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(exit.exit_code, Some(0));
+        assert_eq!(rec.stdout(), format!("try {n}\n"));
+    }
+    b.finish_run(&ws).await.unwrap();
+    assert_nothing_left(&b, &run).await;
+}
+
+#[tokio::test]
+async fn more_cpus_than_the_machine_has_are_capped_not_refused() {
+    let b = backend().await;
+    let img = image(&b).await;
+    let run = run_id("cpus");
+    let ws = b.create_workspace(&run).await.unwrap();
+    let mut l = launch(&run, "cpus", img, "echo ok");
+    l.cpu_millis = Some(1_000_000);
+    let mut rec = Recorder::default();
+    let exit = b
+        .run_step(&l, &ws, &mut rec, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(exit.exit_code, Some(0));
+    assert_eq!(rec.stdout(), "ok\n");
+    b.finish_run(&ws).await.unwrap();
 }

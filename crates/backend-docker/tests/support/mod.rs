@@ -8,7 +8,8 @@ use co_backend::{BackendError, OutputSink, StepLaunch, Stream};
 use co_backend_docker::{discovery, DockerBackend, DockerOptions, ExitDetection, ImageBuild};
 use tokio::sync::{mpsc, OnceCell};
 
-pub const IMAGE: &str = "localhost/containerops-test/busybox:latest";
+/// Specific to this crate: other crates' tests may build a busybox image with fewer applets.
+pub const IMAGE: &str = "localhost/containerops-test/backend-docker-busybox:latest";
 
 /// Busybox applets linked into the test image.
 const TOOLS: &[&str] = &[
@@ -22,9 +23,18 @@ pub async fn backend() -> DockerBackend {
 }
 
 pub async fn backend_with(mode: ExitDetection) -> DockerBackend {
+    backend_with_options(DockerOptions {
+        exit_detection: mode,
+        ..DockerOptions::default()
+    })
+    .await
+}
+
+/// `opts` with a short stop grace period (tests cancel `sleep`, which ignores SIGTERM as PID 1).
+pub async fn backend_with_options(opts: DockerOptions) -> DockerBackend {
     let opts = DockerOptions {
         stop_grace: Duration::from_millis(500),
-        exit_detection: mode,
+        ..opts
     };
     match DockerBackend::connect_with(&discovery::candidates_from_env(), opts).await {
         Ok(b) => b,
@@ -104,6 +114,9 @@ pub struct Recorder {
     pub stderr: Vec<u8>,
     pub output_before_start: bool,
     pub on_start: Option<mpsc::UnboundedSender<String>>,
+    /// Count bytes instead of keeping them.
+    pub discard: bool,
+    pub bytes: usize,
 }
 
 impl Recorder {
@@ -139,6 +152,10 @@ impl OutputSink for Recorder {
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
         if self.started.is_none() {
             self.output_before_start = true;
+        }
+        self.bytes += bytes.len();
+        if self.discard {
+            return;
         }
         match stream {
             Stream::Stdout => self.stdout.extend_from_slice(bytes),
