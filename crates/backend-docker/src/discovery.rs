@@ -1,6 +1,8 @@
 //! Finding the container engine (SPEC §5): `$DOCKER_HOST`, else `/var/run/docker.sock`, else
 //! `/run/podman/podman.sock`, else `$XDG_RUNTIME_DIR/podman/podman.sock`; the first that answers
-//! `_ping` wins, and the API version is negotiated with it.
+//! `_ping` wins, and the API version is negotiated with it. A `$DOCKER_HOST` that is set is the
+//! only candidate (as for the `docker` CLI): a run never silently lands on another engine than the
+//! one the user named.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,7 @@ pub fn candidates(docker_host: Option<&str>, xdg_runtime_dir: Option<&str>) -> V
     let mut out = Vec::new();
     if let Some(h) = docker_host.map(str::trim).filter(|h| !h.is_empty()) {
         out.push(Candidate::new("$DOCKER_HOST", h));
+        return out;
     }
     out.push(Candidate::new(
         "Docker's default socket",
@@ -51,9 +54,6 @@ pub fn candidates(docker_host: Option<&str>, xdg_runtime_dir: Option<&str>) -> V
             format!("unix://{x}/podman/podman.sock"),
         ));
     }
-    // The same socket reached two ways (DOCKER_HOST naming a default) is tried once.
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|c| seen.insert(c.host.clone()));
     out
 }
 
@@ -275,31 +275,33 @@ mod tests {
 
     #[test]
     fn candidate_order_follows_the_spec() {
-        let c = candidates(Some("tcp://10.0.0.1:2375"), Some("/run/user/1000"));
+        let c = candidates(None, Some("/run/user/1000"));
         let hosts: Vec<&str> = c.iter().map(|c| c.host.as_str()).collect();
         assert_eq!(
             hosts,
             [
-                "tcp://10.0.0.1:2375",
                 "unix:///var/run/docker.sock",
                 "unix:///run/podman/podman.sock",
                 "unix:///run/user/1000/podman/podman.sock"
             ]
         );
-        assert_eq!(c[0].origin, "$DOCKER_HOST");
     }
 
     #[test]
-    fn unset_or_empty_values_are_skipped_and_duplicates_tried_once() {
-        let c = candidates(Some(""), None);
-        assert_eq!(c.len(), 2);
-        let c = candidates(Some("unix:///run/podman/podman.sock"), Some(""));
+    fn a_docker_host_that_is_set_is_the_only_candidate() {
+        let c = candidates(Some("tcp://10.0.0.1:2375"), Some("/run/user/1000"));
+        assert_eq!(c, [Candidate::new("$DOCKER_HOST", "tcp://10.0.0.1:2375")]);
+    }
+
+    #[test]
+    fn unset_or_empty_values_are_skipped() {
+        let c = candidates(Some(""), Some(""));
         let hosts: Vec<&str> = c.iter().map(|c| c.host.as_str()).collect();
         assert_eq!(
             hosts,
             [
-                "unix:///run/podman/podman.sock",
-                "unix:///var/run/docker.sock"
+                "unix:///var/run/docker.sock",
+                "unix:///run/podman/podman.sock"
             ]
         );
     }

@@ -27,12 +27,12 @@ async fn discovery_reports_the_engine() {
 }
 
 #[tokio::test]
-async fn discovery_skips_a_dead_docker_host_and_finds_the_next_engine() {
+async fn discovery_skips_a_dead_candidate_and_finds_the_next_engine() {
     let dir = tempfile::tempdir().unwrap();
     let dead = format!("unix://{}/dead.sock", dir.path().display());
     let live = backend().await.info().host.clone();
     let cands = vec![
-        Candidate::new("$DOCKER_HOST", dead),
+        Candidate::new("Docker's default socket", dead),
         Candidate::new("the engine of this machine", live.clone()),
     ];
     let b = co_backend_docker::DockerBackend::connect_with(&cands, DockerOptions::default())

@@ -5,7 +5,7 @@
 //!   the store. Everything a step needs arrives in a [`StepLaunch`].
 //! - Output bytes are handed to the [`OutputSink`] as they arrive; the backend never interprets them.
 //! - Every container and volume a backend creates carries the labels in [`labels`], so anything
-//!   left behind by a crash can be found again ([`Backend::cleanup_run`]).
+//!   left behind by a crash can be found again and removed (`Backend::finish_run` sweeps by label).
 
 use async_trait::async_trait;
 pub use co_protocol::Stream;
