@@ -1,8 +1,10 @@
 //! Per-step overhead: a chain of N minimal containers run by the engine (the whole local path:
 //! workflow, plan, engine, driver, SQLite store, Docker backend) against the same N containers
 //! created, started, waited for and removed back to back by a bare loop over the same engine API.
-//! Rounds alternate (bare, engine, bare, engine, …) so both see the same machine; the figure is
-//! the ratio of medians.
+//! A third series runs the same containers through the backend alone (`Backend::run_step` in a
+//! loop, no engine, driver or store): the engine-to-backend ratio is the engine's own overhead.
+//! Rounds alternate (bare, backend, engine, …) so all see the same machine; the figures are
+//! ratios of medians.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Result};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder};
+use co_backend::{Backend, CancellationToken, OutputSink, StepLaunch, Stream};
 use co_backend_docker::DockerBackend;
 use co_engine::{RunConfig, RunStatus};
 use co_runner::{NoObserver, Runner};
@@ -53,6 +56,43 @@ async fn bare(docker: &bollard::Docker, steps: usize, round: usize) -> Result<f6
         let rm = RemoveContainerOptionsBuilder::default().force(true).build();
         docker.remove_container(&created.id, Some(rm)).await?;
     }
+    Ok(ms(t.elapsed()))
+}
+
+/// Discards output.
+struct Discard;
+
+impl OutputSink for Discard {
+    fn started(&mut self, _container_id: &str) {}
+    fn output(&mut self, _stream: Stream, _bytes: &[u8]) {}
+}
+
+/// The backend alone: the same launches the engine makes, one after the other.
+async fn backend_only(backend: &DockerBackend, steps: usize, round: usize) -> Result<f64> {
+    let t = Instant::now();
+    let run_id = format!("bench-backend-{round}-{}", co_runner::new_run_id());
+    let workspace = backend.create_workspace(&run_id).await?;
+    for i in 0..steps {
+        let launch = StepLaunch {
+            run_id: run_id.clone(),
+            workflow: "bench-chain".into(),
+            step_key: format!("a{i}"),
+            attempt: 1,
+            image: IMAGE.into(),
+            command: Some(vec!["true".into()]),
+            env: Vec::new(),
+            cpu_millis: None,
+            memory_bytes: None,
+            kubernetes: None,
+        };
+        let exit = backend
+            .run_step(&launch, &workspace, &mut Discard, CancellationToken::new())
+            .await?;
+        if exit.exit_code != Some(0) {
+            bail!("backend step {i} ended {exit:?}");
+        }
+    }
+    backend.finish_run(&workspace).await?;
     Ok(ms(t.elapsed()))
 }
 
@@ -114,23 +154,31 @@ pub async fn run(steps: usize, rounds: usize) -> Result<Value> {
     .await?;
 
     let mut bare_ms = Vec::new();
+    let mut backend_ms = Vec::new();
     let mut engine_ms = Vec::new();
     for round in 0..rounds {
         bare_ms.push(bare(&docker, steps, round).await?);
+        backend_ms.push(backend_only(&backend, steps, round).await?);
         engine_ms.push(engine(&runner, &plan).await?);
     }
-    let (b, e) = (median(&mut bare_ms.clone()), median(&mut engine_ms.clone()));
+    let b = median(&mut bare_ms.clone());
+    let k = median(&mut backend_ms.clone());
+    let e = median(&mut engine_ms.clone());
     Ok(json!({
         "scenario": format!("{steps}-step chain of minimal containers: engine vs bare create/start/wait/remove loop"),
         "engine": backend.info().kind.as_str(),
         "steps": steps,
         "rounds": rounds,
         "bare_ms": bare_ms,
+        "backend_ms": backend_ms,
         "engine_ms": engine_ms,
         "bare_median_ms": b,
+        "backend_median_ms": k,
         "engine_median_ms": e,
         "bare_per_step_ms": b / steps as f64,
+        "backend_per_step_ms": k / steps as f64,
         "engine_per_step_ms": e / steps as f64,
         "ratio_engine_to_bare": e / b,
+        "ratio_engine_to_backend": e / k,
     }))
 }
