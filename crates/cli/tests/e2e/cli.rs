@@ -1,0 +1,656 @@
+//! SPEC §5: the CLI's commands, exit codes, errors, cancellation, history and the examples.
+
+use std::path::PathBuf;
+
+use serde_json::{json, Value};
+
+use crate::support::{
+    api_delete, assert_nothing_left, assert_run_shape, image_exists, sh, World, BUSYBOX,
+};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+const GOOD_COMPONENT: &str = r#"name: upper
+version: 1.0.0
+description: Upper-cases a text
+image: localhost/co-examples/busybox:latest
+command: ["sh", "-c", "echo \"[COUT] result = $(echo \"$CO_INPUT_TEXT\" | tr a-z A-Z)\"; echo \"[COUT] times = $CO_INPUT_TIMES\""]
+inputs:
+  text: { type: string, required: true }
+  times: { type: int, default: 1 }
+outputs:
+  result: { type: string, required: true }
+  times: { type: int }
+"#;
+
+/// `validate` accepts good files of every kind (workflow, seed flow, component dir and file).
+#[test]
+fn validate_accepts_good_files() {
+    let w = World::new();
+    let comp = w.write("components/upper/component.yaml", GOOD_COMPONENT);
+    let wf = w.write(
+        "good.yaml",
+        "name: good\nstages:\n  - name: s\n    actions:\n      - name: up\n        component: ./components/upper\n        with: { text: hi }\n",
+    );
+    let seed = w.write(
+        "seed.yaml",
+        &format!("uri: a/b/c\nstages:\n  - type: normal\n    name: s\n    actions:\n      - name: a\n        jobs:\n          - name: j\n            endpoint: {BUSYBOX}\n"),
+    );
+    let hello = repo_root().join("examples/hello/workflow.yaml");
+    let dir = w.path("components/upper");
+    let out = w.exec(&[
+        "validate".as_ref(),
+        wf.as_os_str(),
+        seed.as_os_str(),
+        comp.as_os_str(),
+        dir.as_os_str(),
+        hello.as_os_str(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(out.stderr.contains(": ok"), "{}", out.both());
+    assert_eq!(w.list_json(), Vec::<Value>::new(), "validate runs nothing");
+}
+
+fn bad_workflow() -> &'static str {
+    // line numbers matter: 1-based
+    "name: Bad_Name\n\
+     inputs:\n\
+     \x20 n: { type: integer }\n\
+     stages:\n\
+     \x20 - name: s\n\
+     \x20   actions:\n\
+     \x20     - name: a\n\
+     \x20       image: localhost/co-examples/busybox:latest\n\
+     \x20       with: { x: \"${{ inputs.missing }}\" }\n\
+     \x20       needs: [ghost]\n\
+     \x20       timeout: soon\n"
+}
+
+/// Every `error:` line of stderr, checked to be `FILE:LINE:COL: error: MESSAGE`.
+fn diagnostics(stderr: &str, file: &str) -> Vec<(usize, usize, String)> {
+    let mut out = Vec::new();
+    let prefix = format!("{file}:");
+    for line in stderr.lines().filter(|l| l.starts_with(&prefix)) {
+        let rest = &line[prefix.len()..];
+        let mut parts = rest.splitn(3, ':');
+        let l: usize = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"));
+        let c: usize = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{line}"));
+        let msg = parts.next().unwrap();
+        let msg = msg
+            .strip_prefix(" error: ")
+            .unwrap_or_else(|| panic!("{line}"))
+            .to_string();
+        assert!(!msg.is_empty() && l >= 1 && c >= 1, "{line}");
+        out.push((l, c, msg));
+    }
+    out
+}
+
+/// `validate` of bad files exits 2 and prints every problem as FILE:LINE:COL: error: MESSAGE, all
+/// at once, for several files.
+#[test]
+fn validate_reports_all_problems_with_positions() {
+    let w = World::new();
+    w.write("bad.yaml", bad_workflow());
+    w.write(
+        "components/broken/component.yaml",
+        "name: broken\nversion: one\nimage: x\ninputs:\n  a: { type: strng }\n",
+    );
+    let out = w.exec(&["validate", "bad.yaml", "components/broken/component.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(out.stdout.trim().is_empty(), "{}", out.both());
+    let wf = diagnostics(&out.stderr, "bad.yaml");
+    let lines: Vec<usize> = wf.iter().map(|d| d.0).collect();
+    for expected in [1, 3, 9, 10, 11] {
+        assert!(
+            lines.contains(&expected),
+            "expected a problem on line {expected}: {wf:#?}\n{}",
+            out.both()
+        );
+    }
+    let on = |line: usize| {
+        wf.iter()
+            .filter(|d| d.0 == line)
+            .map(|d| d.2.clone())
+            .collect::<Vec<_>>()
+            .join(" | ")
+    };
+    assert!(on(1).contains("Bad_Name"), "{}", on(1));
+    assert!(on(3).contains("integer"), "{}", on(3));
+    assert!(on(9).contains("missing"), "{}", on(9));
+    assert!(on(10).contains("ghost"), "{}", on(10));
+    assert!(on(11).contains("soon"), "{}", on(11));
+    let comp = diagnostics(&out.stderr, "components/broken/component.yaml");
+    assert!(comp.len() >= 2, "{comp:#?}\n{}", out.both());
+    // every non-empty stderr line is a diagnostic of one of the two files
+    let total = out.stderr.lines().filter(|l| !l.trim().is_empty()).count();
+    assert_eq!(total, wf.len() + comp.len(), "{}", out.both());
+}
+
+/// References the SPEC makes validation errors: an action the step does not wait for, an unknown
+/// output of a component, an unknown input; and a `needs` cycle.
+#[test]
+fn validate_reports_bad_references_and_cycles() {
+    let w = World::new();
+    w.write("components/upper/component.yaml", GOOD_COMPONENT);
+    let file = "refs.yaml";
+    w.write(
+        file,
+        "name: refs\n\
+         inputs:\n\
+         \x20 who: { type: string, default: x }\n\
+         stages:\n\
+         \x20 - name: s\n\
+         \x20   actions:\n\
+         \x20     - name: up\n\
+         \x20       component: ./components/upper\n\
+         \x20       with: { text: hi, colour: red }\n\
+         \x20     - name: sibling\n\
+         \x20       image: localhost/co-examples/busybox:latest\n\
+         \x20       with: { a: \"${{ actions.up.outputs.result }}\" }\n\
+         \x20 - name: t\n\
+         \x20   actions:\n\
+         \x20     - name: later\n\
+         \x20       image: localhost/co-examples/busybox:latest\n\
+         \x20       with: { a: \"${{ actions.up.outputs.nope }}\", b: \"${{ inputs.whom }}\" }\n\
+         \x20     - name: c1\n\
+         \x20       image: localhost/co-examples/busybox:latest\n\
+         \x20       needs: [c2]\n\
+         \x20     - name: c2\n\
+         \x20       image: localhost/co-examples/busybox:latest\n\
+         \x20       needs: [c1]\n",
+    );
+    let out = w.exec(&["validate", file]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    let d = diagnostics(&out.stderr, file);
+    let on = |line: usize, needle: &str| {
+        assert!(
+            d.iter().any(|x| x.0 == line && x.2.contains(needle)),
+            "expected a problem on line {line} mentioning {needle:?}: {d:#?}"
+        );
+    };
+    on(9, "colour"); // unknown input of the component
+    on(12, "up"); // sibling does not wait for `up`
+    on(17, "nope"); // unknown output of the component
+    on(17, "whom"); // unknown workflow input
+    assert!(
+        d.iter().any(|x| x.2.contains("cycle")),
+        "a needs cycle is reported: {d:#?}"
+    );
+    let run = w.exec(&["run", file]);
+    assert_eq!(run.code, 2, "{}", run.both());
+    assert_eq!(w.list_json(), Vec::<Value>::new());
+}
+
+/// `run` of an invalid workflow exits 2, prints the problems, and runs and records nothing.
+#[test]
+fn run_of_an_invalid_workflow_exits_2_and_records_nothing() {
+    let w = World::new();
+    w.write("bad.yaml", bad_workflow());
+    let out = w.exec(&["run", "bad.yaml"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(
+        diagnostics(&out.stderr, "bad.yaml").len() >= 5,
+        "{}",
+        out.both()
+    );
+    let out = w.exec(&["run", "bad.yaml", "--output", "json"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(out.stdout.trim().is_empty(), "{}", out.both());
+    assert_eq!(w.list_json(), Vec::<Value>::new(), "no run is recorded");
+}
+
+/// `--input` with an unknown key, a value of the wrong type, or no `=` exits 2 and runs nothing.
+#[test]
+fn bad_inputs_exit_2() {
+    let w = World::new();
+    let wf = format!(
+        "name: typed-inputs\ninputs:\n  count: {{ type: int, default: 1 }}\n  name: {{ type: string, required: true }}\nstages:\n  - name: s\n    actions:\n      - name: a\n        with: {{ c: \"${{{{ inputs.count }}}}\" }}\n{}",
+        sh("echo \"[COUT] c = $CO_INPUT_C\"", 8)
+    );
+    w.write("wf.yaml", &wf);
+    for (args, needle) in [
+        (vec!["--input", "name=x", "--input", "nope=1"], "nope"),
+        (vec!["--input", "name=x", "--input", "count=abc"], "count"),
+        (vec!["--input", "count=2"], "name"),
+        (vec!["--input", "name"], "name"),
+    ] {
+        let mut all = vec!["run", "wf.yaml"];
+        all.extend(args.iter());
+        let out = w.exec(&all);
+        assert_eq!(out.code, 2, "{args:?}\n{}", out.both());
+        assert!(out.stderr.contains(needle), "{args:?}\n{}", out.both());
+    }
+    assert_eq!(w.list_json(), Vec::<Value>::new(), "no run is recorded");
+    // and the good form works, with the value converted to the declared type
+    let run = w.run_json(
+        &w.path("wf.yaml"),
+        &["--input", "name=x", "--input", "count=5"],
+    );
+    run.assert_all_succeeded();
+    assert_eq!(run.out("a", "c"), "5");
+}
+
+/// An image that does not exist fails the step with an error naming it; the run exits 1.
+#[test]
+fn missing_image_fails_the_step_naming_the_image() {
+    let w = World::new();
+    let image = "localhost/containerops-e2e/does-not-exist:never";
+    let yaml = format!(
+        "name: no-image\nstages:\n  - name: s\n    actions:\n      - name: ghost\n        image: {image}\n        command: [\"true\"]\n"
+    );
+    let run = w.run_yaml(&yaml, &[]);
+    assert_eq!(run.code, 1, "{}", run.pretty());
+    assert_eq!(run.status(), "failed");
+    assert_eq!(run.status_of("ghost"), "failed");
+    let e = run.error_of("ghost");
+    assert!(e.contains(image), "the error names the image: {e}");
+    assert!(e.contains("not found"), "{e}");
+}
+
+/// A `DOCKER_HOST` nobody answers on: exit 1 with a hint on how to start an engine.
+#[test]
+fn unreachable_engine_exits_1_with_a_hint() {
+    let w = World::new();
+    let yaml = format!(
+        "name: no-engine\nstages:\n  - name: s\n    actions:\n      - name: a\n{}",
+        sh("echo hi", 8)
+    );
+    let file = w.write("wf.yaml", &yaml);
+    let mut cmd = w.command();
+    cmd.env("DOCKER_HOST", "unix:///nonexistent.sock")
+        .args(["run".as_ref(), file.as_os_str()]);
+    let out = crate::support::finish_command(cmd);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(
+        out.stderr.contains("nonexistent.sock"),
+        "says what was tried: {}",
+        out.both()
+    );
+    let lower = out.stderr.to_lowercase();
+    assert!(
+        lower.contains("start") && (lower.contains("podman") || lower.contains("docker")),
+        "says how to start an engine: {}",
+        out.both()
+    );
+}
+
+fn cancel_with(signal: &str) {
+    let w = World::new();
+    let yaml = format!(
+        "name: cancel-me\nstages:\n  - name: s\n    actions:\n      - name: sleeper\n{}  - name: later\n    actions:\n      - name: never\n{}finally:\n  - name: report\n    with: {{ status: \"${{{{ run.status }}}}\" }}\n{}",
+        sh("echo ready\nsleep 600", 8),
+        sh("echo never", 8),
+        sh("echo \"[COUT] status = $CO_INPUT_STATUS\"", 4)
+    );
+    w.write("wf.yaml", &yaml);
+    let mut live = w.spawn(&["run", "wf.yaml"]);
+    let first = live.wait_for_line("the run started", |l| l.starts_with("run "));
+    let id = first.split_whitespace().nth(1).unwrap().to_string();
+    live.wait_for_line("`==> sleeper running`", |l| {
+        l.starts_with("==> sleeper running")
+    });
+    live.wait_for_line("the step's `ready` line", |l| l == "sleeper | ready");
+    assert_eq!(
+        crate::support::containers_of(&id).len(),
+        1,
+        "the step's container runs"
+    );
+    live.signal(signal);
+    let out = live.finish();
+    assert_eq!(out.code, 130, "{}", out.both());
+    assert_nothing_left(&id);
+    let shown = w.show_json(&id);
+    assert_eq!(shown["status"], "cancelled", "{shown:#}");
+    let steps = shown["steps"].as_array().unwrap();
+    let sleeper = steps.iter().find(|s| s["action"] == "sleeper").unwrap();
+    assert_eq!(sleeper["status"], "cancelled", "{shown:#}");
+    let never = steps.iter().find(|s| s["action"] == "never").unwrap();
+    assert!(
+        never["status"] == "cancelled" || never["status"] == "skipped",
+        "{shown:#}"
+    );
+    let report = steps.iter().find(|s| s["action"] == "report").unwrap();
+    assert_eq!(
+        report["status"], "succeeded",
+        "finally runs after a cancel: {shown:#}"
+    );
+    assert_eq!(report["outputs"]["status"], "cancelled", "{shown:#}");
+    let list = w.list_json();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["status"], "cancelled");
+}
+
+/// SIGINT during a `sleep 600` step: exit 130, run cancelled in the store, container removed.
+#[test]
+fn sigint_cancels_the_run() {
+    cancel_with("INT");
+}
+
+/// SIGTERM does the same.
+#[test]
+fn sigterm_cancels_the_run() {
+    cancel_with("TERM");
+}
+
+/// `component test DIR --input …` runs the component once and prints its outputs.
+#[test]
+fn component_test_prints_outputs() {
+    let w = World::new();
+    w.write("components/upper/component.yaml", GOOD_COMPONENT);
+    let out = w.exec(&[
+        "component",
+        "test",
+        "components/upper",
+        "--input",
+        "text=hello world",
+        "--input",
+        "times=3",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        out.stdout.contains("result = HELLO WORLD"),
+        "{}",
+        out.both()
+    );
+    assert!(out.stdout.contains("times = 3"), "{}", out.both());
+    let runs = w.list_json();
+    assert_eq!(runs.len(), 1, "the test run is recorded: {runs:#?}");
+    let id = runs[0]["id"].as_str().unwrap();
+    assert_nothing_left(id);
+    let shown = w.show_json(id);
+    assert_eq!(shown["status"], "succeeded");
+    assert_eq!(
+        shown["steps"][0]["outputs"],
+        json!({"result": "HELLO WORLD", "times": 3})
+    );
+
+    // as JSON, and a wrong input type is exit 2
+    let out = w.exec(&[
+        "component",
+        "test",
+        "components/upper",
+        "--input",
+        "text=abc",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_run_shape(&v);
+    assert_eq!(v["steps"][0]["outputs"]["result"], "ABC");
+    assert_nothing_left(v["id"].as_str().unwrap());
+    let out = w.exec(&[
+        "component",
+        "test",
+        "components/upper",
+        "--input",
+        "text=abc",
+        "--input",
+        "times=many",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.both());
+
+    // a component whose step fails: exit 1
+    w.write(
+        "components/fails/component.yaml",
+        &format!("name: fails\nversion: 1.0.0\nimage: {BUSYBOX}\ncommand: [\"sh\", \"-c\", \"echo nope; exit 3\"]\n"),
+    );
+    let out = w.exec(&["component", "test", "components/fails"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    assert!(out.stdout.contains("exit code 3"), "{}", out.both());
+}
+
+/// A component with a `build:` section whose image is `tag`, baking `text` into /baked.txt.
+fn buildable_component(w: &World, dir: &str, tag: &str, text: &str) {
+    w.write(
+        &format!("{dir}/component.yaml"),
+        &format!(
+            "name: built\nversion: 1.0.0\nimage: {tag}\nbuild:\n  context: .\n  containerfile: Containerfile\ncommand: [\"sh\", \"-c\", \"echo \\\"[COUT] baked = $(cat /baked.txt)\\\"\"]\noutputs:\n  baked: {{ type: string, required: true }}\n"
+        ),
+    );
+    w.write(&format!("{dir}/baked.txt"), &format!("{text}\n"));
+    w.write(
+        &format!("{dir}/Containerfile"),
+        &format!("FROM {BUSYBOX}\nCOPY baked.txt /baked.txt\n"),
+    );
+}
+
+/// An image tag unique to this test's world.
+fn unique_tag(w: &World, what: &str) -> String {
+    let unique: String = w
+        .dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("localhost/containerops-e2e/{what}-{unique}:1")
+}
+
+/// `component build DIR` builds the image from the component's Containerfile and a workflow can
+/// run it; `run` builds a missing component image with a `build:` section by itself.
+#[test]
+fn component_build_builds_an_image() {
+    let w = World::new();
+    let tag = unique_tag(&w, "built");
+    let _cleanup = Cleanup(tag.clone());
+    buildable_component(&w, "comp", &tag, "from the build context");
+    assert!(!image_exists(&tag));
+    let out = w.exec(&["component", "build", "comp"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        image_exists(&tag),
+        "component build made {tag}\n{}",
+        out.both()
+    );
+    let yaml = "name: use-built\nstages:\n  - name: s\n    actions:\n      - name: b\n        component: ./comp\n";
+    let run = w.run_yaml(yaml, &[]);
+    run.assert_all_succeeded();
+    assert_eq!(run.out("b", "baked"), "from the build context");
+
+    let auto = unique_tag(&w, "auto");
+    let _cleanup_auto = Cleanup(auto.clone());
+    buildable_component(&w, "auto", &auto, "built by run");
+    assert!(!image_exists(&auto));
+    let yaml = "name: auto-built\nstages:\n  - name: s\n    actions:\n      - name: b\n        component: ./auto\n";
+    let run = w.run_yaml(yaml, &[]);
+    run.assert_all_succeeded();
+    assert_eq!(run.out("b", "baked"), "built by run");
+    assert!(image_exists(&auto));
+
+    // a component without build: cannot be built: exit 2
+    w.write("components/upper/component.yaml", GOOD_COMPONENT);
+    let out = w.exec(&["component", "build", "components/upper"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(out.stderr.contains("build"), "{}", out.both());
+}
+
+/// Removes a test image at the end of a test, pass or fail.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        api_delete(&format!(
+            "/v1.41/images/{}?force=true",
+            crate::support::encode(&self.0)
+        ));
+    }
+}
+
+/// Two runs at the same time on the same database both succeed and are both listed.
+#[test]
+fn two_runs_at_once_share_the_database() {
+    let w = World::new();
+    let yaml = format!(
+        "name: together\nstages:\n  - name: s\n    actions:\n      - name: a\n{}  - name: t\n    actions:\n      - name: b\n{}",
+        sh("echo \"[COUT] x = $CO_RUN_ID\"", 8),
+        sh("echo \"[COUT] y = 2\"", 8)
+    );
+    w.write("wf.yaml", &yaml);
+    let first = w.spawn(&["run", "wf.yaml", "--output", "json"]);
+    let second = w.spawn(&["run", "wf.yaml", "--output", "json"]);
+    let (a, b) = (first.finish(), second.finish());
+    let mut ids = Vec::new();
+    for out in [a, b] {
+        assert_eq!(out.code, 0, "{}", out.both());
+        let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+        assert_run_shape(&v);
+        assert_eq!(v["status"], "succeeded");
+        let id = v["id"].as_str().unwrap().to_string();
+        assert_eq!(v["steps"][0]["outputs"]["x"], json!(id));
+        assert_nothing_left(&id);
+        assert_eq!(w.show_json(&id), v);
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1]);
+    let listed: Vec<String> = w
+        .list_json()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for id in &ids {
+        assert!(listed.contains(id), "{id} not in {listed:?}");
+    }
+    let text = w.exec(&["runs", "list"]);
+    assert_eq!(text.code, 0, "{}", text.both());
+    for id in &ids {
+        assert!(text.stdout.contains(id.as_str()), "{}", text.both());
+    }
+}
+
+/// The hello example runs green, with its documented input; history commands show it.
+#[test]
+fn hello_example_runs_green_and_is_in_the_history() {
+    let w = World::new();
+    let file = repo_root().join("examples/hello/workflow.yaml");
+    let run = w.run_json(&file, &["--input", "who=team"]);
+    run.assert_all_succeeded();
+    assert_eq!(run.json["workflow"], "hello");
+    assert_eq!(run.out("say", "greeting"), "hello team");
+    assert_eq!(run.out("upper", "shouted"), "HELLO TEAM");
+    assert_eq!(run.step("say")["stage"], "greet");
+    assert_eq!(run.step("upper")["stage"], "shout");
+    assert_eq!(run.status_of("report"), "succeeded");
+    assert!(
+        run.stderr.contains("==> say running") && run.stderr.contains("say | "),
+        "with --output json, progress and logs go to stderr:\n{}",
+        run.stderr
+    );
+
+    // logs: the whole run as `ACTION | TEXT`, one action bare
+    let all = w.logs(run.id(), None);
+    assert!(all.contains("upper | shouting: HELLO TEAM"), "{all}");
+    assert!(all.contains("report | run ended: succeeded"), "{all}");
+    let one = w.logs(run.id(), Some("report"));
+    assert_eq!(one.trim(), "run ended: succeeded");
+    let unknown = w.exec(&["logs", run.id(), "nope"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.both());
+
+    // runs list (text and JSON), runs show by a unique prefix
+    let list = w.exec(&["runs", "list"]);
+    assert_eq!(list.code, 0, "{}", list.both());
+    let row = list
+        .stdout
+        .lines()
+        .find(|l| l.starts_with(run.id()))
+        .unwrap_or_else(|| panic!("{}", list.both()));
+    assert!(row.contains("hello") && row.contains("succeeded"), "{row}");
+    let listed = w.list_json();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], run.json["id"]);
+    assert_eq!(listed[0]["status"], "succeeded");
+    let prefix = &run.id()[..run.id().len() - 4];
+    assert_eq!(w.show_json(prefix), run.json);
+    let text = w.exec(&["runs", "show", run.id()]);
+    assert_eq!(text.code, 0, "{}", text.both());
+    assert!(text.stdout.contains("HELLO TEAM"), "{}", text.both());
+    let missing = w.exec(&["runs", "show", "zzzz-no-such-run"]);
+    assert_eq!(missing.code, 2, "{}", missing.both());
+
+    // and the text mode shows live progress and a summary on stdout
+    let out = w.exec(&["run".as_ref(), file.as_os_str()]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(out.stdout.contains("==> say running"), "{}", out.both());
+    assert!(out.stdout.contains("say | "), "{}", out.both());
+    assert!(out.stdout.contains("hello world"), "{}", out.both());
+    assert_eq!(w.list_json().len(), 2);
+}
+
+/// Without `CONTAINEROPS_DB` the store is `$XDG_DATA_HOME/containerops/containerops.db`, else
+/// `~/.local/share/containerops/containerops.db`; without `DOCKER_HOST` the engine is found at
+/// Podman's system socket.
+#[test]
+fn default_store_location_and_engine_discovery() {
+    let w = World::new();
+    let yaml = format!(
+        "name: defaults\nstages:\n  - name: s\n    actions:\n      - name: a\n{}",
+        sh("echo \"[COUT] ok = yes\"", 8)
+    );
+    let file = w.write("wf.yaml", &yaml);
+    let xdg = w.path("xdg-data");
+    let home = w.path("home");
+    for (var, base, expected) in [
+        (
+            "XDG_DATA_HOME",
+            &xdg,
+            xdg.join("containerops/containerops.db"),
+        ),
+        (
+            "HOME",
+            &home,
+            home.join(".local/share/containerops/containerops.db"),
+        ),
+    ] {
+        let mut cmd = w.command();
+        cmd.env_remove("CONTAINEROPS_DB")
+            .env_remove("XDG_DATA_HOME")
+            .env_remove("DOCKER_HOST")
+            .env(var, base)
+            .args([
+                "run".as_ref(),
+                file.as_os_str(),
+                "--output".as_ref(),
+                "json".as_ref(),
+            ]);
+        let out = crate::support::finish_command(cmd);
+        assert_eq!(out.code, 0, "{var}: {}", out.both());
+        let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+        assert_nothing_left(v["id"].as_str().unwrap());
+        assert!(
+            expected.is_file(),
+            "{var}: no database at {}",
+            expected.display()
+        );
+        let mut cmd = w.command();
+        cmd.env_remove("CONTAINEROPS_DB")
+            .env_remove("XDG_DATA_HOME")
+            .env(var, base)
+            .args(["runs", "list", "--output", "json"]);
+        let out = crate::support::finish_command(cmd);
+        let list: Vec<Value> = serde_json::from_str(out.stdout.trim()).unwrap();
+        assert_eq!(list.len(), 1, "{var}: {}", out.both());
+        assert_eq!(list[0]["id"], v["id"]);
+    }
+    assert!(
+        !w.db.exists(),
+        "CONTAINEROPS_DB was not set, so its file is not used"
+    );
+}

@@ -1,0 +1,14 @@
+//! End-to-end tests of the `containerops` binary on the real local container engine (Podman
+//! serving the Docker API at /run/podman/podman.sock). Every test gets its own directory and
+//! SQLite database, runs the real binary as a child process, and checks after every run that no
+//! container or volume labelled with the run is left.
+//!
+//! Needs the example images (`scripts/build-images.sh`); a missing image fails the tests with a
+//! message saying so.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod cli;
+mod protocol;
+mod seed;
+mod support;
+mod workflow;

@@ -1,0 +1,153 @@
+//! SPEC §4: seed-format flows (original ContainerOps Gen-3) run unchanged.
+
+use serde_json::json;
+
+use crate::support::{image_exists, World, BUSYBOX};
+
+/// A job image whose default command runs the script in `$JOB` (seed jobs have no command: the
+/// image's own command runs).
+const JOB_IMAGE: &str = "localhost/containerops-e2e/seed-job:1";
+
+fn build_job_image(w: &World) {
+    w.write(
+        "seed-job/component.yaml",
+        &format!(
+            "name: seed-job\nversion: 1.0.0\nimage: {JOB_IMAGE}\nbuild:\n  context: .\n  containerfile: Containerfile\n"
+        ),
+    );
+    w.write(
+        "seed-job/Containerfile",
+        &format!("FROM {BUSYBOX}\nCMD [\"sh\", \"-c\", \"eval \\\"$JOB\\\"\"]\n"),
+    );
+    let out = w.exec(&["component", "build", "seed-job"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(image_exists(JOB_IMAGE));
+}
+
+fn job(indent: usize, script: &str) -> String {
+    let pad = " ".repeat(indent);
+    let mut out = format!("{pad}- JOB: |\n");
+    for line in script.lines() {
+        out.push_str(&format!("{pad}    {line}\n"));
+    }
+    out
+}
+
+/// `environments` are passed verbatim (CO_DATA untouched), `outputs` are read with the §1
+/// protocol, `subscriptions` wire an output into a later job's env var, jobs of an action run in
+/// order, `sequencing: sequence` runs actions one after another, start/end stages are markers,
+/// and the JSON names steps by stage and job name.
+#[test]
+fn seed_flow_runs_with_environments_outputs_and_subscriptions() {
+    let w = World::new();
+    build_job_image(&w);
+    let flow = format!(
+        r#"uri: demo/ci/e2e-flow
+title: E2E flow
+version: 1
+tag: latest
+stages:
+  - {{ type: start, name: start, title: Start }}
+  - type: normal
+    name: build
+    title: Build
+    sequencing: parallel
+    actions:
+      - name: compile
+        title: Compile
+        jobs:
+          - type: component
+            name: compile
+            endpoint: {JOB_IMAGE}
+            resources: {{ cpu: 1, memory: 256M }}
+            timeout: 60
+            environments:
+              - CO_DATA: "git-url=https://example.org/r.git entry-path=."
+              - JAVA_OPTS: "-Xmx1g"
+{compile}            outputs: ["CO_ARTIFACT"]
+          - type: component
+            name: package
+            endpoint: {JOB_IMAGE}
+            environments:
+{package}  - type: normal
+    name: publish
+    sequencing: sequence
+    actions:
+      - name: upload
+        jobs:
+          - type: component
+            name: upload
+            endpoint: {JOB_IMAGE}
+            environments:
+{upload}            subscriptions:
+              - build.compile.compile[CO_ARTIFACT]: ARTIFACT_PATH
+      - name: notify
+        jobs:
+          - type: component
+            name: notify
+            endpoint: {JOB_IMAGE}
+            environments:
+{notify}  - {{ type: end, name: end, title: End }}
+"#,
+        compile = job(
+            14,
+            "echo \"[COUT] CO_ARTIFACT = art:$CO_DATA|$JAVA_OPTS\"\necho \"[COUT] stage = $CO_STAGE\"\necho compiled > /workspace/compiled\ncat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null | head -n 1 > /workspace/memory"
+        ),
+        package = job(
+            14,
+            "test -e /workspace/compiled || { echo 'package ran before compile'; exit 5; }\necho \"[COUT] packaged = yes\"\necho \"[COUT] compile_memory = $(cat /workspace/memory)\""
+        ),
+        upload = job(
+            14,
+            "echo \"[COUT] got = $ARTIFACT_PATH\"\nsleep 1\ntouch /workspace/uploaded"
+        ),
+        notify = job(
+            14,
+            "test -e /workspace/uploaded || { echo 'notify ran in parallel with upload'; exit 6; }\necho \"[COUT] notified = yes\""
+        ),
+    );
+    let file = w.write("flow.yaml", &flow);
+    let v = w.exec(&["validate".as_ref(), file.as_os_str()]);
+    assert_eq!(v.code, 0, "{}", v.both());
+
+    let run = w.run_json(&file, &[]);
+    run.assert_all_succeeded();
+    assert_eq!(run.json["workflow"], "e2e-flow");
+    let named: Vec<(String, String)> = run
+        .steps()
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap().to_string(),
+                s["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("build", "compile"),
+        ("build", "package"),
+        ("publish", "upload"),
+        ("publish", "notify"),
+    ];
+    assert_eq!(
+        named,
+        want.map(|(s, a)| (s.to_string(), a.to_string())),
+        "{}",
+        run.pretty()
+    );
+    let artifact = "art:git-url=https://example.org/r.git entry-path=.|-Xmx1g";
+    assert_eq!(
+        run.step("compile")["outputs"]["CO_ARTIFACT"],
+        json!(artifact),
+        "CO_DATA and JAVA_OPTS verbatim\n{}",
+        run.pretty()
+    );
+    assert_eq!(run.out("upload", "got"), artifact, "subscription wiring");
+    assert_eq!(run.out("package", "packaged"), "yes");
+    assert_eq!(
+        run.out("package", "compile_memory"),
+        "256000000",
+        "resources.memory 256M of the compile job"
+    );
+    assert_eq!(run.out("notify", "notified"), "yes");
+}
