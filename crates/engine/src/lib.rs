@@ -402,14 +402,7 @@ impl Engine {
             if wait.is_zero() {
                 self.launch(now, node, attempt + 1, out);
             } else {
-                out.push(Command::SetTimer {
-                    timer: Timer {
-                        node,
-                        attempt,
-                        kind: TimerKind::Backoff,
-                    },
-                    at: now.saturating_add(millis(wait)),
-                });
+                out.push(set_timer(node, attempt, TimerKind::Backoff, now, wait));
             }
             return;
         }
@@ -628,14 +621,7 @@ impl Engine {
                     .action_of(node)
                     .and_then(|a| a.action.effective_timeout());
                 if let Some(limit) = timeout {
-                    out.push(Command::SetTimer {
-                        timer: Timer {
-                            node,
-                            attempt,
-                            kind: TimerKind::Timeout,
-                        },
-                        at: now.saturating_add(millis(limit)),
-                    });
+                    out.push(set_timer(node, attempt, TimerKind::Timeout, now, limit));
                 }
             }
             Err(message) => {
@@ -731,6 +717,18 @@ fn resolve_inputs(
         Ok(out)
     } else {
         Err(ConfigError(problems))
+    }
+}
+
+/// The command for a timer of `kind` due `after` from `now`.
+fn set_timer(node: NodeId, attempt: u32, kind: TimerKind, now: Millis, after: Duration) -> Command {
+    Command::SetTimer {
+        timer: Timer {
+            node,
+            attempt,
+            kind,
+        },
+        at: now.saturating_add(millis(after)),
     }
 }
 

@@ -359,11 +359,7 @@ impl Driver {
         let mut attempts: Vec<AttemptRecord> = Vec::new();
         for command in &commands {
             match command {
-                Command::StepChanged { node } => {
-                    if !changed.contains(node) {
-                        changed.push(*node);
-                    }
-                }
+                Command::StepChanged { node } if !changed.contains(node) => changed.push(*node),
                 Command::Launch {
                     node,
                     attempt,

@@ -131,8 +131,14 @@ async fn a_successful_run_is_recorded_step_by_step_with_outputs_and_logs() {
     );
 
     // The second step got the first one's output as its input.
-    let launches = backend.launches.lock().unwrap();
-    let upper = launches.iter().find(|l| l.step_key == "upper").unwrap();
+    let upper = backend
+        .launches
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.step_key == "upper")
+        .cloned()
+        .unwrap();
     assert!(upper
         .env
         .contains(&("CO_INPUT_TEXT".to_string(), "hello world".to_string())));

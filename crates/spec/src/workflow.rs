@@ -170,20 +170,7 @@ fn stages(cx: &mut Cx, f: Field<'_>, resolver: &mut Resolver<'_>, p: &mut Parsed
             continue;
         };
         let name_field = m.get("name");
-        let name = match name_field {
-            Some(nf) => cx.name(nf, NameRule::Ident),
-            None => {
-                cx.error(
-                    m.node.pos,
-                    format!("missing required field `name` in {fallback}"),
-                );
-                None
-            }
-        };
-        let what = match &name {
-            Some(n) => format!("stage `{n}`"),
-            None => fallback,
-        };
+        let (name, what) = required_name(cx, &m, "stage", &fallback);
         cx.check_keys_hint(&m, STAGE_FIELDS, &what, |k| match k {
             "type" | "sequencing" | "title" => Some(
                 "this looks like a seed-format flow, which needs a top-level `uri:` (SPEC §4)"
@@ -218,6 +205,26 @@ fn stages(cx: &mut Cx, f: Field<'_>, resolver: &mut Resolver<'_>, p: &mut Parsed
 }
 
 /// `env:` mapping of variable name → template.
+/// The `name` of a stage or action (reported when missing), and how to refer to the thing in
+/// messages (`stage `build``, or `fallback` without a valid name).
+fn required_name(cx: &mut Cx, m: &Map<'_>, kind: &str, fallback: &str) -> (Option<String>, String) {
+    let name = match m.get("name") {
+        Some(nf) => cx.name(nf, NameRule::Ident),
+        None => {
+            cx.error(
+                m.node.pos,
+                format!("missing required field `name` in {fallback}"),
+            );
+            None
+        }
+    };
+    let what = match &name {
+        Some(n) => format!("{kind} `{n}`"),
+        None => fallback.to_string(),
+    };
+    (name, what)
+}
+
 fn env_block(cx: &mut Cx, f: Field<'_>) -> (IndexMap<String, Template>, Vec<(String, Tpl)>) {
     let mut env = IndexMap::new();
     let mut tpls = Vec::new();
@@ -300,20 +307,7 @@ fn action(
 ) -> Option<(Action, ActionSrc)> {
     let m = cx.map(node, node.pos, fallback)?;
     let name_field = m.get("name");
-    let name = match name_field {
-        Some(nf) => cx.name(nf, NameRule::Ident),
-        None => {
-            cx.error(
-                m.node.pos,
-                format!("missing required field `name` in {fallback}"),
-            );
-            None
-        }
-    };
-    let what = match &name {
-        Some(n) => format!("action `{n}`"),
-        None => fallback.to_string(),
-    };
+    let (name, what) = required_name(cx, &m, "action", fallback);
     cx.check_keys_hint(&m, ACTION_FIELDS, &what, |k| match k {
         "run" | "script" | "entrypoint" | "args" => {
             Some("use `command` (a list) together with `image`".to_string())
