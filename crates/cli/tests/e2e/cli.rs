@@ -42,6 +42,7 @@ fn validate_accepts_good_files() {
         &format!("uri: a/b/c\nstages:\n  - type: normal\n    name: s\n    actions:\n      - name: a\n        jobs:\n          - name: j\n            endpoint: {BUSYBOX}\n"),
     );
     let hello = repo_root().join("examples/hello/workflow.yaml");
+    let pipeline = repo_root().join("examples/ci-pipeline/workflow.yaml");
     let dir = w.path("components/upper");
     let out = w.exec(&[
         "validate".as_ref(),
@@ -50,9 +51,15 @@ fn validate_accepts_good_files() {
         comp.as_os_str(),
         dir.as_os_str(),
         hello.as_os_str(),
+        pipeline.as_os_str(),
     ]);
     assert_eq!(out.code, 0, "{}", out.both());
-    assert!(out.stderr.contains(": ok"), "{}", out.both());
+    assert_eq!(
+        out.stderr.lines().filter(|l| l.ends_with(": ok")).count(),
+        6,
+        "one `FILE: ok` line per file\n{}",
+        out.both()
+    );
     assert_eq!(w.list_json(), Vec::<Value>::new(), "validate runs nothing");
 }
 
@@ -288,7 +295,11 @@ fn unreachable_engine_exits_1_with_a_hint() {
     );
 }
 
-fn cancel_with(signal: &str) {
+/// Runs a workflow whose first step sleeps, sends `signal` once the step is running and has
+/// printed `ready`, and checks the cancel: exit 130, container removed, run and step cancelled
+/// in the store, `finally` still ran and saw `run.status == cancelled`. With `json`, progress is
+/// read from stderr and stdout must hold the cancelled run's JSON.
+fn cancel_with(signal: &str, json: bool) {
     let w = World::new();
     let yaml = format!(
         "name: cancel-me\nstages:\n  - name: s\n    actions:\n      - name: sleeper\n{}  - name: later\n    actions:\n      - name: never\n{}finally:\n  - name: report\n    with: {{ status: \"${{{{ run.status }}}}\" }}\n{}",
@@ -297,7 +308,11 @@ fn cancel_with(signal: &str) {
         sh("echo \"[COUT] status = $CO_INPUT_STATUS\"", 4)
     );
     w.write("wf.yaml", &yaml);
-    let mut live = w.spawn(&["run", "wf.yaml"]);
+    let mut args = vec!["run", "wf.yaml"];
+    if json {
+        args.extend(["--output", "json"]);
+    }
+    let mut live = w.spawn_watching(&args, json);
     let first = live.wait_for_line("the run started", |l| l.starts_with("run "));
     let id = first.split_whitespace().nth(1).unwrap().to_string();
     live.wait_for_line("`==> sleeper running`", |l| {
@@ -314,6 +329,11 @@ fn cancel_with(signal: &str) {
     assert_eq!(out.code, 130, "{}", out.both());
     assert_nothing_left(&id);
     let shown = w.show_json(&id);
+    if json {
+        let printed: Value = serde_json::from_str(out.stdout.trim())
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {}", out.both()));
+        assert_eq!(printed, shown);
+    }
     assert_eq!(shown["status"], "cancelled", "{shown:#}");
     let steps = shown["steps"].as_array().unwrap();
     let sleeper = steps.iter().find(|s| s["action"] == "sleeper").unwrap();
@@ -337,13 +357,13 @@ fn cancel_with(signal: &str) {
 /// SIGINT during a `sleep 600` step: exit 130, run cancelled in the store, container removed.
 #[test]
 fn sigint_cancels_the_run() {
-    cancel_with("INT");
+    cancel_with("INT", false);
 }
 
-/// SIGTERM does the same.
+/// SIGTERM does the same; with `--output json` the cancelled run's JSON is still printed.
 #[test]
-fn sigterm_cancels_the_run() {
-    cancel_with("TERM");
+fn sigterm_cancels_the_run_and_prints_its_json() {
+    cancel_with("TERM", true);
 }
 
 /// `component test DIR --input …` runs the component once and prints its outputs.
@@ -591,7 +611,10 @@ fn hello_example_runs_green_and_is_in_the_history() {
     assert!(out.stdout.contains("==> say running"), "{}", out.both());
     assert!(out.stdout.contains("say | "), "{}", out.both());
     assert!(out.stdout.contains("hello world"), "{}", out.both());
-    assert_eq!(w.list_json().len(), 2);
+    let list = w.list_json();
+    assert_eq!(list.len(), 2);
+    assert_ne!(list[0]["id"], run.json["id"], "newest first");
+    assert_eq!(list[1]["id"], run.json["id"], "newest first");
 }
 
 /// Without `CONTAINEROPS_DB` the store is `$XDG_DATA_HOME/containerops/containerops.db`, else

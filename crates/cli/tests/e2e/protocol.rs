@@ -123,6 +123,8 @@ echo "[COUT] trimmed =    padded value   "
 echo "[COUT] dup = first"
 echo "[COUT] dup = second"
 echo "[COUT] just a log line"
+echo "[COUT] 9bad = not a key"
+echo "[COUT] empty ="
 echo "not an output: key = value"
 echo "[COUT] multi<<END"
 echo "line one"
@@ -135,6 +137,9 @@ echo "e1" >&2
 echo "e2" >&2
 echo "STOP" >&2
 echo "[COUT] CO_RESULT = true"
+echo "[COUT] unicode = ünïcødé→✓ 日本"
+printf '[COUT] crlf = windows\r\n'
+printf '[COUT] last = no newline at the end'
 "#;
     let yaml = format!(
         "name: proto-cout\nstages:\n  - name: s\n    actions:\n      - name: talk\n{}",
@@ -155,6 +160,10 @@ echo "[COUT] CO_RESULT = true"
             "dup": "second",
             "multi": "line one\n  line two  \n\n[COUT] not_a_key = inside heredoc",
             "err_multi": "e1\ne2",
+            "empty": "",
+            "unicode": "ünïcødé→✓ 日本",
+            "crlf": "windows",
+            "last": "no newline at the end",
         }),
         "{}",
         run.pretty()
@@ -162,6 +171,7 @@ echo "[COUT] CO_RESULT = true"
     let logs = w.logs(run.id(), Some("talk"));
     assert!(logs.contains("[COUT] just a log line"), "{logs}");
     assert!(logs.contains("not an output: key = value"), "{logs}");
+    assert!(logs.contains("[COUT] 9bad = not a key"), "{logs}");
 }
 
 /// Two steps: `big` prints a one-line value of `bytes` bytes, `heredoc` a multi-line value of
@@ -494,5 +504,89 @@ fn secret_printed_as_an_output_is_not_shown_in_clear() {
     assert_no_secret(
         "the `runs show` summary",
         &w.exec(&["runs", "show", run.id()]).stdout,
+    );
+}
+
+/// A secret that ends up in a step's error text (a bad `CO_RESULT`, a typed output or input that
+/// does not parse, a failing expression) is not shown in clear in the live output or the JSON.
+#[test]
+fn secrets_do_not_leak_through_step_errors() {
+    let w = World::new();
+    w.write(
+        "components/typed/component.yaml",
+        &format!(
+            "name: typed\nversion: 1.0.0\nimage: {BUSYBOX}\ncommand: [\"sh\", \"-c\", \"echo \\\"[COUT] n = $API\\\"\"]\ninputs:\n  times: {{ type: int, default: 1 }}\noutputs:\n  n: {{ type: int }}\n"
+        ),
+    );
+    let yaml = format!(
+        r#"name: proto-secret-errors
+env: {{ API: "${{{{ secrets.API_KEY }}}}" }}
+stages:
+  - name: s
+    actions:
+      - name: verdict
+{}      - name: typed-output
+        component: ./components/typed
+      - name: typed-input
+        component: ./components/typed
+        with: {{ times: "${{{{ secrets.API_KEY }}}}" }}
+      - name: expression
+        with: {{ x: "${{{{ fromJSON(secrets.API_KEY) }}}}" }}
+{}"#,
+        sh("echo \"[COUT] CO_RESULT = $API\"", 8),
+        sh("echo hi", 8),
+    );
+    let file = w.write("workflow.yaml", &yaml);
+    let secret_arg = format!("API_KEY={API_SECRET}");
+    let run = w.run_json(&file, &["--secret", &secret_arg]);
+    assert_eq!(run.code, 1, "{}", run.pretty());
+    let mut leaks = Vec::new();
+    for action in ["verdict", "typed-output", "typed-input", "expression"] {
+        assert_eq!(run.status_of(action), "failed", "{}", run.pretty());
+        let error = run.error_of(action);
+        if error.contains(API_SECRET) {
+            leaks.push(format!("{action}: {error}"));
+        }
+    }
+    assert!(
+        leaks.is_empty(),
+        "step errors show the secret in clear:\n{}",
+        leaks.join("\n")
+    );
+    assert_no_secret("the live output", &run.stderr);
+    assert_no_secret("the JSON", &run.stdout);
+    assert_no_secret("`logs`", &w.logs(run.id(), None));
+}
+
+/// Every output line is stored, in order, stdout and stderr alike.
+#[test]
+fn logs_keep_every_line_in_order() {
+    let w = World::new();
+    let yaml = format!(
+        "name: proto-many-lines\nstages:\n  - name: s\n    actions:\n      - name: counter\n{}",
+        sh(
+            "seq 1 5000\necho to-stderr >&2\necho '[COUT] done = yes'",
+            8
+        )
+    );
+    let run = w.run_yaml(&yaml, &[]);
+    run.assert_all_succeeded();
+    assert_eq!(run.out("counter", "done"), "yes");
+    let logs = w.logs(run.id(), Some("counter"));
+    let numbers: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.chars().all(|c| c.is_ascii_digit()))
+        .collect();
+    let expected: Vec<String> = (1..=5000).map(|n| n.to_string()).collect();
+    assert_eq!(numbers, expected, "all 5000 lines, in order");
+    assert!(
+        logs.lines().any(|l| l == "to-stderr"),
+        "stderr lines are logs too"
+    );
+    let all = w.logs(run.id(), None);
+    assert_eq!(
+        all.lines().filter(|l| l.starts_with("counter | ")).count(),
+        logs.lines().count(),
+        "`logs ID` has the same lines, labelled"
     );
 }

@@ -151,3 +151,38 @@ stages:
     );
     assert_eq!(run.out("notify", "notified"), "yes");
 }
+
+/// A seed job's `timeout` is in seconds; a job that outlives it fails with `timed out after 1s`
+/// and what follows it is skipped.
+#[test]
+fn seed_job_timeout_in_seconds() {
+    let w = World::new();
+    build_job_image(&w);
+    let flow = format!(
+        r#"uri: demo/ci/slow-flow
+stages:
+  - type: normal
+    name: build
+    actions:
+      - name: compile
+        jobs:
+          - name: hang
+            endpoint: {JOB_IMAGE}
+            timeout: 1
+            environments:
+{hang}          - name: after
+            endpoint: {JOB_IMAGE}
+            environments:
+{after}"#,
+        hang = job(14, "echo started\nsleep 600"),
+        after = job(14, "echo after"),
+    );
+    let file = w.write("flow.yaml", &flow);
+    let run = w.run_json(&file, &[]);
+    assert_eq!(run.code, 1, "{}", run.pretty());
+    assert_eq!(run.json["workflow"], "slow-flow");
+    assert_eq!(run.status_of("hang"), "failed");
+    let e = run.error_of("hang");
+    assert!(e.contains("timed out after 1s"), "{e}");
+    assert_eq!(run.status_of("after"), "skipped");
+}

@@ -382,16 +382,31 @@ impl World {
             .unwrap_or_else(|e| panic!("runs list --output json: {e}\n{}", out.both()))
     }
 
-    /// Start the binary with piped stdout and stderr (for tests that watch it live).
+    /// Start the binary with piped stdout and stderr, watching stdout line by line.
     pub fn spawn<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Live {
+        self.spawn_watching(args, false)
+    }
+
+    /// Start the binary with piped stdout and stderr, watching stderr (with `watch_stderr`) or
+    /// stdout line by line; the other stream is collected whole.
+    pub fn spawn_watching<S: AsRef<std::ffi::OsStr>>(
+        &self,
+        args: &[S],
+        watch_stderr: bool,
+    ) -> Live {
         let mut cmd = self.command();
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let stderr = child.stderr.take().unwrap();
+        let stdout: Box<dyn Read + Send> = Box::new(child.stdout.take().unwrap());
+        let stderr: Box<dyn Read + Send> = Box::new(child.stderr.take().unwrap());
+        let (watched, other) = if watch_stderr {
+            (stderr, stdout)
+        } else {
+            (stdout, stderr)
+        };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
+            for line in BufReader::new(watched).lines() {
                 match line {
                     Ok(l) => {
                         if tx.send(l).is_err() {
@@ -402,31 +417,33 @@ impl World {
                 }
             }
         });
-        let err = std::thread::spawn(move || {
+        let other = std::thread::spawn(move || {
             let mut s = String::new();
-            let mut stderr = stderr;
-            let _ = stderr.read_to_string(&mut s);
+            let mut other = other;
+            let _ = other.read_to_string(&mut s);
             s
         });
         Live {
             child,
             lines: rx,
             seen: Vec::new(),
-            stderr: Some(err),
+            other: Some(other),
+            watch_stderr,
         }
     }
 }
 
-/// A running `containerops` whose stdout is read line by line.
+/// A running `containerops` whose stdout (or stderr) is read line by line.
 pub struct Live {
     pub child: Child,
     lines: mpsc::Receiver<String>,
     pub seen: Vec<String>,
-    stderr: Option<std::thread::JoinHandle<String>>,
+    other: Option<std::thread::JoinHandle<String>>,
+    watch_stderr: bool,
 }
 
 impl Live {
-    /// Read stdout until a line satisfies `pred`; returns that line.
+    /// Read the watched stream until a line satisfies `pred`; returns that line.
     pub fn wait_for_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
         loop {
             match self.lines.recv_timeout(WATCHDOG) {
@@ -439,7 +456,7 @@ impl Live {
                 Err(e) => {
                     let _ = self.child.kill();
                     panic!(
-                        "stdout ended ({e:?}) before {what}; seen so far:\n{}",
+                        "output ended ({e:?}) before {what}; seen so far:\n{}",
                         self.seen.join("\n")
                     );
                 }
@@ -457,20 +474,26 @@ impl Live {
         assert!(status.success(), "kill -{name} failed");
     }
 
-    /// Wait for the process to end: (exit code, rest of stdout, all of stderr).
+    /// Wait for the process to end: exit code, stdout and stderr.
     pub fn finish(mut self) -> Output {
         let status = wait_with_watchdog(&mut self.child);
         for line in self.lines.iter() {
             self.seen.push(line);
         }
-        let stderr = self
-            .stderr
+        let other = self
+            .other
             .take()
             .map(|h| h.join().unwrap_or_default())
             .unwrap_or_default();
+        let watched = self.seen.join("\n");
+        let (stdout, stderr) = if self.watch_stderr {
+            (other, watched)
+        } else {
+            (watched, other)
+        };
         Output {
             code: code_of(status),
-            stdout: self.seen.join("\n"),
+            stdout,
             stderr,
         }
     }

@@ -30,6 +30,11 @@ command:
     else
       echo "[COUT] memory = unknown"
     fi
+    if [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+      echo "[COUT] cpu = $(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)/$(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)"
+    else
+      echo "[COUT] cpu = $(cat /sys/fs/cgroup/cpu.max | tr ' ' /)"
+    fi
     echo "[COUT] greeting = $CO_INPUT_TEXT x$CO_INPUT_TIMES"
 inputs:
   text: { type: string, required: true, description: what to say }
@@ -41,18 +46,23 @@ outputs:
   data_json: { type: json, required: true }
   data: { type: string }
   memory: { type: string }
+  cpu: { type: string }
   greeting: { type: string, required: true }
 resources: { cpu: 0.5, memory: 64Mi }
 timeout: 1m
+kubernetes:
+  nodeSelector: { disk: ssd }
+  serviceAccountName: builder
 "#;
 
-/// A component from a directory: `with`, defaults, typed inputs, declared outputs, and its
-/// resources (the memory limit is visible in the container's cgroup); an action's `resources`
-/// override the component's.
+/// A component from a directory (or a catalog `name@version`): `with`, defaults, typed inputs,
+/// declared outputs, and its resources (memory and CPU limits are visible in the container's
+/// cgroup); an action's `resources` override the component's, field by field.
 #[test]
 fn component_directory_inputs_defaults_and_memory_limit() {
     let w = World::new();
     w.write("components/probe/component.yaml", PROBE_COMPONENT);
+    w.write("catalog/probe/1.2.3/component.yaml", PROBE_COMPONENT);
     let yaml = r#"name: comp-dir
 inputs:
   n: { type: int, default: 4 }
@@ -66,6 +76,10 @@ stages:
         component: ./components/probe
         with: { text: plain, times: "${{ inputs.n }}", loud: true, ratio: 2 }
         resources: { memory: 128Mi }
+      - name: from-catalog
+        component: probe@1.2.3
+        with: { text: cat }
+        resources: { cpu: 250m }
 "#;
     let run = w.run_yaml(yaml, &["--input", "n=7"]);
     run.assert_all_succeeded();
@@ -90,6 +104,11 @@ stages:
         run.pretty()
     );
     assert_eq!(t["memory"], "134217728", "the action's 128Mi wins");
+    assert_eq!(t["cpu"], "50000/100000", "the component's cpu stays");
+    let c = &run.step("from-catalog")["outputs"];
+    assert_eq!(c["greeting"], "cat x2");
+    assert_eq!(c["cpu"], "25000/100000", "the action's 250m wins");
+    assert_eq!(c["memory"], "67108864", "the component's memory stays");
     assert_eq!(t["greeting"], "plain x7");
 }
 
@@ -405,6 +424,13 @@ stages:
     assert_eq!(run.out("count", "copies").trim(), "4");
     let copy_logs = w.logs(run.id(), Some("act[os=b,n=2]"));
     assert!(!copy_logs.contains("lock taken"), "{copy_logs}");
+    let all = w.logs(run.id(), None);
+    for name in &names {
+        assert!(
+            all.contains(&format!("{name} | ")),
+            "`logs ID` labels lines of {name}:\n{all}"
+        );
+    }
 }
 
 /// Workflow env, then action env (which may refer to the workflow's); both reach the container.
