@@ -116,7 +116,16 @@ fn validate_reports_all_problems_with_positions() {
         "components/broken/component.yaml",
         "name: broken\nversion: one\nimage: x\ninputs:\n  a: { type: strng }\n",
     );
-    let out = w.exec(&["validate", "bad.yaml", "components/broken/component.yaml"]);
+    w.write(
+        "seed.yaml",
+        "uri: a/b/flow\nstages:\n  - type: middle\n    name: s\n  - type: normal\n    name: t\n    sequencing: random\n    actions:\n      - name: a\n        jobs:\n          - name: j\n            subscriptions:\n              - ghost.job[OUT]: VAR\n",
+    );
+    let out = w.exec(&[
+        "validate",
+        "bad.yaml",
+        "components/broken/component.yaml",
+        "seed.yaml",
+    ]);
     assert_eq!(out.code, 2, "{}", out.both());
     assert!(out.stdout.trim().is_empty(), "{}", out.both());
     let wf = diagnostics(&out.stderr, "bad.yaml");
@@ -142,9 +151,18 @@ fn validate_reports_all_problems_with_positions() {
     assert!(on(11).contains("soon"), "{}", on(11));
     let comp = diagnostics(&out.stderr, "components/broken/component.yaml");
     assert!(comp.len() >= 2, "{comp:#?}\n{}", out.both());
+    let seed = diagnostics(&out.stderr, "seed.yaml");
+    let seed_lines: Vec<usize> = seed.iter().map(|d| d.0).collect();
+    for expected in [3, 7, 11, 13] {
+        // unknown stage type, bad sequencing, job without endpoint, unknown subscription source
+        assert!(
+            seed_lines.contains(&expected),
+            "expected a seed-flow problem on line {expected}: {seed:#?}"
+        );
+    }
     // every non-empty stderr line is a diagnostic of one of the two files
     let total = out.stderr.lines().filter(|l| !l.trim().is_empty()).count();
-    assert_eq!(total, wf.len() + comp.len(), "{}", out.both());
+    assert_eq!(total, wf.len() + comp.len() + seed.len(), "{}", out.both());
 }
 
 /// References the SPEC makes validation errors: an action the step does not wait for, an unknown
@@ -613,6 +631,7 @@ fn hello_example_runs_green_and_is_in_the_history() {
     assert!(out.stdout.contains("hello world"), "{}", out.both());
     let list = w.list_json();
     assert_eq!(list.len(), 2);
+    assert_nothing_left(list[0]["id"].as_str().unwrap());
     assert_ne!(list[0]["id"], run.json["id"], "newest first");
     assert_eq!(list[1]["id"], run.json["id"], "newest first");
 }
