@@ -1083,3 +1083,40 @@ fn tempfile_component(text: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("component.yaml"), text).expect("write");
     dir
 }
+
+#[test]
+fn plain_yaml_values_keep_their_type_unless_that_would_change_them() {
+    let yaml = format!(
+        r#"name: typed
+stages:
+  - name: s
+    actions:
+      - name: a
+        image: {IMG}
+        with:
+          n: 12
+          flag: true
+          ratio: 1.5
+          version: 1.10
+          padded: 007
+          quoted: "12"
+          cfg: {{ a: 1 }}
+          list: [1, two]
+          empty:
+"#
+    );
+    let sim = Sim::new(&yaml).run();
+    assert_eq!(
+        sim.env("a", "CO_DATA_JSON").as_deref(),
+        Some(
+            r#"{"n":12,"flag":true,"ratio":1.5,"version":"1.10","padded":"007","quoted":"12","cfg":{"a":1},"list":[1,"two"],"empty":""}"#
+        )
+    );
+    assert_eq!(
+        sim.env("a", "CO_DATA").as_deref(),
+        Some(
+            r#"n=12 flag=true ratio=1.5 version=1.10 padded=007 quoted=12 cfg="{\"a\":1}" list="[1,\"two\"]" empty="""#
+        )
+    );
+    assert_eq!(sim.env("a", "CO_INPUT_VERSION").as_deref(), Some("1.10"));
+}

@@ -332,6 +332,19 @@ impl Template {
         Some(out)
     }
 
+    /// The value the template always has, when it depends on nothing: plain text (a string), or
+    /// exactly one literal expression (its value, with its type).
+    pub fn constant(&self) -> Option<Value> {
+        match self.single_expr() {
+            Some(Expr {
+                kind: ExprKind::Literal(value),
+                ..
+            }) => Some(value.clone()),
+            Some(_) => None,
+            None => self.as_literal().map(Value::String),
+        }
+    }
+
     /// Whether the template contains at least one expression.
     pub fn has_expressions(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Expr(_)))

@@ -132,6 +132,33 @@ impl Masker {
         self.automaton.is_none()
     }
 
+    /// Mask every string inside a JSON value (outputs, for example). A number or boolean whose
+    /// text contains a secret becomes the string `***`.
+    pub fn mask_json(&self, value: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        if self.automaton.is_none() {
+            return value.clone();
+        }
+        match value {
+            Value::String(s) => Value::String(self.mask(s).into_owned()),
+            Value::Array(items) => Value::Array(items.iter().map(|v| self.mask_json(v)).collect()),
+            Value::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (self.mask(k).into_owned(), self.mask_json(v)))
+                    .collect(),
+            ),
+            Value::Number(_) | Value::Bool(_) => {
+                let text = value.to_string();
+                if self.mask(&text) == text {
+                    value.clone()
+                } else {
+                    Value::String(MASK.to_string())
+                }
+            }
+            Value::Null => Value::Null,
+        }
+    }
+
     /// `text` with every secret form replaced by `***` (borrowed when nothing matched).
     pub fn mask<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let Some(automaton) = &self.automaton else {
@@ -197,6 +224,29 @@ mod tests {
         assert!(m.is_empty());
         assert_eq!(m.mask("abc"), "abc");
         assert!(Masker::default().is_empty());
+    }
+
+    #[test]
+    fn json_values_are_masked_inside() {
+        let m = Masker::new(["hunter2", "424242"]);
+        let value = serde_json::json!({
+            "token": "x-hunter2-y",
+            "list": ["hunter2", 1, true],
+            "pin": 424242,
+            "hunter2": null,
+            "plain": 7
+        });
+        assert_eq!(
+            m.mask_json(&value),
+            serde_json::json!({
+                "token": "x-***-y",
+                "list": ["***", 1, true],
+                "pin": "***",
+                "***": null,
+                "plain": 7
+            })
+        );
+        assert_eq!(Masker::default().mask_json(&value), value);
     }
 
     #[test]

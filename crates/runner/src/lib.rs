@@ -182,7 +182,7 @@ impl Runner {
         self.store
             .upsert_steps(
                 &(0..engine.plan().nodes.len())
-                    .filter_map(|n| step_record(&engine, n))
+                    .filter_map(|n| step_record(&engine, n, &Masker::default()))
                     .collect::<Vec<_>>(),
             )
             .await?;
@@ -209,7 +209,7 @@ impl Runner {
         } = prepared;
         let run_id = record.id.clone();
         let views: Vec<StepView> = (0..engine.plan().nodes.len())
-            .filter_map(|n| step_view(&engine, n))
+            .filter_map(|n| step_view(&engine, n, &Masker::default()))
             .collect();
         observer.run_started(&run_id, &views);
 
@@ -325,6 +325,14 @@ impl Driver {
         result
     }
 
+    /// The run's masker as it is now (secret inputs are added as their steps launch).
+    fn current_masker(&self) -> Masker {
+        match self.masker.read() {
+            Ok(masker) => masker.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
     /// Hand one event to the engine.
     fn feed(&mut self, event: Event) -> Vec<Command> {
         let input = match event {
@@ -357,6 +365,23 @@ impl Driver {
         let now = now_millis();
         let mut changed: Vec<NodeId> = Vec::new();
         let mut attempts: Vec<AttemptRecord> = Vec::new();
+        // New secrets first: everything below (records, views, log lines) must already mask them.
+        let new_secrets: Vec<String> = commands
+            .iter()
+            .filter_map(|c| match c {
+                Command::MaskSecrets(values) => Some(values.iter().cloned()),
+                _ => None,
+            })
+            .flatten()
+            .collect();
+        if !new_secrets.is_empty() {
+            self.secrets.extend(new_secrets);
+            let masker = Masker::new(self.secrets.iter());
+            match self.masker.write() {
+                Ok(mut guard) => *guard = masker,
+                Err(poisoned) => *poisoned.into_inner() = masker,
+            }
+        }
         for command in &commands {
             match command {
                 Command::StepChanged { node } if !changed.contains(node) => changed.push(*node),
@@ -393,7 +418,9 @@ impl Driver {
                             status: status.as_str().into(),
                             container_id: self.containers.remove(&(*node, *attempt)),
                             exit_code: *exit_code,
-                            error: error.clone(),
+                            error: error
+                                .as_deref()
+                                .map(|e| self.current_masker().mask(e).into_owned()),
                             started_at: self
                                 .attempt_started
                                 .remove(&(*node, *attempt))
@@ -405,9 +432,10 @@ impl Driver {
                 _ => {}
             }
         }
+        let masker = self.current_masker();
         let steps: Vec<StepRecord> = changed
             .iter()
-            .filter_map(|&node| step_record(&self.engine, node))
+            .filter_map(|&node| step_record(&self.engine, node, &masker))
             .collect();
         // On a store failure the effects still happen (the engine already counts on them) and
         // the error makes `drive` cancel the run.
@@ -418,7 +446,7 @@ impl Driver {
             .await
             .map_err(RunnerError::from);
         for &node in &changed {
-            if let Some(view) = step_view(&self.engine, node) {
+            if let Some(view) = step_view(&self.engine, node, &masker) {
                 self.observer.step_changed(&view);
             }
         }
@@ -442,15 +470,9 @@ impl Driver {
                         let _ = tx.send(Event::Timer(timer));
                     }));
                 }
-                Command::MaskSecrets(values) => {
-                    self.secrets.extend(values);
-                    let masker = Masker::new(self.secrets.iter());
-                    if let Ok(mut guard) = self.masker.write() {
-                        *guard = masker;
-                    }
-                }
                 Command::StepChanged { .. }
                 | Command::AttemptEnded { .. }
+                | Command::MaskSecrets(_)
                 | Command::RunFinished(_) => {}
             }
         }
@@ -461,8 +483,8 @@ impl Driver {
         let token = CancellationToken::new();
         self.tokens.insert((node, attempt), token.clone());
         self.in_flight += 1;
-        let action = step_view(&self.engine, node)
-            .map(|v| v.action)
+        let action = display_action(self.engine.plan(), node)
+            .map(|(_, action)| action)
             .unwrap_or_else(|| launch.step_key.clone());
         let mut sink = sink::StepSink::new(sink::LogTarget {
             run_id: launch.run_id.clone(),
@@ -524,7 +546,9 @@ fn display_action(plan: &Plan, node: NodeId) -> Option<(String, String)> {
     ))
 }
 
-fn step_view(engine: &Engine, node: NodeId) -> Option<StepView> {
+/// A step as shown and stored: its error and outputs pass through the run's masker (a secret can
+/// reach them through a failing value or a `[COUT]` line).
+fn step_view(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepView> {
     let step = engine.step(node)?;
     let (stage, action) = display_action(engine.plan(), node)?;
     Some(StepView {
@@ -534,19 +558,19 @@ fn step_view(engine: &Engine, node: NodeId) -> Option<StepView> {
         action,
         status: step.status,
         attempt: step.attempt,
-        error: step.error.clone(),
+        error: step.error.as_deref().map(|e| masker.mask(e).into_owned()),
         outputs: step
             .outputs
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.clone(), masker.mask_json(v)))
             .collect(),
         started_at: step.started_at,
         finished_at: step.finished_at,
     })
 }
 
-fn step_record(engine: &Engine, node: NodeId) -> Option<StepRecord> {
-    let view = step_view(engine, node)?;
+fn step_record(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepRecord> {
+    let view = step_view(engine, node, masker)?;
     let step = engine.step(node)?;
     Some(StepRecord {
         run_id: engine.run_id().to_string(),

@@ -657,10 +657,10 @@ impl<'a> Validator<'a> {
             let Some(t) = action.with.get(&item.key) else {
                 continue;
             };
-            let Some(text) = t.as_literal() else {
+            let Some(value) = t.constant() else {
                 continue;
             };
-            if let Err(e) = co_protocol::coerce(&serde_json::Value::String(text.clone()), decl.ty) {
+            if let Err(e) = co_protocol::coerce(&value, decl.ty) {
                 cx.error(
                     item.value_pos,
                     format!(

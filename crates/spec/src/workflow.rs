@@ -257,26 +257,41 @@ fn env_block(cx: &mut Cx, f: Field<'_>) -> (IndexMap<String, Template>, Vec<(Str
     (env, tpls)
 }
 
-/// A template from a scalar (numbers and booleans as written, empty as ""); a mapping or list
-/// becomes its JSON text, literally.
+/// A template from a value of `with`, `env` or `command`.
+///
+/// A plain scalar that is a number or boolean keeps that type when writing the value back gives
+/// exactly the text (`12`, `1.5`, `true`); anything that would change (`1.10`, `007`, `True`) stays
+/// the text as written, so no value is silently altered. A mapping or list keeps its structure (as
+/// JSON). Empty (or `null`) is `""`. Everything else is a string template that may contain `${{ }}`.
 pub(crate) fn template_value(cx: &mut Cx, f: Field<'_>) -> Option<Tpl> {
+    let typed = |value: serde_json::Value, text: String| Tpl {
+        template: Template::expr(Expr {
+            kind: co_expr::ExprKind::Literal(value),
+            offset: 0,
+        }),
+        text,
+        loc: Loc::Fixed(f.value.pos),
+    };
     match &f.value.kind {
         Kind::Scalar(s) => {
-            let text = if s.value() == Value::Null && s.style == crate::yaml::Style::Plain {
-                String::new()
-            } else {
-                s.text.clone()
-            };
-            let loc = Loc::of(f.value);
-            Some(parse_template(cx, text, loc))
+            let plain = s.style == crate::yaml::Style::Plain && !s.forced_string;
+            match s.value() {
+                Value::Null if plain => Some(parse_template(cx, String::new(), Loc::of(f.value))),
+                Value::Bool(_) | Value::Int(_) | Value::Float(_) if plain => {
+                    let value = crate::yaml::scalar_json(s);
+                    if co_protocol::value_text(&value) == s.text {
+                        Some(typed(value, s.text.clone()))
+                    } else {
+                        Some(parse_template(cx, s.text.clone(), Loc::of(f.value)))
+                    }
+                }
+                _ => Some(parse_template(cx, s.text.clone(), Loc::of(f.value))),
+            }
         }
         _ => {
-            let text = f.value.to_json().to_string();
-            Some(Tpl {
-                template: Template::literal(text.clone()),
-                text,
-                loc: Loc::Fixed(f.value.pos),
-            })
+            let value = f.value.to_json();
+            let text = value.to_string();
+            Some(typed(value, text))
         }
     }
 }
