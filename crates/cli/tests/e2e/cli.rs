@@ -8,7 +8,7 @@ use crate::support::{
     api_delete, assert_nothing_left, assert_run_shape, image_exists, sh, World, BUSYBOX,
 };
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
         .canonicalize()

@@ -161,8 +161,8 @@ pub fn image_exists(image: &str) -> bool {
 pub fn require_images() {
     assert!(
         image_exists(BUSYBOX),
-        "image {BUSYBOX} is missing: run `CONTAINEROPS_BIN=/work/target-e2e/debug/containerops \
-         scripts/build-images.sh` once (it builds the local example images; no registry is needed)"
+        "image {BUSYBOX} is missing: run scripts/build-images.sh once (it builds the local \
+         example images; no registry is needed)"
     );
 }
 
