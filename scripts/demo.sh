@@ -28,14 +28,19 @@ git -C "$WORK" -c user.name="Demo Developer" -c user.email=dev@example.org add -
 git -C "$WORK" -c user.name="Demo Developer" -c user.email=dev@example.org commit -q \
   -m "Add greet, a tiny C program with tests" -m "Used by the ContainerOps ci-pipeline example."
 git clone -q --bare "$WORK" "$SERVE/greet.git"
-PORT=${CO_DEMO_GIT_PORT:-9418}
+# A free port, unless one is given.
+PORT=${CO_DEMO_GIT_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')}
 git daemon --reuseaddr --export-all --base-path="$SERVE" --listen=0.0.0.0 --port="$PORT" &
 DAEMON=$!
 trap 'kill $DAEMON 2>/dev/null || true; rm -rf "$SERVE" "$WORK"' EXIT
 # Containers reach this machine at its own address.
 HOST=$(hostname -I 2>/dev/null | awk '{print $1}')
 HOST=${HOST:-host.containers.internal}
-for _ in $(seq 1 50); do git ls-remote "git://127.0.0.1:$PORT/greet.git" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 1 100); do
+  kill -0 $DAEMON 2>/dev/null || { echo "git daemon could not start on port $PORT" >&2; exit 1; }
+  git ls-remote "git://127.0.0.1:$PORT/greet.git" >/dev/null 2>&1 && break
+  sleep 0.1
+done
 
 log "running examples/ci-pipeline/workflow.yaml"
 set +e
