@@ -369,7 +369,14 @@ fn resolve_source(cx: &mut Cx, jobs: &[Job], s: &Subscription) -> Option<String>
     }
 }
 
-fn subscriptions(cx: &mut Cx, f: Field<'_>, index: usize, out: &mut Vec<Subscription>) {
+/// The entries of a seed-format list of single-entry mappings (`- KEY: value`), also accepted as
+/// one mapping. `item` and `whole` describe the expected form for the error messages.
+fn single_entries<'n>(
+    cx: &mut Cx,
+    f: Field<'n>,
+    item_form: &str,
+    list_form: &str,
+) -> Vec<(&'n Node, &'n Node)> {
     let mut entries: Vec<(&Node, &Node)> = Vec::new();
     match &f.value.kind {
         Kind::Seq(items) => {
@@ -377,14 +384,7 @@ fn subscriptions(cx: &mut Cx, f: Field<'_>, index: usize, out: &mut Vec<Subscrip
                 match &item.kind {
                     Kind::Map(es) => entries.extend(es.iter().map(|(k, v)| (k, v))),
                     _ if item.is_null() => {}
-                    _ => cx.error(
-                        item.pos,
-                        format!(
-                            "a subscription looks like `stage.action.job[OUTPUT]: ENV_VAR`, \
-                             found {}",
-                            item.describe()
-                        ),
-                    ),
+                    _ => cx.error(item.pos, format!("{item_form}, found {}", item.describe())),
                 }
             }
         }
@@ -392,13 +392,19 @@ fn subscriptions(cx: &mut Cx, f: Field<'_>, index: usize, out: &mut Vec<Subscrip
         _ if f.value.is_null() => {}
         _ => cx.error(
             f.value_pos(),
-            format!(
-                "`subscriptions` must be a list like `- stage.action.job[OUTPUT]: ENV_VAR`, \
-                 found {}",
-                f.value.describe()
-            ),
+            format!("{list_form}, found {}", f.value.describe()),
         ),
     }
+    entries
+}
+
+fn subscriptions(cx: &mut Cx, f: Field<'_>, index: usize, out: &mut Vec<Subscription>) {
+    let entries = single_entries(
+        cx,
+        f,
+        "a subscription looks like `stage.action.job[OUTPUT]: ENV_VAR`",
+        "`subscriptions` must be a list like `- stage.action.job[OUTPUT]: ENV_VAR`",
+    );
     for (k, v) in entries {
         let key_text = k.text().unwrap_or("");
         let parsed = key_text
@@ -441,33 +447,12 @@ fn subscriptions(cx: &mut Cx, f: Field<'_>, index: usize, out: &mut Vec<Subscrip
 /// `environments:` — a list of single-entry mappings (or one mapping), values verbatim.
 fn environments(cx: &mut Cx, f: Field<'_>) -> IndexMap<String, Template> {
     let mut env = IndexMap::new();
-    let mut entries: Vec<(&Node, &Node)> = Vec::new();
-    match &f.value.kind {
-        Kind::Seq(items) => {
-            for item in items {
-                match &item.kind {
-                    Kind::Map(es) => entries.extend(es.iter().map(|(k, v)| (k, v))),
-                    _ if item.is_null() => {}
-                    _ => cx.error(
-                        item.pos,
-                        format!(
-                            "items of `environments` must look like `NAME: value`, found {}",
-                            item.describe()
-                        ),
-                    ),
-                }
-            }
-        }
-        Kind::Map(es) => entries.extend(es.iter().map(|(k, v)| (k, v))),
-        _ if f.value.is_null() => {}
-        _ => cx.error(
-            f.value_pos(),
-            format!(
-                "`environments` must be a list like `- CO_DATA: \"key=value\"`, found {}",
-                f.value.describe()
-            ),
-        ),
-    }
+    let entries = single_entries(
+        cx,
+        f,
+        "items of `environments` must look like `NAME: value`",
+        "`environments` must be a list like `- CO_DATA: \"key=value\"`",
+    );
     for (k, v) in entries {
         let Some(name) = k.text().filter(|n| !n.is_empty() && !n.contains('=')) else {
             cx.error(
