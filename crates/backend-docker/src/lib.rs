@@ -232,6 +232,20 @@ impl Backend for DockerBackend {
         step::run_step(&self.inner, launch, workspace, sink, cancel).await
     }
 
+    async fn reattach(
+        &self,
+        launch: &StepLaunch,
+        workspace: &Workspace,
+        sink: &mut dyn OutputSink,
+        cancel: CancellationToken,
+    ) -> Result<Option<StepExit>, BackendError> {
+        // TODO(reattach helper): find the attempt's container, replay its output, wait, remove.
+        let _ = (launch, workspace, sink, cancel);
+        Err(BackendError::Other(
+            "reattach is not implemented yet".into(),
+        ))
+    }
+
     async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError> {
         self.inner.await_removals(&workspace.run_id).await;
         inventory::remove_run(&self.inner, &workspace.run_id, Some(&workspace.name)).await

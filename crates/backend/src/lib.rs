@@ -90,7 +90,7 @@ pub trait Backend: Send + Sync {
     /// Short name for messages (`docker`, `podman`, `kubernetes`, `fake`).
     fn name(&self) -> &str;
 
-    /// Create the run's workspace.
+    /// Create the run's workspace (or reuse it, if it exists: recovery).
     async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError>;
 
     /// Run one attempt to its end: create the container (labels, env, limits, workspace at
@@ -105,6 +105,19 @@ pub trait Backend: Send + Sync {
         sink: &mut dyn OutputSink,
         cancel: CancellationToken,
     ) -> Result<StepExit, BackendError>;
+
+    /// Attach to the container of an attempt that an earlier process launched (the server was
+    /// restarted while the step ran): pass its whole output from the start to `sink` (the driver
+    /// skips what it already stored), wait for it to end and remove it, as [`Backend::run_step`]
+    /// does. `Ok(None)` when no container of that attempt exists any more. `cancel` as for
+    /// `run_step`. [`Backend::create_workspace`] for a run whose workspace exists reuses it.
+    async fn reattach(
+        &self,
+        launch: &StepLaunch,
+        workspace: &Workspace,
+        sink: &mut dyn OutputSink,
+        cancel: CancellationToken,
+    ) -> Result<Option<StepExit>, BackendError>;
 
     /// The run is over: wait for pending removals, remove the workspace and anything else labelled
     /// with this run.

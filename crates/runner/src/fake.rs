@@ -91,6 +91,16 @@ impl Backend for FakeBackend {
         })
     }
 
+    async fn reattach(
+        &self,
+        _launch: &StepLaunch,
+        _workspace: &Workspace,
+        _sink: &mut dyn OutputSink,
+        _cancel: CancellationToken,
+    ) -> Result<Option<StepExit>, BackendError> {
+        Ok(None)
+    }
+
     async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError> {
         if let Ok(mut open) = self.open_workspaces.lock() {
             open.retain(|w| w != &workspace.name);
@@ -128,6 +138,16 @@ impl Backend for NoopBackend {
             stopped: false,
             oom_killed: false,
         })
+    }
+
+    async fn reattach(
+        &self,
+        _launch: &StepLaunch,
+        _workspace: &Workspace,
+        _sink: &mut dyn OutputSink,
+        _cancel: CancellationToken,
+    ) -> Result<Option<StepExit>, BackendError> {
+        Ok(None)
     }
 
     async fn finish_run(&self, _workspace: &Workspace) -> Result<(), BackendError> {

@@ -163,6 +163,7 @@ impl Runner {
         plan: Arc<Plan>,
         config: RunConfig,
     ) -> Result<PreparedRun, RunnerError> {
+        let trigger = config.trigger.clone().unwrap_or(Value::Null);
         let engine = Engine::new(plan, config)?;
         let workflow = &engine.plan().workflow;
         let record = RunRecord {
@@ -177,6 +178,10 @@ impl Runner {
             finished_at: None,
             source_path: workflow.path.clone(),
             source: workflow.source.clone(),
+            revision: None,
+            trigger,
+            parent: None,
+            max_concurrency: None,
         };
         self.store.insert_run(&record).await?;
         self.store

@@ -259,6 +259,9 @@ fn assemble(p: Parsed, display: &str, text: &str, file: &Arc<str>) -> Workflow {
         finally,
         path: display.to_string(),
         source: text.to_string(),
+        // TODO(spec helper): parse `triggers:` and `concurrency:`.
+        triggers: Vec::new(),
+        concurrency: None,
     }
 }
 

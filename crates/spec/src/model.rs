@@ -92,6 +92,46 @@ pub struct Workflow {
     pub path: String,
     /// The file's text, recorded with every run.
     pub source: String,
+    /// What starts runs of this workflow on a server (`triggers:`); local runs ignore them.
+    pub triggers: Vec<Trigger>,
+    /// At most this many runs of the workflow at once on a server (`concurrency:`); more wait
+    /// as `queued`. `None`: no limit.
+    pub concurrency: Option<u32>,
+}
+
+/// One entry of `triggers:` (a server extension of the contract, see docs/server.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trigger {
+    pub kind: TriggerKind,
+    /// Inputs of the runs it starts; templates may use `trigger.*` only.
+    pub inputs: IndexMap<String, Template>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TriggerKind {
+    /// `cron: "0 3 * * 1-5"` (5 fields), `timezone:` an IANA name (default UTC).
+    Cron {
+        schedule: String,
+        timezone: Option<String>,
+    },
+    /// GitHub webhooks: `X-Hub-Signature-256` HMAC with the stored secret named `secret`.
+    GitHub {
+        secret: String,
+        /// `X-GitHub-Event` values that start a run (default `push`).
+        events: Vec<String>,
+        /// Only these branches (push: the pushed branch; pull_request: the base); empty: any.
+        branches: Vec<String>,
+    },
+    /// GitLab webhooks: `X-Gitlab-Token` equal to the stored secret named `secret`.
+    GitLab {
+        secret: String,
+        /// `push`, `tag_push`, `merge_request`, … (from `X-Gitlab-Event`; default `push`).
+        events: Vec<String>,
+        branches: Vec<String>,
+    },
+    /// Any sender: header `X-ContainerOps-Token` equal to the stored secret named `secret`.
+    Webhook { secret: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]

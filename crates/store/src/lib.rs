@@ -66,6 +66,7 @@
 
 mod connect;
 mod log_writer;
+mod service;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -78,6 +79,7 @@ use sqlx::{Any, AnyPool, Row};
 
 pub use connect::{Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
 pub use log_writer::{LogWriter, LogWriterStats};
+pub use service::*;
 pub use timestamp::{format_timestamp, normalize_timestamp, now_timestamp};
 
 use timestamp::normalize_opt;
@@ -122,6 +124,16 @@ pub struct RunRecord {
     /// The workflow file's path as given, and its text.
     pub source_path: String,
     pub source: String,
+    /// The revision of the stored workflow this run uses (`None`: a run of a local file).
+    pub revision: Option<i64>,
+    /// What started the run: `{"event": "cli"}`, `{"event": "api"}`, `{"event": "cron", …}`,
+    /// `{"event": "push", "delivery": …, "payload": …}` (visible to expressions as `trigger.*`).
+    pub trigger: Value,
+    /// The run this one reruns or resumes.
+    pub parent: Option<String>,
+    /// At most this many runs of the workflow may run at once (copied from the workflow when the
+    /// run is queued); `None`: no limit.
+    pub max_concurrency: Option<i64>,
 }
 
 /// One step (an action, or a matrix copy) of a run.
@@ -663,6 +675,11 @@ fn run_from_row(row: &AnyRow) -> Result<RunRecord> {
         finished_at: column(row, "finished_at")?,
         source_path: column(row, "source_path")?,
         source: column(row, "source")?,
+        // TODO(store helper): real columns in migration 0002.
+        revision: None,
+        trigger: Value::Null,
+        parent: None,
+        max_concurrency: None,
     })
 }
 
