@@ -88,6 +88,13 @@ pub enum Command {
         attempt: u32,
         launch: Box<StepLaunch>,
     },
+    /// Attach to the running container of this attempt, started before the run was restored
+    /// ([`Engine::restore`]); an [`Input::Exited`] follows (with a backend error if it is gone).
+    Reattach {
+        node: NodeId,
+        attempt: u32,
+        launch: Box<StepLaunch>,
+    },
     /// Stop this attempt's container; an [`Input::Exited`] follows.
     Stop { node: NodeId, attempt: u32 },
     /// Feed [`Input::Timer`] at `at`.
@@ -118,6 +125,21 @@ pub struct RunConfig {
     pub secrets: IndexMap<String, String>,
     /// What started the run (webhook event and payload), visible as `trigger.*`.
     pub trigger: Option<Value>,
+}
+
+/// A step as it was stored, to restore a run from ([`Engine::restore`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StepSnapshot {
+    pub status: StepStatus,
+    /// The current (or last) attempt; 0 if it never started.
+    pub attempt: u32,
+    pub exit_code: Option<i64>,
+    pub outputs: IndexMap<String, Value>,
+    pub error: Option<String>,
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
+    /// When the current attempt started, for a running step (its timeout counts from there).
+    pub attempt_started_at: Option<Millis>,
 }
 
 /// Why a run could not be set up (bad inputs). Each entry is one problem, in words.
@@ -208,6 +230,135 @@ impl Engine {
             finished_at: None,
             plan,
         })
+    }
+
+    /// Rebuild a run from its stored steps: after a crash (steps that were running are reattached
+    /// to their containers, steps waiting for a retry retry at once) or to resume a failed run
+    /// (succeeded steps keep their outputs, every other step is `pending`). `snapshot` has one
+    /// entry per plan node (missing entries are `pending`). Returns the engine and the commands
+    /// that get the run going again; the run counts as started at `started_at`.
+    pub fn restore(
+        plan: Arc<Plan>,
+        config: RunConfig,
+        snapshot: Vec<StepSnapshot>,
+        cancel_requested: bool,
+        started_at: Millis,
+        now: Millis,
+    ) -> Result<(Engine, Vec<Command>), ConfigError> {
+        let mut engine = Engine::new(plan, config)?;
+        engine.started = true;
+        engine.started_at = Some(started_at);
+        let mut out = Vec::new();
+        let mut snapshot = snapshot.into_iter();
+        let mut attempt_started = vec![None; engine.steps.len()];
+        for node in 0..engine.steps.len() {
+            let snap = snapshot.next().unwrap_or_default();
+            attempt_started[node] = snap.attempt_started_at;
+            let step = &mut engine.steps[node];
+            step.status = snap.status;
+            step.attempt = snap.attempt;
+            step.exit_code = snap.exit_code;
+            step.outputs = snap.outputs;
+            step.error = snap.error;
+            step.started_at = snap.started_at;
+            step.finished_at = snap.finished_at;
+            // An attempt that was running (or about to retry) without an attempt number cannot
+            // be found again: run it from the start.
+            if matches!(snap.status, StepStatus::Running | StepStatus::Waiting) && snap.attempt == 0
+            {
+                step.status = StepStatus::Pending;
+            }
+            if step.status.is_terminal() {
+                engine.terminal += 1;
+            }
+            if matches!(step.status, StepStatus::Running | StepStatus::Waiting) {
+                if let Some(count) = engine
+                    .plan
+                    .nodes
+                    .get(node)
+                    .and_then(|n| engine.active.get_mut(n.action))
+                {
+                    *count += 1;
+                }
+            }
+        }
+        // Dependency counters and failed ancestors, in dependency order.
+        for node in engine.topological_order() {
+            let deps = engine.plan.nodes[node].deps.clone();
+            engine.remaining_deps[node] = deps
+                .iter()
+                .filter(|&&d| !engine.steps[d].status.is_terminal())
+                .count();
+            engine.failed_ancestor[node] = deps.iter().any(|&d| {
+                engine.steps[d].status == StepStatus::Failed || engine.failed_ancestor[d]
+            });
+            match engine.steps[node].status {
+                StepStatus::Pending if engine.remaining_deps[node] == 0 => {
+                    engine.ready.push_back(node)
+                }
+                StepStatus::Running => {
+                    let attempt = engine.steps[node].attempt;
+                    match launch::build(&engine, node, attempt) {
+                        Ok((launch, secrets)) => {
+                            if !secrets.is_empty() {
+                                out.push(Command::MaskSecrets(secrets));
+                            }
+                            out.push(Command::Reattach {
+                                node,
+                                attempt,
+                                launch: Box::new(launch),
+                            });
+                            let limit = engine
+                                .plan
+                                .action_of(node)
+                                .and_then(|a| a.action.effective_timeout());
+                            if let Some(limit) = limit {
+                                let from = attempt_started[node].unwrap_or(now);
+                                out.push(set_timer(node, attempt, TimerKind::Timeout, from, limit));
+                            }
+                        }
+                        Err(message) => {
+                            engine.steps[node].error = Some(message);
+                            engine.settle(now, node, StepStatus::Failed, &mut out);
+                        }
+                    }
+                }
+                StepStatus::Waiting => {
+                    let attempt = engine.steps[node].attempt;
+                    out.push(set_timer(
+                        node,
+                        attempt,
+                        TimerKind::Backoff,
+                        now,
+                        Duration::ZERO,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if cancel_requested {
+            engine.on_cancel(now, &mut out);
+        }
+        engine.pump(now, &mut out);
+        Ok((engine, out))
+    }
+
+    /// Every node once, each after the nodes it depends on.
+    fn topological_order(&self) -> Vec<NodeId> {
+        let n = self.plan.nodes.len();
+        let mut pending: Vec<usize> = self.plan.nodes.iter().map(|p| p.deps.len()).collect();
+        let mut queue: VecDeque<NodeId> = (0..n).filter(|&i| pending[i] == 0).collect();
+        let mut order = Vec::with_capacity(n);
+        while let Some(node) = queue.pop_front() {
+            order.push(node);
+            for &dependent in &self.dependents[node] {
+                pending[dependent] -= 1;
+                if pending[dependent] == 0 {
+                    queue.push_back(dependent);
+                }
+            }
+        }
+        order
     }
 
     pub fn plan(&self) -> &Arc<Plan> {

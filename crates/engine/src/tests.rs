@@ -55,11 +55,15 @@ struct Sim {
     /// Every launch, in order: (step key, attempt, time).
     launches: Vec<(String, u32, Millis)>,
     launched: Vec<StepLaunch>,
+    /// Every reattach, in order: (step key, attempt).
+    reattached: Vec<(String, u32)>,
     stops: Vec<(String, u32)>,
     masked: Vec<String>,
     finished: Option<RunStatus>,
     /// Most attempts of one action running at once, by action name.
     peak: HashMap<String, usize>,
+    /// Commands returned by `Engine::restore`, not carried out yet.
+    pending_commands: Vec<Command>,
 }
 
 impl Sim {
@@ -81,11 +85,68 @@ impl Sim {
             running: HashMap::new(),
             launches: Vec::new(),
             launched: Vec::new(),
+            reattached: Vec::new(),
             stops: Vec::new(),
             masked: Vec::new(),
             finished: None,
             peak: HashMap::new(),
+            pending_commands: Vec::new(),
         }
+    }
+
+    /// A simulator around a run restored from `snapshot` (by step key; others pending).
+    fn restored(yaml: &str, snapshot: &[(&str, StepSnapshot)], cancel_requested: bool) -> Sim {
+        let plan = plan(yaml);
+        let snaps: Vec<StepSnapshot> = plan
+            .nodes
+            .iter()
+            .map(|n| {
+                snapshot
+                    .iter()
+                    .find(|(k, _)| *k == n.key)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        let now = 2_000_000;
+        let (engine, commands) = Engine::restore(
+            plan,
+            RunConfig {
+                run_id: "r1".into(),
+                ..RunConfig::default()
+            },
+            snaps,
+            cancel_requested,
+            1_000_000,
+            now,
+        )
+        .expect("restore");
+        let mut sim = Sim {
+            engine,
+            now,
+            scripts: HashMap::new(),
+            timers: BTreeMap::new(),
+            timer_seq: 0,
+            running: HashMap::new(),
+            launches: Vec::new(),
+            launched: Vec::new(),
+            reattached: Vec::new(),
+            stops: Vec::new(),
+            masked: Vec::new(),
+            finished: None,
+            peak: HashMap::new(),
+            pending_commands: Vec::new(),
+        };
+        sim.pending_commands = commands;
+        sim
+    }
+
+    /// Carry out what `restore` returned, then run to the end.
+    fn resume(mut self) -> Sim {
+        let commands = std::mem::take(&mut self.pending_commands);
+        self.apply(commands);
+        self.settle();
+        self
     }
 
     fn script(mut self, key: &str, attempts: Vec<Script>) -> Sim {
@@ -115,6 +176,22 @@ impl Sim {
         let mut follow = Vec::new();
         for command in commands {
             match command {
+                Command::Reattach {
+                    node,
+                    attempt,
+                    launch,
+                } => {
+                    let key = self.key(node);
+                    self.reattached.push((key.clone(), attempt));
+                    self.launched.push(*launch);
+                    let script = self
+                        .scripts
+                        .get(&key)
+                        .and_then(|s| s.get(attempt as usize - 1).or(s.last()))
+                        .cloned()
+                        .unwrap_or_else(ok);
+                    self.running.insert(node, (attempt, script));
+                }
                 Command::Launch {
                     node,
                     attempt,
@@ -1119,4 +1196,176 @@ stages:
         )
     );
     assert_eq!(sim.env("a", "CO_INPUT_VERSION").as_deref(), Some("1.10"));
+}
+
+fn done(outputs: &[(&str, Value)]) -> StepSnapshot {
+    StepSnapshot {
+        status: StepStatus::Succeeded,
+        attempt: 1,
+        exit_code: Some(0),
+        outputs: outputs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        started_at: Some(1_000_000),
+        finished_at: Some(1_000_100),
+        ..StepSnapshot::default()
+    }
+}
+
+fn chain_with_output() -> String {
+    format!(
+        r#"name: chain
+stages:
+  - name: one
+    actions: [{{ name: a, image: {IMG} }}]
+  - name: two
+    actions:
+      - {{ name: b, image: {IMG}, timeout: 10s, with: {{ v: "${{{{ actions.a.outputs.v }}}}" }} }}
+  - name: three
+    actions: [{{ name: c, image: {IMG} }}]
+"#
+    )
+}
+
+#[test]
+fn a_restored_run_reattaches_to_running_attempts_and_goes_on() {
+    let running = StepSnapshot {
+        status: StepStatus::Running,
+        attempt: 2,
+        started_at: Some(1_000_200),
+        attempt_started_at: Some(1_999_000),
+        ..StepSnapshot::default()
+    };
+    let sim = Sim::restored(
+        &chain_with_output(),
+        &[("a", done(&[("v", json!("from-a"))])), ("b", running)],
+        false,
+    );
+    // The timeout of the reattached attempt counts from when that attempt started.
+    let timeouts: Vec<Millis> = sim
+        .pending_commands
+        .iter()
+        .filter_map(|c| match c {
+            Command::SetTimer { timer, at } if timer.kind == TimerKind::Timeout => Some(*at),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timeouts, [1_999_000 + 10_000]);
+    let sim = sim.resume();
+    assert_eq!(sim.reattached, [("b".to_string(), 2)]);
+    // The reattached attempt sees the restored output of `a` in its launch.
+    assert_eq!(sim.env("b", "CO_INPUT_V").as_deref(), Some("from-a"));
+    assert_eq!(sim.env("b", "CO_ATTEMPT").as_deref(), Some("2"));
+    assert_eq!(sim.launched_keys(), ["c"], "only c is launched anew");
+    assert_eq!(sim.status("b"), StepStatus::Succeeded);
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+    assert_eq!(sim.engine.started_at(), Some(1_000_000));
+}
+
+#[test]
+fn a_vanished_attempt_is_retried_or_failed_with_its_reason() {
+    let running = StepSnapshot {
+        status: StepStatus::Running,
+        attempt: 1,
+        ..StepSnapshot::default()
+    };
+    let gone = Script::BackendError("the container of attempt 1 is gone", true);
+    // No retries left: the step fails with the reason, the run fails.
+    let sim = Sim::restored(
+        &chain_with_output(),
+        &[("a", done(&[("v", json!("x"))])), ("b", running.clone())],
+        false,
+    )
+    .script("b", vec![gone.clone()])
+    .resume();
+    assert_eq!(sim.status("b"), StepStatus::Failed);
+    assert_eq!(
+        sim.error("b").as_deref(),
+        Some("the container of attempt 1 is gone")
+    );
+    assert_eq!(sim.finished, Some(RunStatus::Failed));
+
+    // With retries left: the next attempt runs.
+    let yaml = chain_with_output().replace("timeout: 10s", "timeout: 10s, retry: { attempts: 2 }");
+    let sim = Sim::restored(
+        &yaml,
+        &[("a", done(&[("v", json!("x"))])), ("b", running)],
+        false,
+    )
+    .script("b", vec![gone, ok()])
+    .resume();
+    assert_eq!(sim.status("b"), StepStatus::Succeeded);
+    assert_eq!(sim.launches.iter().map(|l| l.1).collect::<Vec<_>>(), [2, 1]);
+}
+
+#[test]
+fn resuming_a_failed_run_keeps_succeeded_steps_and_runs_the_rest() {
+    let sim = Sim::restored(
+        &chain_with_output(),
+        &[("a", done(&[("v", json!("kept"))]))],
+        false,
+    )
+    .resume();
+    assert_eq!(sim.launched_keys(), ["b", "c"]);
+    assert_eq!(sim.env("b", "CO_INPUT_V").as_deref(), Some("kept"));
+    assert_eq!(sim.env("b", "CO_ATTEMPT").as_deref(), Some("1"));
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+}
+
+#[test]
+fn a_step_waiting_for_a_retry_retries_at_once_after_restore() {
+    let waiting = StepSnapshot {
+        status: StepStatus::Waiting,
+        attempt: 1,
+        error: Some("exit code 1".into()),
+        ..StepSnapshot::default()
+    };
+    let yaml = chain_with_output().replace("timeout: 10s", "retry: { attempts: 3, backoff: 1h }");
+    let sim = Sim::restored(
+        &yaml,
+        &[("a", done(&[("v", json!("x"))])), ("b", waiting)],
+        false,
+    )
+    .resume();
+    assert_eq!(sim.launches[0].0, "b");
+    assert_eq!(sim.launches[0].1, 2, "the next attempt");
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+}
+
+#[test]
+fn a_run_cancelled_while_down_is_stopped_after_restore() {
+    let running = StepSnapshot {
+        status: StepStatus::Running,
+        attempt: 1,
+        ..StepSnapshot::default()
+    };
+    let sim = Sim::restored(
+        &chain_with_output(),
+        &[("a", done(&[("v", json!("x"))])), ("b", running)],
+        true,
+    )
+    .script("b", vec![Script::Hang])
+    .resume();
+    assert_eq!(sim.stops, [("b".to_string(), 1)]);
+    assert_eq!(sim.status("b"), StepStatus::Cancelled);
+    assert_eq!(sim.status("c"), StepStatus::Cancelled);
+    assert_eq!(sim.finished, Some(RunStatus::Cancelled));
+}
+
+#[test]
+fn restoring_a_finished_run_finishes_it_at_once() {
+    let sim = Sim::restored(
+        &chain_with_output(),
+        &[
+            ("a", done(&[("v", json!("x"))])),
+            ("b", done(&[])),
+            ("c", done(&[])),
+        ],
+        false,
+    );
+    assert!(sim
+        .pending_commands
+        .iter()
+        .any(|c| *c == Command::RunFinished(RunStatus::Succeeded)));
 }

@@ -109,6 +109,17 @@ pub struct PreparedRun {
     record: RunRecord,
     tx: mpsc::UnboundedSender<Event>,
     rx: mpsc::UnboundedReceiver<Event>,
+    /// A restored run: the commands that get it going again (instead of starting it).
+    restored: Option<Restored>,
+}
+
+/// What a restored run needs besides its engine.
+struct Restored {
+    commands: Vec<Command>,
+    /// Log lines of each reattached attempt that are already stored (not stored or shown again).
+    stored_lines: HashMap<(NodeId, u32), i64>,
+    /// The last stored log sequence number of the run.
+    last_seq: i64,
 }
 
 impl PreparedRun {
@@ -197,6 +208,90 @@ impl Runner {
             record,
             tx,
             rx,
+            restored: None,
+        })
+    }
+
+    /// Rebuild a recorded run from its stored steps and attempts, to go on with it: after a crash
+    /// (running attempts are reattached to their containers), or when it was queued with step
+    /// rows copied from an earlier run (resume from failure). A run with no step rows starts from
+    /// the beginning. Missing step rows are written as `pending`.
+    pub async fn restore(
+        &self,
+        plan: Arc<Plan>,
+        config: RunConfig,
+        detail: &co_store::RunDetail,
+        cancel_requested: bool,
+    ) -> Result<PreparedRun, RunnerError> {
+        let now = now_millis();
+        let parse = |t: &Option<String>| t.as_deref().and_then(parse_time);
+        let snapshot: Vec<co_engine::StepSnapshot> = plan
+            .nodes
+            .iter()
+            .map(|node| {
+                let Some(step) = detail.steps.iter().find(|s| s.key == node.key) else {
+                    return co_engine::StepSnapshot::default();
+                };
+                let attempt = u32::try_from(step.attempts).unwrap_or(0);
+                let attempt_started_at = detail
+                    .attempts
+                    .iter()
+                    .find(|a| a.step_key == node.key && a.attempt == step.attempts)
+                    .and_then(|a| parse(&a.started_at));
+                co_engine::StepSnapshot {
+                    status: StepStatus::from_str_lossy(&step.status),
+                    attempt,
+                    exit_code: step.exit_code,
+                    outputs: step
+                        .outputs
+                        .as_object()
+                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default(),
+                    error: step.error.clone(),
+                    started_at: parse(&step.started_at),
+                    finished_at: parse(&step.finished_at),
+                    attempt_started_at,
+                }
+            })
+            .collect();
+        let started_at = parse(&detail.run.started_at).unwrap_or(now);
+        let (engine, commands) =
+            Engine::restore(plan, config, snapshot, cancel_requested, started_at, now)?;
+        let mut stored_lines = HashMap::new();
+        for command in &commands {
+            if let Command::Reattach {
+                node,
+                attempt,
+                launch,
+            } = command
+            {
+                let count = self
+                    .store
+                    .count_attempt_logs(&launch.run_id, &launch.step_key, i64::from(*attempt))
+                    .await?;
+                stored_lines.insert((*node, *attempt), count);
+            }
+        }
+        let missing: Vec<StepRecord> = (0..engine.plan().nodes.len())
+            .filter(|&n| {
+                let key = &engine.plan().nodes[n].key;
+                !detail.steps.iter().any(|s| &s.key == key)
+            })
+            .filter_map(|n| step_record(&engine, n, &Masker::default()))
+            .collect();
+        self.store.upsert_steps(&missing).await?;
+        let last_seq = self.store.last_log_seq(&detail.run.id).await?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok(PreparedRun {
+            engine,
+            record: detail.run.clone(),
+            tx,
+            rx,
+            restored: Some(Restored {
+                commands,
+                stored_lines,
+                last_seq,
+            }),
         })
     }
 
@@ -211,6 +306,7 @@ impl Runner {
             mut record,
             tx,
             rx,
+            restored,
         } = prepared;
         let run_id = record.id.clone();
         let views: Vec<StepView> = (0..engine.plan().nodes.len())
@@ -229,9 +325,10 @@ impl Runner {
                 return Err(e.into());
             }
         };
-        let started = now_millis();
         record.status = "running".into();
-        record.started_at = Some(format_time(started));
+        if record.started_at.is_none() {
+            record.started_at = Some(format_time(now_millis()));
+        }
         self.store.update_run(&record).await?;
 
         let masker = Arc::new(RwLock::new(Masker::new(engine.initial_secrets())));
@@ -242,16 +339,24 @@ impl Runner {
             observer: observer.clone(),
             masker,
             secrets: Vec::new(),
-            seq: Arc::new(Mutex::new(0)),
+            seq: Arc::new(Mutex::new(restored.as_ref().map_or(0, |r| r.last_seq))),
             tx,
             tokens: HashMap::new(),
             attempt_started: HashMap::new(),
             containers: HashMap::new(),
             timers: Vec::new(),
             in_flight: 0,
+            stored_lines: HashMap::new(),
         };
         driver.secrets = driver.engine.initial_secrets();
-        let result = driver.drive(rx).await;
+        let initial = match restored {
+            Some(restored) => {
+                driver.stored_lines = restored.stored_lines;
+                restored.commands
+            }
+            None => driver.engine.handle(now_millis(), Input::Start),
+        };
+        let result = driver.drive(rx, initial).await;
 
         // Whatever happened, clean up and record the end.
         let flushed = self.logs.flush().await;
@@ -296,12 +401,17 @@ struct Driver {
     containers: HashMap<(NodeId, u32), String>,
     timers: Vec<tokio::task::JoinHandle<()>>,
     in_flight: usize,
+    /// Reattached attempts: how many of their lines are already stored.
+    stored_lines: HashMap<(NodeId, u32), i64>,
 }
 
 impl Driver {
-    async fn drive(&mut self, mut rx: mpsc::UnboundedReceiver<Event>) -> Result<(), RunnerError> {
-        let commands = self.engine.handle(now_millis(), Input::Start);
-        let mut result = self.apply(commands).await;
+    async fn drive(
+        &mut self,
+        mut rx: mpsc::UnboundedReceiver<Event>,
+        initial: Vec<Command>,
+    ) -> Result<(), RunnerError> {
+        let mut result = self.apply(initial).await;
         while self.engine.finished().is_none() || self.in_flight > 0 {
             let Some(event) = rx.recv().await else {
                 break;
@@ -461,7 +571,12 @@ impl Driver {
                     node,
                     attempt,
                     launch,
-                } => self.launch(node, attempt, *launch),
+                } => self.launch(node, attempt, *launch, false),
+                Command::Reattach {
+                    node,
+                    attempt,
+                    launch,
+                } => self.launch(node, attempt, *launch, true),
                 Command::Stop { node, attempt } => {
                     if let Some(token) = self.tokens.get(&(node, attempt)) {
                         token.cancel();
@@ -484,7 +599,15 @@ impl Driver {
         recorded
     }
 
-    fn launch(&mut self, node: NodeId, attempt: u32, launch: co_backend::StepLaunch) {
+    /// Run an attempt on the backend in its own task (or, `reattach`, attach to its container
+    /// that an earlier process started); its end comes back as an [`Event::Exited`].
+    fn launch(
+        &mut self,
+        node: NodeId,
+        attempt: u32,
+        launch: co_backend::StepLaunch,
+        reattach: bool,
+    ) {
         let token = CancellationToken::new();
         self.tokens.insert((node, attempt), token.clone());
         self.in_flight += 1;
@@ -500,14 +623,25 @@ impl Driver {
             seq: self.seq.clone(),
             masker: self.masker.clone(),
             observer: self.observer.clone(),
+            already_stored: self.stored_lines.remove(&(node, attempt)).unwrap_or(0),
         });
         let backend = self.runner.backend.clone();
         let workspace = self.workspace.clone();
         let tx = self.tx.clone();
         tokio::spawn(async move {
-            let result = backend
-                .run_step(&launch, &workspace, &mut sink, token)
-                .await;
+            let result = if reattach {
+                match backend.reattach(&launch, &workspace, &mut sink, token).await {
+                    Ok(Some(exit)) => Ok(exit),
+                    Ok(None) => Err(co_backend::BackendError::Other(format!(
+                        "the container of attempt {attempt} is gone (the server stopped while it ran)"
+                    ))),
+                    Err(e) => Err(e),
+                }
+            } else {
+                backend
+                    .run_step(&launch, &workspace, &mut sink, token)
+                    .await
+            };
             let (collected, container_id) = sink.finish();
             let outcome = match result {
                 Ok(exit) => Outcome {
@@ -531,6 +665,13 @@ impl Driver {
             });
         });
     }
+}
+
+/// A stored timestamp as ms since the Unix epoch.
+fn parse_time(text: &str) -> Option<Millis> {
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 fn map_value<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>) -> Value {

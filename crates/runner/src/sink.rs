@@ -21,10 +21,18 @@ pub(crate) struct LogTarget {
     pub seq: Arc<Mutex<i64>>,
     pub masker: Arc<RwLock<Masker>>,
     pub observer: Arc<dyn Observer>,
+    /// Lines of this attempt already stored by an earlier process (a reattached attempt's output
+    /// is replayed from the start): they feed the `[COUT]` collector but are not stored or shown
+    /// again.
+    pub already_stored: i64,
 }
 
 impl LogTarget {
-    fn line(&self, line: &Line) {
+    fn line(&mut self, line: &Line) {
+        if self.already_stored > 0 {
+            self.already_stored -= 1;
+            return;
+        }
         let masked = match self.masker.read() {
             Ok(masker) => masker.mask(&line.text).into_owned(),
             // A poisoned lock means a panic elsewhere: never let an unmasked line through.
@@ -95,7 +103,7 @@ impl StepSink {
 
     /// End of output: what the component reported, and its container id.
     pub fn finish(mut self) -> (Collected, Option<String>) {
-        let (target, collector) = (&self.target, &mut self.collector);
+        let (target, collector) = (&mut self.target, &mut self.collector);
         self.splitter.finish(&mut |line| {
             collector.feed(&line);
             target.line(&line);
@@ -110,7 +118,7 @@ impl OutputSink for StepSink {
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let (target, collector) = (&self.target, &mut self.collector);
+        let (target, collector) = (&mut self.target, &mut self.collector);
         self.splitter.push(stream, bytes, &mut |line| {
             collector.feed(&line);
             target.line(&line);
