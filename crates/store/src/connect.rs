@@ -20,6 +20,8 @@ const SQLITE_MAX_CONNECTIONS: u32 = 8;
 const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 /// Key of the transaction-scoped advisory lock that serialises migrations on PostgreSQL.
 const MIGRATION_LOCK_KEY: i64 = 0x636f_5f73_746f_7265; // "co_store"
+/// Key of the transaction-scoped advisory lock that serialises run claims on PostgreSQL.
+const CLAIM_LOCK_KEY: i64 = 0x636f_5f63_6c61_696d; // "co_claim"
 
 /// Which database a [`crate::Store`] talks to. Everything else about the two is shared; the few
 /// statements that must differ live in the methods of this type (the "dialect").
@@ -45,6 +47,27 @@ impl Backend {
         match self {
             Backend::Sqlite => "BEGIN",
             Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        }
+    }
+
+    /// SQL run first inside a claim transaction ([`crate::Store::claim_run`]) so that claims from
+    /// every server happen one after the other: each sees the previous one's result, so a run is
+    /// claimed once and per-workflow limits hold. SQLite needs none: `BEGIN IMMEDIATE` already
+    /// excludes every other writer.
+    pub(crate) fn claim_lock(self) -> Option<String> {
+        match self {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK_KEY})")),
+        }
+    }
+
+    /// Appended to a `SELECT … FROM runs r …` whose rows the transaction is about to update:
+    /// PostgreSQL locks them and passes over rows another transaction holds (a cancel or a lease
+    /// renewal in flight) instead of waiting; SQLite needs nothing (one writer at a time).
+    pub(crate) fn lock_claimed_rows(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE OF r SKIP LOCKED",
         }
     }
 

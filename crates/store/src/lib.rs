@@ -66,7 +66,6 @@
 
 mod connect;
 mod log_writer;
-mod service;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -88,15 +87,19 @@ use timestamp::normalize_opt;
 pub enum StoreError {
     #[error("database error: {0}")]
     Database(String),
-    #[error("no run matches {0:?}")]
+    /// Nothing matches. For runs the payload is the id or prefix that was looked up; for other
+    /// records it names them (`workflow "hello"`, `revision 3 of workflow "hello"`,
+    /// `component upper@1.0.0`).
+    #[error("not found: {0}")]
     NotFound(String),
     #[error("{0:?} matches several runs; give more characters")]
     Ambiguous(String),
     /// The database could not be opened or migrated; `reason` says what to do.
     #[error("cannot open the run store {url}: {reason}")]
     Open { url: String, reason: String },
-    /// A run with this id is already recorded.
-    #[error("a run with id {0:?} already exists")]
+    /// Something with the same identity is already recorded (a run id, a token id or hash) or
+    /// recorded differently (a component name@version with other text); the text says what.
+    #[error("{0}")]
     Conflict(String),
     /// A record the store refuses (e.g. a timestamp that is not RFC 3339).
     #[error("invalid record: {0}")]
@@ -211,7 +214,7 @@ pub struct Store {
 macro_rules! run_columns {
     () => {
         "id, workflow, status, inputs, outputs, error, created_at, started_at, finished_at, \
-         source_path, source"
+         source_path, source, revision, trigger, parent, max_concurrency"
     };
 }
 macro_rules! step_columns {
@@ -230,6 +233,9 @@ macro_rules! log_columns {
         "run_id, seq, step_key, attempt, stream, ts, text"
     };
 }
+
+// After the column macros, which it uses (macros are scoped textually).
+mod service;
 
 /// Log lines per INSERT statement (7 values each; far below both databases' parameter limits).
 const LOG_ROWS_PER_STATEMENT: usize = 500;
@@ -254,34 +260,20 @@ impl Store {
         self.pool.close().await;
     }
 
+    /// Record a new run (with the status it has). `Conflict` if its id is taken; `Invalid` for a
+    /// timestamp that is not RFC 3339 or a `max_concurrency` below 1. Nobody holds the run: a
+    /// `running` run inserted here (a local run) is never claimed by a server.
     pub async fn insert_run(&self, run: &RunRecord) -> Result<()> {
-        let sql = concat!(
-            "INSERT INTO runs (",
-            run_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        );
-        sqlx::query(sql)
-            .bind(&run.id)
-            .bind(&run.workflow)
-            .bind(&run.status)
-            .bind(json_text(&run.inputs)?)
-            .bind(json_text(&run.outputs)?)
-            .bind(clean_opt(&run.error))
-            .bind(normalize_timestamp(&run.created_at)?)
-            .bind(normalize_opt(run.started_at.as_deref())?)
-            .bind(normalize_opt(run.finished_at.as_deref())?)
-            .bind(clean(&run.source_path).as_ref())
-            .bind(clean(&run.source).as_ref())
+        insert_run_query(run, &run.status)?
             .execute(&self.pool)
             .await
-            .map_err(|e| match e.as_database_error() {
-                Some(db) if db.is_unique_violation() => StoreError::Conflict(run.id.clone()),
-                _ => write_error(e, &run.id, "recording run"),
-            })?;
+            .map_err(|e| insert_run_error(e, &run.id))?;
         Ok(())
     }
 
-    /// Update status, outputs, error and timestamps of a run.
+    /// Update status, outputs, error and timestamps of a run. Nothing else changes: not what the
+    /// run is (workflow, inputs, source, revision, trigger, parent, max_concurrency), and not who
+    /// holds it (owner, lease, cancel request).
     pub async fn update_run(&self, run: &RunRecord) -> Result<()> {
         let sql = "UPDATE runs SET status = $2, outputs = $3, error = $4, started_at = $5, \
                    finished_at = $6 WHERE id = $1";
@@ -433,34 +425,10 @@ impl Store {
         LogWriter::spawn(self.clone())
     }
 
-    /// Newest first.
+    /// Newest first (by `created_at`, then id), optionally one workflow and/or one status, at
+    /// most `filter.limit` runs. [`Store::list_runs_after`] continues a listing page by page.
     pub async fn list_runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>> {
-        let mut sql = String::from(concat!("SELECT ", run_columns!(), " FROM runs"));
-        let mut binds: Vec<&str> = Vec::new();
-        for (column, value) in [("workflow", &filter.workflow), ("status", &filter.status)] {
-            if let Some(value) = value {
-                binds.push(value);
-                let word = if binds.len() == 1 { "WHERE" } else { "AND" };
-                sql.push_str(&format!(" {word} {column} = ${}", binds.len()));
-            }
-        }
-        sql.push_str(" ORDER BY created_at DESC, id DESC");
-        let limit = filter.limit.filter(|l| *l >= 0);
-        if limit.is_some() {
-            sql.push_str(&format!(" LIMIT ${}", binds.len() + 1));
-        }
-        let mut query = sqlx::query(&sql);
-        for value in binds {
-            query = query.bind(value);
-        }
-        if let Some(limit) = limit {
-            query = query.bind(limit);
-        }
-        let rows = query
-            .fetch_all(&self.pool)
-            .await
-            .map_err(|e| read_error(e, "listing runs"))?;
-        rows.iter().map(run_from_row).collect()
+        self.list_runs_after(filter, None).await
     }
 
     /// By full id or unique prefix.
@@ -662,6 +630,48 @@ fn json_column(row: &AnyRow, name: &str) -> Result<Value> {
         .map_err(|e| StoreError::Database(format!("column {name} holds invalid JSON: {e}")))
 }
 
+/// `INSERT` of a whole run record, with `status` in place of the record's own (the queue inserts
+/// every run as `queued`). Everything is validated before anything is sent.
+fn insert_run_query(run: &RunRecord, status: &str) -> Result<AnyQuery<'static>> {
+    const SQL: &str = concat!(
+        "INSERT INTO runs (",
+        run_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+    );
+    if let Some(limit) = run.max_concurrency.filter(|l| *l < 1) {
+        return Err(StoreError::Invalid(format!(
+            "max_concurrency of run {:?} is {limit}; it must be at least 1 (or none: no limit)",
+            run.id
+        )));
+    }
+    Ok(sqlx::query(SQL)
+        .bind(run.id.clone())
+        .bind(run.workflow.clone())
+        .bind(status.to_string())
+        .bind(json_text(&run.inputs)?)
+        .bind(json_text(&run.outputs)?)
+        .bind(clean_opt(&run.error))
+        .bind(normalize_timestamp(&run.created_at)?)
+        .bind(normalize_opt(run.started_at.as_deref())?)
+        .bind(normalize_opt(run.finished_at.as_deref())?)
+        .bind(clean(&run.source_path).into_owned())
+        .bind(clean(&run.source).into_owned())
+        .bind(run.revision)
+        .bind(json_text(&run.trigger)?)
+        .bind(clean_opt(&run.parent))
+        .bind(run.max_concurrency))
+}
+
+/// A failed run insert: a taken id is [`StoreError::Conflict`].
+fn insert_run_error(err: sqlx::Error, run_id: &str) -> StoreError {
+    match err.as_database_error() {
+        Some(db) if db.is_unique_violation() => {
+            StoreError::Conflict(format!("a run with id {run_id:?} already exists"))
+        }
+        _ => write_error(err, run_id, "recording run"),
+    }
+}
+
 fn run_from_row(row: &AnyRow) -> Result<RunRecord> {
     Ok(RunRecord {
         id: column(row, "id")?,
@@ -675,11 +685,10 @@ fn run_from_row(row: &AnyRow) -> Result<RunRecord> {
         finished_at: column(row, "finished_at")?,
         source_path: column(row, "source_path")?,
         source: column(row, "source")?,
-        // TODO(store helper): real columns in migration 0002.
-        revision: None,
-        trigger: Value::Null,
-        parent: None,
-        max_concurrency: None,
+        revision: column(row, "revision")?,
+        trigger: json_column(row, "trigger")?,
+        parent: column(row, "parent")?,
+        max_concurrency: column(row, "max_concurrency")?,
     })
 }
 

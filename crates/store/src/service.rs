@@ -10,10 +10,64 @@
 //! - A running run is owned by the server whose lease is current; a run whose lease expired is
 //!   claimed again (recovered) by exactly one server.
 //! - A webhook delivery id and a cron tick start at most one run.
+//!
+//! # Tables (migration `0002_server.sql`)
+//! - `workflows` (name → latest revision, created/updated) and `workflow_revisions` (name,
+//!   revision → yaml): the `workflows` row is the revision counter; a new revision is one
+//!   `INSERT … ON CONFLICT (name) DO UPDATE SET latest_revision = latest_revision + 1 RETURNING`,
+//!   which both databases execute atomically (PostgreSQL: the row lock makes concurrent writers
+//!   wait for each other; SQLite: `BEGIN IMMEDIATE`), then the revision row, in one transaction.
+//! - `components` (name, version → yaml), `secrets` (name → ciphertext), `tokens` (id, unique
+//!   hash, role).
+//! - `deliveries` (workflow, delivery → run id) and `cron_ticks` (workflow, trigger index, tick):
+//!   their primary keys make "at most once" hold; writers use `INSERT … ON CONFLICT DO NOTHING`
+//!   and look at the number of rows inserted.
+//! - New `runs` columns: `revision`, `trigger` (JSON), `parent`, `max_concurrency` (part of
+//!   [`RunRecord`]), and the queue's own `owner`, `lease_until` (ms since the Unix epoch) and
+//!   `cancel_requested` (0/1), which only the methods below change.
+//!
+//! # The queue: claims and leases
+//! Time is the caller's: every method takes instants as milliseconds (`now_ms`,
+//! `lease_until_ms`), so the protocol is tested with a virtual clock and servers only need clocks
+//! that roughly agree (a lease should be much longer than the clock skew between servers).
+//!
+//! 1. [`Store::enqueue_run`] inserts a run as `queued` (owner and lease NULL), together with its
+//!    webhook delivery record if it has one.
+//! 2. [`Store::claim_run`] runs one serialised transaction (SQLite: `BEGIN IMMEDIATE`;
+//!    PostgreSQL: `pg_advisory_xact_lock` first, and `FOR UPDATE OF r SKIP LOCKED` on the row it
+//!    picks, so it never waits for a cancel or renewal in flight):
+//!    - if `max_owned` is given and `owner` holds that many `running` runs: nothing;
+//!    - else a `running` run whose `lease_until < now_ms` (oldest lease first): owner and lease
+//!      are replaced, the status stays `running` → `Claim { recovered: true }`;
+//!    - else the oldest `queued` run (by `created_at`, then id) whose workflow has fewer than
+//!      its `max_concurrency` runs `running` under a lease (NULL: no limit) → status `running`,
+//!      owner and lease set, `started_at` untouched (the driver sets it) →
+//!      `Claim { recovered: false }`.
+//!
+//!    Because claims are serialised and a run only becomes `running` through a claim, each claim
+//!    sees every earlier one: a run is claimed exactly once, and per-workflow limits hold across
+//!    any number of servers.
+//! 3. The owner calls [`Store::renew_leases`] well within the lease (e.g. every third of it); it
+//!    extends every `running` run the owner holds and returns the ids that were asked to cancel
+//!    ([`Store::request_cancel`] flags a running run; a queued one is cancelled at once).
+//! 4. The driver writes the final status ([`Store::update_run`], which never touches the queue
+//!    columns), then the owner calls [`Store::release_run`].
+//! 5. A server that dies stops renewing; once `lease_until` has passed, the next claim by any
+//!    server (including a restarted one) recovers the run.
+//!
+//! A `running` run without a lease (a local CLI run recorded with [`Store::insert_run`]) is never
+//! claimed or recovered, and does not count against a workflow's `max_concurrency`.
+
+use std::cmp::Ordering;
 
 use serde::Serialize;
+use sqlx::any::AnyRow;
 
-use crate::{Result, RunRecord, Store};
+use crate::timestamp::now_timestamp;
+use crate::{
+    clean, column, insert_run_error, insert_run_query, normalize_timestamp, read_error,
+    run_from_row, Result, RunFilter, RunRecord, Store, StoreError,
+};
 
 /// One immutable revision of a stored workflow.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -67,17 +121,76 @@ pub struct Claim {
     pub recovered: bool,
 }
 
+macro_rules! token_columns {
+    () => {
+        "id, name, hash, role, created_at"
+    };
+}
+
 impl Store {
     // --- workflows --------------------------------------------------------------------------
 
-    /// Store a new revision of workflow `name` (1 if it is new, else latest + 1), atomically.
+    /// Store a new revision of workflow `name` (1 if it is new, else latest + 1), atomically:
+    /// concurrent writers (tasks or servers) get distinct, consecutive numbers.
     pub async fn put_workflow_revision(&self, name: &str, yaml: &str) -> Result<WorkflowRevision> {
-        todo!("{name} {yaml}")
+        let now = now_timestamp();
+        let yaml = clean(yaml).into_owned();
+        let doing = "storing a workflow revision";
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "INSERT INTO workflows (name, latest_revision, created_at, updated_at) \
+             VALUES ($1, 1, $2, $2) ON CONFLICT (name) DO UPDATE SET \
+             latest_revision = workflows.latest_revision + 1, updated_at = excluded.updated_at \
+             RETURNING latest_revision",
+        )
+        .bind(name)
+        .bind(&now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, doing))?;
+        let revision: i64 = column(&row, "latest_revision")?;
+        sqlx::query(
+            "INSERT INTO workflow_revisions (name, revision, yaml, created_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(revision)
+        .bind(&yaml)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, doing))?;
+        tx.commit().await.map_err(|e| read_error(e, doing))?;
+        Ok(WorkflowRevision {
+            name: name.to_string(),
+            revision,
+            yaml,
+            created_at: now,
+        })
     }
 
     /// Every stored workflow, by name.
     pub async fn list_workflows(&self) -> Result<Vec<WorkflowSummary>> {
-        todo!()
+        let rows = sqlx::query(
+            "SELECT name, latest_revision, created_at, updated_at FROM workflows ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "listing workflows"))?;
+        let mut list = rows
+            .iter()
+            .map(|row| {
+                Ok(WorkflowSummary {
+                    name: column(row, "name")?,
+                    latest_revision: column(row, "latest_revision")?,
+                    created_at: column(row, "created_at")?,
+                    updated_at: column(row, "updated_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Byte order whatever the database's collation.
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(list)
     }
 
     /// One revision (`None`: the latest). `NotFound` if there is no such workflow or revision.
@@ -86,111 +199,350 @@ impl Store {
         name: &str,
         revision: Option<i64>,
     ) -> Result<WorkflowRevision> {
-        todo!("{name} {revision:?}")
+        let doing = "reading a workflow revision";
+        let row = match revision {
+            Some(revision) => sqlx::query(
+                "SELECT name, revision, yaml, created_at FROM workflow_revisions \
+                 WHERE name = $1 AND revision = $2",
+            )
+            .bind(name)
+            .bind(revision)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| read_error(e, doing))?,
+            None => sqlx::query(
+                "SELECT name, revision, yaml, created_at FROM workflow_revisions \
+                 WHERE name = $1 ORDER BY revision DESC LIMIT 1",
+            )
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| read_error(e, doing))?,
+        };
+        if let Some(row) = row {
+            return revision_from_row(&row);
+        }
+        let known = sqlx::query("SELECT name FROM workflows WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| read_error(e, doing))?
+            .is_some();
+        Err(StoreError::NotFound(match revision {
+            Some(revision) if known => format!("revision {revision} of workflow {name:?}"),
+            _ => format!("workflow {name:?}"),
+        }))
     }
 
-    /// Every revision of a workflow, oldest first.
+    /// Every revision of a workflow, oldest first (empty for an unknown workflow: revisions are
+    /// never deleted, so every stored workflow has at least one).
     pub async fn list_workflow_revisions(&self, name: &str) -> Result<Vec<WorkflowRevision>> {
-        todo!("{name}")
+        let rows = sqlx::query(
+            "SELECT name, revision, yaml, created_at FROM workflow_revisions WHERE name = $1 \
+             ORDER BY revision",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "listing workflow revisions"))?;
+        rows.iter().map(revision_from_row).collect()
     }
 
     // --- components -------------------------------------------------------------------------
 
-    /// Register a component version. Registering the same text again is fine (idempotent);
-    /// different text for an existing name@version is `Conflict`.
+    /// Register a component version. Registering the same text again is fine (idempotent: the
+    /// record stored first is returned); different text for an existing name@version is
+    /// `Conflict`.
     pub async fn put_component(
         &self,
         name: &str,
         version: &str,
         yaml: &str,
     ) -> Result<ComponentRecord> {
-        todo!("{name} {version} {yaml}")
+        let now = now_timestamp();
+        let yaml = clean(yaml).into_owned();
+        let doing = "registering a component";
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO components (name, version, yaml, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name, version) DO NOTHING",
+        )
+        .bind(name)
+        .bind(version)
+        .bind(&yaml)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, doing))?
+        .rows_affected();
+        if inserted == 1 {
+            tx.commit().await.map_err(|e| read_error(e, doing))?;
+            return Ok(ComponentRecord {
+                name: name.to_string(),
+                version: version.to_string(),
+                yaml,
+                created_at: now,
+            });
+        }
+        let existing = sqlx::query(
+            "SELECT name, version, yaml, created_at FROM components \
+             WHERE name = $1 AND version = $2",
+        )
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, doing))?;
+        tx.commit().await.map_err(|e| read_error(e, doing))?;
+        let existing = existing.as_ref().map(component_from_row).transpose()?;
+        match existing {
+            Some(existing) if existing.yaml == yaml => Ok(existing),
+            Some(_) => Err(StoreError::Conflict(format!(
+                "component {name}@{version} is already registered with different content; \
+                 registered versions never change: give the new content a new version"
+            ))),
+            None => Err(StoreError::Database(format!(
+                "{doing}: component {name}@{version} is neither insertable nor stored"
+            ))),
+        }
     }
 
-    /// Every component version, by name then version (as registered).
+    /// Every component version, by name then version (semantic versions in precedence order,
+    /// `1.9.0` before `1.10.0`; any other version text after them, in text order).
     pub async fn list_components(&self) -> Result<Vec<ComponentRecord>> {
-        todo!()
+        let rows = sqlx::query(
+            "SELECT name, version, yaml, created_at FROM components ORDER BY name, version",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "listing components"))?;
+        let mut list = rows
+            .iter()
+            .map(component_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        list.sort_by(|a, b| {
+            a.name
+                .cmp(&b.name)
+                .then_with(|| version_order(&a.version, &b.version))
+        });
+        Ok(list)
     }
 
+    /// One component version; `NotFound` if it is not registered.
     pub async fn get_component(&self, name: &str, version: &str) -> Result<ComponentRecord> {
-        todo!("{name} {version}")
+        let row = sqlx::query(
+            "SELECT name, version, yaml, created_at FROM components \
+             WHERE name = $1 AND version = $2",
+        )
+        .bind(name)
+        .bind(version)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "reading a component"))?;
+        match row {
+            Some(row) => component_from_row(&row),
+            None => Err(StoreError::NotFound(format!("component {name}@{version}"))),
+        }
     }
 
     // --- secrets (the store only sees ciphertext) ------------------------------------------
 
     /// Set a secret (insert or replace).
     pub async fn put_secret(&self, name: &str, ciphertext: &str) -> Result<()> {
-        todo!("{name} {ciphertext}")
+        sqlx::query(
+            "INSERT INTO secrets (name, ciphertext, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET ciphertext = excluded.ciphertext, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(clean(ciphertext).as_ref())
+        .bind(now_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "storing a secret"))?;
+        Ok(())
     }
 
     /// `true` if it existed.
     pub async fn delete_secret(&self, name: &str) -> Result<bool> {
-        todo!("{name}")
+        let done = sqlx::query("DELETE FROM secrets WHERE name = $1")
+            .bind(name)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "deleting a secret"))?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Names of every secret, sorted.
     pub async fn list_secret_names(&self) -> Result<Vec<String>> {
-        todo!()
+        let rows = sqlx::query("SELECT name FROM secrets ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "listing secrets"))?;
+        let mut names = rows
+            .iter()
+            .map(|row| column::<String>(row, "name"))
+            .collect::<Result<Vec<_>>>()?;
+        names.sort();
+        Ok(names)
     }
 
+    /// The ciphertext of a secret (`None`: no such secret).
     pub async fn get_secret(&self, name: &str) -> Result<Option<String>> {
-        todo!("{name}")
+        let row = sqlx::query("SELECT ciphertext FROM secrets WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "reading a secret"))?;
+        row.map(|row| column(&row, "ciphertext")).transpose()
     }
 
     // --- API tokens -------------------------------------------------------------------------
 
+    /// Record a token. `Conflict` if its id or its hash is already recorded; `Invalid` if
+    /// `created_at` is not RFC 3339.
     pub async fn insert_token(&self, token: &TokenRecord) -> Result<()> {
-        todo!("{token:?}")
+        let created_at = normalize_timestamp(&token.created_at)?;
+        sqlx::query(concat!(
+            "INSERT INTO tokens (",
+            token_columns!(),
+            ") VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(&token.id)
+        .bind(clean(&token.name).as_ref())
+        .bind(&token.hash)
+        .bind(&token.role)
+        .bind(created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match e.as_database_error() {
+            Some(db) if db.is_unique_violation() => StoreError::Conflict(format!(
+                "a token with id {:?} or with the same hash already exists",
+                token.id
+            )),
+            _ => read_error(e, "recording a token"),
+        })?;
+        Ok(())
     }
 
+    /// The token with this hash, if any.
     pub async fn find_token(&self, hash: &str) -> Result<Option<TokenRecord>> {
-        todo!("{hash}")
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens WHERE hash = $1"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "looking up a token"))?;
+        row.as_ref().map(token_from_row).transpose()
     }
 
+    /// Every token, oldest first.
     pub async fn list_tokens(&self) -> Result<Vec<TokenRecord>> {
-        todo!()
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            token_columns!(),
+            " FROM tokens ORDER BY created_at, id"
+        ))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "listing tokens"))?;
+        rows.iter().map(token_from_row).collect()
     }
 
     /// `true` if it existed.
     pub async fn delete_token(&self, id: &str) -> Result<bool> {
-        todo!("{id}")
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "deleting a token"))?;
+        Ok(done.rows_affected() > 0)
     }
 
     // --- triggers ---------------------------------------------------------------------------
 
     /// Record that webhook `delivery` of `workflow` started `run_id`; if that delivery was already
-    /// recorded, nothing changes and the run it started is returned.
+    /// recorded, nothing changes and the run it started is returned. Exactly one of several
+    /// concurrent callers with the same delivery gets `None`.
     pub async fn record_delivery(
         &self,
         workflow: &str,
         delivery: &str,
         run_id: &str,
     ) -> Result<Option<String>> {
-        todo!("{workflow} {delivery} {run_id}")
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|e| read_error(e, "recording a delivery"))?;
+        insert_delivery(&mut conn, workflow, delivery, run_id).await
     }
 
     /// Claim the cron tick `tick` (RFC 3339) of trigger `trigger` of `workflow`: `true` for
-    /// exactly one caller, whatever the number of servers.
+    /// exactly one caller, whatever the number of servers. The tick is compared as an instant
+    /// (any RFC 3339 form of the same instant is the same tick); `Invalid` if it is not RFC 3339.
     pub async fn claim_cron_tick(&self, workflow: &str, trigger: i64, tick: &str) -> Result<bool> {
-        todo!("{workflow} {trigger} {tick}")
+        let tick = normalize_timestamp(tick)?;
+        let done = sqlx::query(
+            "INSERT INTO cron_ticks (workflow, trigger_index, tick, claimed_at) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (workflow, trigger_index, tick) DO NOTHING",
+        )
+        .bind(workflow)
+        .bind(trigger)
+        .bind(&tick)
+        .bind(now_timestamp())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "claiming a cron tick"))?;
+        Ok(done.rows_affected() == 1)
     }
 
     // --- the run queue ----------------------------------------------------------------------
 
     /// Insert a queued run and its delivery record (if any) in one transaction; returns the run
     /// that delivery already started instead, if it was recorded before (nothing is inserted).
+    ///
+    /// The run is stored with status `queued` whatever `run.status` says, and nobody holds it.
+    /// `delivery` is `(workflow, delivery id)`; of several concurrent calls with the same one,
+    /// exactly one inserts. `Conflict` if the run id is taken (then nothing is recorded).
     pub async fn enqueue_run(
         &self,
         run: &RunRecord,
         delivery: Option<(&str, &str)>,
     ) -> Result<Option<String>> {
-        todo!("{run:?} {delivery:?}")
+        let insert = insert_run_query(run, "queued")?;
+        let mut tx = self.begin_write().await?;
+        if let Some((workflow, delivery)) = delivery {
+            // The delivery first: a concurrent enqueue of the same delivery waits here (PostgreSQL:
+            // on the key; SQLite: for the write lock) and then finds it recorded.
+            if let Some(existing) = insert_delivery(&mut tx, workflow, delivery, &run.id).await? {
+                tx.rollback()
+                    .await
+                    .map_err(|e| read_error(e, "ending an enqueue"))?;
+                return Ok(Some(existing));
+            }
+        }
+        insert
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| insert_run_error(e, &run.id))?;
+        tx.commit()
+            .await
+            .map_err(|e| read_error(e, "committing a queued run"))?;
+        Ok(None)
     }
 
     /// Claim the oldest queued run whose workflow is below its concurrency limit, or a running
     /// run whose lease expired before `now_ms` (recovery, preferred); set its owner and lease
     /// (`lease_until_ms`) and, for a queued run, its status to `running`. `None` if there is
     /// nothing to claim. `max_owned`: claim nothing if `owner` already holds this many runs.
+    ///
+    /// See the module docs for the protocol. A recovered run may be one `owner` itself held
+    /// (its own lease expired, e.g. after a restart with the same id): a server that is still
+    /// driving that run should simply carry on.
     pub async fn claim_run(
         &self,
         owner: &str,
@@ -198,39 +550,260 @@ impl Store {
         lease_until_ms: i64,
         max_owned: Option<i64>,
     ) -> Result<Option<Claim>> {
-        todo!("{owner} {now_ms} {lease_until_ms} {max_owned:?}")
+        let doing = "claiming a run";
+        let mut tx = self.begin_write().await?;
+        if let Some(lock) = self.backend.claim_lock() {
+            sqlx::query(&lock)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| read_error(e, "taking the claim lock"))?;
+        }
+        if let Some(max_owned) = max_owned {
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n FROM runs WHERE owner = $1 AND status = 'running'",
+            )
+            .bind(owner)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| read_error(e, doing))?;
+            let held: i64 = column(&row, "n")?;
+            if held >= max_owned {
+                tx.commit().await.map_err(|e| read_error(e, doing))?;
+                return Ok(None);
+            }
+        }
+        let lock_rows = self.backend.lock_claimed_rows();
+
+        // 1. Recovery: a run whose owner stopped renewing its lease.
+        let expired = format!(
+            "SELECT r.id FROM runs r WHERE r.status = 'running' AND r.lease_until < $1 \
+             ORDER BY r.lease_until, r.id LIMIT 1{lock_rows}"
+        );
+        let candidate = sqlx::query(&expired)
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| read_error(e, doing))?;
+        if let Some(candidate) = candidate {
+            let id: String = column(&candidate, "id")?;
+            let row = sqlx::query(concat!(
+                "UPDATE runs SET owner = $2, lease_until = $3 \
+                 WHERE id = $1 AND status = 'running' AND lease_until < $4 RETURNING ",
+                run_columns!()
+            ))
+            .bind(&id)
+            .bind(owner)
+            .bind(lease_until_ms)
+            .bind(now_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| read_error(e, doing))?;
+            if let Some(row) = row {
+                let run = run_from_row(&row)?;
+                tx.commit().await.map_err(|e| read_error(e, doing))?;
+                return Ok(Some(Claim {
+                    run,
+                    recovered: true,
+                }));
+            }
+        }
+
+        // 2. The oldest queued run whose workflow has room.
+        let queued = format!(
+            "SELECT r.id FROM runs r WHERE r.status = 'queued' AND (r.max_concurrency IS NULL \
+             OR r.max_concurrency > (SELECT COUNT(*) FROM runs o WHERE o.status = 'running' \
+             AND o.workflow = r.workflow AND o.lease_until IS NOT NULL)) \
+             ORDER BY r.created_at, r.id LIMIT 1{lock_rows}"
+        );
+        let candidate = sqlx::query(&queued)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| read_error(e, doing))?;
+        let mut claim = None;
+        if let Some(candidate) = candidate {
+            let id: String = column(&candidate, "id")?;
+            let row = sqlx::query(concat!(
+                "UPDATE runs SET status = 'running', owner = $2, lease_until = $3 \
+                 WHERE id = $1 AND status = 'queued' RETURNING ",
+                run_columns!()
+            ))
+            .bind(&id)
+            .bind(owner)
+            .bind(lease_until_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(|e| read_error(e, doing))?;
+            if let Some(row) = row {
+                claim = Some(Claim {
+                    run: run_from_row(&row)?,
+                    recovered: false,
+                });
+            }
+        }
+        tx.commit().await.map_err(|e| read_error(e, doing))?;
+        Ok(claim)
     }
 
     /// Extend the leases of every run `owner` holds; returns the ids of those runs that were asked
-    /// to cancel.
+    /// to cancel (sorted). Only `running` runs that `owner` still holds are extended: a run that
+    /// another server recovered meanwhile is not (and is not returned).
     pub async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<Vec<String>> {
-        todo!("{owner} {lease_until_ms}")
+        let rows = sqlx::query(
+            "UPDATE runs SET lease_until = $2 WHERE owner = $1 AND status = 'running' \
+             RETURNING id, cancel_requested",
+        )
+        .bind(owner)
+        .bind(lease_until_ms)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "renewing leases"))?;
+        let mut cancel = Vec::new();
+        for row in &rows {
+            if column::<i64>(row, "cancel_requested")? != 0 {
+                cancel.push(column::<String>(row, "id")?);
+            }
+        }
+        cancel.sort();
+        Ok(cancel)
     }
 
     /// The run is over (its row already has its final status): drop the owner and the lease.
+    ///
+    /// Does nothing if `owner` does not hold the run (another server recovered it). A run that is
+    /// still `running` when released is handed back: its lease is set to have expired, so the
+    /// next claim (by any server) recovers it. `NotFound` for an unknown run.
     pub async fn release_run(&self, run_id: &str, owner: &str) -> Result<()> {
-        todo!("{run_id} {owner}")
+        let done = sqlx::query(
+            "UPDATE runs SET owner = NULL, \
+             lease_until = CASE WHEN status = 'running' THEN 0 ELSE NULL END \
+             WHERE id = $1 AND owner = $2",
+        )
+        .bind(run_id)
+        .bind(owner)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "releasing a run"))?;
+        if done.rows_affected() == 0 {
+            self.ensure_run_exists(run_id).await?;
+        }
+        Ok(())
     }
 
     /// Ask a run to cancel: a queued run becomes `cancelled` at once (returns `true`); a running
     /// one is flagged for its owner (returns `false`). `NotFound` for an unknown run.
+    ///
+    /// `run_id` is a full id. A run that is already over is left as it is (`false`). The owner
+    /// learns about the flag from [`Store::renew_leases`].
     pub async fn request_cancel(&self, run_id: &str) -> Result<bool> {
-        todo!("{run_id}")
+        let doing = "cancelling a run";
+        let mut tx = self.begin_write().await?;
+        let cancelled = sqlx::query(
+            "UPDATE runs SET status = 'cancelled', finished_at = $2 \
+             WHERE id = $1 AND status = 'queued'",
+        )
+        .bind(run_id)
+        .bind(now_timestamp())
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| read_error(e, doing))?
+        .rows_affected();
+        if cancelled == 0 {
+            let flagged = sqlx::query(
+                "UPDATE runs SET cancel_requested = 1 WHERE id = $1 AND status = 'running'",
+            )
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| read_error(e, doing))?
+            .rows_affected();
+            if flagged == 0 {
+                let exists = sqlx::query("SELECT id FROM runs WHERE id = $1")
+                    .bind(run_id)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(|e| read_error(e, doing))?
+                    .is_some();
+                if !exists {
+                    return Err(StoreError::NotFound(run_id.to_string()));
+                }
+            }
+        }
+        tx.commit().await.map_err(|e| read_error(e, doing))?;
+        Ok(cancelled == 1)
     }
 
     /// Runs with status `queued` (the queue depth).
     pub async fn count_queued(&self) -> Result<i64> {
-        todo!()
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM runs WHERE status = 'queued'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "counting queued runs"))?;
+        column(&row, "n")
     }
 
     /// Runs newest first, continuing after the run `after` (keyset pagination: `(created_at, id)`
     /// of that run). Same filters as [`Store::list_runs`].
+    ///
+    /// `after` is a full id; `NotFound` if there is no such run. The page is stable under
+    /// concurrent inserts: pass the last id of a page to get the next one.
     pub async fn list_runs_after(
         &self,
-        filter: &crate::RunFilter,
+        filter: &RunFilter,
         after: Option<&str>,
     ) -> Result<Vec<RunRecord>> {
-        todo!("{filter:?} {after:?}")
+        let anchor = match after {
+            Some(after) => {
+                let row = sqlx::query("SELECT created_at, id FROM runs WHERE id = $1")
+                    .bind(after)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(|e| read_error(e, "looking up the page's last run"))?
+                    .ok_or_else(|| StoreError::NotFound(after.to_string()))?;
+                Some((
+                    column::<String>(&row, "created_at")?,
+                    column::<String>(&row, "id")?,
+                ))
+            }
+            None => None,
+        };
+        let mut sql = String::from(concat!("SELECT ", run_columns!(), " FROM runs"));
+        let mut binds: Vec<&str> = Vec::new();
+        let mut conditions: Vec<String> = Vec::new();
+        for (column, value) in [("workflow", &filter.workflow), ("status", &filter.status)] {
+            if let Some(value) = value {
+                binds.push(value);
+                conditions.push(format!("{column} = ${}", binds.len()));
+            }
+        }
+        if let Some((created_at, id)) = &anchor {
+            binds.push(created_at);
+            binds.push(id);
+            let (c, i) = (binds.len() - 1, binds.len());
+            conditions.push(format!(
+                "(created_at < ${c} OR (created_at = ${c} AND id < ${i}))"
+            ));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&conditions.join(" AND "));
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC");
+        let limit = filter.limit.filter(|l| *l >= 0);
+        if limit.is_some() {
+            sql.push_str(&format!(" LIMIT ${}", binds.len() + 1));
+        }
+        let mut query = sqlx::query(&sql);
+        for value in binds {
+            query = query.bind(value);
+        }
+        if let Some(limit) = limit {
+            query = query.bind(limit);
+        }
+        let rows = query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "listing runs"))?;
+        rows.iter().map(run_from_row).collect()
     }
 
     /// How many log lines of one attempt are stored (recovery resumes after them).
@@ -240,6 +813,212 @@ impl Store {
         step_key: &str,
         attempt: i64,
     ) -> Result<i64> {
-        todo!("{run_id} {step_key} {attempt}")
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM log_lines WHERE run_id = $1 AND step_key = $2 \
+             AND attempt = $3",
+        )
+        .bind(run_id)
+        .bind(step_key)
+        .bind(attempt)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| read_error(e, "counting log lines"))?;
+        column(&row, "n")
+    }
+
+    async fn ensure_run_exists(&self, run_id: &str) -> Result<()> {
+        sqlx::query("SELECT id FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "looking up run"))?
+            .map(|_| ())
+            .ok_or_else(|| StoreError::NotFound(run_id.to_string()))
+    }
+}
+
+/// Inserts a delivery record unless it exists; `Some(run id)` of the existing record if it does.
+async fn insert_delivery(
+    conn: &mut sqlx::AnyConnection,
+    workflow: &str,
+    delivery: &str,
+    run_id: &str,
+) -> Result<Option<String>> {
+    let doing = "recording a delivery";
+    let inserted = sqlx::query(
+        "INSERT INTO deliveries (workflow, delivery, run_id, recorded_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (workflow, delivery) DO NOTHING",
+    )
+    .bind(workflow)
+    .bind(delivery)
+    .bind(run_id)
+    .bind(now_timestamp())
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| read_error(e, doing))?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(None);
+    }
+    // The conflicting record is committed (PostgreSQL waits for its transaction before it reports
+    // a conflict), and deliveries are never deleted, so it is there.
+    let row = sqlx::query("SELECT run_id FROM deliveries WHERE workflow = $1 AND delivery = $2")
+        .bind(workflow)
+        .bind(delivery)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| read_error(e, doing))?
+        .ok_or_else(|| {
+            StoreError::Database(format!(
+                "{doing}: delivery {delivery:?} of workflow {workflow:?} conflicts but is not stored"
+            ))
+        })?;
+    column(&row, "run_id").map(Some)
+}
+
+fn revision_from_row(row: &AnyRow) -> Result<WorkflowRevision> {
+    Ok(WorkflowRevision {
+        name: column(row, "name")?,
+        revision: column(row, "revision")?,
+        yaml: column(row, "yaml")?,
+        created_at: column(row, "created_at")?,
+    })
+}
+
+fn component_from_row(row: &AnyRow) -> Result<ComponentRecord> {
+    Ok(ComponentRecord {
+        name: column(row, "name")?,
+        version: column(row, "version")?,
+        yaml: column(row, "yaml")?,
+        created_at: column(row, "created_at")?,
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> Result<TokenRecord> {
+    Ok(TokenRecord {
+        id: column(row, "id")?,
+        name: column(row, "name")?,
+        hash: column(row, "hash")?,
+        role: column(row, "role")?,
+        created_at: column(row, "created_at")?,
+    })
+}
+
+/// Semantic versions first, in precedence order (`1.9.0 < 1.10.0`, `1.0.0-rc.1 < 1.0.0`; ties
+/// such as different build metadata in text order), then everything else in text order. A total
+/// order (mixing the two comparisons pairwise would not be one).
+fn version_order(a: &str, b: &str) -> Ordering {
+    match (Semver::parse(a), Semver::parse(b)) {
+        (Some(x), Some(y)) => x.cmp(&y).then_with(|| a.cmp(b)),
+        (Some(_), None) => Ordering::Less,
+        (None, Some(_)) => Ordering::Greater,
+        (None, None) => a.cmp(b),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Semver<'a> {
+    core: [u64; 3],
+    pre: Vec<&'a str>,
+}
+
+impl<'a> Semver<'a> {
+    fn parse(text: &'a str) -> Option<Semver<'a>> {
+        let text = text.split_once('+').map_or(text, |(v, _build)| v);
+        let (core, pre) = match text.split_once('-') {
+            Some((core, pre)) => (core, pre.split('.').collect()),
+            None => (text, Vec::new()),
+        };
+        let mut parts = core.split('.');
+        let mut numbers = [0u64; 3];
+        for n in &mut numbers {
+            let part = parts.next()?;
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            *n = part.parse().ok()?;
+        }
+        if parts.next().is_some() || pre.iter().any(|p: &&str| p.is_empty()) {
+            return None;
+        }
+        Some(Semver { core: numbers, pre })
+    }
+}
+
+impl Ord for Semver<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.core.cmp(&other.core).then_with(|| {
+            match (self.pre.is_empty(), other.pre.is_empty()) {
+                (true, true) => Ordering::Equal,
+                // A pre-release comes before its release.
+                (true, false) => Ordering::Greater,
+                (false, true) => Ordering::Less,
+                (false, false) => {
+                    for (x, y) in self.pre.iter().zip(&other.pre) {
+                        let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+                            (Ok(x), Ok(y)) => x.cmp(&y),
+                            // Numeric identifiers come before alphanumeric ones.
+                            (Ok(_), Err(_)) => Ordering::Less,
+                            (Err(_), Ok(_)) => Ordering::Greater,
+                            (Err(_), Err(_)) => x.cmp(y),
+                        };
+                        if order != Ordering::Equal {
+                            return order;
+                        }
+                    }
+                    self.pre.len().cmp(&other.pre.len())
+                }
+            }
+        })
+    }
+}
+
+impl PartialOrd for Semver<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_sort_by_semver_precedence_then_text() {
+        let mut versions = vec![
+            "1.10.0",
+            "1.9.0",
+            "1.0.0",
+            "1.0.0-rc.1",
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta.11",
+            "1.0.0-beta.2",
+            "2.0.0+build.5",
+            "latest",
+            "0.1",
+            "1.5z",
+        ];
+        versions.sort_by(|a, b| version_order(a, b));
+        assert_eq!(
+            versions,
+            [
+                "1.0.0-alpha",
+                "1.0.0-alpha.1",
+                "1.0.0-alpha.beta",
+                "1.0.0-beta.2",
+                "1.0.0-beta.11",
+                "1.0.0-rc.1",
+                "1.0.0",
+                "1.9.0",
+                "1.10.0",
+                "2.0.0+build.5",
+                // Not semantic versions: after them, as text.
+                "0.1",
+                "1.5z",
+                "latest",
+            ]
+        );
     }
 }

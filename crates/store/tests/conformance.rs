@@ -211,6 +211,10 @@ fn run(id: &str, workflow: &str, status: &str, created_ms: i64) -> RunRecord {
         finished_at: None,
         source_path: format!("./{workflow}.yaml"),
         source: format!("name: {workflow}\n"),
+        revision: None,
+        trigger: serde_json::Value::Null,
+        parent: None,
+        max_concurrency: None,
     }
 }
 
@@ -417,6 +421,11 @@ mod cases {
         rec.created_at = "2026-11-27T08:49:40.123456+01:00".into();
         rec.started_at = Some("2026-11-27T07:49:41Z".into());
         rec.source = "name: hello\nstages: []\n".into();
+        rec.revision = Some(3);
+        rec.trigger = json!({"event": "push", "delivery": "d-1",
+            "payload": {"ref": "refs/heads/main", "z": 1, "a": [1.50, "x"]}});
+        rec.parent = Some("01HRTPARENT".into());
+        rec.max_concurrency = Some(2);
         db.store.insert_run(&rec).await.unwrap();
 
         let got = db.store.get_run(&rec.id).await.unwrap();
@@ -433,6 +442,10 @@ mod cases {
             serde_json::to_string(&got.run.outputs).unwrap(),
             r#"{"b":"2","a":1}"#
         );
+        assert_eq!(
+            serde_json::to_string(&got.run.trigger).unwrap(),
+            serde_json::to_string(&rec.trigger).unwrap()
+        );
         assert!(got.steps.is_empty());
         assert!(got.attempts.is_empty());
     }
@@ -442,9 +455,10 @@ mod cases {
         db.store.insert_run(&rec).await.unwrap();
         let err = db.store.insert_run(&rec).await.unwrap_err();
         assert!(
-            matches!(&err, StoreError::Conflict(id) if id == "dup"),
+            matches!(&err, StoreError::Conflict(msg) if msg.contains("\"dup\"")),
             "{err:?}"
         );
+        assert_eq!(err.to_string(), "a run with id \"dup\" already exists");
     }
 
     pub async fn invalid_timestamps_are_refused_and_nothing_is_stored(db: &TestDb) {
@@ -1178,13 +1192,13 @@ fn migration_count() -> i64 {
 }
 
 macro_rules! conformance {
-    ($($case:ident),* $(,)?) => {
+    ($($module:ident :: $case:ident),* $(,)?) => {
         mod sqlite {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let db = super::TestDb::sqlite().await;
-                    super::cases::$case(&db).await;
+                    super::$module::$case(&db).await;
                     db.finish().await;
                 }
             )*
@@ -1194,7 +1208,7 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
                     let db = super::TestDb::postgres().await;
-                    super::cases::$case(&db).await;
+                    super::$module::$case(&db).await;
                     db.finish().await;
                 }
             )*
@@ -1202,29 +1216,60 @@ macro_rules! conformance {
     };
 }
 
+/// The server's part of the store (`service.rs`): workflows, components, secrets, tokens,
+/// triggers and the run queue.
+#[path = "conformance/service.rs"]
+mod service;
+
 conformance!(
-    run_round_trips_every_field_and_json_exactly,
-    insert_run_twice_is_a_conflict,
-    invalid_timestamps_are_refused_and_nothing_is_stored,
-    update_run_sets_status_outputs_error_and_times,
-    upsert_steps_inserts_replaces_and_lists_in_plan_order,
-    upsert_steps_is_all_or_nothing,
-    upsert_attempt_inserts_replaces_and_lists_in_plan_order,
-    get_run_by_full_id_or_unique_prefix,
-    list_runs_newest_first_with_filters_and_limit,
-    logs_come_in_seq_order_and_page_with_after_and_limit,
-    logs_filter_by_step_key_or_action_label,
-    append_logs_is_all_or_nothing,
-    text_round_trips_unicode_long_lines_and_nul,
-    last_log_seq_is_where_a_writer_resumes,
-    log_writer_flush_returns_after_everything_pushed_before_is_stored,
-    log_writer_push_never_waits_and_commits_in_groups,
-    log_writer_reports_failures_on_flush_and_keeps_other_runs_lines,
-    log_writer_close_commits_everything_and_refuses_later_lines,
-    concurrent_tasks_and_stores_write_everything,
-    concurrent_opens_of_a_fresh_database_migrate_once,
-    concurrent_processes_write_everything,
-    reopening_keeps_data_and_both_stores_see_each_other,
+    cases::run_round_trips_every_field_and_json_exactly,
+    cases::insert_run_twice_is_a_conflict,
+    cases::invalid_timestamps_are_refused_and_nothing_is_stored,
+    cases::update_run_sets_status_outputs_error_and_times,
+    cases::upsert_steps_inserts_replaces_and_lists_in_plan_order,
+    cases::upsert_steps_is_all_or_nothing,
+    cases::upsert_attempt_inserts_replaces_and_lists_in_plan_order,
+    cases::get_run_by_full_id_or_unique_prefix,
+    cases::list_runs_newest_first_with_filters_and_limit,
+    cases::logs_come_in_seq_order_and_page_with_after_and_limit,
+    cases::logs_filter_by_step_key_or_action_label,
+    cases::append_logs_is_all_or_nothing,
+    cases::text_round_trips_unicode_long_lines_and_nul,
+    cases::last_log_seq_is_where_a_writer_resumes,
+    cases::log_writer_flush_returns_after_everything_pushed_before_is_stored,
+    cases::log_writer_push_never_waits_and_commits_in_groups,
+    cases::log_writer_reports_failures_on_flush_and_keeps_other_runs_lines,
+    cases::log_writer_close_commits_everything_and_refuses_later_lines,
+    cases::concurrent_tasks_and_stores_write_everything,
+    cases::concurrent_opens_of_a_fresh_database_migrate_once,
+    cases::concurrent_processes_write_everything,
+    cases::reopening_keeps_data_and_both_stores_see_each_other,
+    service::workflow_revisions_count_up_per_workflow,
+    service::concurrent_revisions_get_distinct_consecutive_numbers,
+    service::components_register_idempotently_and_refuse_changes,
+    service::concurrent_component_registrations_agree,
+    service::secrets_are_set_replaced_listed_and_deleted,
+    service::tokens_are_found_by_hash_and_unique,
+    service::deliveries_start_at_most_one_run,
+    service::concurrent_deliveries_record_once,
+    service::cron_ticks_fire_once,
+    service::concurrent_cron_tick_claims_fire_once,
+    service::enqueue_run_queues_and_deduplicates_deliveries,
+    service::concurrent_enqueues_of_one_delivery_start_one_run,
+    service::claim_takes_the_oldest_queued_run,
+    service::claim_respects_per_workflow_limits_without_blocking_others,
+    service::claim_respects_max_owned,
+    service::expired_leases_are_recovered_by_another_owner,
+    service::renew_leases_extends_and_reports_cancel_requests,
+    service::release_run_drops_the_claim,
+    service::request_cancel_cancels_queued_at_once_and_flags_running,
+    service::update_run_keeps_the_queue_columns_and_what_the_run_is,
+    service::list_runs_after_pages_newest_first_with_filters,
+    service::count_attempt_logs_counts_one_attempt,
+    service::concurrent_claims_take_each_queued_run_exactly_once,
+    service::concurrent_claims_never_exceed_a_workflow_limit,
+    service::concurrent_recovery_claims_recover_each_run_once,
+    service::concurrent_claims_respect_max_owned,
 );
 
 // ---- backend-specific behaviour ---------------------------------------------------------------
