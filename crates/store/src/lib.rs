@@ -1,4 +1,6 @@
-//! Run history (SQLite by default, PostgreSQL for shared deployments).
+//! Run history (SQLite by default, PostgreSQL for shared deployments), and what the server keeps
+//! besides it: stored workflows and revisions, components, secrets, API tokens, webhook deliveries,
+//! cron ticks, and the run queue with claims and leases (below).
 //!
 //! Invariants:
 //! - Records are written as things happen (a run row before its first step starts, step rows on
@@ -6,6 +8,10 @@
 //!   of the last unfinished commit.
 //! - Several processes may use one SQLite file at once (WAL, busy timeout) without corrupting it.
 //! - Timestamps are UTC RFC 3339 with milliseconds (`2026-11-27T07:49:40.123Z`).
+//! - A queued run is claimed by exactly one server, per-workflow concurrency limits hold across
+//!   servers, and a run whose owner stopped renewing its lease is recovered by exactly one server.
+//! - A webhook delivery id and a cron tick start at most one run; workflow revisions are numbered
+//!   1, 2, 3, … without gaps or duplicates, even with concurrent writers.
 //!
 //! # Opening
 //! [`Store::open`] takes `sqlite://PATH`, `sqlite:PATH`, a plain file path (created with its
@@ -24,10 +30,13 @@
 //! both SQLite and PostgreSQL accept, and runs on an `AnyPool` connected to either. The `Any`
 //! driver only carries `i64`/`String`/`NULL`-like values, which is all this schema uses (ids,
 //! JSON and timestamps are TEXT, counters BIGINT), so nothing is lost. The few statements that must
-//! differ (how a write or a snapshot-read transaction begins, the migration lock) are methods of
-//! [`Backend`]; later dialect differences (e.g. `FOR UPDATE SKIP LOCKED` for PostgreSQL work
-//! leases, which SQLite does not need because `BEGIN IMMEDIATE` already serialises writers) go there
-//! too. Alternatives rejected: code generic over `sqlx::Database` (a wall of trait bounds on every
+//! differ (how a write or a snapshot-read transaction begins, the migration and claim locks,
+//! `FOR UPDATE OF r SKIP LOCKED` on the row a claim takes, which SQLite does not need because
+//! `BEGIN IMMEDIATE` already serialises writers) are methods of [`Backend`]. Everything else that
+//! looks dialect-specific is in fact shared: `INSERT … ON CONFLICT … DO NOTHING / DO UPDATE`,
+//! `UPDATE … RETURNING`, partial indexes (`CREATE INDEX … WHERE status = 'queued'`) and row
+//! values work the same on SQLite ≥ 3.35 (sqlx bundles a newer one) and PostgreSQL. Alternatives
+//! rejected: code generic over `sqlx::Database` (a wall of trait bounds on every
 //! query for no gain), or one module per database (the same queries twice). The price of `Any` is
 //! that sqlx's compile-time checked `query!` macros are not available; the conformance suite in
 //! `tests/` runs every query on both databases instead.
@@ -37,11 +46,54 @@
 //! (primary key `run_id, step_key`), `attempts` (`run_id, step_key, attempt`) and `log_lines`
 //! (`run_id, seq`), with indexes for runs newest-first, runs by workflow and by status, and logs
 //! by run+seq (the primary key) and run+step. Steps, attempts and log lines reference their run
-//! (`ON DELETE CASCADE`). To grow it (workflows and revisions, components, secrets, triggers,
-//! leases): add numbered migrations. If a migration ever has to differ between the databases,
+//! (`ON DELETE CASCADE`).
+//!
+//! `0002_server.sql` adds to `runs` what a server run is (`revision`, `trigger` JSON defaulting
+//! to `null`, `parent`, `max_concurrency`: fields of [`RunRecord`]) and who holds it (`owner`,
+//! `lease_until` in ms since the epoch, `cancel_requested` 0/1: internal, changed only by the
+//! queue methods, never by [`Store::update_run`]), with partial indexes for the queue (queued runs
+//! by age), running runs per workflow, runs per owner and leases. New tables: `workflows` (the
+//! revision counter: name → latest revision) and `workflow_revisions` (name, revision → yaml),
+//! `components` (name, version → yaml), `secrets` (name → ciphertext), `tokens` (id, unique
+//! hash, role), `deliveries` (workflow, delivery → run id) and `cron_ticks` (workflow, trigger
+//! index, tick), whose primary keys make "at most once" hold.
+//!
+//! To grow the schema, add numbered migrations (never edit a shipped one). If a migration ever has to differ between the databases,
 //! split the directory into `migrations/sqlite` and `migrations/postgres`, keeping the existing
 //! files byte-identical in both (sqlx checks their checksums), and pick the migrator by
 //! [`Backend`].
+//!
+//! # The run queue: claims and leases
+//! Several servers may share one database; this protocol makes them share the runs. Time is the
+//! caller's: instants are milliseconds since the epoch passed as arguments (`now_ms`,
+//! `lease_until_ms`), so it is tested with a virtual clock; servers' clocks need only roughly
+//! agree (a lease should be much longer than their skew).
+//!
+//! 1. [`Store::enqueue_run`] inserts the run as `queued`, held by nobody, together with its
+//!    webhook delivery record if it has one (a known delivery inserts nothing and returns the run
+//!    it started).
+//! 2. [`Store::claim_run`] is one serialised transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL a
+//!    transaction-scoped advisory lock, plus `FOR UPDATE OF r SKIP LOCKED` on the picked row):
+//!    nothing if the caller already holds `max_owned` running runs; else the `running` run whose
+//!    lease expired first (`lease_until < now_ms`), which gets the new owner and lease and keeps
+//!    its status (`Claim { recovered: true }`); else the oldest `queued` run (by `created_at`,
+//!    then id) whose workflow has fewer than `max_concurrency` runs `running` under a lease,
+//!    which becomes `running` with owner and lease (`started_at` is the driver's to set;
+//!    `recovered: false`). Claims see each other's results, and a run only becomes `running`
+//!    through a claim, so each run is claimed once and limits hold across servers.
+//! 3. The owner renews well within the lease ([`Store::renew_leases`], e.g. every third of it),
+//!    which extends every `running` run it still holds and returns those asked to cancel
+//!    ([`Store::request_cancel`]: a queued run is cancelled at once, a running one is flagged).
+//!    [`Store::renew_leases_report`] also lists the runs still held, so a server that was too
+//!    slow learns that another one recovered a run and stops driving it.
+//! 4. When a run ends, the driver writes its final status ([`Store::update_run`], which never
+//!    touches owner, lease or cancel flag) and the owner calls [`Store::release_run`]. A run
+//!    released while still `running` (or renewed with a lease in the past) is recovered by the
+//!    next claim.
+//! 5. A server that dies stops renewing; after its leases pass, any server recovers its runs.
+//!
+//! A `running` run without a lease (a local CLI run recorded with [`Store::insert_run`]) is never
+//! claimed and does not count against `max_concurrency`.
 //!
 //! # Logs on the hot path
 //! [`Store::log_writer`] returns a [`LogWriter`]: `push` is a non-blocking channel send; a
@@ -58,7 +110,11 @@
 //! # Testing
 //! `tests/conformance.rs` runs every case on SQLite (a temp file) and on PostgreSQL (a fresh
 //! schema in the database named by `CONTAINEROPS_TEST_POSTGRES_URL`; the PostgreSQL tests fail,
-//! never skip, without it):
+//! never skip, without it). The server's cases are in `tests/conformance/service.rs`, including
+//! races between several `Store` instances (like several servers) and many tasks: every queued run
+//! claimed exactly once, per-workflow limits and `max_owned` never exceeded, one recovery per
+//! expired run, one run per delivery, one winner per cron tick, distinct revision numbers. Time
+//! is virtual there (claims take it as an argument): nothing sleeps.
 //! ```text
 //! export CONTAINEROPS_TEST_POSTGRES_URL="$(sudo scripts/setup-postgres.sh)"
 //! cargo test -p co-store

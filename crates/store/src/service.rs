@@ -26,37 +26,23 @@
 //!   [`RunRecord`]), and the queue's own `owner`, `lease_until` (ms since the Unix epoch) and
 //!   `cancel_requested` (0/1), which only the methods below change.
 //!
-//! # The queue: claims and leases
-//! Time is the caller's: every method takes instants as milliseconds (`now_ms`,
-//! `lease_until_ms`), so the protocol is tested with a virtual clock and servers only need clocks
-//! that roughly agree (a lease should be much longer than the clock skew between servers).
-//!
-//! 1. [`Store::enqueue_run`] inserts a run as `queued` (owner and lease NULL), together with its
-//!    webhook delivery record if it has one.
-//! 2. [`Store::claim_run`] runs one serialised transaction (SQLite: `BEGIN IMMEDIATE`;
-//!    PostgreSQL: `pg_advisory_xact_lock` first, and `FOR UPDATE OF r SKIP LOCKED` on the row it
-//!    picks, so it never waits for a cancel or renewal in flight):
-//!    - if `max_owned` is given and `owner` holds that many `running` runs: nothing;
-//!    - else a `running` run whose `lease_until < now_ms` (oldest lease first): owner and lease
-//!      are replaced, the status stays `running` → `Claim { recovered: true }`;
-//!    - else the oldest `queued` run (by `created_at`, then id) whose workflow has fewer than
-//!      its `max_concurrency` runs `running` under a lease (NULL: no limit) → status `running`,
-//!      owner and lease set, `started_at` untouched (the driver sets it) →
-//!      `Claim { recovered: false }`.
-//!
-//!    Because claims are serialised and a run only becomes `running` through a claim, each claim
-//!    sees every earlier one: a run is claimed exactly once, and per-workflow limits hold across
-//!    any number of servers.
-//! 3. The owner calls [`Store::renew_leases`] well within the lease (e.g. every third of it); it
-//!    extends every `running` run the owner holds and returns the ids that were asked to cancel
-//!    ([`Store::request_cancel`] flags a running run; a queued one is cancelled at once).
-//! 4. The driver writes the final status ([`Store::update_run`], which never touches the queue
-//!    columns), then the owner calls [`Store::release_run`].
-//! 5. A server that dies stops renewing; once `lease_until` has passed, the next claim by any
-//!    server (including a restarted one) recovers the run.
-//!
-//! A `running` run without a lease (a local CLI run recorded with [`Store::insert_run`]) is never
-//! claimed or recovered, and does not count against a workflow's `max_concurrency`.
+//! # How the queue is implemented
+//! The protocol is in the crate docs ("The run queue: claims and leases"). Here:
+//! - [`Store::claim_run`]: `BEGIN IMMEDIATE` (SQLite) / `BEGIN` + `pg_advisory_xact_lock`
+//!   (PostgreSQL, [`crate::Backend`]), then at most four statements: the `max_owned` count, a
+//!   `SELECT … FOR UPDATE OF r SKIP LOCKED` of the oldest expired lease, else of the oldest
+//!   queued run whose workflow is below its limit (a correlated `COUNT(*)` over the partial
+//!   index of running runs), and an `UPDATE … RETURNING` guarded by the status it expects, so a
+//!   row that changed in between is never taken twice even without the lock.
+//! - [`Store::renew_leases_report`] is one `UPDATE … RETURNING id, cancel_requested`.
+//! - [`Store::release_run`] only touches a run its caller holds; a run it hands back while still
+//!   `running` gets `lease_until = 0` (expired), so it stays counted against its workflow's limit
+//!   until someone recovers it.
+//! - [`Store::request_cancel`] tries `queued → cancelled`, then flags a `running` run, in one write
+//!   transaction; a claim in between turns the first into the second.
+//! - [`Store::enqueue_run`] inserts the delivery first (`ON CONFLICT DO NOTHING`); on PostgreSQL a
+//!   concurrent enqueue of the same delivery waits on that key until the first commits, then finds
+//!   it and inserts nothing.
 
 use std::cmp::Ordering;
 
@@ -119,6 +105,15 @@ pub struct Claim {
     /// The run was already running under another (or an earlier) owner whose lease expired: it
     /// must be recovered, not started.
     pub recovered: bool,
+}
+
+/// What [`Store::renew_leases_report`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LeaseRenewal {
+    /// Every `running` run the owner holds (their leases were extended), sorted.
+    pub held: Vec<String>,
+    /// Those of them that were asked to cancel, sorted.
+    pub cancel_requested: Vec<String>,
 }
 
 macro_rules! token_columns {
@@ -646,8 +641,23 @@ impl Store {
 
     /// Extend the leases of every run `owner` holds; returns the ids of those runs that were asked
     /// to cancel (sorted). Only `running` runs that `owner` still holds are extended: a run that
-    /// another server recovered meanwhile is not (and is not returned).
+    /// another server recovered meanwhile is not (and is not returned). See
+    /// [`Store::renew_leases_report`] to also learn which runs are still held.
     pub async fn renew_leases(&self, owner: &str, lease_until_ms: i64) -> Result<Vec<String>> {
+        Ok(self
+            .renew_leases_report(owner, lease_until_ms)
+            .await?
+            .cancel_requested)
+    }
+
+    /// [`Store::renew_leases`], reporting every run whose lease was extended too. A run the
+    /// caller is driving but that is not in `held` was recovered by another server (its lease had
+    /// expired): the caller should stop driving it, or a step could run twice.
+    pub async fn renew_leases_report(
+        &self,
+        owner: &str,
+        lease_until_ms: i64,
+    ) -> Result<LeaseRenewal> {
         let rows = sqlx::query(
             "UPDATE runs SET lease_until = $2 WHERE owner = $1 AND status = 'running' \
              RETURNING id, cancel_requested",
@@ -657,14 +667,17 @@ impl Store {
         .fetch_all(&self.pool)
         .await
         .map_err(|e| read_error(e, "renewing leases"))?;
-        let mut cancel = Vec::new();
+        let mut renewal = LeaseRenewal::default();
         for row in &rows {
+            let id: String = column(row, "id")?;
             if column::<i64>(row, "cancel_requested")? != 0 {
-                cancel.push(column::<String>(row, "id")?);
+                renewal.cancel_requested.push(id.clone());
             }
+            renewal.held.push(id);
         }
-        cancel.sort();
-        Ok(cancel)
+        renewal.held.sort();
+        renewal.cancel_requested.sort();
+        Ok(renewal)
     }
 
     /// The run is over (its row already has its final status): drop the owner and the lease.

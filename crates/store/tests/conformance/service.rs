@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use co_store::{normalize_timestamp, Claim, TokenRecord};
+use co_store::{normalize_timestamp, Claim, LeaseRenewal, TokenRecord};
 
 use super::*;
 
@@ -730,7 +730,19 @@ pub async fn renew_leases_extends_and_reports_cancel_requests(db: &TestDb) {
     let d = claim(s, "D", 9001, 20_000).await.unwrap();
     assert_eq!((d.run.id.as_str(), d.recovered), ("r2", true));
     assert_eq!(s.renew_leases("D", 30_000).await.unwrap(), ["r2"]);
-    assert!(s.renew_leases("A", 30_000).await.unwrap().is_empty());
+    // A learns that it lost r2 (and holds nothing now); C still holds r3.
+    let a = s.renew_leases_report("A", 30_000).await.unwrap();
+    assert_eq!(a, LeaseRenewal::default());
+    let c = s.renew_leases_report("C", 30_000).await.unwrap();
+    assert_eq!(
+        (c.held.as_slice(), c.cancel_requested.len()),
+        (&["r3".to_string()][..], 0)
+    );
+    let d = s.renew_leases_report("D", 30_000).await.unwrap();
+    assert_eq!(
+        (d.held, d.cancel_requested),
+        (vec!["r2".to_string()], vec!["r2".to_string()])
+    );
 }
 
 pub async fn release_run_drops_the_claim(db: &TestDb) {
@@ -1174,6 +1186,7 @@ async fn every_service_call_can_run_on_a_spawned_task() {
         let c = s.claim_run("me", 0, 100, Some(1)).await.unwrap().unwrap();
         s.request_cancel(&c.run.id).await.unwrap();
         let cancel = s.renew_leases("me", 200).await.unwrap();
+        s.renew_leases_report("me", 200).await.unwrap();
         s.release_run(&c.run.id, "me").await.unwrap();
         s.list_runs_after(&RunFilter::default(), Some("q"))
             .await
