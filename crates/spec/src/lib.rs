@@ -8,8 +8,8 @@
 //!
 //! Layers: `yaml` (a positioned node tree from `saphyr-parser` events) → `decode` (typed field
 //! access that collects diagnostics, with "did you mean" suggestions) → `component` /
-//! `workflow` / `seed` (the formats) → `validate` (names, `needs`, cycles, references, component
-//! inputs) → `plan`.
+//! `workflow` / `seed` (the formats; `triggers` for `triggers:` and `concurrency:`) → `validate`
+//! (names, `needs`, cycles, references, component inputs, trigger inputs) → `plan`.
 //!
 //! Decisions worth knowing:
 //! - YAML: 1.2 core schema for plain scalars; quoted and block scalars are strings. Aliases are
@@ -33,6 +33,10 @@
 //!   workflow's `env` may use `inputs`, `secrets`, `run.id` and `trigger`.
 //! - A reference to a matrix action's outputs is an error (there is one value per copy); its
 //!   `status` is the combined status.
+//! - `triggers:` (server extension, docs/triggers.md): cron schedules are checked with
+//!   `co_triggers::Schedule::parse` and zones with `co_triggers::check_timezone`, each reported
+//!   at its value; trigger `inputs` may only refer to `trigger.*` fields the kind provides.
+//!   Seed-format flows have no triggers.
 //! - Seed-format flows: see the `seed` module (job naming `stage.action.job`, explicit `needs`,
 //!   lenient about fields the model does not use).
 
@@ -45,6 +49,7 @@ mod plan;
 mod quantity;
 mod seed;
 mod suggest;
+mod triggers;
 mod validate;
 mod workflow;
 mod yaml;

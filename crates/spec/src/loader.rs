@@ -259,9 +259,8 @@ fn assemble(p: Parsed, display: &str, text: &str, file: &Arc<str>) -> Workflow {
         finally,
         path: display.to_string(),
         source: text.to_string(),
-        // TODO(spec helper): parse `triggers:` and `concurrency:`.
-        triggers: Vec::new(),
-        concurrency: None,
+        triggers: p.triggers.into_iter().filter_map(|t| t.trigger).collect(),
+        concurrency: p.concurrency,
     }
 }
 

@@ -99,7 +99,52 @@ pub struct Workflow {
     pub concurrency: Option<u32>,
 }
 
-/// One entry of `triggers:` (a server extension of the contract, see docs/server.md).
+impl Workflow {
+    /// The secrets a run of this workflow needs: the sorted, unique names `X` of every
+    /// `secrets.X` referenced by a template or `if:` of any action (`with`, `env`, `command`,
+    /// `if`, stage and `finally` actions alike), by the workflow's `env`, or by a trigger's
+    /// inputs. The secrets named by webhook triggers (`secret:`) authenticate deliveries and
+    /// are not part of it.
+    pub fn secret_names(&self) -> Vec<String> {
+        let mut names = std::collections::BTreeSet::new();
+        let mut add = |refs: Vec<co_expr::RefUse>| {
+            for r in refs {
+                if let [root, name, ..] = r.path.as_slice() {
+                    if root == "secrets" {
+                        names.insert(name.clone());
+                    }
+                }
+            }
+        };
+        for t in self.env.values() {
+            add(t.references());
+        }
+        let actions = self
+            .stages
+            .iter()
+            .flat_map(|s| s.actions.iter())
+            .chain(self.finally.iter());
+        for a in actions {
+            for t in a
+                .with
+                .values()
+                .chain(a.env.values())
+                .chain(a.command.iter().flatten())
+            {
+                add(t.references());
+            }
+            if let Some(c) = &a.condition {
+                add(c.references());
+            }
+        }
+        for t in self.triggers.iter().flat_map(|t| t.inputs.values()) {
+            add(t.references());
+        }
+        names.into_iter().collect()
+    }
+}
+
+/// One entry of `triggers:` (a server extension of the contract, see docs/triggers.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trigger {
     pub kind: TriggerKind,

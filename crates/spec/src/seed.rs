@@ -79,6 +79,8 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node) -> Parsed {
         env_templates: Vec::new(),
         stages: Vec::new(),
         actions: Vec::new(),
+        triggers: Vec::new(),
+        concurrency: None,
     };
     let Some(m) = cx.map(root, root.pos, "a seed-format flow") else {
         return p;

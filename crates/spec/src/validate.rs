@@ -62,6 +62,7 @@ pub(crate) fn validate(cx: &mut Cx, p: &Parsed, options: &ValidateOptions) {
             v.check_workflow_env_ref(cx, key, &r, pos);
         }
     }
+    crate::triggers::check_inputs(cx, &p.triggers, &p.inputs);
 }
 
 struct Validator<'a> {

@@ -10,6 +10,7 @@ use crate::component::{self, ParamKind};
 use crate::decode::{Cx, Field, Loc, Map, NameRule, EXTENSIONS};
 use crate::loader::{Resolved, Resolver};
 use crate::model::{Action, Format, Matrix, ParamDecl, Retry, Runs};
+use crate::triggers::TriggerSrc;
 use crate::yaml::{Kind, Node, Pos, Value};
 
 /// Most matrix combinations one action may expand to.
@@ -22,6 +23,8 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "env",
     "stages",
     "finally",
+    "triggers",
+    "concurrency",
     EXTENSIONS,
 ];
 const STAGE_FIELDS: &[&str] = &["name", "actions"];
@@ -97,6 +100,10 @@ pub(crate) struct Parsed {
     pub stages: Vec<(String, Pos)>,
     /// Every action in declaration order (stage actions, then `finally`).
     pub actions: Vec<(Action, ActionSrc)>,
+    /// `triggers:` (native workflows only).
+    pub triggers: Vec<TriggerSrc>,
+    /// `concurrency:`.
+    pub concurrency: Option<u32>,
 }
 
 /// Decode a native workflow. Problems go to `cx`; component files' problems to `resolver`.
@@ -110,6 +117,8 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node, resolver: &mut Resolver<'_>) -> P
         env_templates: Vec::new(),
         stages: Vec::new(),
         actions: Vec::new(),
+        triggers: Vec::new(),
+        concurrency: None,
     };
     let Some(m) = cx.map(root, root.pos, "a workflow file") else {
         return p;
@@ -121,6 +130,14 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node, resolver: &mut Resolver<'_>) -> P
                 .to_string(),
         ),
         "jobs" | "steps" => Some("a workflow lists its actions under `stages:`".to_string()),
+        "on" | "schedule" | "webhooks" | "hooks" => Some(
+            "runs are started on a server by `triggers:` (`cron`, `github`, `gitlab`, \
+             `webhook`), see docs/triggers.md"
+                .to_string(),
+        ),
+        "max-concurrency" | "max_concurrency" | "parallel" | "max-parallel" => {
+            Some("did you mean `concurrency`?".to_string())
+        }
         _ => None,
     });
     if let Some(n) = cx
@@ -140,6 +157,12 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node, resolver: &mut Resolver<'_>) -> P
     }
     if let Some(f) = cx.required(&m, "stages", what) {
         stages(cx, f, resolver, &mut p);
+    }
+    if let Some(f) = m.get("triggers") {
+        p.triggers = crate::triggers::decode(cx, f);
+    }
+    if let Some(f) = m.get("concurrency") {
+        p.concurrency = crate::triggers::concurrency(cx, f);
     }
     if let Some(f) = m.get("finally").filter(|f| !f.value.is_null()) {
         if let Some(items) = cx.seq(f.value, f.value_pos(), "`finally`") {

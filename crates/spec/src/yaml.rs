@@ -353,8 +353,12 @@ fn syntax_hint(text: &str, pos: Pos, info: &str) -> &'static str {
         .lines()
         .nth(usize::try_from(pos.line).unwrap_or(1).saturating_sub(1))
         .unwrap_or("");
+    let key = line.trim_start().trim_start_matches("- ").trim_start();
     if info.contains("tab") {
         " (indent with spaces, not tabs)"
+    } else if key.starts_with("cron:") {
+        " (quote cron schedules: `*` and `@` have a meaning of their own in YAML, so write \
+         `cron: \"*/5 * * * *\"`)"
     } else if line.contains("${{") && info.contains("flow") {
         " (inside `{ }` or `[ ]`, quote values that contain `${{ }}`, like `\"${{ inputs.x }}\"`)"
     } else if line.contains("${{") {

@@ -7,6 +7,7 @@ mod good;
 mod plan;
 mod robustness;
 mod seed;
+mod triggers;
 
 use std::path::Path;
 

@@ -110,6 +110,22 @@ const TOKENS: &[&str] = &[
     "%",
     "!!str ",
     "!x ",
+    "triggers",
+    "concurrency",
+    "cron",
+    "timezone",
+    "github",
+    "gitlab",
+    "webhook",
+    "secret",
+    "events",
+    "branches",
+    "\"0 3 * * 1-5\"",
+    "\"*/5 * * * *\"",
+    "Europe/Berlin",
+    "push",
+    "trigger.payload.a",
+    "trigger.tick",
 ];
 
 fn token_soup() -> impl Strategy<Value = String> {
@@ -143,6 +159,7 @@ const HELLO: &str = include_str!("../fixtures/good/hello/workflow.yaml");
 const PIPELINE: &str = include_str!("../fixtures/good/pipeline.yaml");
 const SEED: &str = include_str!("../fixtures/good/seed/flow.yaml");
 const LEGACY: &str = include_str!("../fixtures/good/legacy.yaml");
+const TRIGGERS: &str = include_str!("../fixtures/good/triggers.yaml");
 const COMPONENT: &str = include_str!("../fixtures/good/hello/components/upper/component.yaml");
 
 proptest! {
@@ -158,7 +175,7 @@ proptest! {
 
     #[test]
     fn mutated_good_files_never_panic(
-        text in prop_oneof![mutated(HELLO), mutated(PIPELINE), mutated(SEED), mutated(LEGACY), mutated(COMPONENT)]
+        text in prop_oneof![mutated(HELLO), mutated(PIPELINE), mutated(SEED), mutated(LEGACY), mutated(COMPONENT), mutated(TRIGGERS)]
     ) {
         check(&text);
     }
