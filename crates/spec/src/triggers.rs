@@ -263,7 +263,7 @@ fn cron(cx: &mut Cx, f: Field<'_>, tz: Option<Field<'_>>) -> Option<TriggerKind>
         return None;
     }
     Some(TriggerKind::Cron {
-        schedule,
+        schedule: schedule.trim().to_string(),
         timezone: timezone?,
     })
 }

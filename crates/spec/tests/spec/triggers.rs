@@ -135,9 +135,9 @@ stages: [{name: s, actions: [{name: a, image: i}]}]
             branches: vec![],
         }
     );
-    // The schedule is kept as written (the server parses it again).
+    // The schedule is trimmed.
     assert!(
-        matches!(&w.triggers[2].kind, TriggerKind::Cron { schedule, timezone: Some(z) } if schedule == "  0 3 * * *  " && z == "UTC")
+        matches!(&w.triggers[2].kind, TriggerKind::Cron { schedule, timezone: Some(z) } if schedule == "0 3 * * *" && z == "UTC")
     );
     assert!(w.triggers.iter().all(|t| t.inputs.is_empty()));
 }
