@@ -7,7 +7,7 @@
 //! Decisions:
 //! - Cron: standard 5-field crontab syntax only (see [`Schedule::parse`]); our own field checker
 //!   gives the messages, `croner` computes the ticks in the time zone (`chrono-tz`).
-//! - Daylight saving time (croner's rules, tested in `tests/cron.rs`): a tick whose wall-clock
+//! - Daylight saving time (croner's rules, tested in `tests/triggers/cron.rs`): a tick whose wall-clock
 //!   time falls into a skipped hour runs at the first instant after the gap when the schedule
 //!   names one fixed time (`30 2 * * *` runs at 03:00 on the day the clocks jump from 02:00 to
 //!   03:00) and is skipped when the schedule repeats within the day (`*/15 * * * *` has no
