@@ -1,14 +1,42 @@
 //! The coordinator: accepts run requests into the queue, claims queued runs (and runs whose
 //! owner died) from the store, runs them through the driver on the backend, renews leases,
-//! carries cancel requests, and recovers runs after a crash.
+//! carries cancel requests, fires cron triggers, and recovers runs after a crash.
+//!
+//! Work moves through the store only, so any number of servers can share one database:
+//! - `submit` writes a `queued` run (one transaction with its webhook delivery id, so a
+//!   redelivery starts nothing) and its `pending` steps, then wakes this server's dispatcher —
+//!   a run submitted here is claimed within milliseconds; other servers find it on their next
+//!   dispatch round (at most [`DISPATCH_POLL`] later).
+//! - The dispatcher claims runs (`Store::claim_run`: per-workflow concurrency limits, this
+//!   server's `max_runs`, runs whose owner's lease expired first) and runs each in a task.
+//! - Every run, fresh or recovered, is rebuilt from its stored steps (`Runner::restore`): a fresh
+//!   run has only `pending` steps, a resumed run has the succeeded steps of its parent, a
+//!   recovered run has attempts that were running — those are reattached to their containers.
+//! - Leases are renewed every `lease / 3`; the renewal also returns the cancel requests that
+//!   other servers' APIs stored for runs this server holds.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use co_backend::Backend;
-use co_store::Store;
+use co_engine::{RunConfig, RunStatus, StepStatus};
+use co_runner::{CancelHandle, Observer, Runner, StepView};
+use co_spec::{Catalog, Loader, Plan, TriggerKind, Workflow};
+use co_store::{Claim, RunRecord, Store, StoreError};
 use indexmap::IndexMap;
-use serde_json::Value;
+use serde_json::{json, Value};
+use tokio::sync::{watch, Notify};
+use tokio_util::sync::CancellationToken;
+
+/// How often a dispatcher looks for work it was not woken for (runs queued on other servers,
+/// expired leases).
+pub const DISPATCH_POLL: Duration = Duration::from_secs(1);
+
+/// How often the cron scheduler reloads the stored workflows' triggers (a new revision stored on
+/// this server reloads them at once).
+const CRON_RELOAD: Duration = Duration::from_secs(30);
 
 /// Settings of a coordinator.
 #[derive(Debug, Clone)]
@@ -19,6 +47,12 @@ pub struct CoordinatorConfig {
     pub max_runs: Option<i64>,
     /// How long a claim lasts without renewal; renewed every `lease / 3`.
     pub lease: Duration,
+}
+
+/// Decrypts stored secrets for the runs that need them (the server's secret box).
+pub trait SecretReader: Send + Sync {
+    /// The plain value of secret `name` from its stored ciphertext.
+    fn decrypt(&self, name: &str, ciphertext: &str) -> Result<String, String>;
 }
 
 /// A request to start a run.
@@ -56,12 +90,37 @@ pub enum CoordinatorError {
     Store(#[from] co_store::StoreError),
 }
 
+fn not_found(e: StoreError) -> CoordinatorError {
+    match e {
+        StoreError::NotFound(what) => CoordinatorError::NotFound(what),
+        other => CoordinatorError::Store(other),
+    }
+}
+
+/// A run this server is running.
+struct Active {
+    cancel: CancelHandle,
+    logs: watch::Receiver<i64>,
+}
+
+struct Inner {
+    store: Store,
+    runner: Runner,
+    config: CoordinatorConfig,
+    secrets: Arc<dyn SecretReader>,
+    wake: Notify,
+    cron_reload: Notify,
+    active: Mutex<HashMap<String, Active>>,
+    /// The task driving each run this server holds (aborted if another server takes it over).
+    driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    stop: CancellationToken,
+}
+
 /// Cheap to clone.
 #[derive(Clone)]
 pub struct Coordinator {
-    // implementation detail
-    #[allow(dead_code)]
-    inner: Arc<()>,
+    inner: Arc<Inner>,
 }
 
 impl Coordinator {
@@ -70,42 +129,659 @@ impl Coordinator {
         store: Store,
         backend: Arc<dyn Backend>,
         config: CoordinatorConfig,
+        secrets: Arc<dyn SecretReader>,
     ) -> Coordinator {
-        todo!("{store:?} {} {config:?}", backend.name())
+        let runner = Runner::new(backend, store.clone());
+        let inner = Arc::new(Inner {
+            store,
+            runner,
+            config,
+            secrets,
+            wake: Notify::new(),
+            cron_reload: Notify::new(),
+            active: Mutex::new(HashMap::new()),
+            driving: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(Vec::new()),
+            stop: CancellationToken::new(),
+        });
+        let loops = vec![
+            tokio::spawn(dispatch_loop(inner.clone())),
+            tokio::spawn(lease_loop(inner.clone())),
+            tokio::spawn(cron_loop(inner.clone())),
+        ];
+        if let Ok(mut tasks) = inner.tasks.lock() {
+            tasks.extend(loops);
+        }
+        Coordinator { inner }
+    }
+
+    /// The store this coordinator works on.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// Validate and queue a run of a stored workflow; the dispatcher starts it within
     /// milliseconds when capacity allows.
     pub async fn submit(&self, request: RunRequest) -> Result<Submitted, CoordinatorError> {
-        todo!("{request:?}")
+        let inner = &self.inner;
+        let revision = inner
+            .store
+            .get_workflow_revision(&request.workflow, request.revision)
+            .await
+            .map_err(not_found)?;
+        let (workflow, plan) = load_plan(&inner.store, &revision.name, revision.revision, &revision.yaml)
+            .await?;
+        let run_id = co_runner::new_run_id();
+        // Converts the inputs to their types and reports every problem (nothing is stored then).
+        let engine = co_engine::Engine::new(
+            plan.clone(),
+            RunConfig {
+                run_id: run_id.clone(),
+                inputs: request.inputs.clone(),
+                ..RunConfig::default()
+            },
+        )
+        .map_err(|e| CoordinatorError::Invalid(e.0))?;
+        let record = RunRecord {
+            id: run_id.clone(),
+            workflow: workflow.name.clone(),
+            status: "queued".into(),
+            inputs: Value::Object(
+                engine
+                    .inputs()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
+            outputs: json!({}),
+            error: None,
+            created_at: co_store::now_timestamp(),
+            started_at: None,
+            finished_at: None,
+            source_path: format!("{}@{}", revision.name, revision.revision),
+            source: revision.yaml.clone(),
+            revision: Some(revision.revision),
+            trigger: request.trigger,
+            parent: None,
+            max_concurrency: workflow.concurrency.map(i64::from),
+        };
+        let steps = co_runner::initial_steps(&plan, &run_id, None);
+        self.enqueue(record, steps, request.delivery.as_deref()).await
+    }
+
+    async fn enqueue(
+        &self,
+        record: RunRecord,
+        steps: Vec<co_store::StepRecord>,
+        delivery: Option<&str>,
+    ) -> Result<Submitted, CoordinatorError> {
+        let inner = &self.inner;
+        let delivery = delivery.map(|d| (record.workflow.as_str(), d));
+        if let Some(existing) = inner.store.enqueue_run(&record, delivery).await? {
+            return Ok(Submitted {
+                run_id: existing,
+                duplicate: true,
+            });
+        }
+        inner.store.upsert_steps(&steps).await?;
+        metrics::counter!("containerops_runs_queued_total").increment(1);
+        inner.wake.notify_one();
+        Ok(Submitted {
+            run_id: record.id,
+            duplicate: false,
+        })
     }
 
     /// Queue a new run with the same workflow revision, inputs and trigger as `run_id`.
     pub async fn rerun(&self, run_id: &str) -> Result<Submitted, CoordinatorError> {
-        todo!("{run_id}")
+        self.again(run_id, false).await
     }
 
     /// Queue a new run of the same revision and inputs that reuses the outputs of the steps that
     /// succeeded in `run_id` and runs the rest. `Invalid` if `run_id` succeeded or is not over.
     pub async fn resume(&self, run_id: &str) -> Result<Submitted, CoordinatorError> {
-        todo!("{run_id}")
+        self.again(run_id, true).await
+    }
+
+    async fn again(&self, run_id: &str, resume: bool) -> Result<Submitted, CoordinatorError> {
+        let inner = &self.inner;
+        let old = inner.store.get_run(run_id).await.map_err(not_found)?;
+        let Some(revision) = old.run.revision else {
+            return Err(CoordinatorError::Invalid(vec![format!(
+                "run {} ran a local workflow file, not a stored workflow; run it again with the CLI",
+                old.run.id
+            )]));
+        };
+        if resume {
+            match old.run.status.as_str() {
+                "failed" | "cancelled" => {}
+                "succeeded" => {
+                    return Err(CoordinatorError::Invalid(vec![format!(
+                        "run {} succeeded: there is nothing to resume (use rerun)",
+                        old.run.id
+                    )]))
+                }
+                other => {
+                    return Err(CoordinatorError::Invalid(vec![format!(
+                        "run {} is {other}: only a failed or cancelled run can be resumed",
+                        old.run.id
+                    )]))
+                }
+            }
+        }
+        let stored = inner
+            .store
+            .get_workflow_revision(&old.run.workflow, Some(revision))
+            .await
+            .map_err(not_found)?;
+        let (workflow, plan) =
+            load_plan(&inner.store, &stored.name, stored.revision, &stored.yaml).await?;
+        let id = co_runner::new_run_id();
+        let event = if resume { "resume" } else { "rerun" };
+        let record = RunRecord {
+            id: id.clone(),
+            status: "queued".into(),
+            outputs: json!({}),
+            error: None,
+            created_at: co_store::now_timestamp(),
+            started_at: None,
+            finished_at: None,
+            parent: Some(old.run.id.clone()),
+            trigger: json!({ "event": event, "from": old.run.id, "original": old.run.trigger }),
+            max_concurrency: workflow.concurrency.map(i64::from),
+            ..old.run.clone()
+        };
+        let steps = co_runner::initial_steps(&plan, &id, resume.then_some(&old));
+        self.enqueue(record, steps, None).await
     }
 
     /// Cancel a run: a queued one at once, a running one through its owner (at once if that is
     /// this server, else at the owner's next lease renewal).
     pub async fn cancel(&self, run_id: &str) -> Result<(), CoordinatorError> {
-        todo!("{run_id}")
+        let inner = &self.inner;
+        let detail = inner.store.get_run(run_id).await.map_err(not_found)?;
+        let local = inner
+            .active
+            .lock()
+            .ok()
+            .and_then(|a| a.get(&detail.run.id).map(|a| a.cancel.clone()));
+        match local {
+            Some(handle) => handle.cancel(),
+            None => {
+                inner.store.request_cancel(&detail.run.id).await?;
+            }
+        }
+        Ok(())
     }
 
-    /// A receiver that changes whenever new log lines of `run_id` are committed on this server
+    /// A receiver that changes whenever new log lines of `run_id` are produced on this server
     /// (`None` if this server does not run it: readers then poll the store).
-    pub fn log_notifications(&self, run_id: &str) -> Option<tokio::sync::watch::Receiver<i64>> {
-        todo!("{run_id}")
+    pub fn log_notifications(&self, run_id: &str) -> Option<watch::Receiver<i64>> {
+        self.inner
+            .active
+            .lock()
+            .ok()
+            .and_then(|a| a.get(run_id).map(|a| a.logs.clone()))
     }
 
-    /// Stop claiming work, cancel nothing, and wait for in-flight store writes (graceful
-    /// shutdown: runs in flight are recovered by whichever server claims them next).
-    pub async fn shutdown(&self) {
-        todo!()
+    /// Workflows were stored or changed here: reload the cron triggers now.
+    pub fn workflows_changed(&self) {
+        self.inner.cron_reload.notify_one();
     }
+
+    /// Stop claiming work and stop driving the runs in flight without cancelling them: their
+    /// containers keep running, and their leases are released so that the next server to claim
+    /// them (another one, or this one restarted) reattaches to them.
+    pub async fn shutdown(&self) {
+        let inner = &self.inner;
+        inner.stop.cancel();
+        let tasks: Vec<_> = inner
+            .tasks
+            .lock()
+            .map(|mut t| t.drain(..).collect())
+            .unwrap_or_default();
+        for task in &tasks {
+            task.abort();
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+        // Only now, with nothing of ours still driving them, hand the runs over.
+        if let Err(e) = inner.store.renew_leases(&inner.config.server_id, 0).await {
+            tracing::warn!(error = %e, "could not release the leases of the runs in flight");
+        }
+    }
+}
+
+/// Parse a stored workflow revision with the registered components as its catalog.
+async fn load_plan(
+    store: &Store,
+    name: &str,
+    revision: i64,
+    yaml: &str,
+) -> Result<(Arc<Workflow>, Arc<Plan>), CoordinatorError> {
+    let catalog = StoredCatalog {
+        components: store
+            .list_components()
+            .await?
+            .into_iter()
+            .map(|c| ((c.name.clone(), c.version.clone()), c))
+            .collect(),
+    };
+    let loader = Loader::new(&catalog);
+    let workflow = loader
+        .parse_workflow(yaml, &format!("{name}@{revision}"), Path::new("."))
+        .map_err(|d| CoordinatorError::Invalid(d.0.iter().map(|d| d.to_string()).collect()))?;
+    let workflow = Arc::new(workflow);
+    let plan = Arc::new(co_spec::plan(workflow.clone()));
+    Ok((workflow, plan))
+}
+
+/// Components registered in the store, as the catalog of `name@version` references.
+pub struct StoredCatalog {
+    pub components: BTreeMap<(String, String), co_store::ComponentRecord>,
+}
+
+impl Catalog for StoredCatalog {
+    fn find(&self, name: &str, version: &str) -> Option<(String, std::path::PathBuf)> {
+        self.components
+            .get(&(name.to_string(), version.to_string()))
+            .map(|c| (c.yaml.clone(), format!("{name}@{version}").into()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dispatching and running
+
+async fn dispatch_loop(inner: Arc<Inner>) {
+    loop {
+        loop {
+            if inner.stop.is_cancelled() {
+                return;
+            }
+            let now = co_runner::now_millis();
+            let lease_until = now.saturating_add(millis(inner.config.lease));
+            match inner
+                .store
+                .claim_run(&inner.config.server_id, now, lease_until, inner.config.max_runs)
+                .await
+            {
+                Ok(Some(claim)) => {
+                    let run_id = claim.run.id.clone();
+                    // Hold the map while spawning, so the task finds its entry when it ends.
+                    let mut driving = match inner.driving.lock() {
+                        Ok(d) => d,
+                        Err(poisoned) => poisoned.into_inner(),
+                    };
+                    let task = tokio::spawn(run_claim(inner.clone(), claim));
+                    driving.insert(run_id, task.abort_handle());
+                    drop(driving);
+                    if let Ok(mut tasks) = inner.tasks.lock() {
+                        tasks.retain(|t| !t.is_finished());
+                        tasks.push(task);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming work failed");
+                    break;
+                }
+            }
+        }
+        if let Ok(depth) = inner.store.count_queued().await {
+            metrics::gauge!("containerops_queue_depth").set(depth as f64);
+        }
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(DISPATCH_POLL) => {}
+        }
+    }
+}
+
+/// Run (or recover) one claimed run to its end, then release it and look for more work.
+async fn run_claim(inner: Arc<Inner>, claim: Claim) {
+    let run_id = claim.run.id.clone();
+    if claim.recovered {
+        tracing::info!(run = %run_id, "recovering a run whose server stopped");
+        metrics::counter!("containerops_runs_recovered_total").increment(1);
+    }
+    if let Err(e) = drive_claim(&inner, &claim).await {
+        tracing::warn!(run = %run_id, error = %e, "run could not be carried out");
+        fail_run(&inner, &claim.run, &e.to_string()).await;
+    }
+    forget(&inner, &run_id);
+    if let Err(e) = inner.store.release_run(&run_id, &inner.config.server_id).await {
+        tracing::warn!(run = %run_id, error = %e, "could not release the run");
+    }
+    inner.wake.notify_one();
+}
+
+async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<(), CoordinatorError> {
+    let run = &claim.run;
+    let revision = run.revision.ok_or_else(|| {
+        CoordinatorError::Invalid(vec!["the run has no stored workflow revision".into()])
+    })?;
+    let (workflow, plan) = load_plan(&inner.store, &run.workflow, revision, &run.source).await?;
+    let mut secrets = IndexMap::new();
+    let mut missing = Vec::new();
+    for name in workflow.secret_names() {
+        match inner.store.get_secret(&name).await? {
+            Some(ciphertext) => match inner.secrets.decrypt(&name, &ciphertext) {
+                Ok(value) => {
+                    secrets.insert(name, value);
+                }
+                Err(e) => missing.push(format!("secret {name} cannot be read: {e}")),
+            },
+            None => missing.push(format!(
+                "secret {name} is not set (PUT /api/v1/secrets/{name})"
+            )),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(CoordinatorError::Invalid(missing));
+    }
+    let detail = inner.store.get_run(&run.id).await?;
+    let inputs: IndexMap<String, Value> = run
+        .inputs
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    let config = RunConfig {
+        run_id: run.id.clone(),
+        inputs,
+        secrets,
+        trigger: Some(run.trigger.clone()),
+    };
+    let prepared = inner
+        .runner
+        .restore(plan, config, &detail, false)
+        .await
+        .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))?;
+    let (logs_tx, logs_rx) = watch::channel(0i64);
+    if let Ok(mut active) = inner.active.lock() {
+        active.insert(
+            run.id.clone(),
+            Active {
+                cancel: prepared.cancel_handle(),
+                logs: logs_rx,
+            },
+        );
+    }
+    let observer = Arc::new(ServerObserver {
+        logs: logs_tx,
+        lines: std::sync::atomic::AtomicI64::new(0),
+    });
+    let result = inner
+        .runner
+        .execute(prepared, observer)
+        .await
+        .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))?;
+    metrics::counter!("containerops_runs_total", "status" => result.status.as_str()).increment(1);
+    Ok(())
+}
+
+/// Record that a claimed run could not be carried out (its workflow no longer loads, a secret is
+/// missing, the backend is gone): the run fails with the reason; no step stays running.
+async fn fail_run(inner: &Inner, run: &RunRecord, reason: &str) {
+    let Ok(detail) = inner.store.get_run(&run.id).await else {
+        return;
+    };
+    let now = co_store::now_timestamp();
+    let steps: Vec<co_store::StepRecord> = detail
+        .steps
+        .iter()
+        .filter(|s| !StepStatus::from_str_lossy(&s.status).is_terminal())
+        .map(|s| co_store::StepRecord {
+            status: if s.status == StepStatus::Running.as_str() {
+                StepStatus::Failed.as_str().into()
+            } else {
+                StepStatus::Skipped.as_str().into()
+            },
+            error: Some(format!("not run: {reason}")),
+            finished_at: Some(now.clone()),
+            ..s.clone()
+        })
+        .collect();
+    let _ = inner.store.upsert_steps(&steps).await;
+    let record = RunRecord {
+        status: RunStatus::Failed.as_str().into(),
+        error: Some(reason.to_string()),
+        finished_at: Some(now),
+        ..detail.run
+    };
+    let _ = inner.store.update_run(&record).await;
+    metrics::counter!("containerops_runs_total", "status" => "failed").increment(1);
+}
+
+/// What the server watches of a run it drives: log activity (for live streams) and metrics.
+struct ServerObserver {
+    logs: watch::Sender<i64>,
+    lines: std::sync::atomic::AtomicI64,
+}
+
+impl Observer for ServerObserver {
+    fn step_changed(&self, step: &StepView) {
+        if step.status.is_terminal() {
+            if let (Some(start), Some(end)) = (step.started_at, step.finished_at) {
+                metrics::histogram!(
+                    "containerops_step_duration_seconds",
+                    "status" => step.status.as_str()
+                )
+                .record((end - start) as f64 / 1000.0);
+            }
+        }
+        self.logs.send_modify(|v| *v += 1);
+    }
+
+    fn log_line(&self, _step: &str, _action: &str, _attempt: u32, _stream: co_backend::Stream, _text: &str) {
+        let n = self
+            .lines
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.logs.send(n + 1);
+    }
+
+    fn run_finished(&self, _run_id: &str, _status: RunStatus) {
+        self.logs.send_modify(|v| *v += 1);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Leases
+
+async fn lease_loop(inner: Arc<Inner>) {
+    let every = (inner.config.lease / 3).max(Duration::from_millis(100));
+    loop {
+        tokio::select! {
+            _ = inner.stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let until = co_runner::now_millis().saturating_add(millis(inner.config.lease));
+        match inner
+            .store
+            .renew_leases_report(&inner.config.server_id, until)
+            .await
+        {
+            Ok(report) => {
+                // Runs we drive but no longer hold were taken over by another server (our lease
+                // lapsed): stop driving them at once, without touching their containers, so no
+                // step runs twice.
+                let lost: Vec<(String, tokio::task::AbortHandle)> = inner
+                    .driving
+                    .lock()
+                    .map(|d| {
+                        d.iter()
+                            .filter(|(id, _)| !report.held.contains(id))
+                            .map(|(id, h)| (id.clone(), h.clone()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                for (run_id, task) in lost {
+                    tracing::warn!(run = %run_id, "another server took this run over; no longer driving it");
+                    task.abort();
+                    forget(&inner, &run_id);
+                }
+                for run_id in report.cancel_requested {
+                    let handle = inner
+                        .active
+                        .lock()
+                        .ok()
+                        .and_then(|a| a.get(&run_id).map(|a| a.cancel.clone()));
+                    if let Some(handle) = handle {
+                        handle.cancel();
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "renewing leases failed"),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cron
+
+/// One cron trigger of a stored workflow.
+struct CronEntry {
+    workflow: String,
+    index: i64,
+    expression: String,
+    schedule: co_triggers::Schedule,
+    inputs: IndexMap<String, co_expr::Template>,
+}
+
+async fn cron_entries(inner: &Inner) -> Vec<CronEntry> {
+    let mut out = Vec::new();
+    let Ok(workflows) = inner.store.list_workflows().await else {
+        return out;
+    };
+    for summary in workflows {
+        let Ok(stored) = inner.store.get_workflow_revision(&summary.name, None).await else {
+            continue;
+        };
+        let Ok((workflow, _)) =
+            load_plan(&inner.store, &stored.name, stored.revision, &stored.yaml).await
+        else {
+            continue;
+        };
+        for (index, trigger) in workflow.triggers.iter().enumerate() {
+            if let TriggerKind::Cron { schedule, timezone } = &trigger.kind {
+                match co_triggers::Schedule::parse(schedule, timezone.as_deref()) {
+                    Ok(parsed) => out.push(CronEntry {
+                        workflow: workflow.name.clone(),
+                        index: i64::try_from(index).unwrap_or(0),
+                        expression: schedule.clone(),
+                        schedule: parsed,
+                        inputs: trigger.inputs.clone(),
+                    }),
+                    Err(e) => tracing::warn!(workflow = %workflow.name, error = %e, "bad cron trigger"),
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Fires every cron trigger of every stored workflow at its ticks. Each tick is claimed in the
+/// store first, so it starts one run however many servers run this loop. Ticks that fell while
+/// no server was running are not replayed: after a (re)load, only ticks from now on fire.
+async fn cron_loop(inner: Arc<Inner>) {
+    let coordinator = Coordinator {
+        inner: inner.clone(),
+    };
+    // Ticks up to this moment are handled (fired, or before this server started).
+    let mut handled_until = co_runner::now_millis();
+    loop {
+        let entries = cron_entries(&inner).await;
+        let mut next: Vec<Option<i64>> = entries
+            .iter()
+            .map(|e| e.schedule.next_after(handled_until))
+            .collect();
+        let reload_at = tokio::time::Instant::now() + CRON_RELOAD;
+        loop {
+            let now = co_runner::now_millis();
+            let soonest = next.iter().flatten().min().copied();
+            let wait = soonest
+                .map(|t| Duration::from_millis(u64::try_from(t.saturating_sub(now)).unwrap_or(0)))
+                .unwrap_or(CRON_RELOAD);
+            tokio::select! {
+                _ = inner.stop.cancelled() => return,
+                _ = inner.cron_reload.notified() => break,
+                _ = tokio::time::sleep_until(reload_at) => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            let now = co_runner::now_millis();
+            for (entry, slot) in entries.iter().zip(next.iter_mut()) {
+                while let Some(tick) = slot.filter(|&t| t <= now) {
+                    *slot = entry.schedule.next_after(tick);
+                    fire_cron(&coordinator, entry, tick).await;
+                }
+            }
+            handled_until = now;
+        }
+    }
+}
+
+async fn fire_cron(coordinator: &Coordinator, entry: &CronEntry, tick: i64) {
+    let store = &coordinator.inner.store;
+    let tick_text = co_runner::format_time(tick);
+    match store
+        .claim_cron_tick(&entry.workflow, entry.index, &tick_text)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => return, // another server fired it
+        Err(e) => {
+            tracing::warn!(workflow = %entry.workflow, error = %e, "claiming a cron tick failed");
+            return;
+        }
+    }
+    let trigger = co_triggers::cron_context(&entry.expression, tick);
+    let inputs = match trigger_inputs(&entry.inputs, &trigger) {
+        Ok(inputs) => inputs,
+        Err(e) => {
+            tracing::warn!(workflow = %entry.workflow, error = %e, "cron trigger inputs failed");
+            return;
+        }
+    };
+    let request = RunRequest {
+        workflow: entry.workflow.clone(),
+        revision: None,
+        inputs,
+        trigger,
+        delivery: None,
+    };
+    match coordinator.submit(request).await {
+        Ok(s) => tracing::info!(workflow = %entry.workflow, run = %s.run_id, tick = %tick_text, "cron tick started a run"),
+        Err(e) => tracing::warn!(workflow = %entry.workflow, error = %e, "cron tick could not start a run"),
+    }
+}
+
+/// Evaluate a trigger's `inputs:` templates, which may only use `trigger.*`.
+pub fn trigger_inputs(
+    templates: &IndexMap<String, co_expr::Template>,
+    trigger: &Value,
+) -> Result<IndexMap<String, Value>, String> {
+    let ctx = co_expr::ValueContext::new(json!({ "trigger": trigger }));
+    templates
+        .iter()
+        .map(|(name, t)| {
+            t.eval(&ctx)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| format!("input {name}: {e}"))
+        })
+        .collect()
+}
+
+/// This server no longer drives `run_id`.
+fn forget(inner: &Inner, run_id: &str) {
+    if let Ok(mut active) = inner.active.lock() {
+        active.remove(run_id);
+    }
+    if let Ok(mut driving) = inner.driving.lock() {
+        driving.remove(run_id);
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
