@@ -110,6 +110,8 @@ struct Inner {
     secrets: Arc<dyn SecretReader>,
     wake: Notify,
     cron_reload: Notify,
+    /// Every run this server finishes driving, with its status.
+    finished: tokio::sync::broadcast::Sender<(String, RunStatus)>,
     active: Mutex<HashMap<String, Active>>,
     /// The task driving each run this server holds (aborted if another server takes it over).
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
@@ -139,6 +141,7 @@ impl Coordinator {
             secrets,
             wake: Notify::new(),
             cron_reload: Notify::new(),
+            finished: tokio::sync::broadcast::channel(1024).0,
             active: Mutex::new(HashMap::new()),
             driving: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
@@ -169,8 +172,13 @@ impl Coordinator {
             .get_workflow_revision(&request.workflow, request.revision)
             .await
             .map_err(not_found)?;
-        let (workflow, plan) = load_plan(&inner.store, &revision.name, revision.revision, &revision.yaml)
-            .await?;
+        let (workflow, plan) = load_plan(
+            &inner.store,
+            &revision.name,
+            revision.revision,
+            &revision.yaml,
+        )
+        .await?;
         let run_id = co_runner::new_run_id();
         // Converts the inputs to their types and reports every problem (nothing is stored then).
         let engine = co_engine::Engine::new(
@@ -206,7 +214,8 @@ impl Coordinator {
             max_concurrency: workflow.concurrency.map(i64::from),
         };
         let steps = co_runner::initial_steps(&plan, &run_id, None);
-        self.enqueue(record, steps, request.delivery.as_deref()).await
+        self.enqueue(record, steps, request.delivery.as_deref())
+            .await
     }
 
     async fn enqueue(
@@ -324,6 +333,11 @@ impl Coordinator {
             .and_then(|a| a.get(run_id).map(|a| a.logs.clone()))
     }
 
+    /// Runs this server finishes driving, as they finish: `(run id, status)`.
+    pub fn finished_runs(&self) -> tokio::sync::broadcast::Receiver<(String, RunStatus)> {
+        self.inner.finished.subscribe()
+    }
+
     /// Workflows were stored or changed here: reload the cron triggers now.
     pub fn workflows_changed(&self) {
         self.inner.cron_reload.notify_one();
@@ -403,7 +417,12 @@ async fn dispatch_loop(inner: Arc<Inner>) {
             let lease_until = now.saturating_add(millis(inner.config.lease));
             match inner
                 .store
-                .claim_run(&inner.config.server_id, now, lease_until, inner.config.max_runs)
+                .claim_run(
+                    &inner.config.server_id,
+                    now,
+                    lease_until,
+                    inner.config.max_runs,
+                )
                 .await
             {
                 Ok(Some(claim)) => {
@@ -446,18 +465,27 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim) {
         tracing::info!(run = %run_id, "recovering a run whose server stopped");
         metrics::counter!("containerops_runs_recovered_total").increment(1);
     }
-    if let Err(e) = drive_claim(&inner, &claim).await {
-        tracing::warn!(run = %run_id, error = %e, "run could not be carried out");
-        fail_run(&inner, &claim.run, &e.to_string()).await;
-    }
+    let status = match drive_claim(&inner, &claim).await {
+        Ok(status) => status,
+        Err(e) => {
+            tracing::warn!(run = %run_id, error = %e, "run could not be carried out");
+            fail_run(&inner, &claim.run, &e.to_string()).await;
+            RunStatus::Failed
+        }
+    };
     forget(&inner, &run_id);
-    if let Err(e) = inner.store.release_run(&run_id, &inner.config.server_id).await {
+    if let Err(e) = inner
+        .store
+        .release_run(&run_id, &inner.config.server_id)
+        .await
+    {
         tracing::warn!(run = %run_id, error = %e, "could not release the run");
     }
+    let _ = inner.finished.send((run_id, status));
     inner.wake.notify_one();
 }
 
-async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<(), CoordinatorError> {
+async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunStatus, CoordinatorError> {
     let run = &claim.run;
     let revision = run.revision.ok_or_else(|| {
         CoordinatorError::Invalid(vec!["the run has no stored workflow revision".into()])
@@ -518,7 +546,7 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<(), Coordinato
         .await
         .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))?;
     metrics::counter!("containerops_runs_total", "status" => result.status.as_str()).increment(1);
-    Ok(())
+    Ok(result.status)
 }
 
 /// Record that a claimed run could not be carried out (its workflow no longer loads, a secret is
@@ -574,7 +602,14 @@ impl Observer for ServerObserver {
         self.logs.send_modify(|v| *v += 1);
     }
 
-    fn log_line(&self, _step: &str, _action: &str, _attempt: u32, _stream: co_backend::Stream, _text: &str) {
+    fn log_line(
+        &self,
+        _step: &str,
+        _action: &str,
+        _attempt: u32,
+        _stream: co_backend::Stream,
+        _text: &str,
+    ) {
         let n = self
             .lines
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -673,7 +708,9 @@ async fn cron_entries(inner: &Inner) -> Vec<CronEntry> {
                         schedule: parsed,
                         inputs: trigger.inputs.clone(),
                     }),
-                    Err(e) => tracing::warn!(workflow = %workflow.name, error = %e, "bad cron trigger"),
+                    Err(e) => {
+                        tracing::warn!(workflow = %workflow.name, error = %e, "bad cron trigger")
+                    }
                 }
             }
         }
@@ -751,8 +788,12 @@ async fn fire_cron(coordinator: &Coordinator, entry: &CronEntry, tick: i64) {
         delivery: None,
     };
     match coordinator.submit(request).await {
-        Ok(s) => tracing::info!(workflow = %entry.workflow, run = %s.run_id, tick = %tick_text, "cron tick started a run"),
-        Err(e) => tracing::warn!(workflow = %entry.workflow, error = %e, "cron tick could not start a run"),
+        Ok(s) => {
+            tracing::info!(workflow = %entry.workflow, run = %s.run_id, tick = %tick_text, "cron tick started a run")
+        }
+        Err(e) => {
+            tracing::warn!(workflow = %entry.workflow, error = %e, "cron tick could not start a run")
+        }
     }
 }
 
