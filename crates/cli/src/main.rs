@@ -65,6 +65,9 @@ enum Command {
     /// Run history from the local store.
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
+    /// The API server: stored workflows, runs from the API, webhooks and cron (see docs/server.md).
+    #[command(after_help = co_server::config::AFTER_HELP)]
+    Server(commands::server::ServerArgs),
     /// Print the logs of a run, or of one of its actions.
     Logs(commands::runs::LogsArgs),
 }
@@ -74,7 +77,10 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONTAINEROPS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| {
+                    let server = matches!(cli.command, Command::Server(_));
+                    tracing_subscriber::EnvFilter::new(if server { "info" } else { "warn" })
+                }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -93,6 +99,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(args).await,
             Command::Validate(args) => commands::validate::validate(args),
             Command::Component(cmd) => commands::component::component(cmd).await,
+            Command::Server(args) => commands::server::server(args).await,
             Command::Runs(cmd) => commands::runs::runs(cmd).await,
             Command::Logs(args) => commands::runs::logs(args).await,
         }

@@ -6,7 +6,32 @@
 //!   and `co-engine` state machine as `containerops run`.
 //! - The store is the only shared state between servers: every state change is stored before it
 //!   takes effect, work is claimed with leases, and any server can finish any run.
+//! - Secret values are encrypted before they reach the store ([`crypto::SecretBox`]) and never
+//!   leave the server through the API or its logs; request bodies are never logged.
+//! - Every API error has one JSON shape, `{"error": {"code", "message", "details"}}`
+//!   ([`error::ApiError`]), including the framework's own (404, 405, 413).
+//!
+//! Code map (HTTP side): [`config`] (flags > env > file > defaults), [`serve`] (start/stop),
+//! [`app`] (state, router, middleware), [`auth`] (bearer tokens, roles), [`crypto`] (secrets),
+//! [`catalog`] (parsing stored documents), [`extract`] (body extractors), [`api`] (handlers),
+//! [`openapi`] (the generated document), [`metrics`] (Prometheus).
 
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod catalog;
+pub mod config;
 pub mod coordinator;
+pub mod crypto;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod serve;
 
+pub use app::{router, AlwaysReady, AppState, BackendProbe};
+pub use config::{ServerConfig, ServerOptions};
 pub use coordinator::{Coordinator, CoordinatorConfig, RunRequest, Submitted};
+pub use crypto::SecretBox;
+pub use error::{ApiError, ServerError};
+pub use serve::{serve, Server};

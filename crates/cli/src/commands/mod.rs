@@ -3,6 +3,7 @@
 pub mod component;
 pub mod run;
 pub mod runs;
+pub mod server;
 pub mod validate;
 
 use co_spec::Diagnostics;

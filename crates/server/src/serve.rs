@@ -1,0 +1,212 @@
+//! Starting and stopping a server: open the store, the secrets key and the first token, bind,
+//! connect the container backend, start the coordinator, serve until told to stop, shut down.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use co_backend::Backend;
+use co_store::Store;
+use tokio::net::TcpListener;
+
+use crate::app::{router, AlwaysReady, AppState, BackendProbe};
+use crate::config::{redact_url, BackendKind, ServerConfig};
+use crate::coordinator::{Coordinator, CoordinatorConfig};
+use crate::crypto::SecretBox;
+use crate::error::ServerError;
+
+/// How long open connections (log streams, slow clients) get to finish after a stop signal.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// A server that is bound and running its coordinator, ready to serve HTTP.
+pub struct Server {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    state: AppState,
+    generated_admin_token: Option<String>,
+}
+
+impl Server {
+    /// Open the store, load (or create) the secrets key, make sure an admin token exists, bind
+    /// the listen address, connect the backend and start the coordinator.
+    ///
+    /// If the store has no token and none is configured, an admin token is created and printed
+    /// once on stderr (also available from [`Server::generated_admin_token`]).
+    pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
+        tracing::info!(
+            database = %redact_url(&config.database),
+            server_id = %config.server_id,
+            "starting"
+        );
+        let store = Store::open(&config.database).await?;
+        let listener =
+            TcpListener::bind(&config.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.listen.clone(),
+                    source,
+                })?;
+        let local_addr = listener.local_addr()?;
+
+        let secrets = match &config.secret_key {
+            Some(key) => SecretBox::from_base64(key)?,
+            None => {
+                let path = config.secret_key_file();
+                let (secrets, created) = SecretBox::load_or_create(&path)?;
+                if created {
+                    tracing::warn!(
+                        path = %path.display(),
+                        "created a new key for stored secrets; back it up (secrets cannot be read \
+                         without it), and give every server that shares this database the same \
+                         key (secret_key)"
+                    );
+                }
+                secrets
+            }
+        };
+
+        let generated_admin_token = match &config.admin_token {
+            Some(token) => {
+                crate::auth::ensure_admin_token(&store, token).await?;
+                None
+            }
+            None => crate::auth::create_first_token(&store).await?,
+        };
+        if let Some(token) = &generated_admin_token {
+            eprintln!(
+                "\nWARNING: created the first admin API token. It is shown only this once: store \
+                 it now.\n\n    {token}\n\nSend it as `Authorization: Bearer <token>`; create more \
+                 tokens with POST /api/v1/tokens, or set admin_token in the configuration.\n"
+            );
+        }
+
+        let (backend, probe): (Arc<dyn Backend>, Arc<dyn BackendProbe>) = match config.backend {
+            BackendKind::Docker => {
+                let docker = co_backend_docker::DockerBackend::connect()
+                    .await
+                    .map_err(|e| ServerError::Backend(e.to_string()))?;
+                tracing::info!(engine = %docker.info(), "container engine");
+                let docker = Arc::new(docker);
+                (docker.clone(), docker)
+            }
+            BackendKind::Noop => (
+                Arc::new(co_runner::fake::NoopBackend),
+                Arc::new(AlwaysReady),
+            ),
+        };
+        let coordinator = Coordinator::start(
+            store.clone(),
+            backend,
+            CoordinatorConfig {
+                server_id: config.server_id.clone(),
+                max_runs: config.max_runs,
+                lease: config.lease,
+            },
+            Arc::new(secrets.clone()),
+        );
+        let state = AppState::new(store, coordinator, secrets, probe, config.max_body_bytes);
+        Ok(Server {
+            listener,
+            local_addr,
+            router: router(state.clone()),
+            state,
+            generated_admin_token,
+        })
+    }
+
+    /// The address the server listens on (the real port when the configuration said `:0`).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The admin token this start created (the store had none and none was configured).
+    pub fn generated_admin_token(&self) -> Option<&str> {
+        self.generated_admin_token.as_deref()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` completes; then stop accepting, end the log streams, give open
+    /// requests [`SHUTDOWN_GRACE`], shut the coordinator down and close the store.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), ServerError> {
+        let Server {
+            listener,
+            local_addr,
+            router,
+            state,
+            ..
+        } = self;
+        tracing::info!(addr = %local_addr, "listening");
+        let upkeep = tokio::spawn(async {
+            loop {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                if let Some(handle) = crate::metrics::install() {
+                    handle.run_upkeep();
+                }
+            }
+        });
+        let stopping = state.shutdown_token();
+        let signal = {
+            let stopping = stopping.clone();
+            async move {
+                shutdown.await;
+                tracing::info!("stopping");
+                stopping.cancel();
+            }
+        };
+        let serving = axum::serve(listener, router).with_graceful_shutdown(signal);
+        let result = tokio::select! {
+            result = serving => result,
+            _ = async {
+                stopping.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_GRACE).await;
+            } => {
+                tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after the stop signal; closing them");
+                Ok(())
+            }
+        };
+        upkeep.abort();
+        state.coordinator().shutdown().await;
+        state.store().close().await;
+        tracing::info!("stopped");
+        result.map_err(ServerError::Io)
+    }
+}
+
+/// Run `containerops server`: bind, serve until SIGINT or SIGTERM, shut down.
+pub async fn serve(config: ServerConfig) -> Result<(), ServerError> {
+    let server = Server::bind(config).await?;
+    server.run(shutdown_signal()).await
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate => {}
+    }
+}
