@@ -83,6 +83,52 @@ struct RawInspect {
     state: State,
 }
 
+/// What `reattach` needs to know about a container.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct Inspected {
+    #[serde(rename = "Id", default)]
+    pub id: String,
+    #[serde(rename = "State", default)]
+    pub state: State,
+    #[serde(rename = "Config", default)]
+    pub config: InspectedConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub(crate) struct InspectedConfig {
+    #[serde(rename = "Labels", default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl Inspected {
+    /// The value of label `key`, if set.
+    pub(crate) fn label(&self, key: &str) -> Option<&str> {
+        self.config
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(key))
+            .map(String::as_str)
+    }
+}
+
+/// Inspect a container; `None` if there is none by that id or name.
+pub(crate) async fn inspect_container(
+    raw: &RawClient,
+    id_or_name: &str,
+) -> Result<Option<Inspected>, BackendError> {
+    match raw
+        .get_json::<Inspected>(&format!("/containers/{}/json", encode_query(id_or_name)))
+        .await
+    {
+        Ok(doc) => Ok(Some(doc)),
+        Err(e) if e.status == Some(404) => Ok(None),
+        Err(e) => Err(error::raw(
+            &format!("inspecting container {id_or_name}"),
+            &e,
+        )),
+    }
+}
+
 fn label_filter(key: &str, value: Option<&str>) -> String {
     let l = match value {
         Some(v) => format!("{key}={v}"),
@@ -227,24 +273,48 @@ pub(crate) async fn create_workspace(
         )])),
         ..Default::default()
     };
-    match inner.conn.docker.create_volume(req).await {
-        Ok(_) => {}
-        // The volume exists (Podman answers 409; Docker returns the existing one). Reusing it is
-        // right only if it belongs to this run, which its name says.
-        Err(e) if error::status(&e) == Some(409) => {}
-        // Created, but the answer did not fit bollard's model: fine, we need nothing from it.
-        Err(bollard::errors::Error::JsonDataError { .. }) => {}
+    // Creating a volume whose name exists answers with the existing volume (Podman 4.3 and
+    // Docker: 201 and its document; older Podman: 409). A recovering run reuses its workspace;
+    // the name is derived from the run id, and the label confirms the volume is that run's.
+    let owner = match inner.conn.docker.create_volume(req).await {
+        Ok(v) => Some(v.labels.get(labels::RUN).cloned()),
+        Err(e) if error::status(&e) == Some(409) => None,
+        // Created, but the answer did not fit bollard's model: look at the volume itself.
+        Err(bollard::errors::Error::JsonDataError { .. }) => None,
         Err(e) => {
             return Err(error::engine(
                 &format!("creating workspace volume {name}"),
                 &e,
             ))
         }
+    };
+    let owner = match owner {
+        Some(o) => o,
+        None => volume_run_label(inner, &name).await?,
+    };
+    if owner.as_deref() != Some(run_id) {
+        return Err(BackendError::Other(format!(
+            "a volume named {name} exists but is not the workspace of run {run_id} (its label {} is {}); \
+             remove it (`docker volume rm {name}`) or use another run id",
+            labels::RUN,
+            owner.map_or_else(|| "not set".to_string(), |o| format!("{o:?}"))
+        )));
     }
     Ok(Workspace {
         run_id: run_id.to_string(),
         name,
     })
+}
+
+/// The `containerops.run` label of volume `name`.
+async fn volume_run_label(inner: &Inner, name: &str) -> Result<Option<String>, BackendError> {
+    let v: RawVolume = inner
+        .conn
+        .raw
+        .get_json(&format!("/volumes/{}", encode_query(name)))
+        .await
+        .map_err(|e| error::raw(&format!("inspecting workspace volume {name}"), &e))?;
+    Ok(v.labels.and_then(|mut l| l.remove(labels::RUN)))
 }
 
 /// Force-remove a container (and its anonymous volumes); a missing container is fine.

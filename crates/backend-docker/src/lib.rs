@@ -35,6 +35,8 @@ mod ignore;
 mod inventory;
 pub mod names;
 mod raw;
+mod reattach;
+mod replay;
 mod step;
 mod watcher;
 
@@ -199,6 +201,13 @@ impl DockerBackend {
         &self.inner.conn.docker
     }
 
+    /// Wait until this backend's background removals of `run_id`'s containers are done (those
+    /// of finished, stopped and reattached steps; containers the removal policy defers stay until
+    /// `finish_run`).
+    pub async fn await_removals(&self, run_id: &str) {
+        self.inner.await_removals(run_id).await;
+    }
+
     /// Remove every container and volume labelled with `run_id` (and wait for this backend's
     /// pending removals of that run first). Safe to call for a run that left nothing behind; use
     /// it to clean up after a crash.
@@ -239,11 +248,9 @@ impl Backend for DockerBackend {
         sink: &mut dyn OutputSink,
         cancel: CancellationToken,
     ) -> Result<Option<StepExit>, BackendError> {
-        // TODO(reattach helper): find the attempt's container, replay its output, wait, remove.
-        let _ = (launch, workspace, sink, cancel);
-        Err(BackendError::Other(
-            "reattach is not implemented yet".into(),
-        ))
+        // The container has its mounts already.
+        let _ = workspace;
+        reattach::reattach(&self.inner, launch, sink, cancel).await
     }
 
     async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError> {

@@ -10,6 +10,7 @@ use bollard::query_parameters::{
     KillContainerOptionsBuilder,
 };
 use bollard::Docker;
+use bytes::Bytes;
 use co_backend::{
     labels, BackendError, CancellationToken, OutputSink, StepExit, StepLaunch, Stream, Workspace,
 };
@@ -29,7 +30,7 @@ const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// removal follows).
 const KILL_SETTLE: Duration = Duration::from_secs(5);
 
-const STOPPED: StepExit = StepExit {
+pub(crate) const STOPPED: StepExit = StepExit {
     exit_code: None,
     stopped: true,
     oom_killed: false,
@@ -59,7 +60,7 @@ pub(crate) async fn run_step(
         Some(id) => id,
         None => return Ok(STOPPED),
     };
-    let result = drive(inner, &id, &name, launch, sink, &cancel).await;
+    let result = start_and_follow(inner, &id, &name, launch, sink, &cancel).await;
     // Off the critical path (finish_run waits for it). A stopped or failed container goes at once.
     let now = !matches!(&result, Ok(exit) if !exit.stopped);
     inner.step_finished(&launch.run_id, id, now);
@@ -234,7 +235,7 @@ enum Probe {
     StillRunning,
 }
 type ProbeFuture = BoxFuture<'static, Result<Probe, BackendError>>;
-type NoticeFuture = BoxFuture<'static, Notice>;
+pub(crate) type NoticeFuture = BoxFuture<'static, Notice>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
@@ -249,7 +250,8 @@ enum Timer {
     KillSettle,
 }
 
-async fn drive(
+/// Attach (before start, so no output is lost), register for the exit, start, follow.
+pub(crate) async fn start_and_follow(
     inner: &Inner,
     id: &str,
     name: &str,
@@ -258,45 +260,167 @@ async fn drive(
     cancel: &CancellationToken,
 ) -> Result<StepExit, BackendError> {
     let docker = &inner.conn.docker;
-    let attach_opts = AttachContainerOptionsBuilder::default()
-        .stdout(true)
-        .stderr(true)
-        .stream(true)
-        .logs(false)
-        .build();
     let attach = docker
-        .attach_container(id, Some(attach_opts))
+        .attach_container(id, Some(attach_options()))
         .await
         // Podman prepares the container (runtime create) when the first attach comes, so a
         // command that does not exist fails here.
         .map_err(|e| could_not_start(name, launch, &e))?;
-    let mut output = attach.output;
-    let _input = attach.input;
-
-    let mode = inner.options.exit_detection;
-    let mut notice: Option<NoticeFuture> = None;
-    if mode != ExitDetection::Wait {
-        match inner.watcher.register(id).await {
-            Ok(rx) => notice = Some(rx.map(|r| r.unwrap_or(Notice::Lost)).boxed()),
-            Err(why) => {
-                tracing::warn!(container = name, reason = %why, "no event subscription; learning the exit by inspect/wait")
-            }
-        }
-    }
+    let mut output = AttachOutput {
+        name: name.to_string(),
+        stream: attach.output,
+        _input: attach.input,
+    };
+    let notice = register_exit(inner, id, name).await;
     if let Err(e) = docker.start_container(id, None).await {
         inner.watcher.unregister(id);
         return Err(could_not_start(name, launch, &e));
     }
     sink.started(id);
+    follow(
+        inner,
+        Followed {
+            id,
+            name,
+            launch,
+            notice,
+            exited: None,
+        },
+        &mut output,
+        sink,
+        cancel,
+    )
+    .await
+}
 
+/// Attach to stdout and stderr, live output only.
+pub(crate) fn attach_options() -> bollard::query_parameters::AttachContainerOptions {
+    AttachContainerOptionsBuilder::default()
+        .stdout(true)
+        .stderr(true)
+        .stream(true)
+        .logs(false)
+        .build()
+}
+
+/// Watch for the die event of `id` (unless exits are learned by `wait`). Call before the
+/// container can exit unobserved (before start; for a running container, before the inspect that
+/// checks whether it still runs).
+pub(crate) async fn register_exit(inner: &Inner, id: &str, name: &str) -> Option<NoticeFuture> {
+    if inner.options.exit_detection == ExitDetection::Wait {
+        return None;
+    }
+    match inner.watcher.register(id).await {
+        Ok(rx) => Some(rx.map(|r| r.unwrap_or(Notice::Lost)).boxed()),
+        Err(why) => {
+            tracing::warn!(container = name, reason = %why, "no event subscription; learning the exit by inspect/wait");
+            None
+        }
+    }
+}
+
+/// One piece of a step's output.
+pub(crate) type Chunk = (Stream, Bytes);
+
+/// Where [`follow`] gets a step's output from: the attach stream of a container this process
+/// started, or the engine's log of one an earlier process started (`crate::replay`).
+pub(crate) trait OutputSource:
+    futures::Stream<Item = Result<Chunk, BackendError>> + Send + Unpin
+{
+    /// The engine says the container has exited: its output is complete.
+    fn container_exited(&mut self) {}
+    /// How long to wait for the end of the output once the exit is known (`None`: until it ends).
+    fn drain_limit(&self) -> Option<Duration> {
+        Some(OUTPUT_DRAIN_LIMIT)
+    }
+}
+
+/// The attach stream of a container started by this process.
+struct AttachOutput {
+    name: String,
+    stream: std::pin::Pin<
+        Box<dyn futures::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
+    _input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
+impl futures::Stream for AttachOutput {
+    type Item = Result<Chunk, BackendError>;
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            return match this.stream.poll_next_unpin(cx) {
+                Poll::Ready(Some(Ok(item))) => match chunk(item) {
+                    Some(c) => Poll::Ready(Some(Ok(c))),
+                    None => continue,
+                },
+                Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(BackendError::Other(format!(
+                    "lost the output stream of container {}: {}; the step's output is incomplete",
+                    this.name,
+                    error::describe(&e)
+                ))))),
+                Poll::Ready(None) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+    }
+}
+
+impl OutputSource for AttachOutput {}
+
+/// The stream and bytes of a multiplexed frame (`None` for stdin).
+pub(crate) fn chunk(item: LogOutput) -> Option<Chunk> {
+    match item {
+        // Only a TTY container's output comes without frame headers; ours have none.
+        LogOutput::StdOut { message } | LogOutput::Console { message } => {
+            Some((Stream::Stdout, message))
+        }
+        LogOutput::StdErr { message } => Some((Stream::Stderr, message)),
+        LogOutput::StdIn { .. } => None,
+    }
+}
+
+/// The container [`follow`] watches, and what is known about it already.
+pub(crate) struct Followed<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub launch: &'a StepLaunch,
+    /// The die event of `id`, if registered.
+    pub notice: Option<NoticeFuture>,
+    /// `Some(code)`: the container is known to have exited already.
+    pub exited: Option<Option<i64>>,
+}
+
+/// Pass the output to `sink` until it ends, learn the exit (see [`ExitDetection`]), stop the
+/// container when `cancel` fires. Shared by `run_step` and `reattach`.
+pub(crate) async fn follow(
+    inner: &Inner,
+    followed: Followed<'_>,
+    output: &mut dyn OutputSource,
+    sink: &mut dyn OutputSink,
+    cancel: &CancellationToken,
+) -> Result<StepExit, BackendError> {
+    let Followed {
+        id,
+        name,
+        launch,
+        mut notice,
+        mut exited,
+    } = followed;
+    let docker = &inner.conn.docker;
+    let mode = inner.options.exit_detection;
     // The one engine query in flight about the exit, if any.
     let mut probe: Option<ProbeFuture> = None;
-    if mode == ExitDetection::Wait {
+    if mode == ExitDetection::Wait && exited.is_none() {
         probe = Some(wait_exit(inner.long.clone(), id.to_string()).boxed());
     }
     let mut output_done = false;
-    // `Some(code)` once the container is known to have exited (`code` may still be unknown).
-    let mut exited: Option<Option<i64>> = None;
+    // `exited`: `Some(code)` once the container is known to have exited (`code` may be unknown).
     let mut stopping = false;
     let timer = tokio::time::sleep(Duration::ZERO);
     tokio::pin!(timer);
@@ -368,17 +492,10 @@ async fn drive(
                 }
             },
             item = output.next(), if !output_done => match item {
-                Some(Ok(LogOutput::StdOut { message })) | Some(Ok(LogOutput::Console { message })) => {
-                    sink.output(Stream::Stdout, &message);
-                }
-                Some(Ok(LogOutput::StdErr { message })) => sink.output(Stream::Stderr, &message),
-                Some(Ok(LogOutput::StdIn { .. })) => {}
+                Some(Ok((stream, bytes))) => sink.output(stream, &bytes),
                 Some(Err(e)) => {
                     inner.watcher.unregister(id);
-                    return Err(BackendError::Other(format!(
-                        "lost the output stream of container {name}: {}; the step's output is incomplete",
-                        error::describe(&e)
-                    )));
+                    return Err(e);
                 }
                 None => {
                     output_done = true;
@@ -399,9 +516,14 @@ async fn drive(
                 }
             },
         }
-        if exited.is_some() && !output_done && !stopping && timer_kind != Timer::Drain {
-            timer.as_mut().reset(Instant::now() + OUTPUT_DRAIN_LIMIT);
-            timer_kind = Timer::Drain;
+        if exited.is_some() && !output_done {
+            output.container_exited();
+            if let Some(limit) = output.drain_limit() {
+                if !stopping && timer_kind != Timer::Drain {
+                    timer.as_mut().reset(Instant::now() + limit);
+                    timer_kind = Timer::Drain;
+                }
+            }
         }
     }
     inner.watcher.unregister(id);

@@ -187,3 +187,77 @@ pub fn expect_other(r: Result<co_backend::StepExit, BackendError>) -> String {
         other => panic!("expected BackendError::Other, got {other:?}"),
     }
 }
+
+/// A sink shared between a step's task and the test: records per stream and lets the test wait
+/// for a text to appear (no sleeps).
+#[derive(Clone)]
+pub struct LiveSink {
+    state: std::sync::Arc<std::sync::Mutex<Recorder>>,
+    changed: std::sync::Arc<tokio::sync::watch::Sender<u64>>,
+}
+
+impl Default for LiveSink {
+    fn default() -> Self {
+        LiveSink {
+            state: Default::default(),
+            changed: std::sync::Arc::new(tokio::sync::watch::channel(0).0),
+        }
+    }
+}
+
+impl LiveSink {
+    pub fn stdout(&self) -> Vec<u8> {
+        self.state.lock().unwrap().stdout.clone()
+    }
+
+    pub fn stderr(&self) -> Vec<u8> {
+        self.state.lock().unwrap().stderr.clone()
+    }
+
+    pub fn started(&self) -> Option<String> {
+        self.state.lock().unwrap().started.clone()
+    }
+
+    pub fn output_before_start(&self) -> bool {
+        self.state.lock().unwrap().output_before_start
+    }
+
+    /// Wait until `stream` contains `needle` (fails after a minute, showing what arrived).
+    pub async fn wait_for(&self, stream: Stream, needle: &str) {
+        let mut rx = self.changed.subscribe();
+        let wait = async {
+            loop {
+                let text = match stream {
+                    Stream::Stdout => self.stdout(),
+                    Stream::Stderr => self.stderr(),
+                };
+                if String::from_utf8_lossy(&text).contains(needle) {
+                    return;
+                }
+                rx.changed().await.unwrap();
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(60), wait)
+            .await
+            .is_err()
+        {
+            panic!(
+                "{needle:?} did not appear on {stream:?} within a minute; stdout={:?} stderr={:?}",
+                String::from_utf8_lossy(&self.stdout()),
+                String::from_utf8_lossy(&self.stderr())
+            );
+        }
+    }
+}
+
+impl OutputSink for LiveSink {
+    fn started(&mut self, container_id: &str) {
+        self.state.lock().unwrap().started(container_id);
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        self.state.lock().unwrap().output(stream, bytes);
+        self.changed.send_modify(|n| *n += 1);
+    }
+}

@@ -1,0 +1,186 @@
+//! `Backend::reattach`: take over the container of an attempt that an earlier process launched.
+//!
+//! 1. Find it: by its name (`names::container_name`), confirmed by its run, step and attempt
+//!    labels; else by those labels. None, or one being removed (`removing`, Docker's `dead`):
+//!    `Ok(None)`, nothing passed to the sink.
+//! 2. Never started (`created`, Podman's `configured`/`initialized`: the earlier process died
+//!    between create and start): start it exactly as `run_step` does; the attempt runs once.
+//! 3. Running: register for its die event, attach (the doorbell of [`Replay`]), inspect once more
+//!    (it may have exited before the registration), then `sink.started` and the whole output from
+//!    the start, from the engine's log, live until it ends. Exited: `sink.started`, its whole
+//!    output, its exit code.
+//! 4. The exit, OOM flag and cancellation as in `run_step` (the same [`follow`] loop); then the
+//!    container is removed in the background at once (whatever the removal policy: there is no
+//!    launch to keep fast, and it has outlived one process already), awaited by `finish_run`.
+
+use co_backend::{labels, BackendError, CancellationToken, OutputSink, StepExit, StepLaunch};
+
+use crate::inventory::{inspect_container, list_containers, Inspected};
+use crate::replay::Replay;
+use crate::step::{attach_options, follow, register_exit, start_and_follow, Followed, STOPPED};
+use crate::{error, names, Inner};
+
+/// What the container's state says to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    /// Being removed, or a removal failed half-way.
+    Gone,
+    NotStarted,
+    Running,
+    Exited(i64),
+}
+
+fn classify(c: &Inspected) -> Found {
+    match c.state.status.as_str() {
+        "removing" | "dead" => Found::Gone,
+        "created" | "configured" | "initialized" => Found::NotStarted,
+        _ if c.state.has_exited() => Found::Exited(c.state.exit_code),
+        // running, paused, restarting, stopping: it will end; follow it.
+        _ => Found::Running,
+    }
+}
+
+fn belongs_to(c: &Inspected, launch: &StepLaunch) -> bool {
+    c.label(labels::RUN) == Some(launch.run_id.as_str())
+        && c.label(labels::STEP) == Some(launch.step_key.as_str())
+        && c.label(labels::ATTEMPT) == Some(launch.attempt.to_string().as_str())
+}
+
+/// The attempt's container: by name, else by labels.
+async fn find(
+    inner: &Inner,
+    launch: &StepLaunch,
+    name: &str,
+) -> Result<Option<Inspected>, BackendError> {
+    let raw = &inner.conn.raw;
+    if let Some(c) = inspect_container(raw, name).await? {
+        if belongs_to(&c, launch) {
+            return Ok(Some(c));
+        }
+        tracing::warn!(
+            container = name,
+            "a container has this attempt's name but not its labels; looking by labels"
+        );
+    }
+    let listed = list_containers(inner, labels::RUN, Some(&launch.run_id)).await?;
+    let attempt = launch.attempt.to_string();
+    for c in listed.iter().filter(|c| {
+        c.labels.get(labels::STEP) == Some(&launch.step_key)
+            && c.labels.get(labels::ATTEMPT) == Some(&attempt)
+    }) {
+        if let Some(doc) = inspect_container(raw, &c.id).await? {
+            if belongs_to(&doc, launch) && classify(&doc) != Found::Gone {
+                return Ok(Some(doc));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub(crate) async fn reattach(
+    inner: &Inner,
+    launch: &StepLaunch,
+    sink: &mut dyn OutputSink,
+    cancel: CancellationToken,
+) -> Result<Option<StepExit>, BackendError> {
+    let name = names::container_name(&launch.run_id, &launch.step_key, launch.attempt);
+    let Some(found) = find(inner, launch, &name).await? else {
+        return Ok(None);
+    };
+    let id = found.id.clone();
+    let result = match classify(&found) {
+        Found::Gone => return Ok(None),
+        Found::NotStarted if cancel.is_cancelled() => Ok(STOPPED),
+        Found::NotStarted => {
+            tracing::info!(
+                container = %name,
+                "the container of this attempt was created but never started; starting it"
+            );
+            start_and_follow(inner, &id, &name, launch, sink, &cancel).await
+        }
+        Found::Exited(code) => {
+            sink.started(&id);
+            let mut output = Replay::new(inner.conn.docker.clone(), &id, &name, None, true);
+            let followed = Followed {
+                id: &id,
+                name: &name,
+                launch,
+                notice: None,
+                exited: Some(Some(code)),
+            };
+            follow(inner, followed, &mut output, sink, &cancel).await
+        }
+        Found::Running => match replay_running(inner, &id, &name, launch, sink, &cancel).await {
+            Ok(None) => return Ok(None),
+            Ok(Some(exit)) => Ok(exit),
+            Err(e) => Err(e),
+        },
+    };
+    inner.step_finished(&launch.run_id, id, true);
+    result.map(Some)
+}
+
+/// Follow a container that was running when found. `None`: it vanished meanwhile.
+async fn replay_running(
+    inner: &Inner,
+    id: &str,
+    name: &str,
+    launch: &StepLaunch,
+    sink: &mut dyn OutputSink,
+    cancel: &CancellationToken,
+) -> Result<Option<StepExit>, BackendError> {
+    let notice = register_exit(inner, id, name).await;
+    let attach = match inner
+        .conn
+        .docker
+        .attach_container(id, Some(attach_options()))
+        .await
+    {
+        Ok(a) => Some((a.output, a.input)),
+        Err(e) => {
+            // Not fatal: the log is then polled until the exit is known.
+            tracing::warn!(container = name, error = %error::describe(&e), "cannot attach to the container; polling its log");
+            None
+        }
+    };
+    // An exit before the registration above has no die event to come: look once more.
+    let state = match inspect_container(&inner.conn.raw, id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            inner.watcher.unregister(id);
+            return Ok(None);
+        }
+        Err(e) => {
+            inner.watcher.unregister(id);
+            return Err(e);
+        }
+    };
+    let exited = match classify(&state) {
+        Found::Gone => {
+            inner.watcher.unregister(id);
+            return Ok(None);
+        }
+        Found::Exited(code) => Some(Some(code)),
+        Found::Running | Found::NotStarted => None,
+    };
+    // Podman keeps an attach to a container that has exited open for ever: drop it then.
+    let attach = if exited.is_some() { None } else { attach };
+    sink.started(id);
+    let mut output = Replay::new(
+        inner.conn.docker.clone(),
+        id,
+        name,
+        attach,
+        exited.is_some(),
+    );
+    let followed = Followed {
+        id,
+        name,
+        launch,
+        notice,
+        exited,
+    };
+    follow(inner, followed, &mut output, sink, cancel)
+        .await
+        .map(Some)
+}
