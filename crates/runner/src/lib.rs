@@ -667,6 +667,49 @@ impl Driver {
     }
 }
 
+/// The step rows of a run that has not started: every step `pending` — or, resuming from an
+/// earlier run of the same plan (`resume_from`), the steps that succeeded there keep their result
+/// (status, attempts, exit code, outputs, times) so the engine reuses them.
+pub fn initial_steps(
+    plan: &Plan,
+    run_id: &str,
+    resume_from: Option<&co_store::RunDetail>,
+) -> Vec<StepRecord> {
+    plan.nodes
+        .iter()
+        .enumerate()
+        .filter_map(|(node, plan_node)| {
+            let (stage, action) = display_action(plan, node)?;
+            let kept = resume_from
+                .and_then(|d| d.steps.iter().find(|s| s.key == plan_node.key))
+                .filter(|s| s.status == StepStatus::Succeeded.as_str());
+            Some(match kept {
+                Some(step) => StepRecord {
+                    run_id: run_id.to_string(),
+                    position: i64::try_from(node).unwrap_or(i64::MAX),
+                    stage,
+                    action,
+                    ..step.clone()
+                },
+                None => StepRecord {
+                    run_id: run_id.to_string(),
+                    position: i64::try_from(node).unwrap_or(i64::MAX),
+                    key: plan_node.key.clone(),
+                    stage,
+                    action,
+                    status: StepStatus::Pending.as_str().into(),
+                    attempts: 0,
+                    exit_code: None,
+                    outputs: Value::Object(Default::default()),
+                    error: None,
+                    started_at: None,
+                    finished_at: None,
+                },
+            })
+        })
+        .collect()
+}
+
 /// A stored timestamp as ms since the Unix epoch.
 fn parse_time(text: &str) -> Option<Millis> {
     let t =
