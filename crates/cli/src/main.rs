@@ -1,5 +1,6 @@
 //! `containerops`: run workflows of container components, locally or against a server.
 
+mod client;
 mod commands;
 mod engine;
 mod paths;
@@ -7,7 +8,8 @@ mod view;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit codes (SPEC §5).
 pub mod exit {
@@ -29,11 +31,22 @@ Examples:
   containerops runs show 01jd… --output json
   containerops logs 01jd… build
 
+With a server (containerops server), the same history commands and more talk to it over HTTP:
+  containerops --server http://127.0.0.1:8080 --token $TOKEN workflows apply workflow.yaml
+  containerops --server http://127.0.0.1:8080 workflows list
+  containerops --server http://127.0.0.1:8080 runs start hello --input who=team --wait
+  containerops --server http://127.0.0.1:8080 runs list --status failed
+  containerops --server http://127.0.0.1:8080 logs -f 01jd…
+  containerops --server http://127.0.0.1:8080 runs cancel 01jd…
+  containerops --server http://127.0.0.1:8080 runs resume 01jd…
+`run`, `validate` and `component` always work locally.
+
 Environment:
   DOCKER_HOST        container engine to use (else /var/run/docker.sock, /run/podman/podman.sock,
                      $XDG_RUNTIME_DIR/podman/podman.sock)
   CONTAINEROPS_DB    run history database (else $XDG_DATA_HOME/containerops/containerops.db, else
                      ~/.local/share/containerops/containerops.db)
+  CONTAINEROPS_SERVER, CONTAINEROPS_TOKEN   the same as --server and --token
 
 Exit codes: 0 run succeeded, 1 run failed, 2 invalid input, 130 cancelled.";
 
@@ -45,6 +58,27 @@ Exit codes: 0 run succeeded, 1 run failed, 2 invalid input, 130 cancelled.";
     after_help = AFTER_HELP
 )]
 struct Cli {
+    /// Talk to this ContainerOps server (http://HOST:PORT) instead of the local store.
+    #[arg(
+        long,
+        global = true,
+        env = "CONTAINEROPS_SERVER",
+        value_name = "URL",
+        help_heading = "Client options",
+        display_order = 900
+    )]
+    server: Option<String>,
+    /// API token for --server (sent as `Authorization: Bearer TOKEN`).
+    #[arg(
+        long,
+        global = true,
+        env = "CONTAINEROPS_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        help_heading = "Client options",
+        display_order = 901
+    )]
+    token: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,25 +96,51 @@ enum Command {
     /// Build or try out a component.
     #[command(subcommand)]
     Component(commands::component::ComponentCommand),
-    /// Run history from the local store.
+    /// Run history from the local store; with --server, the server's runs (start, cancel, resume…).
     #[command(subcommand)]
     Runs(commands::runs::RunsCommand),
     /// The API server: stored workflows, runs from the API, webhooks and cron (see docs/server.md).
     #[command(after_help = co_server::config::AFTER_HELP)]
     Server(commands::server::ServerArgs),
-    /// Print the logs of a run, or of one of its actions.
+    /// Print the logs of a run, or of one of its actions (-f: follow until the run ends).
     Logs(commands::runs::LogsArgs),
+    /// Workflows stored on a server: apply a file as a new revision, list them (needs --server).
+    #[command(subcommand)]
+    Workflows(commands::workflows::WorkflowsCommand),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let server = cli
+        .server
+        .clone()
+        .filter(|url| !url.trim().is_empty())
+        .map(|url| client::Server {
+            url,
+            token: cli.token.clone(),
+        });
+    // `run` always runs locally; a --server typed on its command line is a mistake to point out
+    // (one from the environment is not: it is meant for the history commands).
+    if matches!(cli.command, Command::Run(_))
+        && matches.value_source("server") == Some(ValueSource::CommandLine)
+    {
+        eprintln!(
+            "error: `containerops run` runs a file on the local engine and takes no --server\n\
+             hint: to run it on the server: containerops --server URL workflows apply FILE, then \
+             containerops --server URL runs start NAME --wait"
+        );
+        return ExitCode::from(exit::INVALID);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CONTAINEROPS_LOG")
-                .unwrap_or_else(|_| {
-                    let server = matches!(cli.command, Command::Server(_));
-                    tracing_subscriber::EnvFilter::new(if server { "info" } else { "warn" })
-                }),
+            tracing_subscriber::EnvFilter::try_from_env("CONTAINEROPS_LOG").unwrap_or_else(|_| {
+                let server = matches!(cli.command, Command::Server(_));
+                tracing_subscriber::EnvFilter::new(if server { "info" } else { "warn" })
+            }),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -100,8 +160,9 @@ fn main() -> ExitCode {
             Command::Validate(args) => commands::validate::validate(args),
             Command::Component(cmd) => commands::component::component(cmd).await,
             Command::Server(args) => commands::server::server(args).await,
-            Command::Runs(cmd) => commands::runs::runs(cmd).await,
-            Command::Logs(args) => commands::runs::logs(args).await,
+            Command::Runs(cmd) => commands::runs::runs(cmd, server).await,
+            Command::Logs(args) => commands::runs::logs(args, server).await,
+            Command::Workflows(cmd) => commands::workflows::workflows(cmd, server).await,
         }
     });
     ExitCode::from(code)

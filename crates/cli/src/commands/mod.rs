@@ -5,6 +5,7 @@ pub mod run;
 pub mod runs;
 pub mod server;
 pub mod validate;
+pub mod workflows;
 
 use co_spec::Diagnostics;
 
