@@ -7,6 +7,11 @@
 //!   output streamed from an attach made before start, the exit learned by one inspect when the
 //!   output ends (see [`ExitDetection`] for the measurements and alternatives), removal deferred
 //!   off every step's path (see [`Removal`]).
+//! - `reattach` takes over the container of an attempt an earlier process launched (the server
+//!   was restarted): found by name and labels, its whole output from the start replayed from the
+//!   engine's log and followed live (an attach is only the doorbell; Podman's followed logs and
+//!   attach-with-logs lose or mangle output, see `replay`), the exit learned like `run_step`'s,
+//!   then removed. `create_workspace` reuses an existing workspace of the same run.
 //! - [`DockerBackend::build_image`] builds images through the engine's build API;
 //!   [`DockerBackend::image_exists`], [`DockerBackend::list_containers`] and
 //!   [`DockerBackend::list_volumes`] let the CLI and tests check what exists.

@@ -100,7 +100,14 @@ pub(crate) async fn reattach(
         }
         Found::Exited(code) => {
             sink.started(&id);
-            let mut output = Replay::new(inner.conn.docker.clone(), &id, &name, None, true);
+            let mut output = Replay::new(
+                inner.conn.docker.clone(),
+                inner.conn.raw.clone(),
+                &id,
+                &name,
+                None,
+                true,
+            );
             let followed = Followed {
                 id: &id,
                 name: &name,
@@ -168,6 +175,7 @@ async fn replay_running(
     sink.started(id);
     let mut output = Replay::new(
         inner.conn.docker.clone(),
+        inner.conn.raw.clone(),
         id,
         name,
         attach,

@@ -4,24 +4,29 @@
 //! Why not the obvious endpoints (measured on Podman 4.3.1, k8s-file log driver, see the README):
 //! - `GET /containers/{id}/logs?follow=true` loses output: when its file tail meets a line that is
 //!   still being written it passes the fragment on and jumps to the end of the file, so a
-//!   container writing fast loses most of it (5 of 5 runs of `seq 1 300000` lost 55–92 % of the
+//!   container writing fast loses most of it (5 of 5 runs of `seq 1 300000` lost 81–95 % of the
 //!   bytes, with torn numbers in what remained).
 //! - `POST /containers/{id}/attach?logs=true&stream=true` frames every replayed full line with a
 //!   length one byte short (the newline it appends is not counted), which desynchronises any
-//!   demultiplexer; on a container that has exited it never ends; and between its replay and its
-//!   live part output can be lost or doubled.
+//!   demultiplexer; on a container that has exited it never ends; and its replay (the log file)
+//!   and live part (conmon's socket) share no position, so the seam can lose or double output.
 //! - `GET /containers/{id}/logs` without `follow` is exact: every read was a byte-exact prefix of
-//!   the final log, per stream, also while the container wrote fast.
+//!   the final log, per stream, also while the container wrote fast (49 reads, 0 differences).
 //!
 //! So the output comes from non-following reads of the log only, and a live attach stream
 //! (`stream=true`, no `logs`) is used as a doorbell: its bytes are dropped, its activity says
-//! "read again", and its end says "the container's output is complete". Each read passes on what
-//! lies beyond the bytes already passed on, per stream, so nothing is lost or doubled whatever the
-//! reads overlap. The last frame of a read made while the container runs is held back until a
-//! later read shows it again unchanged (a read can meet a log line while it is being written), or
-//! until the final read after the output is complete.
+//! "read again". Each read passes on what lies beyond the bytes already passed on, per stream, so
+//! nothing is lost or doubled whatever the reads overlap. The last frame of a read made while the
+//! container runs is held back until a later read shows it again unchanged (a read could meet a
+//! log line while it is being written), or until the final read.
 //!
-//! Cost: each read goes through the whole log (Podman parses ~100,000 lines/s); reads are
+//! The final read starts once the engine reports the container exited (the die event or `wait`
+//! through [`OutputSource::container_exited`], or, after the doorbell ended, an inspect every
+//! 50 ms): by then the log is complete on both engines (Podman's conmon logs each chunk before it
+//! sends it to attach streams and drains the pipes before it reports the exit; Docker's log copier
+//! may lag behind its attach streams but is done before the container counts as exited).
+//!
+//! Cost: each read goes through the whole log (Podman parses ~110,000 lines/s); reads are
 //! coalesced and spaced by at least the duration of the previous one, so the engine spends at most
 //! about half its time on them however chatty the step. A reattach is a recovery path.
 
@@ -35,11 +40,14 @@ use bollard::query_parameters::LogsOptionsBuilder;
 use bollard::Docker;
 use bytes::Bytes;
 use co_backend::{BackendError, Stream};
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::time::{Instant, Sleep};
 
 use crate::error;
+use crate::inventory::{inspect_container, Inspected};
+use crate::raw::RawClient;
 use crate::step::{chunk, Chunk, OutputSource};
 
 /// After output (or a held-back frame), read again this much later even without a doorbell: the
@@ -47,10 +55,15 @@ use crate::step::{chunk, Chunk, OutputSource};
 const TRAIL: Duration = Duration::from_millis(100);
 /// Least time between the end of one read and the start of the next.
 const MIN_GAP: Duration = Duration::from_millis(50);
-/// Without a doorbell (the attach failed or broke), read this often until the container exits.
+/// Without a doorbell (the attach failed or broke), read and ask whether the container exited
+/// this often.
 const POLL_WITHOUT_DOORBELL: Duration = Duration::from_secs(1);
+/// After the doorbell ended, ask this often whether the engine reports the exit yet.
+const EXIT_CHECK: Duration = Duration::from_millis(50);
 
 type Frames = BoxStream<'static, Result<LogOutput, bollard::errors::Error>>;
+/// An inspect: `None` when the container is gone.
+type ExitCheck = BoxFuture<'static, Result<Option<Inspected>, BackendError>>;
 
 /// A piece of one stream at a byte offset of that stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,7 +82,8 @@ enum Doorbell {
     },
     /// No attach stream: poll the log until the container exits.
     Absent,
-    /// The attach stream ended: the container's output is complete.
+    /// The attach stream ended (or the container had exited): the output ends once the engine
+    /// reports the exit.
     Ended,
 }
 
@@ -92,6 +106,7 @@ struct Read {
 /// The output of a container started by an earlier process, from its log.
 pub(crate) struct Replay {
     docker: Docker,
+    raw: RawClient,
     id: String,
     name: String,
     /// Bytes of each stream passed on.
@@ -100,8 +115,12 @@ pub(crate) struct Replay {
     read: Option<Read>,
     /// Output arrived since the last read started.
     rung: bool,
-    /// The output is complete (the doorbell ended or the container exited).
+    /// The engine reports the container exited: its log is complete, the next read is final.
     complete: bool,
+    /// An inspect in flight, asking whether the container exited (without a live doorbell).
+    check: Option<ExitCheck>,
+    /// When to ask next.
+    check_at: Option<Instant>,
     /// The read after completion has been passed on.
     done: bool,
     /// The last frame of the previous read, not yet passed on.
@@ -124,11 +143,12 @@ fn index(s: Stream) -> usize {
 
 impl Replay {
     /// Replay container `id` (`name` for messages). `attach`: a live attach stream of the running
-    /// container (output and input halves); `None` when the container has exited (then one read
-    /// passes on everything) or could not be attached (then the log is polled until
-    /// [`OutputSource::container_exited`]).
+    /// container (output and input halves); `None` when the container has `exited` (then one read
+    /// passes on everything) or could not be attached (then the log and the container's state are
+    /// polled until it exits).
     pub(crate) fn new(
         docker: Docker,
+        raw: RawClient,
         id: &str,
         name: &str,
         attach: Option<(Frames, Pin<Box<dyn tokio::io::AsyncWrite + Send>>)>,
@@ -145,6 +165,7 @@ impl Replay {
         };
         Replay {
             docker,
+            raw,
             id: id.to_string(),
             name: name.to_string(),
             delivered: [0, 0],
@@ -154,6 +175,8 @@ impl Replay {
             // become live after the first read began).
             rung: true,
             complete: exited,
+            check: None,
+            check_at: None,
             done: false,
             held: None,
             due: None,
@@ -177,12 +200,53 @@ impl Replay {
                     self.rung = true;
                 }
                 Poll::Ready(None) => {
-                    // The engine closes attach streams after the last output is written.
+                    // The process ended. Podman's conmon logs each chunk before it sends it to
+                    // attach streams, but Docker's log copier may still be writing: read now,
+                    // and finally once the engine reports the exit (Docker's copier is done
+                    // by then).
                     self.doorbell = Doorbell::Ended;
-                    self.complete = true;
+                    self.rung = true;
                 }
                 Poll::Pending => return,
             }
+        }
+    }
+
+    /// Without a live doorbell, ask the engine whether the container has exited.
+    fn poll_exit_check(&mut self, cx: &mut Context<'_>) {
+        if self.complete || matches!(self.doorbell, Doorbell::Live { .. }) {
+            self.check = None;
+            return;
+        }
+        loop {
+            if let Some(check) = self.check.as_mut() {
+                let Poll::Ready(r) = check.poll_unpin(cx) else {
+                    return;
+                };
+                self.check = None;
+                match r {
+                    Ok(Some(c)) if !c.state.has_exited() => {}
+                    // Exited, or gone (then the final read says so).
+                    Ok(_) => {
+                        self.complete = true;
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(container = %self.name, error = %e, "cannot inspect the container; asking again")
+                    }
+                }
+                let every = match self.doorbell {
+                    Doorbell::Absent => POLL_WITHOUT_DOORBELL,
+                    _ => EXIT_CHECK,
+                };
+                self.check_at = Some(Instant::now() + every);
+                return;
+            }
+            if self.check_at.is_some_and(|t| t > Instant::now()) {
+                return;
+            }
+            let (raw, id) = (self.raw.clone(), self.id.clone());
+            self.check = Some(async move { inspect_container(&raw, &id).await }.boxed());
         }
     }
 
@@ -290,6 +354,9 @@ impl futures::Stream for Replay {
                 return Poll::Ready(None);
             }
             this.poll_doorbell(cx);
+            if this.read.is_some() {
+                this.poll_exit_check(cx);
+            }
             if let Some(read) = this.read.as_mut() {
                 match read.frames.poll_next_unpin(cx) {
                     Poll::Ready(Some(Ok(item))) => this.on_frame(item),
@@ -316,18 +383,25 @@ impl futures::Stream for Replay {
                 }
                 continue;
             }
+            this.poll_exit_check(cx);
             let now = Instant::now();
             let wanted = this.complete || this.rung || this.due.is_some_and(|d| d <= now);
-            let wake = if wanted {
-                if now >= this.not_before {
-                    this.start_read(now);
-                    continue;
-                }
-                this.not_before
-            } else if let Some(due) = this.due {
-                due
+            if wanted && now >= this.not_before {
+                this.start_read(now);
+                continue;
+            }
+            let mut wake = if wanted {
+                Some(this.not_before)
             } else {
-                // Quiet: the doorbell (registered above) wakes us.
+                this.due
+            };
+            if this.check.is_none() {
+                if let Some(at) = this.check_at.filter(|_| !this.complete) {
+                    wake = Some(wake.map_or(at, |w| w.min(at)));
+                }
+            }
+            let Some(wake) = wake else {
+                // Quiet: the doorbell or the exit check (both polled above) wakes us.
                 return Poll::Pending;
             };
             this.timer.as_mut().reset(wake);
@@ -369,7 +443,8 @@ mod tests {
             futures::stream::pending().boxed(),
             Box::pin(tokio::io::sink()),
         );
-        Replay::new(docker, "id", "name", Some(doorbell), false)
+        let raw = RawClient::new(crate::raw::Transport::Tcp("127.0.0.1:9".into()), "1.41");
+        Replay::new(docker, raw, "id", "name", Some(doorbell), false)
     }
 
     fn read(
