@@ -8,6 +8,8 @@
 //! - `containerops_step_duration_seconds` (histogram): step attempt durations (coordinator).
 //! - `containerops_queue_depth` (gauge): runs waiting as `queued` (set by the coordinator, and
 //!   from the store at every scrape).
+//! - `containerops_runs_queued_total`, `containerops_runs_recovered_total` (counters): runs
+//!   queued through this server, runs it recovered after their server stopped (coordinator).
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -22,6 +24,8 @@ pub const HTTP_REQUEST_DURATION: &str = "containerops_http_request_duration_seco
 pub const RUNS_TOTAL: &str = "containerops_runs_total";
 pub const STEP_DURATION: &str = "containerops_step_duration_seconds";
 pub const QUEUE_DEPTH: &str = "containerops_queue_depth";
+pub const RUNS_QUEUED_TOTAL: &str = "containerops_runs_queued_total";
+pub const RUNS_RECOVERED_TOTAL: &str = "containerops_runs_recovered_total";
 
 /// Histogram buckets (seconds) of the `*_duration_seconds` metrics: 1 ms … 1 h.
 const BUCKETS: [f64; 17] = [
@@ -81,6 +85,22 @@ fn describe() {
         Unit::Count,
         "Runs waiting to start (status queued)"
     );
+    metrics::describe_counter!(
+        RUNS_QUEUED_TOTAL,
+        Unit::Count,
+        "Runs queued through this server"
+    );
+    metrics::describe_counter!(
+        RUNS_RECOVERED_TOTAL,
+        Unit::Count,
+        "Runs this server recovered after the server that ran them stopped"
+    );
+    // The counters exist (at 0) from the start, so they are exported before the first run.
+    for status in ["succeeded", "failed", "cancelled"] {
+        metrics::counter!(RUNS_TOTAL, "status" => status).increment(0);
+    }
+    metrics::counter!(RUNS_QUEUED_TOTAL).increment(0);
+    metrics::counter!(RUNS_RECOVERED_TOTAL).increment(0);
 }
 
 /// The Prometheus text exposition of every metric.

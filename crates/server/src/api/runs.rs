@@ -322,19 +322,26 @@ pub async fn list(
             "limit must be between 1 and {MAX_PAGE}, not {limit}"
         )));
     }
-    let after = match query.after.as_deref().filter(|a| !a.is_empty()) {
-        Some(after) => Some(resolve_run(&state, after).await?),
-        None => None,
-    };
+    let after = query.after.filter(|a| !a.is_empty());
     let filter = RunFilter {
         workflow: query.workflow.filter(|w| !w.is_empty()),
         status: query.status,
         limit: Some(limit + 1),
     };
-    let mut runs = state
+    let mut runs = match state
         .store()
         .list_runs_after(&filter, after.as_deref())
-        .await?;
+        .await
+    {
+        Ok(runs) => runs,
+        Err(co_store::StoreError::NotFound(_)) => {
+            return Err(ApiError::not_found(format!(
+                "no run {:?} to continue after (pass the `next` of the previous page)",
+                after.unwrap_or_default()
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    };
     let more = runs.len() as i64 > limit;
     runs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = if more {

@@ -121,7 +121,18 @@ async fn metrics_show_api_latency_by_route_template(db: &TestDb) {
         text.contains("# HELP containerops_http_request_duration_seconds "),
         "{text}"
     );
-    assert!(text.contains("# HELP containerops_queue_depth "), "{text}");
+    for name in [
+        "containerops_queue_depth",
+        "containerops_runs_total",
+        "containerops_runs_queued_total",
+        "containerops_runs_recovered_total",
+    ] {
+        assert!(text.contains(&format!("# HELP {name} ")), "{name}: {text}");
+    }
+    assert!(
+        text.contains("containerops_runs_total{status=\"failed\"}"),
+        "{text}"
+    );
     assert!(text.contains("\ncontainerops_queue_depth "), "{text}");
     server.stop().await;
 }
