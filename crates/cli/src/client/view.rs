@@ -108,7 +108,7 @@ pub fn print_runs(runs: &[Value]) {
 
 /// `workflows list`: name, latest revision, last update.
 pub fn print_workflows(workflows: &[Value]) {
-    println!("{:<30}  {:>8}  {:<24}", "NAME", "REVISION", "UPDATED");
+    println!("{:<30}  {:>8}  UPDATED", "NAME", "REVISION");
     for w in workflows {
         let revision = w
             .get("latest_revision")
@@ -120,7 +120,7 @@ pub fn print_workflows(workflows: &[Value]) {
             .or_else(|| opt_text(w, "created_at"))
             .unwrap_or_else(|| "-".into());
         println!(
-            "{:<30}  {:>8}  {:<24}",
+            "{:<30}  {:>8}  {}",
             text_field(w, "name"),
             revision,
             updated

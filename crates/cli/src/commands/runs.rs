@@ -72,7 +72,7 @@ pub struct ListArgs {
     /// Only runs with this status (queued, running, succeeded, failed, cancelled).
     #[arg(long)]
     pub status: Option<String>,
-    /// At most this many runs (0: all).
+    /// At most this many runs.
     #[arg(long, default_value_t = 20)]
     pub limit: i64,
     #[arg(short, long, value_enum, default_value = "text")]
@@ -493,7 +493,8 @@ fn exit_code_of(status: &str) -> u8 {
 }
 
 async fn remote_list(client: &Client, args: ListArgs) -> u8 {
-    let wanted = usize::try_from(args.limit).ok().filter(|n| *n > 0);
+    // Like the local store: a negative limit means all.
+    let wanted = usize::try_from(args.limit).ok();
     let fetch = |limit: i64, after: Option<String>| {
         let query = [
             ("workflow", args.workflow.clone().unwrap_or_default()),
@@ -534,6 +535,9 @@ where
     Fut: std::future::Future<Output = Result<Value, ClientError>>,
 {
     let mut runs: Vec<Value> = Vec::new();
+    if wanted == Some(0) {
+        return Ok(runs);
+    }
     let mut after: Option<String> = None;
     loop {
         let page_size = match wanted {
@@ -663,6 +667,8 @@ mod tests {
         let (ids, asked) = collect(Some(2), 0);
         assert!(ids.is_empty());
         assert_eq!(asked, [2]);
+        let (ids, asked) = collect(Some(0), 5);
+        assert!(ids.is_empty() && asked.is_empty());
     }
 
     #[test]

@@ -43,6 +43,36 @@ fn a_wrong_token_is_refused_in_words() {
 }
 
 #[test]
+fn a_read_only_token_is_told_it_may_not_change_things() {
+    let server = Server::start();
+    let (status, created) = server.post_json(
+        "/api/v1/tokens",
+        &serde_json::json!({"name": "reader", "role": "viewer"}),
+    );
+    assert_eq!(status, 201, "{created}");
+    let viewer = created["token"].as_str().unwrap();
+    let path = server.file("hello.yaml", &crate::support::one_step("hello", "true"));
+
+    let refused = server
+        .cli()
+        .env("CONTAINEROPS_TOKEN", viewer)
+        .args(["workflows", "apply"])
+        .arg(&path)
+        .run();
+    refused.code(1);
+    assert!(refused.stderr.contains("admin token"), "{refused:?}");
+    assert!(!refused.stderr.contains(viewer), "{refused:?}");
+
+    // Reading is allowed.
+    server
+        .cli()
+        .env("CONTAINEROPS_TOKEN", viewer)
+        .args(["workflows", "list"])
+        .run()
+        .success();
+}
+
+#[test]
 fn flags_win_over_the_environment() {
     let server = Server::start();
     // A wrong server in the environment, the right one as a flag (after the subcommand, too).

@@ -164,6 +164,27 @@ impl Server {
         self.run_json(id)
     }
 
+    /// `POST path` with a JSON body and the admin token, over plain HTTP/1.1 (for what the CLI
+    /// has no command for): the status and the body.
+    pub fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_read_timeout(Some(WATCHDOG)).unwrap();
+        let body = body.to_string();
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    }
+
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()
     }
