@@ -192,3 +192,73 @@ async fn replay_running(
         .await
         .map(Some)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inventory::State;
+
+    fn inspected(status: &str, running: bool, code: i64) -> Inspected {
+        Inspected {
+            state: State {
+                status: status.into(),
+                running,
+                exit_code: code,
+                ..Default::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn states_decide_what_reattach_does() {
+        assert_eq!(classify(&inspected("running", true, 0)), Found::Running);
+        assert_eq!(classify(&inspected("paused", true, 0)), Found::Running);
+        assert_eq!(classify(&inspected("stopping", true, 0)), Found::Running);
+        assert_eq!(classify(&inspected("exited", false, 3)), Found::Exited(3));
+        assert_eq!(
+            classify(&inspected("stopped", false, 137)),
+            Found::Exited(137)
+        );
+        for s in ["created", "configured", "initialized"] {
+            assert_eq!(classify(&inspected(s, false, 0)), Found::NotStarted, "{s}");
+        }
+        for s in ["removing", "dead"] {
+            assert_eq!(classify(&inspected(s, false, 0)), Found::Gone, "{s}");
+        }
+    }
+
+    #[test]
+    fn labels_must_name_run_step_and_attempt() {
+        let launch = StepLaunch {
+            run_id: "r".into(),
+            workflow: "w".into(),
+            step_key: "s[x=1]".into(),
+            attempt: 2,
+            image: "i".into(),
+            command: None,
+            env: vec![],
+            cpu_millis: None,
+            memory_bytes: None,
+            kubernetes: None,
+        };
+        let with = |run: &str, step: &str, attempt: &str| Inspected {
+            config: crate::inventory::InspectedConfig {
+                labels: Some(
+                    [
+                        (labels::RUN.to_string(), run.to_string()),
+                        (labels::STEP.to_string(), step.to_string()),
+                        (labels::ATTEMPT.to_string(), attempt.to_string()),
+                    ]
+                    .into(),
+                ),
+            },
+            ..Default::default()
+        };
+        assert!(belongs_to(&with("r", "s[x=1]", "2"), &launch));
+        assert!(!belongs_to(&with("r", "s[x=1]", "1"), &launch));
+        assert!(!belongs_to(&with("r", "s[x=2]", "2"), &launch));
+        assert!(!belongs_to(&with("q", "s[x=1]", "2"), &launch));
+        assert!(!belongs_to(&Inspected::default(), &launch));
+    }
+}

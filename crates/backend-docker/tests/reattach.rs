@@ -141,6 +141,35 @@ async fn reattach_after_a_crash_replays_everything_and_follows_live() {
 }
 
 #[tokio::test]
+async fn reattach_to_a_step_that_keeps_writing_loses_and_doubles_nothing() {
+    // Output keeps coming while the replay reads the log again and again, with lines split across
+    // reads (`p<i>-`, then its newline 10 ms later) on stdout and whole lines on stderr.
+    let b1 = backend().await;
+    let img = image(&b1).await;
+    let run = run_id("chatty");
+    let ws = b1.create_workspace(&run).await.unwrap();
+    let script = "i=0; while [ $i -lt 300 ]; do echo o$i; echo e$i >&2; printf p$i-; \
+                  sleep 0.01; echo; i=$((i+1)); done; exit 5";
+    let l = launch(&run, "chatty", img, script);
+    crash_after(&b1, &l, &ws, "o3\n", "e3\n").await;
+    drop(b1);
+
+    let b2 = backend().await;
+    let mut rec = Recorder::default();
+    let exit = b2
+        .reattach(&l, &ws, &mut rec, CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(exit.and_then(|e| e.exit_code), Some(5));
+    let out: String = (0..300).map(|i| format!("o{i}\np{i}-\n")).collect();
+    let err: String = (0..300).map(|i| format!("e{i}\n")).collect();
+    assert_eq!(rec.stdout(), out);
+    assert_eq!(rec.stderr(), err);
+    b2.finish_run(&ws).await.unwrap();
+    assert_nothing_left(&b2, &run).await;
+}
+
+#[tokio::test]
 async fn reattach_to_a_container_that_exited_meanwhile() {
     let b1 = backend().await;
     let img = image(&b1).await;
