@@ -143,4 +143,33 @@ async fn logs_page_and_stream_without_gaps_or_duplicates(db: &TestDb) {
     server.stop().await;
 }
 
-both_stores!(logs_page_and_stream_without_gaps_or_duplicates);
+/// Two servers on one database: whichever runs the run, both stream all of it (one is notified
+/// of new lines, the other reads the store).
+async fn any_server_streams_any_run(db: &TestDb) {
+    let one = TestServer::start_docker(db).await;
+    let two = TestServer::start_docker(db).await;
+    let (a, b) = (one.api(), two.api());
+    a.apply("chatty", &chatty()).await;
+    let id = a.start("chatty", json!({})).await;
+    let (from_one, from_two) = tokio::join!(a.follow(&id), b.follow(&id));
+    let total = LINES + 2;
+    for events in [&from_one, &from_two] {
+        assert_eq!(seqs(events), (1..=total).collect::<Vec<_>>());
+        assert_eq!(
+            events.last().unwrap().json(),
+            json!({"status": "succeeded"})
+        );
+    }
+    // Both answer the same run.
+    assert_eq!(
+        a.get(&format!("/api/v1/runs/{id}")).await.expect(200),
+        b.get(&format!("/api/v1/runs/{id}")).await.expect(200)
+    );
+    one.stop().await;
+    two.stop().await;
+}
+
+both_stores!(
+    logs_page_and_stream_without_gaps_or_duplicates,
+    any_server_streams_any_run,
+);

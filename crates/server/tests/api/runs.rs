@@ -209,7 +209,7 @@ async fn runs_are_listed_newest_first_with_filters_and_pages(db: &TestDb) {
 fn sleeper() -> String {
     format!(
         "name: sleeper\nstages:\n  - name: s\n    actions:\n      - name: nap\n        image: {BUSYBOX}\n        \
-         command: [\"sh\", \"-c\", \"echo started; exec sleep 300\"]\n"
+         command: [\"sh\", \"-c\", \"trap 'exit 143' TERM; echo started; sleep 300 & wait\"]\n"
     )
 }
 
@@ -338,7 +338,53 @@ async fn failed_runs_resume_and_any_run_reruns(db: &TestDb) {
     server.stop().await;
 }
 
+/// A server that stops ends its open log streams, and hands the runs it drives to the next
+/// server without cancelling them: that one reattaches, and can cancel it.
+async fn a_stopping_server_ends_streams_and_hands_its_runs_over(db: &TestDb) {
+    let server = TestServer::start_docker(db).await;
+    let api = server.api();
+    api.apply("sleeper", &sleeper()).await;
+    let id = api.start("sleeper", json!({})).await;
+    let first = api.events(&id, None, Some(1)).await;
+    assert_eq!(first[0].json()["text"], "started");
+    // A stream that is open (its headers are in) when the server stops.
+    let response = api
+        .request(
+            reqwest::Method::GET,
+            &format!("/api/v1/runs/{id}/logs/stream"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let stream = tokio::spawn(async move { response.text().await.unwrap_or_default() });
+    server.stop().await;
+    // The stream ended, without an `end` event: the run is not over.
+    let text = stream.await.unwrap();
+    assert!(text.contains("event: log"), "{text}");
+    assert!(!text.contains("event: end"), "{text}");
+
+    let server = TestServer::start_docker(db).await;
+    let api = server.api();
+    assert_eq!(
+        api.get(&format!("/api/v1/runs/{id}")).await.expect(200)["status"],
+        "running"
+    );
+    api.post_json(&format!("/api/v1/runs/{id}/cancel"), &json!({}))
+        .await
+        .expect(202);
+    assert_eq!(api.wait(&id).await, "cancelled");
+    let run = api.get(&format!("/api/v1/runs/{id}")).await.expect(200);
+    assert_eq!(run["steps"][0]["status"], "cancelled");
+    // One attempt: the step was reattached, not started again.
+    assert_eq!(run["steps"][0]["attempts"], 1, "{run}");
+    let lines = log_texts(&api, &id).await;
+    assert_eq!(lines, ["started"]);
+    server.stop().await;
+}
+
 both_stores!(
+    a_stopping_server_ends_streams_and_hands_its_runs_over,
     a_run_starts_and_shows_its_steps,
     runs_are_listed_newest_first_with_filters_and_pages,
     runs_are_cancelled_running_or_queued,
