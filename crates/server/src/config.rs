@@ -43,7 +43,7 @@ Defaults:
 Examples:
   containerops server
   containerops server --listen 0.0.0.0:8080 --database postgres://co:secret@db:5432/containerops
-  CONTAINEROPS_ADMIN_TOKEN=$(cat /run/secrets/co-admin) containerops server --config /etc/containerops/server.toml
+  CONTAINEROPS_ADMIN_TOKEN=$(cat /run/secrets/co-admin) containerops server --config server.toml
   curl -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:8080/api/v1/runs
 
 Config file example (/etc/containerops/server.toml):
