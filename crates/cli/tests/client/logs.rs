@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use crate::support::{Proxy, Server, BUSYBOX};
+use crate::support::{Cli, Proxy, Server, BUSYBOX};
 
 /// Two actions in parallel, `count` printing `n` numbered lines, `other` three.
 fn counting(n: u32) -> String {
@@ -180,4 +180,42 @@ fn a_dropped_stream_of_a_live_run_is_reopened_too() {
     let expected: Vec<String> = (1..=3000).map(|i| format!("line {i}")).collect();
     assert_eq!(followed.stdout_lines(), expected);
     assert_eq!(server.run_json(&id)["status"], "succeeded");
+}
+
+/// `logs -f` without a server follows a run that another `containerops run` process is running,
+/// from the local store, until it ends.
+#[test]
+fn local_follow_reads_the_store_until_the_run_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("slow.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: slow
+stages:
+  - name: main
+    actions:
+      - name: step
+        image: {BUSYBOX}
+        command: [\"sh\", \"-c\", \"echo first; echo second; sleep 300; echo never\"]
+"
+        ),
+    )
+    .unwrap();
+    let home = dir.path().join("home");
+    let mut running = Cli::new(&home).arg("run").arg(&file).spawn();
+    let started = running.wait_for(|l| l.starts_with("run ") && l.contains(" started"));
+    let id = started.split_whitespace().nth(1).unwrap().to_string();
+    running.wait_for(|l| l == "step | second");
+
+    let mut follower = Cli::new(&home).args(["logs", "-f", &id]).spawn();
+    assert_eq!(follower.next_line(), "step | first");
+    assert_eq!(follower.next_line(), "step | second");
+    // Ctrl-C to the run: it is cancelled, and the follower ends with it.
+    running.signal("INT");
+    let (status, _, stderr) = running.finish();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    let (status, lines, stderr) = follower.finish();
+    assert!(status.success(), "{stderr}");
+    assert_eq!(lines, ["step | first", "step | second"]);
 }

@@ -265,6 +265,10 @@ impl Cli {
             .env_remove("CONTAINEROPS_SERVER")
             .env_remove("CONTAINEROPS_TOKEN")
             .stdin(Stdio::null());
+        // The test server is on 127.0.0.1: no HTTP proxy of the environment in between.
+        for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"] {
+            command.env_remove(var).env_remove(var.to_lowercase());
+        }
         Cli { command }
     }
 
