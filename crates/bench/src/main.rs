@@ -4,9 +4,11 @@
 //!   co-bench all [--out FILE]          everything below, results written as JSON
 //!   co-bench engine --shape wide|deep [--steps N] [--store]
 //!   co-bench overhead [--steps N] [--rounds R]
+//!   co-bench server [--bin PATH] [--postgres URL] [--seconds S]
 
 mod engine;
 mod overhead;
+mod server;
 
 use std::time::Duration;
 
@@ -79,6 +81,14 @@ fn main() -> Result<()> {
             let result = runtime.block_on(overhead::run(steps, rounds))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
+        "server" => {
+            let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
+            let postgres: String = arg(&args, "--postgres", String::new())?;
+            let seconds: u64 = arg(&args, "--seconds", 5)?;
+            let pg = (!postgres.is_empty()).then_some(postgres.as_str());
+            let result = runtime.block_on(server::run(&bin, pg, seconds))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
         "all" => {
             let out: String = arg(&args, "--out", "bench/results/latest.json".to_string())?;
             let steps: usize = arg(&args, "--steps", 10_000)?;
@@ -94,10 +104,19 @@ fn main() -> Result<()> {
             eprintln!("overhead: 40-step chain vs bare API loop");
             let overhead = runtime.block_on(overhead::run(40, 5))?;
             eprintln!("  {overhead}");
+            let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
+            let mut servers = Vec::new();
+            eprintln!("server: run starts/s and GET latency (SQLite)");
+            servers.push(runtime.block_on(server::run(&bin, None, 5))?);
+            if let Ok(url) = std::env::var("CONTAINEROPS_TEST_POSTGRES_URL") {
+                eprintln!("server: run starts/s and GET latency (PostgreSQL)");
+                servers.push(runtime.block_on(server::run(&bin, Some(&url), 5))?);
+            }
             let report = json!({
                 "machine": machine(),
                 "engine": engine_results,
                 "overhead": overhead,
+                "server": servers,
             });
             if let Some(dir) = std::path::Path::new(&out).parent() {
                 std::fs::create_dir_all(dir)?;
@@ -106,7 +125,7 @@ fn main() -> Result<()> {
             eprintln!("written to {out}");
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        other => bail!("unknown command {other:?}: use all, engine or overhead"),
+        other => bail!("unknown command {other:?}: use all, engine, overhead or server"),
     }
     Ok(())
 }

@@ -250,10 +250,10 @@ impl Engine {
         engine.started_at = Some(started_at);
         let mut out = Vec::new();
         let mut snapshot = snapshot.into_iter();
-        let mut attempt_started = vec![None; engine.steps.len()];
+        let mut attempt_started = Vec::with_capacity(engine.steps.len());
         for node in 0..engine.steps.len() {
             let snap = snapshot.next().unwrap_or_default();
-            attempt_started[node] = snap.attempt_started_at;
+            attempt_started.push(snap.attempt_started_at);
             let step = &mut engine.steps[node];
             step.status = snap.status;
             step.attempt = snap.attempt;

@@ -59,7 +59,9 @@ pub fn parse_workflow(
     text: &str,
     file: &str,
 ) -> Result<Workflow, Diagnostics> {
-    Loader::new(catalog).parse_workflow(text, file, Path::new(BASE_DIR))
+    let mut loader = Loader::new(catalog);
+    loader.options.catalog_only = true;
+    loader.parse_workflow(text, file, Path::new(BASE_DIR))
 }
 
 /// Parse and validate a component's text (`file`: the name diagnostics show).

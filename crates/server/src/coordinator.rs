@@ -15,15 +15,14 @@
 //! - Leases are renewed every `lease / 3`; the renewal also returns the cancel requests that
 //!   other servers' APIs stored for runs this server holds.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use co_backend::Backend;
 use co_engine::{RunConfig, RunStatus, StepStatus};
 use co_runner::{CancelHandle, Observer, Runner, StepView};
-use co_spec::{Catalog, Loader, Plan, TriggerKind, Workflow};
+use co_spec::{Plan, TriggerKind, Workflow};
 use co_store::{Claim, RunRecord, Store, StoreError};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
@@ -367,41 +366,20 @@ impl Coordinator {
     }
 }
 
-/// Parse a stored workflow revision with the registered components as its catalog.
+/// Parse a stored workflow revision with the registered components as its catalog (the same
+/// parsing the API validates with, so both report the same problems).
 async fn load_plan(
     store: &Store,
     name: &str,
     revision: i64,
     yaml: &str,
 ) -> Result<(Arc<Workflow>, Arc<Plan>), CoordinatorError> {
-    let catalog = StoredCatalog {
-        components: store
-            .list_components()
-            .await?
-            .into_iter()
-            .map(|c| ((c.name.clone(), c.version.clone()), c))
-            .collect(),
-    };
-    let loader = Loader::new(&catalog);
-    let workflow = loader
-        .parse_workflow(yaml, &format!("{name}@{revision}"), Path::new("."))
+    let catalog = crate::catalog::StoreCatalog::load(store).await?;
+    let workflow = crate::catalog::parse_workflow(&catalog, yaml, &format!("{name}@{revision}"))
         .map_err(|d| CoordinatorError::Invalid(d.0.iter().map(|d| d.to_string()).collect()))?;
     let workflow = Arc::new(workflow);
     let plan = Arc::new(co_spec::plan(workflow.clone()));
     Ok((workflow, plan))
-}
-
-/// Components registered in the store, as the catalog of `name@version` references.
-pub struct StoredCatalog {
-    pub components: BTreeMap<(String, String), co_store::ComponentRecord>,
-}
-
-impl Catalog for StoredCatalog {
-    fn find(&self, name: &str, version: &str) -> Option<(String, std::path::PathBuf)> {
-        self.components
-            .get(&(name.to_string(), version.to_string()))
-            .map(|c| (c.yaml.clone(), format!("{name}@{version}").into()))
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -114,6 +114,9 @@ pub struct ValidateOptions {
     /// Names of the secrets that will be provided. `None`: unknown (a `secrets.X` reference is not
     /// checked, e.g. `containerops validate`); `Some`: referencing any other secret is an error.
     pub secrets: Option<Vec<String>>,
+    /// Components may only be catalog references (`name@version`), never paths: a stored
+    /// workflow on a server must not make the server read its own files.
+    pub catalog_only: bool,
 }
 
 /// Reads files from disk and resolves component references.

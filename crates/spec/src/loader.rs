@@ -29,6 +29,8 @@ pub(crate) struct Resolver<'a> {
     /// The same directory as shown in diagnostics (the workflow's display path's directory).
     display_dir: PathBuf,
     cache: HashMap<String, Resolved>,
+    /// Refuse component paths (see `ValidateOptions::catalog_only`).
+    pub catalog_only: bool,
     /// Problems found in component files (located in those files).
     pub diags: Vec<Diagnostic>,
 }
@@ -40,6 +42,7 @@ impl<'a> Resolver<'a> {
             base_dir: base_dir.to_path_buf(),
             display_dir: display_dir.to_path_buf(),
             cache: HashMap::new(),
+            catalog_only: false,
             diags: Vec::new(),
         }
     }
@@ -50,6 +53,11 @@ impl<'a> Resolver<'a> {
         }
         let r = match catalog_ref(reference) {
             Some((name, version)) => self.lookup_catalog(reference, name, version),
+            None if self.catalog_only => Resolved::Missing(format!(
+                "component `{reference}` is a path, but here components come from the catalog \
+                 only: register it (containerops server: POST /api/v1/components) and refer to \
+                 it as `name@version`"
+            )),
             None => self.lookup_path(reference),
         };
         self.cache.insert(reference.to_string(), r.clone());
@@ -209,6 +217,7 @@ pub(crate) fn workflow_from_text(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let mut resolver = Resolver::new(catalog, base_dir, &display_dir);
+    resolver.catalog_only = options.catalog_only;
     let is_seed = match &root.kind {
         Kind::Map(entries) => entries.iter().any(|(k, _)| k.text() == Some("uri")),
         _ => false,
@@ -319,5 +328,30 @@ mod tests {
         assert_eq!(catalog_ref("components/upper"), None);
         assert_eq!(catalog_ref("upper@"), None);
         assert_eq!(catalog_ref("dir/x@1/y"), None);
+    }
+
+    #[test]
+    fn catalog_only_refuses_component_paths_without_reading_them() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("component.yaml"),
+            "name: c\nversion: 1.0.0\nimage: i\n",
+        )
+        .unwrap();
+        let yaml = format!(
+            "name: w\nstages:\n  - name: s\n    actions:\n      - name: a\n        component: {}\n",
+            dir.path().display()
+        );
+        let mut loader = crate::Loader::new(&crate::NoCatalog);
+        assert!(loader
+            .parse_workflow(&yaml, "w.yaml", std::path::Path::new("."))
+            .is_ok());
+        loader.options.catalog_only = true;
+        let err = loader
+            .parse_workflow(&yaml, "w.yaml", std::path::Path::new("."))
+            .unwrap_err();
+        assert_eq!(err.0.len(), 1);
+        assert!(err.0[0].message.contains("is a path"), "{}", err.0[0]);
+        assert_eq!((err.0[0].span.line, err.0[0].span.col), (6, 20));
     }
 }

@@ -66,6 +66,7 @@ pub async fn run(args: RunArgs) -> u8 {
     let mut loader = Loader::new(&catalog);
     loader.options = ValidateOptions {
         secrets: Some(secrets.iter().map(|(k, _)| k.clone()).collect()),
+        ..ValidateOptions::default()
     };
     let workflow = match loader.load_workflow(&args.file) {
         Ok(w) => Arc::new(w),

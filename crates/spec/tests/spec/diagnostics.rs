@@ -178,6 +178,7 @@ bad_file!(
 fn unknown_secret_when_secrets_are_known() {
     let options = ValidateOptions {
         secrets: Some(vec!["TOKEN".to_string(), "KEY".to_string()]),
+        ..ValidateOptions::default()
     };
     let out = match load_with("bad/unknown-secret.yaml", options) {
         Ok(_) => panic!("should fail"),
