@@ -85,8 +85,12 @@ fn main() -> Result<()> {
             let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
             let postgres: String = arg(&args, "--postgres", String::new())?;
             let seconds: u64 = arg(&args, "--seconds", 5)?;
-            let pg = (!postgres.is_empty()).then_some(postgres.as_str());
-            let result = runtime.block_on(server::run(&bin, pg, seconds))?;
+            let fresh = if postgres.is_empty() {
+                None
+            } else {
+                Some(server::fresh_postgres_database(&postgres)?)
+            };
+            let result = runtime.block_on(server::run(&bin, fresh.as_deref(), seconds))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
         "all" => {
@@ -110,7 +114,8 @@ fn main() -> Result<()> {
             servers.push(runtime.block_on(server::run(&bin, None, 5))?);
             if let Ok(url) = std::env::var("CONTAINEROPS_TEST_POSTGRES_URL") {
                 eprintln!("server: run starts/s and GET latency (PostgreSQL)");
-                servers.push(runtime.block_on(server::run(&bin, Some(&url), 5))?);
+                let fresh = server::fresh_postgres_database(&url)?;
+                servers.push(runtime.block_on(server::run(&bin, Some(&fresh), 5))?);
             }
             let report = json!({
                 "machine": machine(),

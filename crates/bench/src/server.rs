@@ -71,6 +71,28 @@ fn start_server(binary: &str, database: Option<&str>) -> Result<ServerProcess> {
     })
 }
 
+/// A new, empty database next to the one `url` names (so a benchmark never mixes with other
+/// data); returns its URL.
+pub fn fresh_postgres_database(url: &str) -> Result<String> {
+    let name = format!(
+        "co_bench_{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis()
+    );
+    let status = Command::new("psql")
+        .args([url, "-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()
+        .context("running psql")?;
+    if !status.success() {
+        bail!("cannot create database {name} on {url}");
+    }
+    let (prefix, _) = url
+        .rsplit_once('/')
+        .ok_or_else(|| anyhow!("{url} names no database"))?;
+    Ok(format!("{prefix}/{name}"))
+}
+
 fn client() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(256)
