@@ -1,7 +1,8 @@
-//! Durability on real parts: `containerops server` processes on real Podman, killed with
-//! SIGKILL while steps run, and restarted (or replaced by a second server) on the same
-//! database — SQLite and PostgreSQL. Every run finishes, no step runs twice, logs have no gaps or
-//! duplicates, outputs printed before the crash are read.
+//! `containerops server` processes on real parts (real Podman, SQLite and PostgreSQL):
+//! - durability: servers killed with SIGKILL while steps run, and restarted (or replaced by a
+//!   second server) on the same database. Every run finishes, no step runs twice, logs have no
+//!   gaps or duplicates, outputs printed before the crash are read;
+//! - cron: a tick fires one run however many servers share the database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::{BufRead, BufReader};
@@ -432,4 +433,66 @@ fn two_servers_on_postgres_share_runs_and_one_finishes_the_others() {
         assert!(labelled("containers", run).is_empty());
         assert!(labelled("volumes", run).is_empty());
     }
+}
+
+#[test]
+fn a_cron_tick_starts_one_run_with_two_servers() {
+    require_engine();
+    let dir = tempfile::tempdir().unwrap();
+    let database = postgres_url();
+    let a = Server::start(&database, dir.path(), "cron-a");
+    a.apply(&format!(
+        r#"name: ticking
+inputs:
+  tick: {{ type: string, required: true }}
+triggers:
+  - cron: "* * * * *"
+    inputs: {{ tick: "${{{{ trigger.tick }}}}" }}
+stages:
+  - name: s
+    actions:
+      - name: say
+        image: {BUSYBOX}
+        command: ["sh", "-c", "echo \"[COUT] tick = $CO_INPUT_TICK\""]
+        with: {{ tick: "${{{{ inputs.tick }}}}" }}
+"#
+    ));
+    // The second server loads the stored workflow at its start: both now wait for the same tick.
+    let b = Server::start(&database, dir.path(), "cron-b");
+    // Wait for the first run of a tick (at most a minute away) and for it to finish: by then
+    // both servers have handled that tick (they wake at the same instant; a run takes longer).
+    let deadline = Instant::now() + Duration::from_secs(150);
+    let run = loop {
+        let (code, body) = b.api("GET", "/api/v1/runs?workflow=ticking", None);
+        assert_eq!(code, 200, "{body}");
+        let finished = body["runs"]
+            .as_array()
+            .and_then(|runs| runs.iter().find(|r| r["status"] == "succeeded").cloned());
+        if let Some(run) = finished {
+            break run;
+        }
+        assert!(Instant::now() < deadline, "no cron run within two minutes");
+        // Polling the API for a run that a clock starts (not a timing assumption).
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let detail = a.run(run["id"].as_str().unwrap());
+    assert_eq!(detail["trigger"]["event"], "cron");
+    let tick = detail["trigger"]["tick"].as_str().unwrap().to_string();
+    assert!(
+        tick.ends_with(":00Z") || tick.ends_with(":00.000Z"),
+        "a tick on the minute: {tick}"
+    );
+    assert_eq!(step(&detail, "say")["outputs"]["tick"], tick.as_str());
+    // Exactly one run for that tick.
+    let (_, body) = a.api("GET", "/api/v1/runs?workflow=ticking&limit=100", None);
+    let same_tick = body["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let id = r["id"].as_str().unwrap();
+            a.run(id)["trigger"]["tick"] == tick.as_str()
+        })
+        .count();
+    assert_eq!(same_tick, 1, "one run per tick across both servers");
 }
