@@ -164,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/api/v1/tokens/{id}", delete(tokens::delete))
         .route("/api/v1/openapi.json", get(crate::openapi::openapi_json))
+        .route("/metrics", get(health::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
@@ -171,7 +172,6 @@ pub fn router(state: AppState) -> Router {
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics))
         .route("/api/v1/hooks/{workflow}/{kind}", post(hooks::receive));
     authenticated
         .merge(public)

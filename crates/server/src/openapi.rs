@@ -17,7 +17,7 @@ use crate::error::{ErrorBody, ErrorInfo};
         description = "The ContainerOps server: stored workflows and components, runs, logs, \
                        secrets, tokens, webhooks. Every error is `{\"error\": {\"code\", \"message\", \
                        \"details\"}}`. Every endpoint needs `Authorization: Bearer <token>` except \
-                       /healthz, /readyz, /metrics and the webhooks. See docs/server.md.",
+                       /healthz, /readyz and the webhooks. See docs/server.md.",
         license(name = "Apache-2.0"),
     ),
     paths(
@@ -64,7 +64,7 @@ use crate::error::{ErrorBody, ErrorInfo};
         (name = "secrets", description = "Write-only secrets, stored encrypted"),
         (name = "tokens", description = "API tokens (admin only)"),
         (name = "webhooks", description = "GitHub, GitLab and generic webhooks (checked by signature or token, no bearer token)"),
-        (name = "health", description = "Health, readiness, metrics (no token)"),
+        (name = "health", description = "Health and readiness (no token); metrics (a viewer token)"),
     )
 )]
 pub struct ApiDoc;

@@ -88,8 +88,10 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
     get,
     path = "/metrics",
     tag = "health",
-    security(()),
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+        (status = 401, description = "No or an unknown token (scrapers send a viewer token)", body = crate::error::ErrorBody)
+    )
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     // The queue depth is a fact of the shared store: read it at every scrape.

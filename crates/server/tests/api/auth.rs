@@ -58,10 +58,13 @@ async fn every_endpoint_but_health_and_hooks_needs_a_token(db: &TestDb) {
         .await;
     lower.expect(200);
 
-    // Health, readiness, metrics and webhooks need none.
+    // Health, readiness and webhooks need none; metrics need a token like the API.
     anonymous.get("/healthz").await.expect(200);
     anonymous.get("/readyz").await.expect(200);
-    assert_eq!(anonymous.get("/metrics").await.status, 200);
+    anonymous
+        .get("/metrics")
+        .await
+        .expect_error(401, "unauthorized");
     // A webhook is refused by its own check (no such workflow), not for want of a token.
     anonymous
         .post_json("/api/v1/hooks/nothing/webhook", &json!({}))

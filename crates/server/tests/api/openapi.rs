@@ -81,8 +81,8 @@ fn the_document_covers_every_endpoint_the_error_shape_and_bearer_auth() {
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{path}"
             );
-            let public = path.starts_with("/api/v1/hooks")
-                || ["/healthz", "/readyz", "/metrics"].contains(&path);
+            let public =
+                path.starts_with("/api/v1/hooks") || ["/healthz", "/readyz"].contains(&path);
             if public {
                 assert_eq!(op["security"], serde_json::json!([{}]), "{method} {path}");
             } else {
