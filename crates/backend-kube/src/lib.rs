@@ -342,13 +342,15 @@ impl Inner {
                 match api.create(&PostParams::default(), &claim).await {
                     Ok(_) => {}
                     Err(e) if error::is_conflict(&e) => self.reuse_pvc(&api, &name, run_id).await?,
-                    Err(e) => return Err(error::api(
-                        &format!(
+                    Err(e) => {
+                        return Err(error::api(
+                            &format!(
                             "creating the workspace PersistentVolumeClaim {name} in namespace {}",
                             self.namespace
                         ),
-                        &e,
-                    )),
+                            &e,
+                        ))
+                    }
                 }
                 name
             }

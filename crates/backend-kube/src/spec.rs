@@ -224,7 +224,7 @@ fn resources(launch: &StepLaunch) -> Option<ResourceRequirements> {
 
 /// Millicores as a Kubernetes quantity: `500m`, `2`.
 pub fn cpu_quantity(millis: u64) -> String {
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         format!("{}", millis / 1000)
     } else {
         format!("{millis}m")
@@ -248,7 +248,7 @@ pub fn memory_quantity(bytes: u64) -> String {
         return "0".to_string();
     }
     for (size, suffix) in UNITS {
-        if bytes % size == 0 {
+        if bytes.is_multiple_of(*size) {
             return format!("{}{suffix}", bytes / size);
         }
     }

@@ -129,7 +129,7 @@ async fn create(
                 replaced = true;
                 tracing::info!(pod = name, "replacing a leftover Pod of the same attempt");
                 delete(&api, name, Some(0)).await;
-                let gone = sub.wait_for(|s| matches!(s, PodSeen::Deleted));
+                let gone = sub.wait_for(|s| matches!(s, PodSeen::Deleted(_)));
                 tokio::select! {
                     biased;
                     _ = cancel.cancelled() => return Ok(None),
@@ -300,7 +300,6 @@ async fn follow(
     let options = &inner.options;
     let mut current: Option<PodView> = initial.as_ref().map(pod_state::view);
     let mut gone = false;
-    apply_seen(&sub.borrow_and_update(), &mut current, &mut gone);
     let mut watch_lost = false;
 
     let mut started = false;
@@ -319,17 +318,16 @@ async fn follow(
     let mut stopped_before_start: Option<String> = None;
 
     loop {
+        // Decide on the freshest state the watch has (only what changed since the subscription
+        // or the last look: an older value belongs to a Pod of the same name that went before).
+        if !watch_lost && sub.has_changed().unwrap_or(false) {
+            apply_seen(&sub.borrow_and_update(), &mut current, &mut gone);
+        }
         let now = Instant::now();
         let stopping = stop_deadline.is_some();
         // What the latest state means.
         if outcome.is_none() {
-            if gone {
-                outcome = Some(if stopping {
-                    Ok(STOPPED)
-                } else {
-                    Err(deleted_error(name, external_delete.as_deref()))
-                });
-            } else if watch_lost {
+            if watch_lost && !gone {
                 outcome = Some(Err(BackendError::Other(format!(
                     "lost the watch of Pod {name}; its state is unknown"
                 ))));
@@ -338,14 +336,17 @@ async fn follow(
                     **guard = Some(node.clone());
                     leader = None;
                 }
-                if view.deleting && !deleted_by_us && external_delete.is_none() {
+                if view.deleting
+                    && !deleted_by_us
+                    && external_delete.as_deref().is_none_or(str::is_empty)
+                {
                     external_delete = Some(view.disruption.clone().unwrap_or_default());
                 }
                 if view.kind.container_started() && !started {
                     started = true;
                     sink.started(name);
                 }
-                if view.kind.container_started() && matches!(log, Log::NotOpened) {
+                if view.kind.container_started() && matches!(log, Log::NotOpened) && !gone {
                     log = Log::Opening(logs::open(api.clone(), name.to_string()));
                 }
                 match &view.kind {
@@ -398,7 +399,15 @@ async fn follow(
                         });
                     }
                 }
-            } else if stopping {
+            }
+            if outcome.is_none() && gone {
+                // Deleted before it ended (a Pod that had ended keeps its exit, above).
+                outcome = Some(if stopping {
+                    Ok(STOPPED)
+                } else {
+                    Err(deleted_error(name, external_delete.as_deref()))
+                });
+            } else if outcome.is_none() && stopping && current.is_none() {
                 // Stopped before the watch ever showed the Pod.
                 outcome = Some(Ok(STOPPED));
             }
@@ -560,7 +569,12 @@ fn apply_seen(seen: &PodSeen, current: &mut Option<PodView>, gone: &mut bool) {
     match seen {
         PodSeen::Unknown => {}
         PodSeen::Present(pod) => *current = Some(pod_state::view(pod)),
-        PodSeen::Deleted => *gone = true,
+        PodSeen::Deleted(last) => {
+            if let Some(pod) = last {
+                *current = Some(pod_state::view(pod));
+            }
+            *gone = true;
+        }
     }
 }
 

@@ -38,8 +38,8 @@ pub(crate) enum PodSeen {
     /// Not seen since the subscription.
     Unknown,
     Present(Arc<Pod>),
-    /// Deleted (the last state, when the event carried it).
-    Deleted,
+    /// Deleted (with its last state, when the event carried it).
+    Deleted(Option<Arc<Pod>>),
 }
 
 /// The watch's own state.
@@ -139,12 +139,12 @@ impl Shared {
         }
     }
 
-    fn deleted(&self, pod: &Pod) {
-        let Some(name) = pod.metadata.name.as_deref() else {
+    fn deleted(&self, pod: Pod) {
+        let Some(name) = pod.metadata.name.clone() else {
             return;
         };
-        if let Some(tx) = lock(&self.pods).get(name) {
-            tx.send_replace(PodSeen::Deleted);
+        if let Some(tx) = lock(&self.pods).get(&name) {
+            tx.send_replace(PodSeen::Deleted(Some(Arc::new(pod))));
         }
     }
 
@@ -159,7 +159,7 @@ impl Shared {
         }
         for (name, tx) in lock(&self.pods).iter() {
             if !names.contains(name) && matches!(*tx.borrow(), PodSeen::Present(_)) {
-                tx.send_replace(PodSeen::Deleted);
+                tx.send_replace(PodSeen::Deleted(None));
             }
         }
     }
@@ -266,7 +266,7 @@ async fn run(
                     if let Some(v) = pod.metadata.resource_version.clone() {
                         version = Some(v);
                     }
-                    shared.deleted(&pod);
+                    shared.deleted(pod);
                 }
                 Some(Ok(WatchEvent::Bookmark(b))) => {
                     version = Some(b.metadata.resource_version);

@@ -1,0 +1,837 @@
+//! Backend scenarios against a scripted API server: every request is asserted in order (method,
+//! path, query, body) and answered by the test. Time is paused: grace periods pass as virtual
+//! time once nothing else can happen, so no test sleeps or measures wall-clock time.
+
+use co_backend::{
+    Backend, BackendError, CancellationToken, StepExit, StepLaunch, Stream, Workspace,
+};
+use co_backend_kube::{ApiCall, KubeBackend, WorkspaceMode};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use crate::support::script::*;
+use crate::support::{launch, options, rwo, Recorded, RUN};
+
+type StepResult = (Result<StepExit, BackendError>, Recorded);
+
+fn selector() -> String {
+    format!("containerops.run={RUN}")
+}
+
+fn ws() -> Workspace {
+    Workspace {
+        run_id: RUN.into(),
+        name: format!("co-ws-{RUN}"),
+    }
+}
+
+fn no_ws() -> Workspace {
+    Workspace {
+        run_id: RUN.into(),
+        name: String::new(),
+    }
+}
+
+fn pod_name(step: &str, attempt: u32) -> String {
+    co_backend_kube::names::pod_name(RUN, step, attempt)
+}
+
+fn spawn_step(
+    backend: &KubeBackend,
+    launch: StepLaunch,
+    workspace: Workspace,
+    cancel: &CancellationToken,
+) -> JoinHandle<StepResult> {
+    let backend = backend.clone();
+    let cancel = cancel.clone();
+    tokio::spawn(async move {
+        let mut sink = Recorded::default();
+        let r = backend
+            .run_step(&launch, &workspace, &mut sink, cancel)
+            .await;
+        (r, sink)
+    })
+}
+
+fn spawn_reattach(
+    backend: &KubeBackend,
+    launch: StepLaunch,
+) -> JoinHandle<(Result<Option<StepExit>, BackendError>, Recorded)> {
+    let backend = backend.clone();
+    tokio::spawn(async move {
+        let mut sink = Recorded::default();
+        let r = backend
+            .reattach(&launch, &no_ws(), &mut sink, CancellationToken::new())
+            .await;
+        (r, sink)
+    })
+}
+
+/// The run's watch: list (with `existing` Pods), then watch from version 100.
+async fn open_watch(api: &mut ApiServer, existing: Vec<Value>) -> Events {
+    api.expect_list(&selector(), existing, "100").await;
+    api.expect_watch(&selector(), "100").await
+}
+
+/// `POST pods`, answered with the Pod pending at `rv`; returns the posted body.
+async fn expect_create(api: &mut ApiServer, rv: u64) -> Value {
+    let ex = api.expect("POST", PODS, &[]).await;
+    let body = ex.body.clone();
+    ex.json(201, pod_at(&body, rv, None, pending()));
+    body
+}
+
+fn exit(code: i64) -> StepExit {
+    StepExit {
+        exit_code: Some(code),
+        stopped: false,
+        oom_killed: false,
+    }
+}
+
+const STOPPED: StepExit = StepExit {
+    exit_code: None,
+    stopped: true,
+    oom_killed: false,
+};
+
+// ---- scenarios --------------------------------------------------------------------------------
+
+/// Success with outputs; the Pod spec as posted; the next step of the run is pinned to the
+/// first Pod's node (ReadWriteOnce) and shares the run's watch.
+pub async fn success_with_outputs_and_node_pinning() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(rwo()));
+    let cancel = CancellationToken::new();
+    let step = spawn_step(&backend, launch("say", 1), ws(), &cancel);
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    insta::assert_yaml_snapshot!("posted_pod", posted);
+    let name = pod_name("say", 1);
+    assert_eq!(posted["metadata"]["name"], json!(name));
+    assert!(
+        posted["spec"].get("nodeSelector").is_none(),
+        "the first Pod goes anywhere"
+    );
+
+    events.send("ADDED", &pod_at(&posted, 101, None, pending()));
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 102, Some("node-a"), scheduled()),
+    );
+    events.send("MODIFIED", &pod_at(&posted, 103, Some("node-a"), running()));
+    let mut log = api.expect_log(&name).await;
+    log.write("saying hello\n[COUT] greeting = hello world\n");
+    log.write("[COUT] partial = no newline at the end");
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 104, Some("node-a"), terminated(0, "Completed")),
+    );
+    log.end();
+    api.expect_delete(
+        &name,
+        json!({}),
+        pod_at(&posted, 105, Some("node-a"), terminated(0, "Completed")),
+    )
+    .await;
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(result.unwrap(), exit(0));
+    assert_eq!(sink.started, std::slice::from_ref(&name));
+    assert_eq!(
+        sink.text(Stream::Stdout),
+        "saying hello\n[COUT] greeting = hello world\n[COUT] partial = no newline at the end"
+    );
+    assert_eq!(
+        sink.text(Stream::Stderr),
+        "",
+        "Kubernetes merges the streams"
+    );
+    events.send(
+        "DELETED",
+        &pod_at(&posted, 105, Some("node-a"), terminated(0, "Completed")),
+    );
+
+    // The next step: same watch (no new list/watch), pinned to node-a.
+    let step = spawn_step(&backend, launch("upper", 1), ws(), &cancel);
+    let ex = api.expect("POST", PODS, &[]).await;
+    let second = ex.body.clone();
+    assert_eq!(
+        second["spec"]["nodeSelector"],
+        json!({"kubernetes.io/hostname": "node-a"}),
+        "pinned to the first Pod's node"
+    );
+    assert_eq!(
+        second["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        json!(format!("co-ws-{RUN}"))
+    );
+    ex.json(201, pod_at(&second, 106, None, pending()));
+    let name2 = pod_name("upper", 1);
+    events.send(
+        "MODIFIED",
+        &pod_at(&second, 107, Some("node-a"), terminated(0, "Completed")),
+    );
+    let mut log = api.expect_log(&name2).await;
+    log.write("[COUT] shouted = HELLO WORLD\n");
+    log.end();
+    api.expect_delete(&name2, json!({}), second.clone()).await;
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(result.unwrap(), exit(0));
+    assert_eq!(sink.text(Stream::Stdout), "[COUT] shouted = HELLO WORLD\n");
+    api.assert_idle();
+    api.calls
+}
+
+/// A non-zero exit code; WorkspaceMode::None (an emptyDir, no pinning).
+pub async fn nonzero_exit() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("three", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    assert_eq!(
+        posted["spec"]["volumes"],
+        json!([{"name": "workspace", "emptyDir": {}}])
+    );
+    let name = pod_name("three", 1);
+    events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
+    let mut log = api.expect_log(&name).await;
+    log.write("about to fail\n");
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 103, Some("n"), terminated(3, "Error")),
+    );
+    log.end();
+    api.expect_delete(&name, json!({}), posted.clone()).await;
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(result.unwrap(), exit(3));
+    assert_eq!(sink.text(Stream::Stdout), "about to fail\n");
+    api.calls
+}
+
+/// `CO_RESULT = false` with exit 0: the backend passes the bytes and the exit on (the engine
+/// decides; see engine::co_result_false_fails_a_step_that_exits_zero).
+pub async fn co_result_false() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("says-no", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("says-no", 1);
+    // The container has already ended when the watch first reports it.
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 102, Some("n"), terminated(0, "Completed")),
+    );
+    let mut log = api.expect_log(&name).await;
+    log.write("[COUT] CO_RESULT = False\n[COUT] kept = 1\n");
+    log.end();
+    api.expect_delete(&name, json!({}), posted.clone()).await;
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(result.unwrap(), exit(0));
+    assert_eq!(
+        sink.text(Stream::Stdout),
+        "[COUT] CO_RESULT = False\n[COUT] kept = 1\n"
+    );
+    api.calls
+}
+
+/// `OOMKilled` → `oom_killed: true`, exit 137.
+pub async fn oom_killed() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("hog", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("hog", 1);
+    events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
+    let mut log = api.expect_log(&name).await;
+    log.write("allocating\n");
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 103, Some("n"), terminated(137, "OOMKilled")),
+    );
+    log.end();
+    api.expect_delete(&name, json!({}), posted.clone()).await;
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(
+        result.unwrap(),
+        StepExit {
+            exit_code: Some(137),
+            stopped: false,
+            oom_killed: true
+        }
+    );
+    assert_eq!(sink.text(Stream::Stdout), "allocating\n");
+    api.calls
+}
+
+/// `ErrImagePull`/`ImagePullBackOff` for the whole grace period → `ImageNotFound` (not
+/// retriable), the Pod deleted at once.
+pub async fn image_pull_error_after_grace() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("pull", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("pull", 1);
+    let first_error = tokio::time::Instant::now();
+    events.send(
+        "MODIFIED",
+        &pod_at(
+            &posted,
+            102,
+            Some("n"),
+            waiting("ErrImagePull", "rpc error: not found"),
+        ),
+    );
+    events.send(
+        "MODIFIED",
+        &pod_at(
+            &posted,
+            103,
+            Some("n"),
+            waiting(
+                "ImagePullBackOff",
+                "Back-off pulling image \"localhost/co-examples/busybox:latest\"",
+            ),
+        ),
+    );
+    // Nothing happens until the grace period (30 s) has passed.
+    api.expect_delete(&name, json!({"gracePeriodSeconds": 0}), posted.clone())
+        .await;
+    assert!(first_error.elapsed() >= std::time::Duration::from_secs(30));
+    let (result, sink) = step.await.unwrap();
+    let err = result.unwrap_err();
+    assert!(!err.is_retriable());
+    match &err {
+        BackendError::ImageNotFound { image, detail } => {
+            assert_eq!(image, "localhost/co-examples/busybox:latest");
+            assert!(
+                detail.contains("ImagePullBackOff") && detail.contains("30s"),
+                "{detail}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err
+        .to_string()
+        .starts_with("image localhost/co-examples/busybox:latest not found ("));
+    assert!(sink.started.is_empty());
+    api.calls
+}
+
+/// `PodScheduled=False` (Unschedulable) for the whole grace period → a retriable error with the
+/// scheduler's message.
+pub async fn unschedulable_after_grace() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("big", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("big", 1);
+    let message =
+        "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available.";
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 102, None, unschedulable(message)),
+    );
+    api.expect_delete(&name, json!({"gracePeriodSeconds": 0}), posted.clone())
+        .await;
+    let (result, _) = step.await.unwrap();
+    let err = result.unwrap_err();
+    assert!(err.is_retriable());
+    assert_eq!(
+        err.to_string(),
+        format!("Pod {name} could not be scheduled within 2m: {message}")
+    );
+    api.calls
+}
+
+/// Stopped (timeout or cancel: the engine fires the token) while unschedulable: the Pod is
+/// deleted with the stop grace, the step is `stopped`, and the scheduler's message is in its log.
+pub async fn unschedulable_then_stopped() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let cancel = CancellationToken::new();
+    let step = spawn_step(&backend, launch("big", 1), no_ws(), &cancel);
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("big", 1);
+    events.send(
+        "MODIFIED",
+        &pod_at(
+            &posted,
+            102,
+            None,
+            unschedulable("0/1 nodes are available: 1 Insufficient memory."),
+        ),
+    );
+    cancel.cancel();
+    api.expect_delete(&name, json!({"gracePeriodSeconds": 7}), deleting(&posted))
+        .await;
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(result.unwrap(), STOPPED);
+    assert_eq!(
+        sink.text(Stream::Stderr),
+        format!("containerops: Pod {name} was stopped before its container started: it could not be scheduled: 0/1 nodes are available: 1 Insufficient memory.\n")
+    );
+    assert_eq!(sink.text(Stream::Stdout), "");
+    api.calls
+}
+
+/// Cancel (and timeout, which the engine carries out by the same token) of a running Pod: deleted
+/// with the stop grace, its output until it ends still delivered, `stopped: true`.
+pub async fn cancel_running() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let cancel = CancellationToken::new();
+    let step = spawn_step(&backend, launch("sleeper", 1), no_ws(), &cancel);
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("sleeper", 1);
+    events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
+    let mut log = api.expect_log(&name).await;
+    log.write("sleeping\n");
+    cancel.cancel();
+    api.expect_delete(&name, json!({"gracePeriodSeconds": 7}), deleting(&posted))
+        .await;
+    log.write("got SIGTERM\n");
+    events.send(
+        "MODIFIED",
+        &deleting(&pod_at(&posted, 103, Some("n"), terminated(143, "Error"))),
+    );
+    log.end();
+    events.send(
+        "DELETED",
+        &deleting(&pod_at(&posted, 104, Some("n"), terminated(143, "Error"))),
+    );
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(result.unwrap(), STOPPED);
+    assert_eq!(sink.text(Stream::Stdout), "sleeping\ngot SIGTERM\n");
+    api.assert_idle();
+    api.calls
+}
+
+/// Evicted (`status.reason = Evicted`): a retriable error with the reason; the Pod deleted.
+pub async fn eviction() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("victim", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("victim", 1);
+    events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
+    let mut log = api.expect_log(&name).await;
+    log.write("working\n");
+    events.send(
+        "MODIFIED",
+        &pod_at(
+            &posted,
+            103,
+            Some("n"),
+            evicted("The node was low on resource: memory."),
+        ),
+    );
+    log.end();
+    api.expect_delete(&name, json!({}), posted.clone()).await;
+    let (result, sink) = step.await.unwrap();
+    let err = result.unwrap_err();
+    assert!(err.is_retriable());
+    assert_eq!(
+        err.to_string(),
+        format!("Pod {name} was evicted: The node was low on resource: memory.")
+    );
+    assert_eq!(sink.text(Stream::Stdout), "working\n");
+    api.calls
+}
+
+/// Deleted by someone else while it runs: a retriable error; no delete of ours.
+pub async fn deleted_externally() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("victim", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("victim", 1);
+    events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
+    let mut log = api.expect_log(&name).await;
+    log.write("working\n");
+    let mut status = running();
+    status["conditions"] = json!([{"type": "DisruptionTarget", "status": "True",
+        "reason": "PreemptionByScheduler", "message": "preempted by a higher priority Pod"}]);
+    let disruption = status["conditions"].clone();
+    events.send(
+        "MODIFIED",
+        &deleting(&pod_at(&posted, 103, Some("n"), status)),
+    );
+    let mut ended = terminated(143, "Error");
+    ended["conditions"] = disruption;
+    events.send(
+        "MODIFIED",
+        &deleting(&pod_at(&posted, 104, Some("n"), ended.clone())),
+    );
+    log.end();
+    events.send(
+        "DELETED",
+        &deleting(&pod_at(&posted, 105, Some("n"), ended)),
+    );
+    let (result, sink) = step.await.unwrap();
+    let err = result.unwrap_err();
+    assert!(err.is_retriable());
+    assert_eq!(
+        err.to_string(),
+        format!("Pod {name} was deleted while the step ran, not by ContainerOps (PreemptionByScheduler: preempted by a higher priority Pod)")
+    );
+    assert_eq!(sink.text(Stream::Stdout), "working\n");
+    api.assert_idle();
+    api.calls
+}
+
+/// A Pod of the same name left over (same run, step, attempt): deleted, then ours is created.
+pub async fn leftover_pod_replaced() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("say", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let name = pod_name("say", 1);
+    let ex = api.expect("POST", PODS, &[]).await;
+    let posted = ex.body.clone();
+    ex.status(
+        409,
+        "AlreadyExists",
+        &format!("pods \"{name}\" already exists"),
+    );
+    api.expect_delete(&name, json!({"gracePeriodSeconds": 0}), posted.clone())
+        .await;
+    events.send(
+        "DELETED",
+        &pod_at(&posted, 101, Some("n"), terminated(0, "Completed")),
+    );
+    let again = expect_create(&mut api, 102).await;
+    assert_eq!(again, posted);
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 103, Some("n"), terminated(0, "Completed")),
+    );
+    let mut log = api.expect_log(&name).await;
+    log.end();
+    api.expect_delete(&name, json!({}), posted.clone()).await;
+    let (result, _) = step.await.unwrap();
+    assert_eq!(result.unwrap(), exit(0));
+    api.calls
+}
+
+/// Without the `watch` permission nothing is created and the step fails saying why.
+pub async fn watch_forbidden() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch("say", 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    api.expect("GET", PODS, &[("labelSelector", &selector())])
+        .await
+        .status(403, "Forbidden", "pods is forbidden: User \"system:serviceaccount:ns:default\" cannot list resource \"pods\"");
+    let (result, sink) = step.await.unwrap();
+    let err = result.unwrap_err().to_string();
+    assert!(
+        err.contains("listing the run's Pods")
+            && err.contains("cannot list resource")
+            && err.contains("docs/kubernetes.md#rbac"),
+        "{err}"
+    );
+    assert!(sink.started.is_empty());
+    api.calls
+}
+
+/// Reattach to a running Pod: its whole log from the start, then live; a followed read that
+/// breaks is opened again and the bytes already passed on are skipped (nothing lost or doubled).
+pub async fn reattach_running() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(rwo()));
+    let l = launch("say", 2);
+    let name = pod_name("say", 2);
+    // The Pod as the earlier process created it.
+    let created = serde_json::to_value(
+        co_backend_kube::spec::pod(
+            &l,
+            &co_backend_kube::spec::WorkspaceVolume::Pvc(format!("co-ws-{RUN}")),
+            None,
+            7,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let now_running = pod_at(&created, 90, Some("node-b"), running());
+    let task = spawn_reattach(&backend, l);
+    let events = open_watch(&mut api, vec![now_running.clone()]).await;
+    api.expect("GET", &format!("{PODS}/{name}"), &[])
+        .await
+        .json(200, now_running.clone());
+    let mut log = api.expect_log(&name).await;
+    log.write("line 1\nline 2\n");
+    log.write("line 3, half");
+    log.end(); // the connection broke; the container still runs
+    let mut again = api.expect_log(&name).await;
+    again.write("line 1\nline 2\nline 3, half and the rest\n");
+    again.write("line 4\n");
+    events.send(
+        "MODIFIED",
+        &pod_at(&created, 91, Some("node-b"), terminated(0, "Completed")),
+    );
+    again.end();
+    api.expect_delete(&name, json!({}), created.clone()).await;
+    let (result, sink) = task.await.unwrap();
+    assert_eq!(result.unwrap(), Some(exit(0)));
+    assert_eq!(sink.started, [name]);
+    assert_eq!(
+        sink.text(Stream::Stdout),
+        "line 1\nline 2\nline 3, half and the rest\nline 4\n"
+    );
+    api.calls
+}
+
+/// Reattach to a Pod that ended while no process watched it: its whole log, its exit code.
+pub async fn reattach_finished() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let l = launch("build[os=linux]", 1);
+    let name = pod_name("build[os=linux]", 1);
+    let created = serde_json::to_value(
+        co_backend_kube::spec::pod(
+            &l,
+            &co_backend_kube::spec::WorkspaceVolume::EmptyDir,
+            None,
+            7,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let ended = pod_at(&created, 95, Some("n"), terminated(2, "Error"));
+    let task = spawn_reattach(&backend, l);
+    let _events = open_watch(&mut api, vec![ended.clone()]).await;
+    api.expect("GET", &format!("{PODS}/{name}"), &[])
+        .await
+        .json(200, ended.clone());
+    let mut log = api.expect_log(&name).await;
+    log.write("[COUT] half = done\nfailing now\n");
+    log.end();
+    api.expect_delete(&name, json!({}), ended.clone()).await;
+    let (result, sink) = task.await.unwrap();
+    assert_eq!(result.unwrap(), Some(exit(2)));
+    assert_eq!(
+        sink.text(Stream::Stdout),
+        "[COUT] half = done\nfailing now\n"
+    );
+    api.calls
+}
+
+/// Reattach when the Pod is gone (not by name, not by labels): `None`, nothing else.
+pub async fn reattach_gone() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let l = launch("build[os=linux]", 1);
+    let name = pod_name("build[os=linux]", 1);
+    let task = spawn_reattach(&backend, l);
+    let _events = open_watch(&mut api, vec![]).await;
+    api.expect("GET", &format!("{PODS}/{name}"), &[])
+        .await
+        .status(404, "NotFound", &format!("pods \"{name}\" not found"));
+    let step_label = co_backend_kube::names::label_value("build[os=linux]");
+    api.expect(
+        "GET",
+        PODS,
+        &[(
+            "labelSelector",
+            &format!(
+                "containerops.run={RUN},containerops.step={step_label},containerops.attempt=1"
+            ),
+        )],
+    )
+    .await
+    .json(200, pod_list(vec![], "120"));
+    let (result, sink) = task.await.unwrap();
+    assert_eq!(result.unwrap(), None);
+    assert!(sink.started.is_empty() && sink.chunks.is_empty());
+    api.assert_idle();
+    api.calls
+}
+
+/// The workspace PVC: created (storage class, size, access mode, labels); reused after a restart
+/// when it belongs to the run; refused when it belongs to another; `finish_run` deletes the
+/// run's leftover Pods (not those being deleted already, not another run's) and the PVC.
+pub async fn pvc_create_reuse_and_finish_run() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(rwo()));
+    let pvc_name = format!("co-ws-{RUN}");
+    let b = backend.clone();
+    let task = tokio::spawn(async move { b.create_workspace(RUN).await });
+    let ex = api.expect("POST", PVCS, &[]).await;
+    insta::assert_yaml_snapshot!("posted_pvc", ex.body);
+    let claim = ex.body.clone();
+    ex.json(201, claim.clone());
+    let _events = open_watch(&mut api, vec![]).await;
+    assert_eq!(task.await.unwrap().unwrap(), ws());
+
+    // A restarted process: the claim exists and is the run's.
+    let (client2, mut api2) = pair();
+    let restarted = KubeBackend::with_client(client2, "ns".into(), options(rwo()));
+    let b = restarted.clone();
+    let task = tokio::spawn(async move { b.create_workspace(RUN).await });
+    api2.expect("POST", PVCS, &[]).await.status(
+        409,
+        "AlreadyExists",
+        &format!("persistentvolumeclaims \"{pvc_name}\" already exists"),
+    );
+    api2.expect("GET", &format!("{PVCS}/{pvc_name}"), &[])
+        .await
+        .json(200, claim.clone());
+    let _events2 = open_watch(&mut api2, vec![]).await;
+    assert_eq!(task.await.unwrap().unwrap(), ws());
+
+    // One of the same name but another run's is not used.
+    let (client3, mut api3) = pair();
+    let other = KubeBackend::with_client(client3, "ns".into(), options(rwo()));
+    let task = tokio::spawn(async move { other.create_workspace(RUN).await });
+    api3.expect("POST", PVCS, &[])
+        .await
+        .status(409, "AlreadyExists", "exists");
+    let mut foreign = claim.clone();
+    foreign["metadata"]["annotations"]["containerops.run"] = json!("someone-else");
+    api3.expect("GET", &format!("{PVCS}/{pvc_name}"), &[])
+        .await
+        .json(200, foreign);
+    let err = task.await.unwrap().unwrap_err().to_string();
+    assert!(err.contains("does not belong to run"), "{err}");
+    api3.assert_idle();
+
+    // finish_run on the restarted backend: sweep, then the PVC.
+    let leftover = |step: &str| {
+        serde_json::to_value(
+            co_backend_kube::spec::pod(
+                &launch(step, 1),
+                &co_backend_kube::spec::WorkspaceVolume::Pvc(pvc_name.clone()),
+                None,
+                7,
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let running_leftover = pod_at(&leftover("orphan"), 130, Some("n"), running());
+    let already_going = deleting(&pod_at(&leftover("going"), 131, Some("n"), running()));
+    let mut foreign_pod = pod_at(&leftover("other"), 132, Some("n"), running());
+    foreign_pod["metadata"]["annotations"]["containerops.run"] = json!("another-run");
+    let b = restarted.clone();
+    let task = tokio::spawn(async move { b.finish_run(&ws()).await });
+    api2.expect("GET", PODS, &[("labelSelector", &selector())])
+        .await
+        .json(
+            200,
+            pod_list(
+                vec![running_leftover.clone(), already_going, foreign_pod],
+                "133",
+            ),
+        );
+    api2.expect_delete(
+        &pod_name("orphan", 1),
+        json!({}),
+        deleting(&running_leftover),
+    )
+    .await;
+    let ex = api2
+        .expect("DELETE", &format!("{PVCS}/{pvc_name}"), &[])
+        .await;
+    assert_eq!(ex.body, json!({}));
+    ex.json(200, claim);
+    task.await.unwrap().unwrap();
+    api2.assert_idle();
+
+    let mut calls = api.calls;
+    calls.extend(api2.calls);
+    calls.extend(api3.calls);
+    calls
+}
+
+// ---- the tests ------------------------------------------------------------------------------
+
+macro_rules! scenario_tests {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(start_paused = true)]
+            async fn $name() {
+                crate::scripted::$name().await;
+            }
+        )*
+        /// Every scenario, for the API_CALLS check.
+        pub async fn all() -> Vec<ApiCall> {
+            let mut calls = Vec::new();
+            $( calls.extend(crate::scripted::$name().await); )*
+            calls
+        }
+    };
+}
+
+pub mod tests {
+    use super::ApiCall;
+    scenario_tests!(
+        success_with_outputs_and_node_pinning,
+        nonzero_exit,
+        co_result_false,
+        oom_killed,
+        image_pull_error_after_grace,
+        unschedulable_after_grace,
+        unschedulable_then_stopped,
+        cancel_running,
+        eviction,
+        deleted_externally,
+        leftover_pod_replaced,
+        watch_forbidden,
+        reattach_running,
+        reattach_finished,
+        reattach_gone,
+        pvc_create_reuse_and_finish_run,
+    );
+}
