@@ -89,6 +89,45 @@ pub const API_CALLS: &[ApiCall] = &[
     core("persistentvolumeclaims", "delete"),
 ];
 
+/// The `rules:` of the RBAC Role the backend needs in its namespace, generated from
+/// [`API_CALLS`] (one rule per resource, verbs in the order listed there), as YAML:
+///
+/// ```yaml
+/// rules:
+///   - apiGroups: [""]
+///     resources: ["pods"]
+///     verbs: ["create", "get", "list", "watch", "delete"]
+/// ```
+pub fn role_rules_yaml() -> String {
+    let mut rules: Vec<(&str, &str, Vec<&str>)> = Vec::new();
+    for call in API_CALLS {
+        match rules
+            .iter_mut()
+            .find(|(g, r, _)| *g == call.group && *r == call.resource)
+        {
+            Some((_, _, verbs)) => verbs.push(call.verb),
+            None => rules.push((call.group, call.resource, vec![call.verb])),
+        }
+    }
+    let quote = |items: &[&str]| {
+        items
+            .iter()
+            .map(|i| format!("\"{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = String::from("rules:\n");
+    for (group, resource, verbs) in rules {
+        out.push_str(&format!(
+            "  - apiGroups: [{}]\n    resources: [{}]\n    verbs: [{}]\n",
+            quote(&[group]),
+            quote(&[resource]),
+            quote(&verbs)
+        ));
+    }
+    out
+}
+
 /// How a run's workspace is provided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WorkspaceMode {
@@ -488,5 +527,30 @@ impl Backend for KubeBackend {
             .await;
         self.inner.end_run(&workspace.run_id);
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_rules_follow_api_calls() {
+        let rules = role_rules_yaml();
+        assert_eq!(
+            rules,
+            "rules:\n  - apiGroups: [\"\"]\n    resources: [\"pods\"]\n    verbs: [\"create\", \"get\", \"list\", \"watch\", \"delete\"]\n  - apiGroups: [\"\"]\n    resources: [\"pods/log\"]\n    verbs: [\"get\"]\n  - apiGroups: [\"\"]\n    resources: [\"persistentvolumeclaims\"]\n    verbs: [\"create\", \"get\", \"delete\"]\n"
+        );
+    }
+
+    /// docs/kubernetes.md shows exactly the generated rules.
+    #[test]
+    fn the_docs_show_the_generated_rules() {
+        let docs = include_str!("../../../docs/kubernetes.md");
+        assert!(
+            docs.contains(&role_rules_yaml()),
+            "docs/kubernetes.md must contain:\n{}",
+            role_rules_yaml()
+        );
     }
 }
