@@ -119,8 +119,6 @@ struct State {
     calls: Vec<ApiCall>,
     pod_deletes: Vec<(String, Value)>,
     unexpected: Vec<String>,
-    running: usize,
-    max_running: usize,
 }
 
 impl FakeCluster {
@@ -139,8 +137,6 @@ impl FakeCluster {
                 calls: Vec::new(),
                 pod_deletes: Vec::new(),
                 unexpected: Vec::new(),
-                running: 0,
-                max_running: 0,
             })),
         }
     }
@@ -184,10 +180,6 @@ impl FakeCluster {
     }
     pub fn unexpected(&self) -> Vec<String> {
         self.lock().unexpected.clone()
-    }
-    /// The most Pods that ran at the same time.
-    pub fn max_running(&self) -> usize {
-        self.lock().max_running
     }
 
     async fn handle(&self, req: Request<Body>) -> Response<TestBody> {
@@ -345,8 +337,6 @@ impl State {
     }
 
     fn start(&mut self, name: &str) {
-        self.running += 1;
-        self.max_running = self.max_running.max(self.running);
         self.update(name, |p| {
             p["status"] = json!({"phase": "Running",
                 "conditions": [{"type": "PodScheduled", "status": "True"}],
@@ -355,7 +345,6 @@ impl State {
     }
 
     fn terminate(&mut self, name: &str, code: i32, reason: &str) {
-        self.running = self.running.saturating_sub(1);
         self.update(name, |p| {
             let phase = if code == 0 { "Succeeded" } else { "Failed" };
             p["status"] = json!({"phase": phase,
@@ -447,7 +436,6 @@ impl State {
             Behaviour::Evicted { output } => {
                 self.start(&name);
                 self.append_log(&name, &output);
-                self.running = self.running.saturating_sub(1);
                 self.update(&name, |p| {
                     p["status"] = json!({"phase": "Failed", "reason": "Evicted",
                         "message": "The node was low on resource: memory. Threshold quantity: 100Mi, available: 12Mi.",
@@ -458,7 +446,6 @@ impl State {
             Behaviour::Vanish { output } => {
                 self.start(&name);
                 self.append_log(&name, &output);
-                self.running = self.running.saturating_sub(1);
                 self.update(&name, |p| {
                     p["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:09Z");
                 });
