@@ -181,6 +181,49 @@ pub async fn success_with_outputs_and_node_pinning() -> Vec<ApiCall> {
     api.calls
 }
 
+/// Two steps of a ReadWriteOnce run start together: one Pod goes first, unpinned; the other is
+/// created only once the first is scheduled, pinned to its node.
+pub async fn parallel_first_steps_wait_for_the_first_node() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(rwo()));
+    let cancel = CancellationToken::new();
+    let left = spawn_step(&backend, launch("left", 1), ws(), &cancel);
+    let right = spawn_step(&backend, launch("right", 1), ws(), &cancel);
+    let events = open_watch(&mut api, vec![]).await;
+    let first = expect_create(&mut api, 101).await;
+    assert!(first["spec"].get("nodeSelector").is_none());
+    let first_name = first["metadata"]["name"].as_str().unwrap().to_string();
+    events.send("ADDED", &pod_at(&first, 101, None, pending()));
+    // Give the other step every chance to (wrongly) create its Pod now.
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    api.assert_idle();
+    events.send(
+        "MODIFIED",
+        &pod_at(&first, 102, Some("node-c"), scheduled()),
+    );
+    let second = expect_create(&mut api, 103).await;
+    assert_eq!(
+        second["spec"]["nodeSelector"],
+        json!({"kubernetes.io/hostname": "node-c"})
+    );
+    let second_name = second["metadata"]["name"].as_str().unwrap().to_string();
+    assert_ne!(first_name, second_name);
+    for (pod, name, rv) in [(&first, &first_name, 104), (&second, &second_name, 106)] {
+        events.send(
+            "MODIFIED",
+            &pod_at(pod, rv, Some("node-c"), terminated(0, "Completed")),
+        );
+        let mut log = api.expect_log(name).await;
+        log.end();
+        api.expect_delete(name, json!({}), pod.clone()).await;
+    }
+    assert_eq!(left.await.unwrap().0.unwrap(), exit(0));
+    assert_eq!(right.await.unwrap().0.unwrap(), exit(0));
+    api.calls
+}
+
 /// A non-zero exit code; WorkspaceMode::None (an emptyDir, no pinning).
 pub async fn nonzero_exit() -> Vec<ApiCall> {
     let (client, mut api) = pair();
@@ -818,6 +861,7 @@ pub mod tests {
     use super::ApiCall;
     scenario_tests!(
         success_with_outputs_and_node_pinning,
+        parallel_first_steps_wait_for_the_first_node,
         nonzero_exit,
         co_result_false,
         oom_killed,
