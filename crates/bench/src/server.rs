@@ -215,6 +215,44 @@ async fn get_latency(base: &str, ids: &[String], clients: usize, seconds: u64) -
     }))
 }
 
+/// One run at a time: from `POST …/runs` to the end of its log stream (`event: end`), with the
+/// no-op backend — how fast a started run is dispatched and driven to its end.
+async fn submit_to_finish(base: &str, runs: usize) -> Result<Value> {
+    let client = client()?;
+    let mut latencies = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let (code, body) = post(
+            &client,
+            &format!("{base}/api/v1/workflows/bench/runs"),
+            &json!({ "inputs": {} }),
+        )
+        .await?;
+        if code != 201 {
+            bail!("starting a run failed: {code} {body}");
+        }
+        let id = body["id"].as_str().context("no run id")?;
+        let stream = client
+            .get(format!("{base}/api/v1/runs/{id}/logs/stream"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await?
+            .text()
+            .await?;
+        if !stream.contains("event: end") {
+            bail!("the log stream of {id} ended without `end`");
+        }
+        latencies.push(ms(t.elapsed()));
+    }
+    latencies.sort_by(f64::total_cmp);
+    Ok(json!({
+        "runs": runs,
+        "p50_ms": percentile(&latencies, 50.0),
+        "p90_ms": percentile(&latencies, 90.0),
+        "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
+    }))
+}
+
 pub async fn run(binary: &str, database: Option<&str>, seconds: u64) -> Result<Value> {
     let server = start_server(binary, database)?;
     let client = client()?;
@@ -228,6 +266,7 @@ pub async fn run(binary: &str, database: Option<&str>, seconds: u64) -> Result<V
     if code != 201 {
         bail!("storing the bench workflow failed: {code} {body}");
     }
+    let latency = submit_to_finish(&server.base, 50).await?;
     let starts = starts(&server.base, 32, seconds).await?;
     // Some finished runs to read.
     let list: Value = client
@@ -250,6 +289,7 @@ pub async fn run(binary: &str, database: Option<&str>, seconds: u64) -> Result<V
     Ok(json!({
         "scenario": "containerops server, no-op backend",
         "database": if database.is_some() { "postgresql" } else { "sqlite" },
+        "submit_to_finish": latency,
         "run_starts": starts,
         "get_run": reads,
     }))

@@ -111,6 +111,9 @@ struct Inner {
     cron_reload: Notify,
     /// Every run this server finishes driving, with its status.
     finished: tokio::sync::broadcast::Sender<(String, RunStatus)>,
+    /// The id of every run that starts or stops being driven here (wakes log streams waiting
+    /// for a queued run).
+    activity: tokio::sync::broadcast::Sender<String>,
     active: Mutex<HashMap<String, Active>>,
     /// The task driving each run this server holds (aborted if another server takes it over).
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
@@ -141,6 +144,7 @@ impl Coordinator {
             wake: Notify::new(),
             cron_reload: Notify::new(),
             finished: tokio::sync::broadcast::channel(1024).0,
+            activity: tokio::sync::broadcast::channel(1024).0,
             active: Mutex::new(HashMap::new()),
             driving: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
@@ -337,6 +341,12 @@ impl Coordinator {
         self.inner.finished.subscribe()
     }
 
+    /// The id of every run that starts or stops being driven on this server, as it happens (a
+    /// reader waiting for a queued run to start subscribes before it looks).
+    pub fn run_activity(&self) -> tokio::sync::broadcast::Receiver<String> {
+        self.inner.activity.subscribe()
+    }
+
     /// Workflows were stored or changed here: reload the cron triggers now.
     pub fn workflows_changed(&self) {
         self.inner.cron_reload.notify_one();
@@ -459,6 +469,7 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim) {
     {
         tracing::warn!(run = %run_id, error = %e, "could not release the run");
     }
+    let _ = inner.activity.send(run_id.clone());
     let _ = inner.finished.send((run_id, status));
     inner.wake.notify_one();
 }
@@ -514,6 +525,7 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunStatus, Coo
             },
         );
     }
+    let _ = inner.activity.send(run.id.clone());
     let observer = Arc::new(ServerObserver {
         logs: logs_tx,
         lines: std::sync::atomic::AtomicI64::new(0),

@@ -230,6 +230,9 @@ impl Follower {
 
     async fn follow(&mut self) -> Result<(), Stop> {
         let mut notifications = None;
+        // Subscribed before the first look, so a run that starts (or ends) here in between wakes
+        // this stream at once instead of after a poll interval.
+        let mut activity = self.state.coordinator().run_activity();
         let stopping = self.state.shutdown_token();
         loop {
             self.send_new_lines().await?;
@@ -269,6 +272,7 @@ impl Follower {
                 None => {
                     tokio::select! {
                         _ = tokio::time::sleep(POLL) => {}
+                        _ = wait_for_activity(&mut activity, &self.run_id) => {}
                         _ = self.tx.closed() => return Err(Stop::ClientGone),
                         _ = stopping.cancelled() => return Err(Stop::ClientGone),
                     }
@@ -312,4 +316,18 @@ impl Follower {
 
 fn is_final(status: &str) -> bool {
     matches!(status, "succeeded" | "failed" | "cancelled")
+}
+
+/// Until run `run_id` starts or stops being driven on this server (or activity was missed).
+async fn wait_for_activity(activity: &mut tokio::sync::broadcast::Receiver<String>, run_id: &str) {
+    loop {
+        match activity.recv().await {
+            Ok(id) if id == run_id => return,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                std::future::pending::<()>().await
+            }
+        }
+    }
 }
