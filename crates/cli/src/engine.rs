@@ -1,11 +1,13 @@
-//! Connecting to the local container engine, the local component catalog, and building the
-//! images a workflow's components need.
+//! Connecting to the backend of a local run (the local container engine, or a Kubernetes
+//! cluster), the local component catalog, and building the images a workflow's components need.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use co_backend::Backend;
 use co_backend_docker::{DockerBackend, ImageBuild};
+use co_backend_kube::{KubeBackend, KubeOptions};
 use co_spec::{Catalog, Component, Workflow};
 
 /// Components by `name@version` from directories laid out as `NAME/VERSION/component.yaml`:
@@ -40,6 +42,50 @@ pub async fn connect() -> Result<Arc<DockerBackend>, String> {
         .await
         .map(Arc::new)
         .map_err(|e| format!("error: {e}"))
+}
+
+/// Connect to a Kubernetes cluster (kubeconfig or in-cluster; `connect` also checks that the API
+/// server answers and accepts the credentials), or explain what to do.
+pub async fn connect_kubernetes(options: KubeOptions) -> Result<Arc<KubeBackend>, String> {
+    let context = options.context.clone();
+    KubeBackend::connect(options)
+        .await
+        .map(Arc::new)
+        .map_err(|e| {
+            let text = e.to_string();
+            if text.contains("\nhint: ") {
+                format!("error: Kubernetes backend: {text}")
+            } else {
+                format!(
+                    "error: Kubernetes backend: {text}\nhint: {}",
+                    kube_hint(context.as_deref())
+                )
+            }
+        })
+}
+
+/// What to try when the cluster cannot be used.
+fn kube_hint(context: Option<&str>) -> String {
+    let ctx = context.map_or(String::new(), |c| format!(" --context {c}"));
+    format!(
+        "the cluster comes from $KUBECONFIG, else ~/.kube/config (its current context, or \
+         --context), or from the Pod's service account inside a cluster; check that \
+         `kubectl{ctx} get pods` works with the same settings"
+    )
+}
+
+/// The components of `workflow` whose images `containerops run` would build on a local engine,
+/// as `(component, image)`: on Kubernetes nothing is built, the cluster pulls them.
+pub fn images_not_built(workflow: &Workflow) -> Vec<(String, String)> {
+    buildable_components(workflow)
+        .into_iter()
+        .map(|(image, c)| (format!("{}@{}", c.name, c.version), image))
+        .collect()
+}
+
+/// The backend as the driver sees it.
+pub fn as_backend<B: Backend + 'static>(backend: Arc<B>) -> Arc<dyn Backend> {
+    backend
 }
 
 /// Every component of the workflow that has a `build:` section, by image.

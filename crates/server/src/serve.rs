@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use axum::Router;
 use co_backend::Backend;
+use co_backend_kube::KubeBackend;
 use co_store::Store;
 use tokio::net::TcpListener;
 
@@ -91,6 +92,24 @@ impl Server {
                 tracing::info!(engine = %docker.info(), "container engine");
                 let docker = Arc::new(docker);
                 (docker.clone(), docker)
+            }
+            BackendKind::Kubernetes => {
+                let kube = KubeBackend::connect(config.kubernetes.clone())
+                    .await
+                    .map_err(|e| ServerError::Backend(format!("Kubernetes: {e}")))?;
+                tracing::info!(
+                    namespace = kube.namespace(),
+                    context = kube.options().context.as_deref().unwrap_or("(current)"),
+                    workspace = ?kube.options().workspace,
+                    "Kubernetes backend"
+                );
+                // /readyz: `connect` has just checked that the API server answers and accepts
+                // our credentials. The probe makes no further call on purpose: the API server is
+                // shared by every replica, so failing readiness when it blips would take them all
+                // out of the Service at once, while they can still serve the API, history and
+                // logs (and readiness would not stop a replica's coordinator from claiming
+                // runs anyway). Steps that cannot reach it fail with a reason instead.
+                (Arc::new(kube), Arc::new(AlwaysReady))
             }
             BackendKind::Noop => (
                 Arc::new(co_runner::fake::NoopBackend),

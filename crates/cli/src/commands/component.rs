@@ -146,6 +146,9 @@ async fn test(args: TestArgs) -> u8 {
         secrets: args.secrets,
         output: args.output,
         rebuild: false,
+        // `component test` runs on the local engine, where `component build` built the image.
+        backend: super::run::BackendChoice::Docker,
+        kube: super::run::KubeArgs::default(),
     })
     .await
 }

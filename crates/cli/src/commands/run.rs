@@ -20,10 +20,162 @@ Examples:
   containerops run examples/hello/workflow.yaml --input who=team
   containerops run deploy.yaml --secret REGISTRY_TOKEN=abc --secret API_KEY   # API_KEY from env
   containerops run pipeline.yaml --output json > result.json
+  containerops run ci.yaml --backend kubernetes                    # kubeconfig's current context
+  containerops run ci.yaml --backend kubernetes --context staging --namespace ci
+  containerops run ci.yaml --backend kubernetes --k8s-workspace rwx --k8s-storage-class nfs-client
+  CONTAINEROPS_BACKEND=kubernetes containerops run ci.yaml --k8s-workspace none
 
-Component images with a build: section are built first when missing (--rebuild: always).
+On the local engine (--backend docker, the default: Docker or Podman), component images with a
+build: section are built first when missing (--rebuild: always). On Kubernetes nothing is built:
+every image must be pullable by the cluster's nodes (push it to a registry they reach, or load it
+into the nodes); the run records the history locally, as always.
+
+Kubernetes: each step attempt is a Pod in --namespace, each run's workspace a PersistentVolumeClaim
+(--k8s-workspace rwo: ReadWriteOnce, the run's steps on one node; rwx: ReadWriteMany, steps on any
+node, the storage class must support it; none: each step gets an empty /workspace). The cluster is
+the one of $KUBECONFIG, else ~/.kube/config (or the Pod's service account inside a cluster). The
+Kubernetes options can also come from CONTAINEROPS_NAMESPACE, CONTAINEROPS_CONTEXT,
+CONTAINEROPS_K8S_WORKSPACE, CONTAINEROPS_K8S_STORAGE_CLASS, CONTAINEROPS_K8S_WORKSPACE_SIZE,
+CONTAINEROPS_K8S_PULL_GRACE, CONTAINEROPS_K8S_STOP_GRACE and CONTAINEROPS_K8S_UNSCHEDULABLE_GRACE
+(used only with --backend kubernetes).
+
 Ctrl-C cancels the run: running steps are stopped and removed, `finally` and always() steps still
 run; a second Ctrl-C stops those too. Exit codes: 0 succeeded, 1 failed, 2 invalid, 130 cancelled.";
+
+/// Where the steps of a local run go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackendChoice {
+    /// Docker or Podman on this machine ($DOCKER_HOST, else the usual sockets).
+    #[value(alias = "podman")]
+    Docker,
+    /// A Kubernetes cluster: a Pod per step attempt.
+    #[value(alias = "k8s")]
+    Kubernetes,
+}
+
+/// `--k8s-workspace`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum WorkspaceChoice {
+    /// A ReadWriteOnce PersistentVolumeClaim per run; the run's steps share one node.
+    Rwo,
+    /// A ReadWriteMany PersistentVolumeClaim per run; steps on any node.
+    Rwx,
+    /// No volume: each step gets an empty /workspace of its own.
+    None,
+}
+
+impl WorkspaceChoice {
+    fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceChoice::Rwo => "rwo",
+            WorkspaceChoice::Rwx => "rwx",
+            WorkspaceChoice::None => "none",
+        }
+    }
+}
+
+/// The options of `--backend kubernetes`. Their environment variables are read only with that
+/// backend (so a CONTAINEROPS_NAMESPACE in the shell does not disturb local runs); the flags
+/// themselves are mistakes with `--backend docker`.
+#[derive(Args, Clone, Debug, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Kubernetes backend (--backend kubernetes)")]
+pub struct KubeArgs {
+    /// Namespace of the step Pods and workspaces [default: the context's, else `default`;
+    /// env: CONTAINEROPS_NAMESPACE].
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// kubeconfig context [default: the current one; env: CONTAINEROPS_CONTEXT].
+    #[arg(long, value_name = "CTX")]
+    pub context: Option<String>,
+    /// The run's workspace [default: rwo; env: CONTAINEROPS_K8S_WORKSPACE].
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub k8s_workspace: Option<WorkspaceChoice>,
+    /// Storage class of the workspace volume [default: the cluster's default class; env:
+    /// CONTAINEROPS_K8S_STORAGE_CLASS].
+    #[arg(long, value_name = "CLASS")]
+    pub k8s_storage_class: Option<String>,
+    /// Size of the workspace volume, a Kubernetes quantity [default: 1Gi; env:
+    /// CONTAINEROPS_K8S_WORKSPACE_SIZE].
+    #[arg(long, value_name = "SIZE")]
+    pub k8s_workspace_size: Option<String>,
+    /// How long a step's image may fail to pull before the step fails naming it [default: 60s;
+    /// env: CONTAINEROPS_K8S_PULL_GRACE].
+    #[arg(long, value_name = "DURATION")]
+    pub k8s_pull_grace: Option<String>,
+    /// Grace period of step Pods deleted on cancel or timeout [default: 10s; env:
+    /// CONTAINEROPS_K8S_STOP_GRACE].
+    #[arg(long, value_name = "DURATION")]
+    pub k8s_stop_grace: Option<String>,
+    /// How long a step Pod may stay unschedulable before the step fails with the scheduler's
+    /// message [default: 5m; env: CONTAINEROPS_K8S_UNSCHEDULABLE_GRACE].
+    #[arg(long, value_name = "DURATION")]
+    pub k8s_unschedulable_grace: Option<String>,
+}
+
+impl KubeArgs {
+    /// The flags that were given, by name (for the mistake of giving them with docker).
+    fn given(&self) -> Vec<&'static str> {
+        [
+            ("--namespace", self.namespace.is_some()),
+            ("--context", self.context.is_some()),
+            ("--k8s-workspace", self.k8s_workspace.is_some()),
+            ("--k8s-storage-class", self.k8s_storage_class.is_some()),
+            ("--k8s-workspace-size", self.k8s_workspace_size.is_some()),
+            ("--k8s-pull-grace", self.k8s_pull_grace.is_some()),
+            ("--k8s-stop-grace", self.k8s_stop_grace.is_some()),
+            (
+                "--k8s-unschedulable-grace",
+                self.k8s_unschedulable_grace.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter(|(_, given)| *given)
+        .map(|(flag, _)| flag)
+        .collect()
+    }
+
+    /// The backend's options: each flag, else its environment variable, else the default.
+    pub fn options(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<co_backend_kube::KubeOptions, String> {
+        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+        let settings = co_server::config::KubeSettings {
+            namespace: self
+                .namespace
+                .clone()
+                .or_else(|| var("CONTAINEROPS_NAMESPACE")),
+            context: self.context.clone().or_else(|| var("CONTAINEROPS_CONTEXT")),
+            workspace: self
+                .k8s_workspace
+                .map(|w| w.as_str().to_string())
+                .or_else(|| var("CONTAINEROPS_K8S_WORKSPACE")),
+            storage_class: self
+                .k8s_storage_class
+                .clone()
+                .or_else(|| var("CONTAINEROPS_K8S_STORAGE_CLASS")),
+            workspace_size: self
+                .k8s_workspace_size
+                .clone()
+                .or_else(|| var("CONTAINEROPS_K8S_WORKSPACE_SIZE")),
+            pull_grace: self
+                .k8s_pull_grace
+                .clone()
+                .or_else(|| var("CONTAINEROPS_K8S_PULL_GRACE")),
+            stop_grace: self
+                .k8s_stop_grace
+                .clone()
+                .or_else(|| var("CONTAINEROPS_K8S_STOP_GRACE")),
+            unschedulable_grace: self
+                .k8s_unschedulable_grace
+                .clone()
+                .or_else(|| var("CONTAINEROPS_K8S_UNSCHEDULABLE_GRACE")),
+        };
+        settings
+            .options(&|key| format!("--{}", key.replace('_', "-")))
+            .map_err(|e| e.0)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
@@ -47,9 +199,64 @@ pub struct RunArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: OutputFormat,
-    /// Rebuild every component image that has a build: section, even if it exists.
+    /// Rebuild every component image that has a build: section, even if it exists (local
+    /// engine only).
     #[arg(long)]
     pub rebuild: bool,
+    /// Where the steps run: on the local engine (docker: Docker or Podman) or on a Kubernetes
+    /// cluster (kubernetes: a Pod per step).
+    #[arg(
+        long,
+        value_enum,
+        value_name = "BACKEND",
+        default_value = "docker",
+        env = "CONTAINEROPS_BACKEND"
+    )]
+    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub kube: KubeArgs,
+}
+
+/// The backend of a run, before connecting: checked arguments only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendPlan {
+    Docker { rebuild: bool },
+    Kubernetes(co_backend_kube::KubeOptions),
+}
+
+impl RunArgs {
+    /// Check the backend arguments (with the environment `env`); `Err` is a usage mistake.
+    pub fn backend_plan(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<BackendPlan, String> {
+        match self.backend {
+            BackendChoice::Docker => {
+                let given = self.kube.given();
+                if !given.is_empty() {
+                    return Err(format!(
+                        "{} only apply to --backend kubernetes; add --backend kubernetes to run on \
+                         a cluster, or leave them out to run on the local engine",
+                        given.join(", ")
+                    ));
+                }
+                Ok(BackendPlan::Docker {
+                    rebuild: self.rebuild,
+                })
+            }
+            BackendChoice::Kubernetes => {
+                if self.rebuild {
+                    return Err(
+                        "--rebuild builds images on the local engine; with --backend \
+                                kubernetes nothing is built (the cluster pulls every image): \
+                                build and push them first, e.g. with containerops component build"
+                            .into(),
+                    );
+                }
+                self.kube.options(env).map(BackendPlan::Kubernetes)
+            }
+        }
+    }
 }
 
 pub async fn run(args: RunArgs) -> u8 {
@@ -72,19 +279,43 @@ pub async fn run(args: RunArgs) -> u8 {
         Ok(w) => Arc::new(w),
         Err(d) => return super::report_diagnostics(&d),
     };
+    let backend_plan = match args.backend_plan(&|name| std::env::var(name).ok()) {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
+    };
     let plan = Arc::new(co_spec::plan(workflow.clone()));
 
-    let backend = match crate::engine::connect().await {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::FAILED;
+    let backend = match backend_plan {
+        BackendPlan::Docker { rebuild } => {
+            let docker = match crate::engine::connect().await {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::FAILED;
+                }
+            };
+            if let Err(e) = crate::engine::ensure_images(&docker, &workflow, rebuild).await {
+                eprintln!("{e}");
+                return exit::FAILED;
+            }
+            crate::engine::as_backend(docker)
+        }
+        BackendPlan::Kubernetes(options) => {
+            for (component, image) in crate::engine::images_not_built(&workflow) {
+                eprintln!(
+                    "note: component {component} has a build: section, but --backend kubernetes \
+                     does not build images: {image} must be pullable by the cluster's nodes"
+                );
+            }
+            match crate::engine::connect_kubernetes(options).await {
+                Ok(kube) => crate::engine::as_backend(kube),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::FAILED;
+                }
+            }
         }
     };
-    if let Err(e) = crate::engine::ensure_images(&backend, &workflow, args.rebuild).await {
-        eprintln!("{e}");
-        return exit::FAILED;
-    }
     let store = match open_store().await {
         Ok(s) => s,
         Err(code) => return code,
@@ -188,4 +419,153 @@ pub async fn open_store() -> Result<Store, u8> {
         );
         exit::FAILED
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+    use co_backend_kube::{KubeOptions, WorkspaceMode};
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunArgs, clap::Error> {
+        Cli::try_parse_from(["run", "wf.yaml"].iter().chain(args)).map(|c| c.run)
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn docker_is_the_default_and_podman_an_alias() {
+        let args = parse(&["--backend", "docker"]).unwrap();
+        assert_eq!(
+            args.backend_plan(&no_env),
+            Ok(BackendPlan::Docker { rebuild: false })
+        );
+        let args = parse(&["--backend", "podman", "--rebuild"]).unwrap();
+        assert_eq!(
+            args.backend_plan(&no_env),
+            Ok(BackendPlan::Docker { rebuild: true })
+        );
+    }
+
+    #[test]
+    fn kubernetes_flags_become_the_backend_options() {
+        let args = parse(&[
+            "--backend",
+            "kubernetes",
+            "--namespace",
+            "ci",
+            "--context",
+            "staging",
+            "--k8s-workspace",
+            "rwx",
+            "--k8s-storage-class",
+            "nfs-client",
+            "--k8s-workspace-size",
+            "5Gi",
+            "--k8s-pull-grace",
+            "2m",
+            "--k8s-stop-grace",
+            "1s",
+            "--k8s-unschedulable-grace",
+            "90s",
+        ])
+        .unwrap();
+        assert_eq!(
+            args.backend_plan(&no_env),
+            Ok(BackendPlan::Kubernetes(KubeOptions {
+                namespace: Some("ci".into()),
+                context: Some("staging".into()),
+                workspace: WorkspaceMode::Pvc {
+                    storage_class: Some("nfs-client".into()),
+                    size: "5Gi".into(),
+                    read_write_many: true,
+                },
+                image_pull_grace: Duration::from_secs(120),
+                stop_grace: Duration::from_secs(1),
+                unschedulable_grace: Duration::from_secs(90),
+            }))
+        );
+        let args = parse(&["--backend", "k8s", "--k8s-workspace", "none"]).unwrap();
+        assert_eq!(
+            args.backend_plan(&no_env),
+            Ok(BackendPlan::Kubernetes(KubeOptions {
+                workspace: WorkspaceMode::None,
+                ..KubeOptions::default()
+            }))
+        );
+    }
+
+    #[test]
+    fn the_environment_fills_in_kubernetes_options_only_for_kubernetes() {
+        let env = |name: &str| match name {
+            "CONTAINEROPS_NAMESPACE" => Some("from-env".to_string()),
+            "CONTAINEROPS_K8S_WORKSPACE" => Some("none".to_string()),
+            _ => None,
+        };
+        // Docker ignores them.
+        let args = parse(&["--backend", "docker"]).unwrap();
+        assert_eq!(
+            args.backend_plan(&env),
+            Ok(BackendPlan::Docker { rebuild: false })
+        );
+        // Kubernetes uses them; flags win.
+        let args = parse(&["--backend", "kubernetes", "--namespace", "flag"]).unwrap();
+        let Ok(BackendPlan::Kubernetes(options)) = args.backend_plan(&env) else {
+            panic!("not kubernetes");
+        };
+        assert_eq!(options.namespace.as_deref(), Some("flag"));
+        assert_eq!(options.workspace, WorkspaceMode::None);
+    }
+
+    #[test]
+    fn mistakes_are_usage_errors_in_words() {
+        let err = parse(&[
+            "--backend",
+            "docker",
+            "--namespace",
+            "ci",
+            "--k8s-workspace",
+            "rwo",
+        ])
+        .unwrap()
+        .backend_plan(&no_env)
+        .unwrap_err();
+        assert!(
+            err.contains("--namespace, --k8s-workspace only apply to --backend kubernetes"),
+            "{err}"
+        );
+        let err = parse(&["--backend", "kubernetes", "--rebuild"])
+            .unwrap()
+            .backend_plan(&no_env)
+            .unwrap_err();
+        assert!(err.contains("--rebuild"), "{err}");
+        let err = parse(&["--backend", "kubernetes", "--k8s-workspace-size", "lots"])
+            .unwrap()
+            .backend_plan(&no_env)
+            .unwrap_err();
+        assert!(err.contains("--k8s-workspace-size \"lots\""), "{err}");
+        let err = parse(&["--backend", "kubernetes", "--namespace", "Not_A_Name"])
+            .unwrap()
+            .backend_plan(&no_env)
+            .unwrap_err();
+        assert!(err.contains("--namespace \"Not_A_Name\""), "{err}");
+        for bad in [
+            &["--backend", "swarm"][..],
+            &["--backend", "kubernetes", "--k8s-workspace", "shared"][..],
+        ] {
+            let err = parse(bad).err().unwrap();
+            assert_eq!(err.kind(), clap::error::ErrorKind::InvalidValue, "{bad:?}");
+        }
+    }
 }
