@@ -46,6 +46,8 @@ Environment:
                      $XDG_RUNTIME_DIR/podman/podman.sock)
   CONTAINEROPS_DB    run history database (else $XDG_DATA_HOME/containerops/containerops.db, else
                      ~/.local/share/containerops/containerops.db)
+  CONTAINEROPS_BACKEND   docker (Docker or Podman, the default) or kubernetes, for `run`
+  KUBECONFIG         kubeconfig for --backend kubernetes (else ~/.kube/config, or in-cluster)
   CONTAINEROPS_SERVER, CONTAINEROPS_TOKEN   the same as --server and --token
 
 Exit codes: 0 run succeeded, 1 run failed, 2 invalid input, 130 cancelled.";
@@ -54,7 +56,7 @@ Exit codes: 0 run succeeded, 1 run failed, 2 invalid input, 130 cancelled.";
 #[command(
     name = "containerops",
     version,
-    about = "Run workflows of container components on Docker or Podman, and keep their history",
+    about = "Run workflows of container components on Docker, Podman or Kubernetes, and keep their history",
     after_help = AFTER_HELP
 )]
 struct Cli {
@@ -85,7 +87,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Validate and run a workflow (workflow.yaml or a seed-format flow) on the local engine.
+    /// Validate and run a workflow (workflow.yaml or a seed-format flow) on the local engine or
+    /// on Kubernetes (`--backend kubernetes`).
     #[command(after_help = commands::run::AFTER_HELP)]
     Run(commands::run::RunArgs),
     /// Check workflow and component files without running anything.
@@ -139,7 +142,12 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("CONTAINEROPS_LOG").unwrap_or_else(|_| {
                 let server = matches!(cli.command, Command::Server(_));
-                tracing_subscriber::EnvFilter::new(if server { "info" } else { "warn" })
+                // kube's client logs connection failures that the CLI reports itself, better.
+                tracing_subscriber::EnvFilter::new(if server {
+                    "info,kube_client=warn"
+                } else {
+                    "warn,kube_client=off"
+                })
             }),
         )
         .with_writer(std::io::stderr)
