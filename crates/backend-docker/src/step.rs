@@ -30,11 +30,7 @@ const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// removal follows).
 const KILL_SETTLE: Duration = Duration::from_secs(5);
 
-pub(crate) const STOPPED: StepExit = StepExit {
-    exit_code: None,
-    stopped: true,
-    oom_killed: false,
-};
+pub(crate) const STOPPED: StepExit = StepExit::STOPPED;
 
 pub(crate) async fn run_step(
     inner: &Inner,
@@ -83,7 +79,13 @@ pub(crate) fn container_body(launch: &StepLaunch, ws: &Workspace) -> ContainerCr
         // The command replaces the image's entrypoint and its CMD.
         entrypoint: launch.command.clone(),
         cmd: launch.command.as_ref().map(|_| Vec::new()),
-        env: Some(dedup_env(&launch.env)),
+        env: Some(
+            launch
+                .effective_env()
+                .into_iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+        ),
         labels: Some(labels),
         attach_stdin: Some(false),
         attach_stdout: Some(true),
@@ -102,21 +104,6 @@ pub(crate) fn container_body(launch: &StepLaunch, ws: &Workspace) -> ContainerCr
         }),
         ..Default::default()
     }
-}
-
-/// `NAME=value` entries; a later entry for the same name replaces the earlier one in place.
-pub(crate) fn dedup_env(env: &[(String, String)]) -> Vec<String> {
-    let mut order: Vec<&str> = Vec::with_capacity(env.len());
-    let mut values: HashMap<&str, &str> = HashMap::with_capacity(env.len());
-    for (k, v) in env {
-        if values.insert(k.as_str(), v.as_str()).is_none() {
-            order.push(k.as_str());
-        }
-    }
-    order
-        .into_iter()
-        .map(|k| format!("{k}={}", values.get(k).copied().unwrap_or_default()))
-        .collect()
 }
 
 /// Create the container; on "no such image" pull it once and retry. `None`: cancelled meanwhile.

@@ -3,7 +3,7 @@
 //! Every object carries the `containerops.*` labels (valid label values, see [`crate::names`])
 //! for selecting, and the exact values in annotations of the same keys.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use co_backend::{labels, BackendError, StepLaunch};
 use k8s_openapi::api::core::v1::{
@@ -114,7 +114,8 @@ pub fn pod(
             .as_ref()
             .map(|c| c.iter().map(|a| escape_expansion(a)).collect()),
         env: Some(
-            dedup_env(&launch.env)
+            launch
+                .effective_env()
                 .into_iter()
                 .map(|(name, value)| EnvVar {
                     name,
@@ -260,26 +261,6 @@ pub fn memory_quantity(bytes: u64) -> String {
 /// bytes it would see on Docker (`echo $$`, a `CO_DATA` value with `$(…)` in it).
 pub fn escape_expansion(s: &str) -> String {
     s.replace('$', "$$")
-}
-
-/// `(name, value)` in order of first appearance; a later entry for the same name wins.
-pub fn dedup_env(env: &[(String, String)]) -> Vec<(String, String)> {
-    let mut order: Vec<&str> = Vec::with_capacity(env.len());
-    let mut values: HashMap<&str, &str> = HashMap::with_capacity(env.len());
-    for (k, v) in env {
-        if values.insert(k.as_str(), v.as_str()).is_none() {
-            order.push(k.as_str());
-        }
-    }
-    order
-        .into_iter()
-        .map(|k| {
-            (
-                k.to_string(),
-                values.get(k).copied().unwrap_or_default().to_string(),
-            )
-        })
-        .collect()
 }
 
 /// The component's `kubernetes:` block, typed. The keys were checked when the component was
@@ -496,19 +477,6 @@ mod tests {
         assert_eq!(memory_quantity(1000), "1k");
         assert_eq!(memory_quantity(1001), "1001");
         assert_eq!(memory_quantity(0), "0");
-    }
-
-    #[test]
-    fn env_later_wins_in_first_position() {
-        let env = dedup_env(&[
-            ("A".into(), "1".into()),
-            ("B".into(), "2".into()),
-            ("A".into(), "3".into()),
-        ]);
-        assert_eq!(
-            env,
-            [("A".into(), "3".into()), ("B".into(), "2".into())] as [(String, String); 2]
-        );
     }
 
     #[test]

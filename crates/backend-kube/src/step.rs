@@ -35,11 +35,7 @@ const LOG_FAILURES_AFTER_EXIT: u32 = 3;
 /// How long to wait for a leftover Pod of the same name to go before creating ours.
 const REPLACE_WAIT: Duration = Duration::from_secs(60);
 
-pub(crate) const STOPPED: StepExit = StepExit {
-    exit_code: None,
-    stopped: true,
-    oom_killed: false,
-};
+pub(crate) const STOPPED: StepExit = StepExit::STOPPED;
 
 pub(crate) async fn run_step(
     inner: &Inner,

@@ -39,6 +39,30 @@ pub struct StepLaunch {
     pub kubernetes: Option<serde_json::Value>,
 }
 
+impl StepLaunch {
+    /// The environment as a container gets it: each name once, at its first position, with its
+    /// last value (later entries win).
+    pub fn effective_env(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::with_capacity(self.env.len());
+        let mut index: std::collections::HashMap<&str, usize> =
+            std::collections::HashMap::with_capacity(self.env.len());
+        for (name, value) in &self.env {
+            match index.get(name.as_str()) {
+                Some(&i) => {
+                    if let Some(slot) = out.get_mut(i) {
+                        slot.1 = value.clone();
+                    }
+                }
+                None => {
+                    index.insert(name.as_str(), out.len());
+                    out.push((name.clone(), value.clone()));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// The run's shared workspace, mounted at `/workspace` in every step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Workspace {
@@ -55,6 +79,15 @@ pub struct StepExit {
     /// The container was stopped because the cancellation token fired.
     pub stopped: bool,
     pub oom_killed: bool,
+}
+
+impl StepExit {
+    /// The container was stopped on request (cancel or timeout).
+    pub const STOPPED: StepExit = StepExit {
+        exit_code: None,
+        stopped: true,
+        oom_killed: false,
+    };
 }
 
 /// Receives a step's output while it runs.
@@ -122,4 +155,33 @@ pub trait Backend: Send + Sync {
     /// The run is over: wait for pending removals, remove the workspace and anything else labelled
     /// with this run.
     async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_later_env_entry_wins_at_the_first_position() {
+        let launch = StepLaunch {
+            run_id: "r".into(),
+            workflow: "w".into(),
+            step_key: "s".into(),
+            attempt: 1,
+            image: "i".into(),
+            command: None,
+            env: vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "2".into()),
+                ("A".into(), "3".into()),
+            ],
+            cpu_millis: None,
+            memory_bytes: None,
+            kubernetes: None,
+        };
+        assert_eq!(
+            launch.effective_env(),
+            [("A".to_string(), "3".to_string()), ("B".into(), "2".into())]
+        );
+    }
 }
