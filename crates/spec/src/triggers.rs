@@ -19,7 +19,7 @@ use indexmap::IndexMap;
 use crate::decode::{Cx, Field, Map, NameRule};
 use crate::model::{ParamDecl, Trigger, TriggerKind};
 use crate::suggest::{did_you_mean, suggest};
-use crate::workflow::{template_value, Tpl};
+use crate::workflow::{input_map, InputItem};
 use crate::yaml::{Kind, Node, Pos};
 
 const KINDS: &[&str] = &["cron", "github", "gitlab", "webhook"];
@@ -38,15 +38,6 @@ pub(crate) struct TriggerSrc {
     /// `cron`, `github`, `gitlab` or `webhook`.
     pub kind: &'static str,
     pub inputs: Vec<InputItem>,
-}
-
-/// One entry of a trigger's `inputs:`.
-#[derive(Debug, Clone)]
-pub(crate) struct InputItem {
-    pub key: String,
-    pub key_pos: Pos,
-    pub value_pos: Pos,
-    pub tpl: Tpl,
 }
 
 /// `concurrency:` — at least 1; empty means no limit.
@@ -191,7 +182,10 @@ fn trigger(cx: &mut Cx, item: &Node, n: usize) -> Option<TriggerSrc> {
         }
     }
 
-    let inputs = m.get("inputs").map(|f| inputs(cx, f)).unwrap_or_default();
+    let inputs = m
+        .get("inputs")
+        .map(|f| input_map(cx, f, "`inputs`"))
+        .unwrap_or_default();
 
     let first = first?;
     let (kind_name, kind) = match first.key_text() {
@@ -530,38 +524,6 @@ fn branch_list(cx: &mut Cx, f: Field<'_>) -> Vec<String> {
             continue;
         }
         out.push(branch);
-    }
-    out
-}
-
-fn inputs(cx: &mut Cx, f: Field<'_>) -> Vec<InputItem> {
-    let mut out = Vec::new();
-    if f.value.is_null() {
-        return out;
-    }
-    let Some(m) = cx.map(f.value, f.value_pos(), "`inputs`") else {
-        return out;
-    };
-    for e in m.fields() {
-        let Some(key) = e.key.text() else {
-            cx.error(e.key.pos, "`inputs` keys must be input names");
-            continue;
-        };
-        if !NameRule::Ident.matches(key) {
-            cx.error(
-                e.key.pos,
-                format!("invalid input name `{key}`: {}", NameRule::Ident.describe()),
-            );
-            continue;
-        }
-        if let Some(tpl) = template_value(cx, e) {
-            out.push(InputItem {
-                key: key.to_string(),
-                key_pos: e.key.pos,
-                value_pos: e.value_pos(),
-                tpl,
-            });
-        }
     }
     out
 }

@@ -280,6 +280,50 @@ fn env_block(cx: &mut Cx, f: Field<'_>) -> (IndexMap<String, Template>, Vec<(Str
     (env, tpls)
 }
 
+/// One entry of an input-name → value map (an action's `with:`, a trigger's `inputs:`).
+#[derive(Debug, Clone)]
+pub(crate) struct InputItem {
+    pub key: String,
+    pub key_pos: Pos,
+    pub value_pos: Pos,
+    pub tpl: Tpl,
+}
+
+/// The entries of an input-name → value map (`what` names it in messages, e.g. "`with`"): every
+/// key must be an input name, every value is parsed as a template. Bad entries are reported and
+/// left out; a null map is empty.
+pub(crate) fn input_map(cx: &mut Cx, f: Field<'_>, what: &str) -> Vec<InputItem> {
+    let mut out = Vec::new();
+    if f.value.is_null() {
+        return out;
+    }
+    let Some(m) = cx.map(f.value, f.value_pos(), what) else {
+        return out;
+    };
+    for e in m.fields() {
+        let Some(key) = e.key.text() else {
+            cx.error(e.key.pos, format!("{what} keys must be input names"));
+            continue;
+        };
+        if !NameRule::Ident.matches(key) {
+            cx.error(
+                e.key.pos,
+                format!("invalid input name `{key}`: {}", NameRule::Ident.describe()),
+            );
+            continue;
+        }
+        if let Some(tpl) = template_value(cx, e) {
+            out.push(InputItem {
+                key: key.to_string(),
+                key_pos: e.key.pos,
+                value_pos: e.value_pos(),
+                tpl,
+            });
+        }
+    }
+    out
+}
+
 /// A template from a value of `with`, `env` or `command`.
 ///
 /// A plain scalar that is a number or boolean keeps that type when writing the value back gives
@@ -426,31 +470,14 @@ fn action(
     let mut with = IndexMap::new();
     if let Some(f) = m.get("with") {
         src.with_pos = Some(f.key.pos);
-        if !f.value.is_null() {
-            if let Some(wm) = cx.map(f.value, f.value_pos(), "`with`") {
-                for e in wm.fields() {
-                    let Some(key) = e.key.text() else {
-                        cx.error(e.key.pos, "`with` keys must be input names");
-                        continue;
-                    };
-                    if !NameRule::Ident.matches(key) {
-                        cx.error(
-                            e.key.pos,
-                            format!("invalid input name `{key}`: {}", NameRule::Ident.describe()),
-                        );
-                        continue;
-                    }
-                    if let Some(t) = template_value(cx, e) {
-                        with.insert(key.to_string(), t.template.clone());
-                        src.with_items.push(WithItem {
-                            key: key.to_string(),
-                            key_pos: e.key.pos,
-                            value_pos: e.value_pos(),
-                        });
-                        src.templates.push((Site::With(key.to_string()), t));
-                    }
-                }
-            }
+        for item in input_map(cx, f, "`with`") {
+            with.insert(item.key.clone(), item.tpl.template.clone());
+            src.with_items.push(WithItem {
+                key: item.key.clone(),
+                key_pos: item.key_pos,
+                value_pos: item.value_pos,
+            });
+            src.templates.push((Site::With(item.key), item.tpl));
         }
     }
 
