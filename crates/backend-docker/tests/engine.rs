@@ -85,14 +85,7 @@ async fn stdout_and_stderr_arrive_in_order_per_stream() {
         .await
         .unwrap();
     b.finish_run(&ws).await.unwrap();
-    assert_eq!(
-        exit,
-        StepExit {
-            exit_code: Some(0),
-            stopped: false,
-            oom_killed: false
-        }
-    );
+    assert_eq!(exit, StepExit::exited(0));
     let expect = |p: &str| (1..=200).map(|i| format!("{p}{i}\n")).collect::<String>();
     assert_eq!(rec.stdout(), expect("out"));
     assert_eq!(rec.stderr(), expect("err"));
@@ -188,15 +181,7 @@ async fn exit_codes_are_reported_with_every_exit_detection() {
                 )
                 .await
                 .unwrap();
-            assert_eq!(
-                exit,
-                StepExit {
-                    exit_code: Some(code),
-                    stopped: false,
-                    oom_killed: false
-                },
-                "{mode:?} {key}"
-            );
+            assert_eq!(exit, StepExit::exited(code), "{mode:?} {key}");
             assert!(
                 rec.stdout.len() + rec.stderr.len() > 0,
                 "{mode:?}: output lost"
@@ -389,14 +374,7 @@ async fn cancellation_stops_the_step_promptly_and_removes_it() {
     // `sleep` as PID 1 ignores SIGTERM: this needs the SIGKILL after the (short) grace period.
     let l = launch(&run, "sleepy", img, "echo going to sleep; sleep 1000");
     let (exit, ()) = tokio::join!(b.run_step(&l, &ws, &mut rec, cancel.clone()), canceller);
-    assert_eq!(
-        exit.unwrap(),
-        StepExit {
-            exit_code: None,
-            stopped: true,
-            oom_killed: false
-        }
-    );
+    assert_eq!(exit.unwrap(), StepExit::STOPPED);
     b.finish_run(&ws).await.unwrap();
     assert_nothing_left(&b, &run).await;
 
@@ -432,14 +410,7 @@ async fn a_step_flooding_its_output_can_still_be_cancelled() {
     let mut l = launch(&run, "flood", img, "");
     l.command = Some(vec!["yes".into(), "flood".into()]);
     let (exit, ()) = tokio::join!(b.run_step(&l, &ws, &mut rec, cancel.clone()), canceller);
-    assert_eq!(
-        exit.unwrap(),
-        StepExit {
-            exit_code: None,
-            stopped: true,
-            oom_killed: false
-        }
-    );
+    assert_eq!(exit.unwrap(), StepExit::STOPPED);
     assert!(rec.bytes > 0);
     b.finish_run(&ws).await.unwrap();
     assert_nothing_left(&b, &run).await;

@@ -107,15 +107,7 @@ async fn reattach_after_a_crash_replays_everything_and_follows_live() {
         assert_eq!(state(&b2, &name).await["Running"], true);
         signal(&b2, &ws2, img, "go").await;
         let exit = task.await.unwrap().unwrap();
-        assert_eq!(
-            exit,
-            Some(StepExit {
-                exit_code: Some(7),
-                stopped: false,
-                oom_killed: false
-            }),
-            "{mode:?}"
-        );
+        assert_eq!(exit, Some(StepExit::exited(7)), "{mode:?}");
         let mut expected = b"out1\ntab\there  \r\n\nx\xffy\nhalf-rest\n".to_vec();
         for i in 1..=20000 {
             expected.extend_from_slice(format!("{i}\n").as_bytes());
@@ -195,14 +187,7 @@ async fn reattach_to_a_container_that_exited_meanwhile() {
         .reattach(&l, &ws, &mut rec, CancellationToken::new())
         .await
         .unwrap();
-    assert_eq!(
-        exit,
-        Some(StepExit {
-            exit_code: Some(3),
-            stopped: false,
-            oom_killed: false
-        })
-    );
+    assert_eq!(exit, Some(StepExit::exited(3)));
     assert_eq!(rec.stdout(), "a\nc\nno newline");
     assert_eq!(rec.stderr(), "b\nd\n");
     assert!(rec.started.is_some() && !rec.output_before_start);
@@ -306,14 +291,7 @@ async fn cancel_during_reattach_stops_and_removes_the_container() {
     sink.wait_for(Stream::Stdout, "ready\n").await;
     cancel.cancel();
     let exit = task.await.unwrap().unwrap();
-    assert_eq!(
-        exit,
-        Some(StepExit {
-            exit_code: None,
-            stopped: true,
-            oom_killed: false
-        })
-    );
+    assert_eq!(exit, Some(StepExit::STOPPED));
     assert_eq!(sink.stdout(), b"ready\n");
     assert_removed(&b2, &run, &name).await;
     b2.finish_run(&ws).await.unwrap();

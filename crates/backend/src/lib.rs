@@ -88,6 +88,15 @@ impl StepExit {
         stopped: true,
         oom_killed: false,
     };
+
+    /// The step's process exited with `code` on its own.
+    pub const fn exited(code: i64) -> StepExit {
+        StepExit {
+            exit_code: Some(code),
+            stopped: false,
+            oom_killed: false,
+        }
+    }
 }
 
 /// Receives a step's output while it runs.

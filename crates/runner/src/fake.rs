@@ -78,17 +78,9 @@ impl Backend for FakeBackend {
         }
         if step.hang {
             cancel.cancelled().await;
-            return Ok(StepExit {
-                exit_code: None,
-                stopped: true,
-                oom_killed: false,
-            });
+            return Ok(StepExit::STOPPED);
         }
-        Ok(StepExit {
-            exit_code: Some(step.exit_code),
-            stopped: false,
-            oom_killed: false,
-        })
+        Ok(StepExit::exited(step.exit_code))
     }
 
     async fn reattach(
@@ -133,11 +125,7 @@ impl Backend for NoopBackend {
         _cancel: CancellationToken,
     ) -> Result<StepExit, BackendError> {
         sink.started("noop");
-        Ok(StepExit {
-            exit_code: Some(0),
-            stopped: false,
-            oom_killed: false,
-        })
+        Ok(StepExit::exited(0))
     }
 
     async fn reattach(

@@ -81,20 +81,6 @@ async fn expect_create(api: &mut ApiServer, rv: u64) -> Value {
     body
 }
 
-fn exit(code: i64) -> StepExit {
-    StepExit {
-        exit_code: Some(code),
-        stopped: false,
-        oom_killed: false,
-    }
-}
-
-const STOPPED: StepExit = StepExit {
-    exit_code: None,
-    stopped: true,
-    oom_killed: false,
-};
-
 // ---- scenarios --------------------------------------------------------------------------------
 
 /// Success with outputs; the Pod spec as posted; the next step of the run is pinned to the
@@ -135,7 +121,7 @@ pub async fn success_with_outputs_and_node_pinning() -> Vec<ApiCall> {
     )
     .await;
     let (result, sink) = step.await.unwrap();
-    assert_eq!(result.unwrap(), exit(0));
+    assert_eq!(result.unwrap(), StepExit::exited(0));
     assert_eq!(sink.started, std::slice::from_ref(&name));
     assert_eq!(
         sink.text(Stream::Stdout),
@@ -175,7 +161,7 @@ pub async fn success_with_outputs_and_node_pinning() -> Vec<ApiCall> {
     log.end();
     api.expect_delete(&name2, json!({}), second.clone()).await;
     let (result, sink) = step.await.unwrap();
-    assert_eq!(result.unwrap(), exit(0));
+    assert_eq!(result.unwrap(), StepExit::exited(0));
     assert_eq!(sink.text(Stream::Stdout), "[COUT] shouted = HELLO WORLD\n");
     api.assert_idle();
     api.calls
@@ -219,8 +205,8 @@ pub async fn parallel_first_steps_wait_for_the_first_node() -> Vec<ApiCall> {
         log.end();
         api.expect_delete(name, json!({}), pod.clone()).await;
     }
-    assert_eq!(left.await.unwrap().0.unwrap(), exit(0));
-    assert_eq!(right.await.unwrap().0.unwrap(), exit(0));
+    assert_eq!(left.await.unwrap().0.unwrap(), StepExit::exited(0));
+    assert_eq!(right.await.unwrap().0.unwrap(), StepExit::exited(0));
     api.calls
 }
 
@@ -251,7 +237,7 @@ pub async fn nonzero_exit() -> Vec<ApiCall> {
     log.end();
     api.expect_delete(&name, json!({}), posted.clone()).await;
     let (result, sink) = step.await.unwrap();
-    assert_eq!(result.unwrap(), exit(3));
+    assert_eq!(result.unwrap(), StepExit::exited(3));
     assert_eq!(sink.text(Stream::Stdout), "about to fail\n");
     api.calls
 }
@@ -280,7 +266,7 @@ pub async fn co_result_false() -> Vec<ApiCall> {
     log.end();
     api.expect_delete(&name, json!({}), posted.clone()).await;
     let (result, sink) = step.await.unwrap();
-    assert_eq!(result.unwrap(), exit(0));
+    assert_eq!(result.unwrap(), StepExit::exited(0));
     assert_eq!(
         sink.text(Stream::Stdout),
         "[COUT] CO_RESULT = False\n[COUT] kept = 1\n"
@@ -438,7 +424,7 @@ pub async fn unschedulable_then_stopped() -> Vec<ApiCall> {
     api.expect_delete(&name, json!({"gracePeriodSeconds": 7}), deleting(&posted))
         .await;
     let (result, sink) = step.await.unwrap();
-    assert_eq!(result.unwrap(), STOPPED);
+    assert_eq!(result.unwrap(), StepExit::STOPPED);
     assert_eq!(
         sink.text(Stream::Stderr),
         format!("containerops: Pod {name} was stopped before its container started: it could not be scheduled: 0/1 nodes are available: 1 Insufficient memory.\n")
@@ -474,7 +460,7 @@ pub async fn cancel_running() -> Vec<ApiCall> {
         &deleting(&pod_at(&posted, 104, Some("n"), terminated(143, "Error"))),
     );
     let (result, sink) = step.await.unwrap();
-    assert_eq!(result.unwrap(), STOPPED);
+    assert_eq!(result.unwrap(), StepExit::STOPPED);
     assert_eq!(sink.text(Stream::Stdout), "sleeping\ngot SIGTERM\n");
     api.assert_idle();
     api.calls
@@ -600,7 +586,7 @@ pub async fn leftover_pod_replaced() -> Vec<ApiCall> {
     log.end();
     api.expect_delete(&name, json!({}), posted.clone()).await;
     let (result, _) = step.await.unwrap();
-    assert_eq!(result.unwrap(), exit(0));
+    assert_eq!(result.unwrap(), StepExit::exited(0));
     api.calls
 }
 
@@ -667,7 +653,7 @@ pub async fn reattach_running() -> Vec<ApiCall> {
     again.end();
     api.expect_delete(&name, json!({}), created.clone()).await;
     let (result, sink) = task.await.unwrap();
-    assert_eq!(result.unwrap(), Some(exit(0)));
+    assert_eq!(result.unwrap(), Some(StepExit::exited(0)));
     assert_eq!(sink.started, [name]);
     assert_eq!(
         sink.text(Stream::Stdout),
@@ -703,7 +689,7 @@ pub async fn reattach_finished() -> Vec<ApiCall> {
     log.end();
     api.expect_delete(&name, json!({}), ended.clone()).await;
     let (result, sink) = task.await.unwrap();
-    assert_eq!(result.unwrap(), Some(exit(2)));
+    assert_eq!(result.unwrap(), Some(StepExit::exited(2)));
     assert_eq!(
         sink.text(Stream::Stdout),
         "[COUT] half = done\nfailing now\n"
