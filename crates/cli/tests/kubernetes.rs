@@ -7,42 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 
-/// The `containerops` binary: `$CONTAINEROPS_BIN`, else built (or found up to date) by cargo in
-/// this workspace's target directory.
+/// The `containerops` binary cargo built for these tests.
 fn binary() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(bin) = std::env::var_os("CONTAINEROPS_BIN") {
-            return PathBuf::from(bin);
-        }
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let out = Command::new(cargo)
-            .args([
-                "build",
-                "--quiet",
-                "--package",
-                "containerops",
-                "--bin",
-                "containerops",
-                "--message-format=json-render-diagnostics",
-            ])
-            .current_dir(co_deploy_tests::repo_root())
-            .output()
-            .expect("run cargo build");
-        assert!(
-            out.status.success(),
-            "cargo build -p containerops failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "containerops")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the containerops executable")
-    })
+    Path::new(env!("CARGO_BIN_EXE_containerops"))
 }
 
 /// A temporary home with a workflow, a history database and (optionally) a kubeconfig.
