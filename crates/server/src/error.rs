@@ -131,6 +131,22 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Turns the store's "not found" into a 404 that says what was looked for in the API's words.
+pub(crate) trait OrNotFound<T> {
+    /// `NotFound` becomes 404 with `message()`; every other store error converts as usual.
+    fn or_not_found(self, message: impl FnOnce() -> String) -> Result<T, ApiError>;
+}
+
+impl<T> OrNotFound<T> for Result<T, co_store::StoreError> {
+    fn or_not_found(self, message: impl FnOnce() -> String) -> Result<T, ApiError> {
+        match self {
+            Ok(value) => Ok(value),
+            Err(co_store::StoreError::NotFound(_)) => Err(ApiError::not_found(message())),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 impl From<co_store::StoreError> for ApiError {
     fn from(e: co_store::StoreError) -> ApiError {
         use co_store::StoreError as E;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::{check_name, diagnostics_error, display_file, FileQuery};
 use crate::app::AppState;
 use crate::catalog::{parse_component, COMPONENT_FILE};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, OrNotFound};
 use crate::extract::Document;
 
 /// A registered component version.
@@ -223,15 +223,11 @@ pub async fn get(
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<ComponentView>, ApiError> {
     check_name("component", &name)?;
-    let record = match state.store().get_component(&name, &version).await {
-        Ok(r) => r,
-        Err(co_store::StoreError::NotFound(_)) => {
-            return Err(ApiError::not_found(format!(
-                "component {name}@{version} is not registered"
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let record = state
+        .store()
+        .get_component(&name, &version)
+        .await
+        .or_not_found(|| format!("component {name}@{version} is not registered"))?;
     let file = crate::catalog::StoreCatalog::display_path(&name, &version);
     let parsed = parse_component(&record.yaml, &file.display().to_string()).ok();
     Ok(Json(ComponentView {

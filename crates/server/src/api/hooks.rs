@@ -18,7 +18,7 @@ use utoipa::ToSchema;
 use crate::app::AppState;
 use crate::catalog::{parse_workflow, StoreCatalog, WORKFLOW_FILE};
 use crate::coordinator::RunRequest;
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, OrNotFound};
 
 /// A delivery that started a run (201), or a redelivery of one that did (200, `duplicate`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -118,15 +118,11 @@ pub async fn receive(
     let headers = request.headers().clone();
     let body = crate::extract::read_body(request, &state).await?;
 
-    let stored = match state.store().get_workflow_revision(&workflow, None).await {
-        Ok(r) => r,
-        Err(co_store::StoreError::NotFound(_)) => {
-            return Err(ApiError::not_found(format!(
-                "no workflow named {workflow:?}"
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let stored = state
+        .store()
+        .get_workflow_revision(&workflow, None)
+        .await
+        .or_not_found(|| format!("no workflow named {workflow:?}"))?;
     let catalog = StoreCatalog::load(state.store()).await?;
     let parsed = parse_workflow(&catalog, &stored.yaml, WORKFLOW_FILE).map_err(|d| {
         ApiError::internal(format!(

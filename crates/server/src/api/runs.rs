@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::check_name;
 use crate::app::AppState;
 use crate::coordinator::{RunRequest, Submitted};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, OrNotFound};
 use crate::extract::ApiJson;
 
 /// Most runs one page of `GET /api/v1/runs` returns.
@@ -328,20 +328,16 @@ pub async fn list(
         status: query.status,
         limit: Some(limit + 1),
     };
-    let mut runs = match state
+    let mut runs = state
         .store()
         .list_runs_after(&filter, after.as_deref())
         .await
-    {
-        Ok(runs) => runs,
-        Err(co_store::StoreError::NotFound(_)) => {
-            return Err(ApiError::not_found(format!(
+        .or_not_found(|| {
+            format!(
                 "no run {:?} to continue after (pass the `next` of the previous page)",
-                after.unwrap_or_default()
-            )))
-        }
-        Err(e) => return Err(e.into()),
-    };
+                after.clone().unwrap_or_default()
+            )
+        })?;
     let more = runs.len() as i64 > limit;
     runs.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = if more {
@@ -365,13 +361,11 @@ pub async fn load_run(state: &AppState, id: &str) -> Result<RunDetail, ApiError>
     if id.is_empty() || id.len() > 64 {
         return Err(ApiError::not_found(format!("no run {id:?}")));
     }
-    match state.store().get_run(id).await {
-        Ok(detail) => Ok(detail),
-        Err(co_store::StoreError::NotFound(_)) => {
-            Err(ApiError::not_found(format!("no run {id:?}")))
-        }
-        Err(e) => Err(e.into()),
-    }
+    state
+        .store()
+        .get_run(id)
+        .await
+        .or_not_found(|| format!("no run {id:?}"))
 }
 
 /// A run with its step tree, attempts, outputs and errors.

@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::catalog::{
     parse_component, parse_workflow, StoreCatalog, COMPONENT_FILE, WORKFLOW_FILE,
 };
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, OrNotFound};
 use crate::extract::Document;
 
 /// The answer to a create/update.
@@ -259,19 +259,20 @@ async fn get_revision(
     revision: Option<i64>,
 ) -> Result<Json<WorkflowRevisionView>, ApiError> {
     check_name("workflow", name)?;
-    match state.store().get_workflow_revision(name, revision).await {
-        Ok(r) => Ok(Json(WorkflowRevisionView {
-            name: r.name,
-            revision: r.revision,
-            created_at: r.created_at,
-            yaml: r.yaml,
-        })),
-        Err(co_store::StoreError::NotFound(_)) => Err(ApiError::not_found(match revision {
+    let r = state
+        .store()
+        .get_workflow_revision(name, revision)
+        .await
+        .or_not_found(|| match revision {
             Some(n) => format!("workflow {name:?} has no revision {n}"),
             None => format!("no workflow named {name:?}"),
-        })),
-        Err(e) => Err(e.into()),
-    }
+        })?;
+    Ok(Json(WorkflowRevisionView {
+        name: r.name,
+        revision: r.revision,
+        created_at: r.created_at,
+        yaml: r.yaml,
+    }))
 }
 
 /// Every revision of a workflow (without their text).
