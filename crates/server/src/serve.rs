@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use axum::Router;
 use co_backend::Backend;
 use co_backend_kube::KubeBackend;
@@ -181,6 +182,13 @@ impl Server {
                 stopping.cancel();
             }
         };
+        // TCP_NODELAY: a response written in pieces (headers, then body; every SSE event) must
+        // not wait for the client's delayed ACK (~40 ms on Linux) on a kept-alive connection.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
         let serving = axum::serve(listener, router).with_graceful_shutdown(signal);
         let result = tokio::select! {
             result = serving => result,
