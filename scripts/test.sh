@@ -21,6 +21,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "building"
 cargo build --workspace --all-targets --locked
+# The server's API tests run the real `containerops` binary. Without this they build it
+# themselves with `cargo build -p containerops`, whose narrower feature set recompiles a good
+# part of the dependency tree in the middle of the test run.
+target_dir=$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
+CONTAINEROPS_BIN="$target_dir/debug/containerops"
+[ -x "$CONTAINEROPS_BIN" ] || { echo "no $CONTAINEROPS_BIN after the build" >&2; exit 1; }
+export CONTAINEROPS_BIN
 
 log "images for the tests and examples"
 scripts/build-images.sh
