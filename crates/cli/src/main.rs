@@ -25,8 +25,8 @@ Examples:
   containerops run pipeline.yaml --secret TOKEN      # value read from $TOKEN
   containerops run pipeline.yaml --output json | jq .status
   containerops validate workflows/*.yaml
-  containerops component build examples/ci-pipeline/components/build
-  containerops component test examples/components/upper --input text=hello
+  containerops component build examples/ci-pipeline/components/c-build
+  containerops component test examples/ci-pipeline/components/checksum --input file=/etc/hostname
   containerops runs list
   containerops runs show 01jd… --output json
   containerops logs 01jd… build

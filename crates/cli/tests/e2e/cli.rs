@@ -696,3 +696,47 @@ fn default_store_location_and_engine_discovery() {
         "CONTAINEROPS_DB was not set, so its file is not used"
     );
 }
+
+/// The examples in `--help` name files that exist: every `examples/…` path in the help of every
+/// command is in the repository.
+#[test]
+fn help_examples_name_files_that_exist() {
+    let root = repo_root();
+    let commands: &[&[&str]] = &[
+        &[],
+        &["run"],
+        &["validate"],
+        &["component", "build"],
+        &["component", "test"],
+        &["runs"],
+        &["logs"],
+        &["workflows"],
+        &["workflows", "apply"],
+        &["server"],
+    ];
+    let mut checked = 0;
+    for command in commands {
+        let out = std::process::Command::new(crate::support::BIN)
+            .args(*command)
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command:?} --help failed");
+        let help = String::from_utf8(out.stdout).unwrap();
+        for word in help.split_whitespace() {
+            if let Some(start) = word.find("examples/") {
+                let path = word[start..].trim_end_matches(|c: char| ",.;:)`'\"".contains(c));
+                assert!(
+                    root.join(path).exists(),
+                    "`containerops {} --help` names {path}, which does not exist",
+                    command.join(" ")
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked >= 4,
+        "only {checked} example paths found in the help texts"
+    );
+}
