@@ -138,24 +138,39 @@ fn main() -> ExitCode {
         );
         return ExitCode::from(exit::INVALID);
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("CONTAINEROPS_LOG").unwrap_or_else(|_| {
-                let server = matches!(cli.command, Command::Server(_));
-                // kube's client logs connection failures that the CLI reports itself, better.
-                tracing_subscriber::EnvFilter::new(if server {
-                    "info,kube_client=warn"
-                } else {
-                    "warn,kube_client=off"
-                })
-            }),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(
+    let json_logs = match std::env::var("CONTAINEROPS_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("" | "text") => false,
+        Ok("json") => true,
+        Ok(other) => {
+            eprintln!(
+                "error: CONTAINEROPS_LOG_FORMAT is {other:?}\n\
+                 hint: use `text` (the default) or `json` (one JSON object per line)"
+            );
+            return ExitCode::from(exit::INVALID);
+        }
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("CONTAINEROPS_LOG").unwrap_or_else(|_| {
+            let server = matches!(cli.command, Command::Server(_));
+            // kube's client logs connection failures that the CLI reports itself, better.
+            tracing_subscriber::EnvFilter::new(if server {
+                "info,kube_client=warn"
+            } else {
+                "warn,kube_client=off"
+            })
+        });
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json_logs {
+        logs.json().flatten_event(true).init();
+    } else {
+        logs.with_ansi(
             std::io::IsTerminal::is_terminal(&std::io::stderr())
                 && std::env::var_os("NO_COLOR").is_none(),
         )
         .init();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

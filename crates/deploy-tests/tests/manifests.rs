@@ -691,7 +691,8 @@ fn the_deployments_environment_configures_a_kubernetes_server() {
     // Every CONTAINEROPS_ variable is one the server reads (a typo would be silently ignored).
     for name in values.keys() {
         assert!(
-            co_server::config::ENV_VARS.contains(&name.as_str()) || name == "CONTAINEROPS_LOG",
+            co_server::config::ENV_VARS.contains(&name.as_str())
+                || ["CONTAINEROPS_LOG", "CONTAINEROPS_LOG_FORMAT"].contains(&name.as_str()),
             "{name} is not a variable of containerops server ({:?})",
             co_server::config::ENV_VARS
         );

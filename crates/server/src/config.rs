@@ -104,7 +104,8 @@ Config file example (/etc/containerops/server.toml):
   k8s_workspace = \"rwx\"
   k8s_storage_class = \"nfs-client\"
 
-Logs go to stderr; CONTAINEROPS_LOG sets the level (e.g. info, debug). See docs/server.md.";
+Logs go to stderr; CONTAINEROPS_LOG sets the level (e.g. info, debug), CONTAINEROPS_LOG_FORMAT=json
+makes every line one JSON object (for log collectors). See docs/server.md.";
 
 /// One source's worth of server options (flags, environment, or the config file); `None`: not set
 /// by this source.

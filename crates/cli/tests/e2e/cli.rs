@@ -740,3 +740,20 @@ fn help_examples_name_files_that_exist() {
         "only {checked} example paths found in the help texts"
     );
 }
+
+/// A log format that is neither `text` nor `json` is a usage error that says what to use.
+#[test]
+fn an_unknown_log_format_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["runs", "list"])
+        .env("CONTAINEROPS_LOG_FORMAT", "yaml")
+        .env("CONTAINEROPS_DB", dir.path().join("history.db"))
+        .env_remove("CONTAINEROPS_SERVER")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CONTAINEROPS_LOG_FORMAT"), "{stderr}");
+    assert!(stderr.contains("`json`"), "{stderr}");
+}

@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::{both_stores, containerops_bin, unique, Api, TestDb, TestServer, PATIENCE};
 
@@ -58,6 +58,13 @@ impl Process {
             let line = rx
                 .recv_timeout(remaining)
                 .unwrap_or_else(|_| panic!("the server did not start: {}", stderr.lock().unwrap()));
+            // CONTAINEROPS_LOG_FORMAT=json: {"message":"listening","addr":"…",…}
+            if let Ok(event) = serde_json::from_str::<Value>(&line) {
+                if event["message"] == "listening" {
+                    break event["addr"].as_str().unwrap().to_string();
+                }
+                continue;
+            }
             let line = strip_ansi(&line);
             if line.contains("listening") {
                 let addr = line
@@ -167,6 +174,39 @@ async fn the_real_server_process_runs_and_stops_cleanly(db: &TestDb) {
 }
 
 both_stores!(the_real_server_process_runs_and_stops_cleanly);
+
+/// `CONTAINEROPS_LOG_FORMAT=json`: every line the server logs (at debug level, so also the
+/// libraries' events) is one JSON object with a timestamp, a level and a target, and a request's
+/// line carries its route template and status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let db = TestDb::sqlite().await;
+    let token = "json-logs-admin-token-0123456789";
+    let process = Process::start(
+        &db,
+        &[
+            ("CONTAINEROPS_LOG_FORMAT", "json"),
+            ("CONTAINEROPS_ADMIN_TOKEN", token),
+        ],
+    );
+    process.api(token).get("/api/v1/runs").await.expect(200);
+    let output = process.stop();
+    let mut requests = 0;
+    for line in output.lines().filter(|l| !l.trim().is_empty()) {
+        let event: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        for key in ["timestamp", "level", "target"] {
+            assert!(event[key].is_string(), "no {key} in {line}");
+        }
+        if event["message"] == "request" && event["span"]["route"] == "/api/v1/runs" {
+            assert_eq!(event["status"], 200, "{line}");
+            assert_eq!(event["span"]["method"], "GET", "{line}");
+            requests += 1;
+        }
+    }
+    assert_eq!(requests, 1, "one logged GET /api/v1/runs in:\n{output}");
+    assert!(!output.contains(token), "the token is in the log");
+}
 
 #[test]
 fn help_documents_every_option_and_its_environment_variable() {
