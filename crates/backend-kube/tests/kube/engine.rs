@@ -533,54 +533,9 @@ async fn seed_flow_runs_with_environments_outputs_and_subscriptions() {
         other => panic!("unexpected step {other}"),
     })
     .await;
-    let job = "localhost/containerops-e2e/seed-job:1";
-    let flow = format!(
-        r#"uri: demo/ci/e2e-flow
-title: E2E flow
-version: 1
-tag: latest
-stages:
-  - {{ type: start, name: start, title: Start }}
-  - type: normal
-    name: build
-    title: Build
-    sequencing: parallel
-    actions:
-      - name: compile
-        title: Compile
-        jobs:
-          - type: component
-            name: compile
-            endpoint: {job}
-            resources: {{ cpu: 1, memory: 256M }}
-            timeout: 60
-            environments:
-              - CO_DATA: "git-url=https://example.org/r.git entry-path=."
-              - JAVA_OPTS: "-Xmx1g"
-            outputs: ["CO_ARTIFACT"]
-          - type: component
-            name: package
-            endpoint: {job}
-  - type: normal
-    name: publish
-    sequencing: sequence
-    actions:
-      - name: upload
-        jobs:
-          - type: component
-            name: upload
-            endpoint: {job}
-            subscriptions:
-              - build.compile.compile[CO_ARTIFACT]: ARTIFACT_PATH
-      - name: notify
-        jobs:
-          - type: component
-            name: notify
-            endpoint: {job}
-  - {{ type: end, name: end, title: End }}
-"#
-    );
-    let run = w.run(&flow, &[]).await;
+    // The same file the Podman end-to-end test runs (its `JOB` scripts are env to the fake).
+    let flow = include_str!("../../../cli/tests/fixtures/seed-flow.yaml");
+    let run = w.run(flow, &[]).await;
     run.assert_all_succeeded();
     assert_eq!(run.detail.run.workflow, "e2e-flow");
     let named: Vec<(String, String)> = run

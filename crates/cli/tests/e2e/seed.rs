@@ -8,6 +8,9 @@ use crate::support::{image_exists, World, BUSYBOX};
 /// image's own command runs).
 const JOB_IMAGE: &str = "localhost/containerops-e2e/seed-job:1";
 
+/// The flow, with each job's script in `$JOB`; the Kubernetes backend's tests run the same file.
+const SEED_FLOW: &str = include_str!("../fixtures/seed-flow.yaml");
+
 fn build_job_image(w: &World) {
     w.write(
         "seed-job/component.yaml",
@@ -41,72 +44,8 @@ fn job(indent: usize, script: &str) -> String {
 fn seed_flow_runs_with_environments_outputs_and_subscriptions() {
     let w = World::new();
     build_job_image(&w);
-    let flow = format!(
-        r#"uri: demo/ci/e2e-flow
-title: E2E flow
-version: 1
-tag: latest
-stages:
-  - {{ type: start, name: start, title: Start }}
-  - type: normal
-    name: build
-    title: Build
-    sequencing: parallel
-    actions:
-      - name: compile
-        title: Compile
-        jobs:
-          - type: component
-            name: compile
-            endpoint: {JOB_IMAGE}
-            resources: {{ cpu: 1, memory: 256M }}
-            timeout: 60
-            environments:
-              - CO_DATA: "git-url=https://example.org/r.git entry-path=."
-              - JAVA_OPTS: "-Xmx1g"
-{compile}            outputs: ["CO_ARTIFACT"]
-          - type: component
-            name: package
-            endpoint: {JOB_IMAGE}
-            environments:
-{package}  - type: normal
-    name: publish
-    sequencing: sequence
-    actions:
-      - name: upload
-        jobs:
-          - type: component
-            name: upload
-            endpoint: {JOB_IMAGE}
-            environments:
-{upload}            subscriptions:
-              - build.compile.compile[CO_ARTIFACT]: ARTIFACT_PATH
-      - name: notify
-        jobs:
-          - type: component
-            name: notify
-            endpoint: {JOB_IMAGE}
-            environments:
-{notify}  - {{ type: end, name: end, title: End }}
-"#,
-        compile = job(
-            14,
-            "echo \"[COUT] CO_ARTIFACT = art:$CO_DATA|$JAVA_OPTS\"\necho \"[COUT] stage = $CO_STAGE\"\necho compiled > /workspace/compiled\ncat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null | head -n 1 > /workspace/memory"
-        ),
-        package = job(
-            14,
-            "test -e /workspace/compiled || { echo 'package ran before compile'; exit 5; }\necho \"[COUT] packaged = yes\"\necho \"[COUT] compile_memory = $(cat /workspace/memory)\""
-        ),
-        upload = job(
-            14,
-            "echo \"[COUT] got = $ARTIFACT_PATH\"\nsleep 1\ntouch /workspace/uploaded"
-        ),
-        notify = job(
-            14,
-            "test -e /workspace/uploaded || { echo 'notify ran in parallel with upload'; exit 6; }\necho \"[COUT] notified = yes\""
-        ),
-    );
-    let file = w.write("flow.yaml", &flow);
+    assert!(SEED_FLOW.contains(JOB_IMAGE));
+    let file = w.write("flow.yaml", SEED_FLOW);
     let v = w.exec(&["validate".as_ref(), file.as_os_str()]);
     assert_eq!(v.code, 0, "{}", v.both());
 
