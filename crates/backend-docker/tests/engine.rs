@@ -74,16 +74,7 @@ async fn stdout_and_stderr_arrive_in_order_per_stream() {
     let run = run_id("order");
     let ws = b.create_workspace(&run).await.unwrap();
     let script = "i=1; while [ $i -le 200 ]; do echo out$i; echo err$i >&2; i=$((i+1)); done";
-    let mut rec = Recorder::default();
-    let exit = b
-        .run_step(
-            &launch(&run, "order", img, script),
-            &ws,
-            &mut rec,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (exit, rec) = run_to_end(&b, &launch(&run, "order", img, script), &ws).await;
     b.finish_run(&ws).await.unwrap();
     assert_eq!(exit, StepExit::exited(0));
     let expect = |p: &str| (1..=200).map(|i| format!("{p}{i}\n")).collect::<String>();
@@ -101,16 +92,7 @@ async fn big_output_arrives_completely() {
     let ws = b.create_workspace(&run).await.unwrap();
     // ~6.9 MB of text on stdout, 4 MiB of zero bytes then a marker on stderr.
     let script = "seq 1 1000000; dd if=/dev/zero bs=65536 count=64 >&2 2>/dev/null; echo end >&2";
-    let mut rec = Recorder::default();
-    let exit = b
-        .run_step(
-            &launch(&run, "big", img, script),
-            &ws,
-            &mut rec,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (exit, rec) = run_to_end(&b, &launch(&run, "big", img, script), &ws).await;
     b.finish_run(&ws).await.unwrap();
     assert_eq!(exit.exit_code, Some(0));
     let expected: String = (1..=1_000_000).map(|i| format!("{i}\n")).collect();
@@ -137,11 +119,7 @@ async fn env_and_entrypoint_are_as_given() {
         ("A".into(), "3".into()),
         ("C".into(), String::new()),
     ];
-    let mut rec = Recorder::default();
-    let exit = b
-        .run_step(&l, &ws, &mut rec, CancellationToken::new())
-        .await
-        .unwrap();
+    let (exit, rec) = run_to_end(&b, &l, &ws).await;
     assert_eq!(exit.exit_code, Some(0));
     // `sh` as $0 and no extra arguments: the image's CMD was not appended to our command.
     assert_eq!(rec.stdout(), "sh|0|3|two words \"quoted\"|\n");
@@ -149,11 +127,7 @@ async fn env_and_entrypoint_are_as_given() {
     // Without a command the image's own CMD runs (`/bin/sh` with no input: exits 0 at once).
     let mut l = launch(&run, "own-cmd", img, "");
     l.command = None;
-    let mut rec = Recorder::default();
-    let exit = b
-        .run_step(&l, &ws, &mut rec, CancellationToken::new())
-        .await
-        .unwrap();
+    let (exit, rec) = run_to_end(&b, &l, &ws).await;
     assert_eq!(exit.exit_code, Some(0));
     assert_eq!(rec.stdout(), "");
     b.finish_run(&ws).await.unwrap();
@@ -171,16 +145,7 @@ async fn exit_codes_are_reported_with_every_exit_detection() {
         let run = run_id("codes");
         let ws = b.create_workspace(&run).await.unwrap();
         for (key, script, code) in [("ok", "echo fine", 0), ("three", "echo bad >&2; exit 3", 3)] {
-            let mut rec = Recorder::default();
-            let exit = b
-                .run_step(
-                    &launch(&run, key, img, script),
-                    &ws,
-                    &mut rec,
-                    CancellationToken::new(),
-                )
-                .await
-                .unwrap();
+            let (exit, rec) = run_to_end(&b, &launch(&run, key, img, script), &ws).await;
             assert_eq!(exit, StepExit::exited(code), "{mode:?} {key}");
             assert!(
                 rec.stdout.len() + rec.stderr.len() > 0,
@@ -217,21 +182,17 @@ async fn workspace_is_shared_between_steps_of_a_run() {
     let run = run_id("ws");
     let ws = b.create_workspace(&run).await.unwrap();
     assert!(ws.name.starts_with("co-ws-"));
-    let mut rec = Recorder::default();
-    let w = b
-        .run_step(
-            &launch(
-                &run,
-                "write",
-                img,
-                "echo hello > /workspace/f && mkdir -p /workspace/d",
-            ),
-            &ws,
-            &mut rec,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (w, rec) = run_to_end(
+        &b,
+        &launch(
+            &run,
+            "write",
+            img,
+            "echo hello > /workspace/f && mkdir -p /workspace/d",
+        ),
+        &ws,
+    )
+    .await;
     assert_eq!(w.exit_code, Some(0), "{}", rec.stderr());
     let mut rec = Recorder::default();
     let r = b
@@ -313,11 +274,7 @@ async fn out_of_memory_kills_the_step_and_is_reported_when_the_engine_knows() {
         "x=$(head -c 67108864 /dev/zero | tr '\\0' a); echo survived ${#x}",
     );
     l.memory_bytes = Some(8 * 1024 * 1024);
-    let mut rec = Recorder::default();
-    let exit = b
-        .run_step(&l, &ws, &mut rec, CancellationToken::new())
-        .await
-        .unwrap();
+    let (exit, rec) = run_to_end(&b, &l, &ws).await;
     b.finish_run(&ws).await.unwrap();
     assert_eq!(
         exit.exit_code,
@@ -563,11 +520,7 @@ async fn build_uses_a_containerfile_path_and_the_ignore_file() {
     let ws = b.create_workspace(&run).await.unwrap();
     let mut l = launch(&run, "ls", tag, "");
     l.command = None;
-    let mut rec = Recorder::default();
-    let exit = b
-        .run_step(&l, &ws, &mut rec, CancellationToken::new())
-        .await
-        .unwrap();
+    let (exit, rec) = run_to_end(&b, &l, &ws).await;
     b.finish_run(&ws).await.unwrap();
     assert_eq!(exit.exit_code, Some(0), "{}", rec.stderr());
     assert_eq!(rec.stdout(), "keep.txt\nkept\n");
@@ -589,11 +542,7 @@ async fn parallel_steps_of_one_run() {
             &format!("echo step {i}; exit {i}"),
         );
         async move {
-            let mut rec = Recorder::default();
-            let exit = b
-                .run_step(&l, &ws, &mut rec, CancellationToken::new())
-                .await
-                .unwrap();
+            let (exit, rec) = run_to_end(&b, &l, &ws).await;
             (exit.exit_code, rec.stdout())
         }
     });
@@ -650,16 +599,12 @@ async fn rerunning_the_same_attempt_replaces_its_leftover_container() {
     let run = run_id("rerun");
     let ws = b.create_workspace(&run).await.unwrap();
     for n in 1..=2 {
-        let mut rec = Recorder::default();
-        let exit = b
-            .run_step(
-                &launch(&run, "same", img, &format!("echo try {n}")),
-                &ws,
-                &mut rec,
-                CancellationToken::new(),
-            )
-            .await
-            .unwrap();
+        let (exit, rec) = run_to_end(
+            &b,
+            &launch(&run, "same", img, &format!("echo try {n}")),
+            &ws,
+        )
+        .await;
         assert_eq!(exit.exit_code, Some(0));
         assert_eq!(rec.stdout(), format!("try {n}\n"));
     }
@@ -675,11 +620,7 @@ async fn more_cpus_than_the_machine_has_are_capped_not_refused() {
     let ws = b.create_workspace(&run).await.unwrap();
     let mut l = launch(&run, "cpus", img, "echo ok");
     l.cpu_millis = Some(1_000_000);
-    let mut rec = Recorder::default();
-    let exit = b
-        .run_step(&l, &ws, &mut rec, CancellationToken::new())
-        .await
-        .unwrap();
+    let (exit, rec) = run_to_end(&b, &l, &ws).await;
     assert_eq!(exit.exit_code, Some(0));
     assert_eq!(rec.stdout(), "ok\n");
     b.finish_run(&ws).await.unwrap();

@@ -347,16 +347,12 @@ async fn create_workspace_twice_reuses_the_volume() {
     let img = image(&b1).await;
     let run = run_id("ws-twice");
     let ws = b1.create_workspace(&run).await.unwrap();
-    let mut rec = Recorder::default();
-    let w = b1
-        .run_step(
-            &launch(&run, "write", img, "echo kept > /workspace/f"),
-            &ws,
-            &mut rec,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (w, rec) = run_to_end(
+        &b1,
+        &launch(&run, "write", img, "echo kept > /workspace/f"),
+        &ws,
+    )
+    .await;
     assert_eq!(w.exit_code, Some(0), "{}", rec.stderr());
 
     // Again from this process, and from a new one.
@@ -364,16 +360,7 @@ async fn create_workspace_twice_reuses_the_volume() {
     let b2 = backend_with_options(DockerOptions::default()).await;
     let again = b2.create_workspace(&run).await.unwrap();
     assert_eq!(again, ws);
-    let mut rec = Recorder::default();
-    let r = b2
-        .run_step(
-            &launch(&run, "read", img, "cat /workspace/f"),
-            &again,
-            &mut rec,
-            CancellationToken::new(),
-        )
-        .await
-        .unwrap();
+    let (r, rec) = run_to_end(&b2, &launch(&run, "read", img, "cat /workspace/f"), &again).await;
     assert_eq!(r.exit_code, Some(0), "{}", rec.stderr());
     assert_eq!(rec.stdout(), "kept\n");
     assert_eq!(

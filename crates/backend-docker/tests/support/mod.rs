@@ -4,9 +4,10 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use co_backend::{BackendError, OutputSink, StepLaunch, Stream};
+use co_backend::{Backend, BackendError, OutputSink, StepExit, StepLaunch, Stream, Workspace};
 use co_backend_docker::{discovery, DockerBackend, DockerOptions, ExitDetection, ImageBuild};
 use tokio::sync::{mpsc, OnceCell};
+use tokio_util::sync::CancellationToken;
 
 /// Specific to this crate: other crates' tests may build a busybox image with fewer applets.
 pub const IMAGE: &str = "localhost/containerops-test/backend-docker-busybox:latest";
@@ -16,6 +17,16 @@ const TOOLS: &[&str] = &[
     "sh", "echo", "cat", "env", "sleep", "seq", "head", "tr", "dd", "wc", "true", "false", "ls",
     "printf", "test", "yes",
 ];
+
+/// Runs one step to its end (no cancel): its exit and everything it printed.
+pub async fn run_to_end(b: &DockerBackend, l: &StepLaunch, ws: &Workspace) -> (StepExit, Recorder) {
+    let mut rec = Recorder::default();
+    let exit = b
+        .run_step(l, ws, &mut rec, CancellationToken::new())
+        .await
+        .unwrap();
+    (exit, rec)
+}
 
 /// A backend on the engine this machine runs (SPEC §5 discovery); fails loudly if there is none.
 pub async fn backend() -> DockerBackend {
