@@ -81,6 +81,34 @@ async fn expect_create(api: &mut ApiServer, rv: u64) -> Value {
     body
 }
 
+/// What every single-step scenario without a workspace starts with.
+struct Started {
+    api: ApiServer,
+    step: JoinHandle<StepResult>,
+    events: Events,
+    /// The Pod as the backend posted it (answered as pending at resource version 101).
+    posted: Value,
+    name: String,
+}
+
+/// A backend on a scripted API server, step `key` (attempt 1) spawned, the run's watch opened
+/// and the Pod's create asserted and answered.
+async fn start_step(key: &str, cancel: &CancellationToken) -> Started {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    // The task holds its own handle on the backend.
+    let step = spawn_step(&backend, launch(key, 1), no_ws(), cancel);
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    Started {
+        api,
+        step,
+        events,
+        posted,
+        name: pod_name(key, 1),
+    }
+}
+
 // ---- scenarios --------------------------------------------------------------------------------
 
 /// Success with outputs; the Pod spec as posted; the next step of the run is pinned to the
@@ -212,21 +240,17 @@ pub async fn parallel_first_steps_wait_for_the_first_node() -> Vec<ApiCall> {
 
 /// A non-zero exit code; WorkspaceMode::None (an emptyDir, no pinning).
 pub async fn nonzero_exit() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
-    let step = spawn_step(
-        &backend,
-        launch("three", 1),
-        no_ws(),
-        &CancellationToken::new(),
-    );
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("three", &CancellationToken::new()).await;
     assert_eq!(
         posted["spec"]["volumes"],
         json!([{"name": "workspace", "emptyDir": {}}])
     );
-    let name = pod_name("three", 1);
     events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
     let mut log = api.expect_log(&name).await;
     log.write("about to fail\n");
@@ -245,17 +269,13 @@ pub async fn nonzero_exit() -> Vec<ApiCall> {
 /// `CO_RESULT = false` with exit 0: the backend passes the bytes and the exit on (the engine
 /// decides; see engine::co_result_false_fails_a_step_that_exits_zero).
 pub async fn co_result_false() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
-    let step = spawn_step(
-        &backend,
-        launch("says-no", 1),
-        no_ws(),
-        &CancellationToken::new(),
-    );
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("says-no", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("says-no", &CancellationToken::new()).await;
     // The container has already ended when the watch first reports it.
     events.send(
         "MODIFIED",
@@ -276,17 +296,13 @@ pub async fn co_result_false() -> Vec<ApiCall> {
 
 /// `OOMKilled` → `oom_killed: true`, exit 137.
 pub async fn oom_killed() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
-    let step = spawn_step(
-        &backend,
-        launch("hog", 1),
-        no_ws(),
-        &CancellationToken::new(),
-    );
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("hog", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("hog", &CancellationToken::new()).await;
     events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
     let mut log = api.expect_log(&name).await;
     log.write("allocating\n");
@@ -312,17 +328,13 @@ pub async fn oom_killed() -> Vec<ApiCall> {
 /// `ErrImagePull`/`ImagePullBackOff` for the whole grace period → `ImageNotFound` (not
 /// retriable), the Pod deleted at once.
 pub async fn image_pull_error_after_grace() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
-    let step = spawn_step(
-        &backend,
-        launch("pull", 1),
-        no_ws(),
-        &CancellationToken::new(),
-    );
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("pull", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("pull", &CancellationToken::new()).await;
     let first_error = tokio::time::Instant::now();
     events.send(
         "MODIFIED",
@@ -372,17 +384,13 @@ pub async fn image_pull_error_after_grace() -> Vec<ApiCall> {
 /// `PodScheduled=False` (Unschedulable) for the whole grace period → a retriable error with the
 /// scheduler's message.
 pub async fn unschedulable_after_grace() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
-    let step = spawn_step(
-        &backend,
-        launch("big", 1),
-        no_ws(),
-        &CancellationToken::new(),
-    );
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("big", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("big", &CancellationToken::new()).await;
     let message =
         "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available.";
     events.send(
@@ -404,13 +412,14 @@ pub async fn unschedulable_after_grace() -> Vec<ApiCall> {
 /// Stopped (timeout or cancel: the engine fires the token) while unschedulable: the Pod is
 /// deleted with the stop grace, the step is `stopped`, and the scheduler's message is in its log.
 pub async fn unschedulable_then_stopped() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
     let cancel = CancellationToken::new();
-    let step = spawn_step(&backend, launch("big", 1), no_ws(), &cancel);
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("big", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("big", &cancel).await;
     events.send(
         "MODIFIED",
         &pod_at(
@@ -436,13 +445,14 @@ pub async fn unschedulable_then_stopped() -> Vec<ApiCall> {
 /// Cancel (and timeout, which the engine carries out by the same token) of a running Pod: deleted
 /// with the stop grace, its output until it ends still delivered, `stopped: true`.
 pub async fn cancel_running() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
     let cancel = CancellationToken::new();
-    let step = spawn_step(&backend, launch("sleeper", 1), no_ws(), &cancel);
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("sleeper", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("sleeper", &cancel).await;
     events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
     let mut log = api.expect_log(&name).await;
     log.write("sleeping\n");
@@ -468,17 +478,13 @@ pub async fn cancel_running() -> Vec<ApiCall> {
 
 /// Evicted (`status.reason = Evicted`): a retriable error with the reason; the Pod deleted.
 pub async fn eviction() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
-    let step = spawn_step(
-        &backend,
-        launch("victim", 1),
-        no_ws(),
-        &CancellationToken::new(),
-    );
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("victim", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("victim", &CancellationToken::new()).await;
     events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
     let mut log = api.expect_log(&name).await;
     log.write("working\n");
@@ -506,17 +512,13 @@ pub async fn eviction() -> Vec<ApiCall> {
 
 /// Deleted by someone else while it runs: a retriable error; no delete of ours.
 pub async fn deleted_externally() -> Vec<ApiCall> {
-    let (client, mut api) = pair();
-    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
-    let step = spawn_step(
-        &backend,
-        launch("victim", 1),
-        no_ws(),
-        &CancellationToken::new(),
-    );
-    let events = open_watch(&mut api, vec![]).await;
-    let posted = expect_create(&mut api, 101).await;
-    let name = pod_name("victim", 1);
+    let Started {
+        mut api,
+        step,
+        events,
+        posted,
+        name,
+    } = start_step("victim", &CancellationToken::new()).await;
     events.send("MODIFIED", &pod_at(&posted, 102, Some("n"), running()));
     let mut log = api.expect_log(&name).await;
     log.write("working\n");
