@@ -380,6 +380,24 @@ pub async fn deliveries_start_at_most_one_run(db: &TestDb) {
     assert_eq!(s.record_delivery("hello", "d2", "r4").await.unwrap(), None);
 }
 
+/// Racers that each tried to record their run id for one delivery: `(run id, the id already
+/// recorded)`. Exactly one found none (it won; its id is returned), and every other one was told
+/// the winner's.
+fn assert_one_winner(results: &[(String, Option<String>)]) -> &str {
+    let winners: Vec<&String> = results
+        .iter()
+        .filter(|(_, got)| got.is_none())
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for (_, got) in results {
+        if let Some(existing) = got {
+            assert_eq!(existing, winners[0]);
+        }
+    }
+    winners[0]
+}
+
 pub async fn concurrent_deliveries_record_once(db: &TestDb) {
     let mut tasks = Vec::new();
     for (si, store) in stores(db, 4).await.into_iter().enumerate() {
@@ -396,17 +414,7 @@ pub async fn concurrent_deliveries_record_once(db: &TestDb) {
         }
     }
     let results = join_all(tasks).await;
-    let winners: Vec<&String> = results
-        .iter()
-        .filter(|(_, got)| got.is_none())
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(winners.len(), 1, "{results:?}");
-    for (_, got) in &results {
-        if let Some(existing) = got {
-            assert_eq!(existing, winners[0]);
-        }
-    }
+    assert_one_winner(&results);
 }
 
 pub async fn cron_ticks_fire_once(db: &TestDb) {
@@ -539,19 +547,9 @@ pub async fn concurrent_enqueues_of_one_delivery_start_one_run(db: &TestDb) {
         }
     }
     let results = join_all(tasks).await;
-    let winners: Vec<&String> = results
-        .iter()
-        .filter(|(_, got)| got.is_none())
-        .map(|(id, _)| id)
-        .collect();
-    assert_eq!(winners.len(), 1, "{results:?}");
-    for (_, got) in &results {
-        if let Some(existing) = got {
-            assert_eq!(existing, winners[0]);
-        }
-    }
+    let winner = assert_one_winner(&results);
     let runs = db.store.list_runs(&RunFilter::default()).await.unwrap();
-    assert_eq!(ids(&runs), [winners[0].as_str()]);
+    assert_eq!(ids(&runs), [winner]);
     assert_eq!(db.store.count_queued().await.unwrap(), 1);
 }
 
