@@ -524,9 +524,9 @@ impl Engine {
         } else if reasons.is_empty() {
             (StepStatus::Succeeded, None)
         } else if cancelled {
-            (StepStatus::Cancelled, Some(reasons.join("; ")))
+            (StepStatus::Cancelled, Some(error_text(&reasons)))
         } else {
-            (StepStatus::Failed, Some(reasons.join("; ")))
+            (StepStatus::Failed, Some(error_text(&reasons)))
         };
         step.error = error.clone();
         out.push(Command::AttemptEnded {
@@ -869,6 +869,24 @@ fn resolve_inputs(
     } else {
         Err(ConfigError(problems))
     }
+}
+
+/// Longest step error text kept (4 KiB); the rest is cut with a note of how much.
+pub const MAX_STEP_ERROR_BYTES: usize = 4096;
+
+/// A step's reasons joined with `; `, cut at [`MAX_STEP_ERROR_BYTES`] (at a char boundary).
+fn error_text(reasons: &[String]) -> String {
+    let mut text = reasons.join("; ");
+    if text.len() > MAX_STEP_ERROR_BYTES {
+        let mut cut = MAX_STEP_ERROR_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let more = text.len() - cut;
+        text.truncate(cut);
+        text.push_str(&format!(" … ({more} more bytes)"));
+    }
+    text
 }
 
 /// The command for a timer of `kind` due `after` from `now`.

@@ -1369,3 +1369,38 @@ fn restoring_a_finished_run_finishes_it_at_once() {
         .iter()
         .any(|c| *c == Command::RunFinished(RunStatus::Succeeded)));
 }
+
+#[test]
+fn a_step_error_is_cut_at_its_limit_with_a_note() {
+    let yaml = format!("name: e\nstages:\n  - name: s\n    actions:\n      - {{ name: x, image: {IMG} }}\n");
+    let mut sim = Sim::new(&yaml).script("x", vec![Script::Hang]);
+    sim.feed(Input::Start);
+    let node = sim.node("x");
+    sim.running.remove(&node);
+    let long = "é".repeat(1000); // 2000 bytes each
+    sim.feed(Input::Exited {
+        node,
+        attempt: 1,
+        outcome: Outcome {
+            exit_code: Some(3),
+            collected: Collected {
+                errors: vec![long.clone(), long.clone(), long.clone()],
+                ..Collected::default()
+            },
+            ..Outcome::default()
+        },
+    });
+    let error = sim.error("x").expect("error");
+    assert!(error.starts_with("exit code 3; éé"), "{error}");
+    let full = 3 * 2000 + "exit code 3".len() + 3 * "; ".len();
+    // "exit code 3; " is 13 bytes, so the limit falls inside an "é": the cut is one byte earlier.
+    let kept = MAX_STEP_ERROR_BYTES - 1;
+    assert_eq!(
+        error,
+        format!(
+            "{} … ({} more bytes)",
+            &format!("exit code 3; {long}; {long}; {long}")[..kept],
+            full - kept
+        )
+    );
+}

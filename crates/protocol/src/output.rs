@@ -5,6 +5,16 @@ use serde_json::Value;
 
 use crate::{clip, coerce, show_text, Line, Stream, ValueType, MAX_VALUE_BYTES};
 
+/// Most output keys one step may set; a new key beyond them is not kept and fails the step.
+pub const MAX_OUTPUT_KEYS: usize = 1000;
+
+/// Most bytes of outputs (keys plus values) one step may hold at once (4 MiB); a value that would
+/// go over is not kept and fails the step.
+pub const MAX_OUTPUTS_BYTES: usize = 4 * 1024 * 1024;
+
+/// Most protocol problems reported one by one; the rest are counted in one last line.
+pub const MAX_REPORTED_ERRORS: usize = 10;
+
 /// What a component reported through `[COUT]` lines.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Collected {
@@ -12,8 +22,29 @@ pub struct Collected {
     pub outputs: IndexMap<String, String>,
     /// `CO_RESULT`, if printed (the last one wins).
     pub verdict: Option<bool>,
-    /// Protocol violations that fail the step (value over 1 MiB, unterminated heredoc, bad CO_RESULT).
+    /// Protocol violations that fail the step (value over 1 MiB, unterminated heredoc, bad
+    /// CO_RESULT, too many or too large outputs): at most [`MAX_REPORTED_ERRORS`] of them, then
+    /// one line that counts the rest.
     pub errors: Vec<String>,
+}
+
+/// Outputs that were not kept because a per-step limit was reached.
+#[derive(Debug, Default)]
+struct Refused {
+    /// How many assignments were refused, their bytes, and the first key refused.
+    count: usize,
+    bytes: usize,
+    first: Option<String>,
+}
+
+impl Refused {
+    fn add(&mut self, key: &str, bytes: usize) {
+        self.count += 1;
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.first.is_none() {
+            self.first = Some(clip(key, 80));
+        }
+    }
 }
 
 /// The key of the verdict (matched case-sensitively).
@@ -58,6 +89,13 @@ struct Heredoc {
 pub struct OutputCollector {
     heredocs: [Option<Heredoc>; 2],
     collected: Collected,
+    /// Bytes of the kept outputs (keys plus values).
+    kept_bytes: usize,
+    /// Problems beyond [`MAX_REPORTED_ERRORS`].
+    unreported_errors: usize,
+    /// Assignments refused by [`MAX_OUTPUT_KEYS`] and by [`MAX_OUTPUTS_BYTES`].
+    over_keys: Refused,
+    over_bytes: Refused,
 }
 
 /// Whether `key` matches `[A-Za-z_][A-Za-z0-9_.-]*`.
@@ -177,42 +215,104 @@ impl OutputCollector {
     /// Records `KEY = value`, whose full size is `size` bytes; `over` says it is over the cap
     /// (then `value` is incomplete and is not kept).
     fn assign(&mut self, key: &str, value: &str, size: usize, over: bool) {
-        let collected = &mut self.collected;
         if key == CO_RESULT {
             let value = value.trim();
             if over {
-                collected.errors.push(format!(
+                self.error(format!(
                     "CO_RESULT must be true or false, got a value of {size} bytes"
                 ));
             } else if value.eq_ignore_ascii_case("true") {
-                collected.verdict = Some(true);
+                self.collected.verdict = Some(true);
             } else if value.eq_ignore_ascii_case("false") {
-                collected.verdict = Some(false);
+                self.collected.verdict = Some(false);
             } else {
-                collected.errors.push(format!(
+                self.error(format!(
                     "CO_RESULT must be true or false, got {}",
                     show_text(value)
                 ));
             }
-        } else if over {
-            collected
-                .errors
-                .push(format!("output {key} is larger than 1 MiB ({size} bytes)"));
-            collected.outputs.shift_remove(key);
+            return;
+        }
+        // The key's current value (a later assignment replaces it in place).
+        let old = self
+            .collected
+            .outputs
+            .get(key)
+            .map_or(0, |v| key.len() + v.len());
+        let refused = if over {
+            self.error(format!(
+                "output {} is larger than 1 MiB ({size} bytes)",
+                clip(key, 80)
+            ));
+            true
+        } else if old == 0 && self.collected.outputs.len() >= MAX_OUTPUT_KEYS {
+            self.over_keys.add(key, key.len() + size);
+            true
+        } else if (self.kept_bytes - old).saturating_add(key.len() + size) > MAX_OUTPUTS_BYTES {
+            self.over_bytes.add(key, key.len() + size);
+            true
         } else {
-            collected.outputs.insert(key.to_string(), value.to_string());
+            false
+        };
+        if refused {
+            // No stale value is reported either.
+            if self.collected.outputs.shift_remove(key).is_some() {
+                self.kept_bytes -= old;
+            }
+            return;
+        }
+        self.kept_bytes = self.kept_bytes - old + key.len() + size;
+        match self.collected.outputs.get_mut(key) {
+            Some(slot) => value.clone_into(slot),
+            None => {
+                self.collected
+                    .outputs
+                    .insert(key.to_string(), value.to_string());
+            }
+        }
+    }
+
+    /// Report one problem (up to [`MAX_REPORTED_ERRORS`]; the rest are counted).
+    fn error(&mut self, message: String) {
+        if self.collected.errors.len() < MAX_REPORTED_ERRORS {
+            self.collected.errors.push(message);
+        } else {
+            self.unreported_errors += 1;
         }
     }
 
     /// End of output.
     pub fn finish(mut self) -> Collected {
-        for open in self.heredocs.iter_mut().filter_map(Option::take) {
-            self.collected.errors.push(format!(
+        let open: Vec<Heredoc> = self.heredocs.iter_mut().filter_map(Option::take).collect();
+        for open in open {
+            self.error(format!(
                 "output {}: the multi-line value started with \"<<{}\" has no closing line \"{}\" \
                  before the end of the output",
-                open.key,
+                clip(&open.key, 80),
                 clip(&open.delim, 80),
                 clip(&open.delim, 80)
+            ));
+        }
+        let over_keys = std::mem::take(&mut self.over_keys);
+        if let Some(first) = &over_keys.first {
+            self.error(format!(
+                "too many outputs: a step may set at most {MAX_OUTPUT_KEYS} keys; {} more \
+                 assignment(s) were not kept (the first: {first})",
+                over_keys.count
+            ));
+        }
+        let over_bytes = std::mem::take(&mut self.over_bytes);
+        if let Some(first) = &over_bytes.first {
+            self.error(format!(
+                "outputs too large: a step's outputs may hold at most 4 MiB (keys and values); \
+                 {} more assignment(s) of {} bytes in all were not kept (the first: {first})",
+                over_bytes.count, over_bytes.bytes
+            ));
+        }
+        if self.unreported_errors > 0 {
+            self.collected.errors.push(format!(
+                "… and {} more problem(s) with [COUT] lines",
+                self.unreported_errors
             ));
         }
         self.collected
@@ -836,6 +936,95 @@ mod tests {
         );
         assert_eq!(errors[3], "output ratio: expected float, got \"x\"");
         assert_eq!(errors[4], "required output result was not printed");
+    }
+
+    #[test]
+    fn bad_co_result_lines_are_reported_up_to_the_limit_then_counted() {
+        let lines: Vec<String> = (0..200_000)
+            .map(|i| format!("[COUT] CO_RESULT = maybe{i}"))
+            .collect();
+        let c = stdout(&lines.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(c.errors.len(), MAX_REPORTED_ERRORS + 1);
+        assert_eq!(c.errors[0], "CO_RESULT must be true or false, got \"maybe0\"");
+        assert_eq!(
+            c.errors[MAX_REPORTED_ERRORS],
+            format!(
+                "… and {} more problem(s) with [COUT] lines",
+                200_000 - MAX_REPORTED_ERRORS
+            )
+        );
+        assert!(c.errors.iter().map(String::len).sum::<usize>() < 2000);
+    }
+
+    #[test]
+    fn new_keys_beyond_the_key_limit_are_refused_and_reported_once() {
+        let mut c = OutputCollector::new();
+        for i in 0..MAX_OUTPUT_KEYS + 500 {
+            c.feed(&l(O, &format!("[COUT] k{i} = v")));
+        }
+        // An existing key can still be assigned.
+        c.feed(&l(O, "[COUT] k0 = again"));
+        let c = c.finish();
+        assert_eq!(c.outputs.len(), MAX_OUTPUT_KEYS);
+        assert_eq!(c.outputs["k0"], "again");
+        assert_eq!(c.outputs.get_index(0).map(|(k, _)| k.as_str()), Some("k0"));
+        assert!(!c.outputs.contains_key(&format!("k{MAX_OUTPUT_KEYS}")));
+        assert_eq!(
+            c.errors,
+            vec![format!(
+                "too many outputs: a step may set at most {MAX_OUTPUT_KEYS} keys; 500 more \
+                 assignment(s) were not kept (the first: k{MAX_OUTPUT_KEYS})"
+            )]
+        );
+    }
+
+    #[test]
+    fn outputs_beyond_the_total_size_are_refused_and_reported_once() {
+        let value = "x".repeat(MAX_VALUE_BYTES - 10);
+        let mut c = OutputCollector::new();
+        // Five values of almost 1 MiB: the fifth would pass 4 MiB; 200 more are refused too.
+        for i in 0..205 {
+            c.feed(&l(O, &format!("[COUT] big{i} = {value}")));
+        }
+        // A smaller value still fits.
+        c.feed(&l(O, "[COUT] small = 1"));
+        let c = c.finish();
+        let kept: usize = c.outputs.iter().map(|(k, v)| k.len() + v.len()).sum();
+        assert!(kept <= MAX_OUTPUTS_BYTES, "{kept}");
+        assert_eq!(c.outputs.len(), 5, "{:?}", c.outputs.keys());
+        assert_eq!(c.outputs["small"], "1");
+        assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+        assert_eq!(
+            c.errors[0],
+            format!(
+                "outputs too large: a step's outputs may hold at most 4 MiB (keys and values); \
+                 201 more assignment(s) of {} bytes in all were not kept (the first: big4)",
+                (4..205)
+                    .map(|i| format!("big{i}").len() + value.len())
+                    .sum::<usize>()
+            )
+        );
+    }
+
+    #[test]
+    fn replacing_a_value_frees_its_room_and_a_refused_replacement_drops_the_old_value() {
+        let value = "x".repeat(838_000);
+        let mut c = OutputCollector::new();
+        for i in 0..5 {
+            c.feed(&l(O, &format!("[COUT] big{i} = {value}")));
+        }
+        // Replacing big0 with a short value frees its room for big5.
+        c.feed(&l(O, "[COUT] big0 = short"));
+        c.feed(&l(O, &format!("[COUT] big5 = {value}")));
+        // Now full: a larger big1 is refused, and its old value goes too (no stale value).
+        c.feed(&l(O, &format!("[COUT] big1 = {value}{}", "y".repeat(10_000))));
+        let c = c.finish();
+        assert_eq!(
+            c.outputs.keys().collect::<Vec<_>>(),
+            ["big0", "big2", "big3", "big4", "big5"]
+        );
+        assert_eq!(c.errors.len(), 1, "{:?}", c.errors);
+        assert!(c.errors[0].contains("(the first: big1)"), "{:?}", c.errors);
     }
 
     #[test]
