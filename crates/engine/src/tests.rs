@@ -1372,7 +1372,9 @@ fn restoring_a_finished_run_finishes_it_at_once() {
 
 #[test]
 fn a_step_error_is_cut_at_its_limit_with_a_note() {
-    let yaml = format!("name: e\nstages:\n  - name: s\n    actions:\n      - {{ name: x, image: {IMG} }}\n");
+    let yaml = format!(
+        "name: e\nstages:\n  - name: s\n    actions:\n      - {{ name: x, image: {IMG} }}\n"
+    );
     let mut sim = Sim::new(&yaml).script("x", vec![Script::Hang]);
     sim.feed(Input::Start);
     let node = sim.node("x");

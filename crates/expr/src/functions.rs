@@ -1,6 +1,6 @@
 //! The built-in functions: names, arities and implementations.
 
-use crate::{to_text, EvalError, StatusFn, Value};
+use crate::{push_bounded, to_text, too_large, EvalError, StatusFn, Value, MAX_RESULT_BYTES};
 
 /// A built-in function's signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -280,18 +280,50 @@ pub(crate) fn format(args: &[Value]) -> Result<Value, EvalError> {
     let values = args.get(1..).unwrap_or(&[]);
     let pieces = check_format(&fmt, values.len()).map_err(EvalError)?;
     let mut out = String::new();
+    // Each value's text once, however often it is used.
+    let mut texts: Vec<Option<String>> = vec![None; values.len()];
     for piece in pieces {
         match piece {
-            FormatPiece::Text(t) => out.push_str(t),
-            FormatPiece::Brace(c) => out.push(c),
-            FormatPiece::Arg(n) => out.push_str(&to_text(arg(values, n))),
+            FormatPiece::Text(t) => push_bounded(&mut out, t, "format()")?,
+            FormatPiece::Brace(c) => {
+                push_bounded(&mut out, c.encode_utf8(&mut [0; 4]), "format()")?
+            }
+            FormatPiece::Arg(n) => {
+                let text = match texts.get_mut(n) {
+                    Some(slot) => slot.get_or_insert_with(|| to_text(arg(values, n))),
+                    None => continue,
+                };
+                push_bounded(&mut out, text, "format()")?;
+            }
         }
     }
     Ok(Value::String(out))
 }
 
+/// A writer that refuses to grow past [`MAX_RESULT_BYTES`].
+struct Bounded(Vec<u8>);
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.0.len().saturating_add(buf.len()) > MAX_RESULT_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 pub(crate) fn to_json(args: &[Value]) -> Result<Value, EvalError> {
-    Ok(Value::String(arg(args, 0).to_string()))
+    let mut out = Bounded(Vec::new());
+    serde_json::to_writer(&mut out, arg(args, 0)).map_err(|_| too_large("toJSON()"))?;
+    // serde_json writes valid UTF-8.
+    String::from_utf8(out.0)
+        .map(Value::String)
+        .map_err(|_| EvalError("toJSON(): the result is not UTF-8".to_string()))
 }
 
 pub(crate) fn from_json(args: &[Value]) -> Result<Value, EvalError> {
@@ -310,9 +342,16 @@ pub(crate) fn join(args: &[Value]) -> Result<Value, EvalError> {
         None => ",".to_string(),
     };
     match arg(args, 0) {
-        Value::Array(items) => Ok(Value::String(
-            items.iter().map(to_text).collect::<Vec<_>>().join(&sep),
-        )),
+        Value::Array(items) => {
+            let mut out = String::new();
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    push_bounded(&mut out, &sep, "join()")?;
+                }
+                push_bounded(&mut out, &to_text(item), "join()")?;
+            }
+            Ok(Value::String(out))
+        }
         Value::Object(_) => Err(EvalError(
             "join(): argument 1 must be an array (or a single value), found an object".to_string(),
         )),

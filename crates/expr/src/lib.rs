@@ -69,6 +69,11 @@
 //!   or in double quotes, with the escapes `\"`, `\\`, `\n`, `\t`, `\r` (any other `\x` is an
 //!   error).
 //! - Expressions may nest at most [`MAX_DEPTH`] (64) levels deep; deeper ones are a parse error.
+//! - No value an expression makes may be larger than [`MAX_RESULT_BYTES`] (4 MiB, measured as
+//!   its text: a string's bytes, other values' compact JSON): `format()`, `join()`, `toJSON()`
+//!   and a template's text fail with `… the result would be larger than 4 MiB (the limit for a
+//!   value made by an expression)` before they build anything larger, and so does a whole
+//!   expression whose value is larger.
 //!
 //! # References
 //!
@@ -158,6 +163,70 @@ pub use display::quote;
 pub use eval::{compare, format_path, loose_eq, parse_number};
 pub use functions::{function, FunctionInfo, FUNCTIONS};
 pub use parser::MAX_DEPTH;
+
+/// Largest value an expression may make (4 MiB of text); see the crate docs.
+pub const MAX_RESULT_BYTES: usize = 4 * 1024 * 1024;
+
+/// The error for a result over [`MAX_RESULT_BYTES`]; `what` names what was being made.
+pub(crate) fn too_large(what: &str) -> EvalError {
+    EvalError(format!(
+        "{what}: the result would be larger than 4 MiB (the limit for a value made by an \
+         expression)"
+    ))
+}
+
+/// Append `piece` to `out` unless that makes `out` larger than [`MAX_RESULT_BYTES`].
+pub(crate) fn push_bounded(out: &mut String, piece: &str, what: &str) -> Result<(), EvalError> {
+    if out.len().saturating_add(piece.len()) > MAX_RESULT_BYTES {
+        return Err(too_large(what));
+    }
+    out.push_str(piece);
+    Ok(())
+}
+
+/// Whether `value`'s text ([`to_text`]; compact JSON for arrays and objects) is at most `limit`
+/// bytes. Stops counting as soon as it is over; escapes inside strings count as one byte each (so
+/// it never overstates).
+pub(crate) fn fits(value: &Value, limit: usize) -> bool {
+    /// Take `n` from `budget`; `false` when it does not have that much.
+    fn take(budget: &mut usize, n: usize) -> bool {
+        match budget.checked_sub(n) {
+            Some(rest) => {
+                *budget = rest;
+                true
+            }
+            None => false,
+        }
+    }
+    fn size(value: &Value, budget: &mut usize) -> bool {
+        match value {
+            Value::Null => take(budget, 4),
+            Value::Bool(_) => take(budget, 5),
+            Value::Number(n) => take(budget, n.to_string().len()),
+            Value::String(s) => take(budget, s.len() + 2),
+            Value::Array(items) => {
+                take(budget, 2)
+                    && items
+                        .iter()
+                        .enumerate()
+                        .all(|(i, v)| take(budget, usize::from(i > 0)) && size(v, budget))
+            }
+            Value::Object(map) => {
+                take(budget, 2)
+                    && map.iter().enumerate().all(|(i, (k, v))| {
+                        take(budget, k.len() + 3 + usize::from(i > 0)) && size(v, budget)
+                    })
+            }
+        }
+    }
+    match value {
+        Value::String(s) => s.len() <= limit,
+        other => {
+            let mut budget = limit;
+            size(other, &mut budget)
+        }
+    }
+}
 
 pub use serde_json::Value;
 
@@ -264,7 +333,11 @@ impl Expr {
     /// Evaluate the expression. Fails on an unknown reference (naming its path), a function
     /// argument of the wrong kind, or invalid JSON given to `fromJSON`.
     pub fn eval(&self, ctx: &dyn Context) -> Result<Value, EvalError> {
-        eval::eval(self, ctx, 0)
+        let value = eval::eval(self, ctx, 0)?;
+        if !fits(&value, MAX_RESULT_BYTES) {
+            return Err(too_large("the expression"));
+        }
+        Ok(value)
     }
 
     /// Evaluate and apply [`truthy`] (what an `if:` does with its condition).

@@ -1,7 +1,9 @@
 //! Templates (`text ${{ expr }} text`) and `if:` conditions.
 
 use crate::lexer::{find_expr_end, ScanEnd};
-use crate::{parser, to_text, Context, EvalError, Expr, ExprError, Part, Template, Value};
+use crate::{
+    parser, push_bounded, to_text, Context, EvalError, Expr, ExprError, Part, Template, Value,
+};
 
 /// Parse the `${{ … }}` that opens at `open`; returns the expression and the offset after `}}`.
 fn scan_expression(text: &str, open: usize) -> Result<(Expr, usize), ExprError> {
@@ -65,8 +67,8 @@ pub(crate) fn eval_template(template: &Template, ctx: &dyn Context) -> Result<Va
     let mut out = String::new();
     for part in &template.parts {
         match part {
-            Part::Text(t) => out.push_str(t),
-            Part::Expr(e) => out.push_str(&to_text(&e.eval(ctx)?)),
+            Part::Text(t) => push_bounded(&mut out, t, "the text")?,
+            Part::Expr(e) => push_bounded(&mut out, &to_text(&e.eval(ctx)?), "the text")?,
         }
     }
     Ok(Value::String(out))

@@ -945,7 +945,10 @@ mod tests {
             .collect();
         let c = stdout(&lines.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(c.errors.len(), MAX_REPORTED_ERRORS + 1);
-        assert_eq!(c.errors[0], "CO_RESULT must be true or false, got \"maybe0\"");
+        assert_eq!(
+            c.errors[0],
+            "CO_RESULT must be true or false, got \"maybe0\""
+        );
         assert_eq!(
             c.errors[MAX_REPORTED_ERRORS],
             format!(
@@ -1017,7 +1020,10 @@ mod tests {
         c.feed(&l(O, "[COUT] big0 = short"));
         c.feed(&l(O, &format!("[COUT] big5 = {value}")));
         // Now full: a larger big1 is refused, and its old value goes too (no stale value).
-        c.feed(&l(O, &format!("[COUT] big1 = {value}{}", "y".repeat(10_000))));
+        c.feed(&l(
+            O,
+            &format!("[COUT] big1 = {value}{}", "y".repeat(10_000)),
+        ));
         let c = c.finish();
         assert_eq!(
             c.outputs.keys().collect::<Vec<_>>(),

@@ -5,6 +5,7 @@
 
 mod errors;
 mod eval;
+mod limits;
 mod parse;
 mod props;
 mod template;
