@@ -15,6 +15,9 @@ use crate::yaml::{Kind, Node, Pos, Value};
 
 /// Most matrix combinations one action may expand to.
 pub(crate) const MAX_MATRIX_COMBINATIONS: usize = 256;
+/// Most tries `retry.attempts` may ask for (with the doubling backoff, the tenth try waits
+/// `backoff · 512`).
+pub(crate) const MAX_RETRY_ATTEMPTS: u32 = 10;
 
 const WORKFLOW_FIELDS: &[&str] = &[
     "name",
@@ -670,7 +673,17 @@ fn retry(cx: &mut Cx, f: Field<'_>) -> Retry {
     cx.check_keys(&m, &["attempts", "backoff"], "`retry`");
     if let Some(a) = cx.required(&m, "attempts", "`retry`") {
         if let Some(n) = cx.int_at_least(a, 1) {
-            r.attempts = n;
+            if n > MAX_RETRY_ATTEMPTS {
+                cx.error(
+                    a.value_pos(),
+                    format!(
+                        "`retry.attempts` is {n}; at most {MAX_RETRY_ATTEMPTS} tries are allowed \
+                         (attempts counts every try, the first one included)"
+                    ),
+                );
+            } else {
+                r.attempts = n;
+            }
         }
     }
     if let Some(b) = m.get("backoff").filter(|b| !b.value.is_null()) {

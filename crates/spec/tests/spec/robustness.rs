@@ -226,3 +226,40 @@ fn pathological_inputs_are_rejected_without_panicking() {
         assert!(!err.0.is_empty());
     }
 }
+
+#[test]
+fn retry_attempts_and_matrix_sizes_have_upper_bounds() {
+    let loader = Loader::new(&NoCatalog);
+    let messages = |text: &str| -> Vec<String> {
+        match loader.parse_workflow(text, "p.yaml", Path::new(".")) {
+            Ok(_) => Vec::new(),
+            Err(d) => d.0.iter().map(|d| d.to_string()).collect(),
+        }
+    };
+    let action = |extra: &str| {
+        format!("name: m\nstages:\n  - name: s\n    actions:\n      - {{ name: a, image: i, {extra} }}\n")
+    };
+    assert_eq!(
+        messages(&action("retry: { attempts: 10 }")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        messages(&action("retry: { attempts: 11 }")),
+        ["p.yaml:5:49: error: `retry.attempts` is 11; at most 10 tries are allowed (attempts counts every try, the first one included)"]
+    );
+    let axis = |n: usize| (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+    assert_eq!(
+        messages(&action(&format!(
+            "matrix: {{ x: [{}], y: [1] }}",
+            axis(256)
+        ))),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        messages(&action(&format!(
+            "matrix: {{ x: [{}], y: [1, 2] }}",
+            axis(129)
+        ))),
+        ["p.yaml:5:38: error: `matrix` expands to 258 copies; at most 256 are allowed"]
+    );
+}
