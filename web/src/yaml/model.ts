@@ -120,8 +120,9 @@ function get(map: YAMLMap, key: string): unknown {
 }
 
 function str(v: unknown): string | null {
-  if (isScalar(v)) return v.value === null || v.value === undefined ? null : String(v.value);
-  return null;
+  if (!isScalar(v)) return null;
+  const x = v.value;
+  return typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean' ? String(x) : null;
 }
 
 function obj(v: unknown): Record<string, unknown> {
@@ -170,7 +171,7 @@ export function readModel(text: string): ModelResult {
     const name = str(get(n, 'name')) ?? `(action ${index + 1})`;
     const w = obj(get(n, 'with'));
     const needsNode = get(n, 'needs');
-    const needs = isSeq(needsNode) ? needsNode.items.map((x) => str(x) ?? '') : isScalar(needsNode) && needsNode.value ? [String(needsNode.value)] : null;
+    const needs = isSeq(needsNode) ? needsNode.items.map((x) => str(x) ?? '') : str(needsNode) !== null ? [str(needsNode) ?? ''] : null;
     const retry = obj(get(n, 'retry'));
     const refs: Ref[] = [];
     for (const [input, v] of Object.entries(w)) for (const r of refsIn(v)) refs.push({ input, ...r });
