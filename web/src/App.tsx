@@ -4,6 +4,12 @@ import type { Session } from './api/types';
 import { Link } from './Link';
 import { Login } from './pages/Login';
 import { Dashboard } from './pages/Dashboard';
+import { Components } from './pages/Components';
+import { RevisionDiff } from './pages/RevisionDiff';
+import { Runs } from './pages/Runs';
+import { Workflow } from './pages/Workflow';
+import { EditorPage } from './editor/EditorPage';
+import { RunPage } from './run/RunPage';
 import { currentRoute, navigate, routePath, useLocationKey, type Route } from './router';
 import { SessionContext, VIEWER_REASON, type SessionState } from './session';
 
@@ -106,7 +112,30 @@ function Page({ route }: { route: Route }) {
   switch (route.page) {
     case 'dashboard':
       return <Dashboard />;
-    default:
-      return <p className="muted">This page is not built yet.</p>;
+    case 'workflow':
+      return <Workflow key={route.name} name={route.name} />;
+    case 'edit':
+      return <EditorPage key={route.name} name={route.name} />;
+    case 'new':
+      return <EditorPage key="new" name={null} />;
+    case 'revisions':
+      return <RevisionDiff name={route.name} from={route.from} to={route.to} />;
+    case 'runs':
+      return <Runs route={route} />;
+    case 'run':
+      return <RunPage key={route.id} route={route} />;
+    case 'components':
+      return <Components name={route.name} />;
+    case 'login':
+      return null;
+    case 'notfound':
+      return (
+        <main className="page">
+          <h1>Not found</h1>
+          <p>
+            Nothing at <code>{route.path}</code>. <Link to={{ page: 'dashboard' }}>Workflows</Link>
+          </p>
+        </main>
+      );
   }
 }

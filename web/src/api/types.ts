@@ -16,6 +16,7 @@ export type RevisionList = Schemas['RevisionList'];
 export type WorkflowSaved = Schemas['WorkflowSaved'];
 export type ComponentSummary = Schemas['ComponentSummary'];
 export type ComponentView = Schemas['ComponentView'];
+export type ComponentVersionsView = Schemas['ComponentVersions'];
 export type ParamView = Schemas['ParamView'];
 export type Diagnostic = Schemas['DiagnosticView'];
 export type ValidateResult = Schemas['ValidateResult'];
@@ -26,8 +27,9 @@ export type Role = 'admin' | 'viewer';
 
 /** The answer of `/api/v1/session` (POST and GET). */
 export interface Session {
+  auth: 'session' | 'token';
   role: Role;
   token_name: string;
-  csrf_token: string;
-  expires_at: string;
+  csrf_token: string | null;
+  expires_at: string | null;
 }

@@ -1,0 +1,338 @@
+// The workflow graph, used by every page that shows one (view, editor, run, diff). Stages are
+// lanes, actions are nodes with typed ports; layout from ELK in a worker, never stored.
+import {
+  Background,
+  Controls,
+  Handle,
+  MiniMap,
+  Position,
+  ReactFlow,
+  ReactFlowProvider,
+  applyNodeChanges,
+  useReactFlow,
+  type Connection,
+  type Edge,
+  type Node,
+  type NodeChange,
+  type NodeProps,
+} from '@xyflow/react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
+import type { WorkflowModel } from '../yaml/model';
+import { buildGraph, elkInput, navigationGrid, neighbour, withLanes, type ActionNodeData, type BuildOptions, type GNode, type LaneNodeData, type PortInfo } from './graphData';
+import { layoutInWorker } from './layout';
+import { duration } from './runState';
+
+export interface WiringEnd {
+  action: string;
+  port: string;
+}
+
+export interface GraphProps extends BuildOptions {
+  model: WorkflowModel;
+  mode: 'view' | 'edit' | 'run';
+  selected?: string | null;
+  onSelect?: (id: string | null) => void;
+  /** Edit mode: why a connection is refused (null: allowed). */
+  checkConnection?: (from: WiringEnd, to: WiringEnd) => string | null;
+  onConnect?: (from: WiringEnd, to: WiringEnd) => void;
+  /** Edit mode: a palette item dropped into a lane (stage index) or beside them (null: a new stage). */
+  onDropItem?: (payload: string, stageIndex: number | null) => void;
+  /** Re-render clock for running durations. */
+  now?: number;
+  label?: string;
+}
+
+export const DRAG_TYPE = 'application/x-containerops-palette';
+
+const STATUS_WORDS = new Set(['pending', 'waiting', 'running', 'succeeded', 'failed', 'skipped', 'cancelled', 'reused']);
+
+function typeBadge(p: PortInfo): string {
+  return p.type ?? '';
+}
+
+function Port({ p, side, mode }: { p: PortInfo; side: 'in' | 'out'; mode: GraphProps['mode'] }) {
+  return (
+    <div className={`port port-${side}${p.wired ? ' wired' : ''}`} title={`${p.name}${p.type ? `: ${p.type}` : ''}${p.required ? ' (required)' : ''}`}>
+      <Handle
+        type={side === 'in' ? 'target' : 'source'}
+        position={side === 'in' ? Position.Left : Position.Right}
+        id={`${side}:${p.name}`}
+        isConnectable={mode === 'edit'}
+        className={`handle handle-${side}`}
+        aria-label={`${side === 'in' ? 'input' : 'output'} ${p.name}`}
+      />
+      <span className="port-name">
+        {p.name}
+        {p.required ? <span className="req">*</span> : null}
+      </span>
+      <span className="port-type">{typeBadge(p)}</span>
+    </div>
+  );
+}
+
+function ActionNodeView({ data, selected }: NodeProps<Node<ActionNodeData>>) {
+  const { action, inputs, outputs, run, problems, diff, subtitle } = data;
+  const mode = (data.mode as GraphProps['mode'] | undefined) ?? 'view';
+  const now = (data.now as number | undefined) ?? 0;
+  const status = run?.status ?? (mode === 'run' ? 'pending' : undefined);
+  const statusWord = status && STATUS_WORDS.has(status) ? status : status ?? '';
+  const counts = run && run.copies > 1 ? Object.entries(run.counts).map(([s, n]) => `${n} ${s}`).join(' · ') : null;
+  const rows = Math.max(inputs.length, outputs.length);
+  return (
+    <div
+      className={`action-node${selected ? ' selected' : ''}${status ? ` st-${status}` : ''}${problems.length ? ' has-problems' : ''}${diff ? ` diff-${diff}` : ''}`}
+      role="button"
+      tabIndex={0}
+      aria-label={`action ${action.name}`}
+      aria-pressed={selected}
+      data-action-id={action.id}
+      {...(mode === 'run' ? { 'data-status': statusWord } : {})}
+    >
+      <Handle type="target" position={Position.Left} id={null} className="handle handle-node" isConnectable={false} />
+      <Handle type="source" position={Position.Right} id={null} className="handle handle-node" isConnectable={false} />
+      <div className="an-head">
+        <span className="an-name">{action.name}</span>
+        {action.matrixCount > 1 ? <span className="an-badge" title="matrix copies">×{action.matrixCount}</span> : null}
+        {action.retry ? <span className="an-badge" title="retry">↻{typeof action.retry.attempts === 'number' ? action.retry.attempts : ''}</span> : null}
+        {status ? <span className={`an-status st-${status}`}>{status}</span> : null}
+      </div>
+      <div className="an-sub" title={subtitle}>
+        {subtitle}
+      </div>
+      {mode === 'run' && run ? (
+        <div className="an-run">
+          {duration(run.startedAt, run.finishedAt, now)}
+          {run.attempts > 1 ? ` · ${run.attempts} attempts` : ''}
+          {counts ? ` · ${counts}` : ''}
+        </div>
+      ) : null}
+      {problems.length ? (
+        <div className="an-problems" title={problems.join('\n')}>
+          ⚠ {problems.length} problem{problems.length > 1 ? 's' : ''}
+        </div>
+      ) : null}
+      {rows > 0 && mode !== 'run' ? (
+        <div className="an-ports">
+          <div className="ports-in">
+            {inputs.map((p) => (
+              <Port key={p.name} p={p} side="in" mode={mode} />
+            ))}
+          </div>
+          <div className="ports-out">
+            {outputs.map((p) => (
+              <Port key={p.name} p={p} side="out" mode={mode} />
+            ))}
+          </div>
+        </div>
+      ) : (
+        <div className="hidden-ports">
+          {inputs.map((p) => (
+            <Handle key={`i${p.name}`} type="target" position={Position.Left} id={`in:${p.name}`} className="handle handle-hidden" isConnectable={false} />
+          ))}
+          {outputs.map((p) => (
+            <Handle key={`o${p.name}`} type="source" position={Position.Right} id={`out:${p.name}`} className="handle handle-hidden" isConnectable={false} />
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function LaneNodeView({ data }: NodeProps<Node<LaneNodeData>>) {
+  return (
+    <div className={`lane${data.finally ? ' lane-finally' : ''}`} aria-label={`stage ${data.name}`} role="group">
+      <div className="lane-title">{data.name}</div>
+    </div>
+  );
+}
+
+const nodeTypes = { action: memo(ActionNodeView), lane: memo(LaneNodeView) };
+
+function shapeKey(nodes: GNode[], edgeKey: string): string {
+  return `${nodes.map((n) => `${n.id}:${n.height}`).join('|')}#${edgeKey}`;
+}
+
+function GraphInner(props: GraphProps) {
+  const { model, mode, selected, onSelect, checkConnection, onConnect, onDropItem, now, contracts, run, problems, diff } = props;
+  const base = useMemo(() => buildGraph(model, { contracts, run, problems, diff }), [model, contracts, run, problems, diff]);
+  const key = useMemo(() => shapeKey(base.nodes.filter((n) => n.type === 'action'), base.edges.map((e) => e.id).join(',')), [base]);
+  const [layout, setLayout] = useState<{ key: string; positions: Map<string, { x: number; y: number }> } | null>(null);
+  const [refusal, setRefusal] = useState<string | null>(null);
+  const flow = useReactFlow();
+  const wrapper = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    let stale = false;
+    layoutInWorker(elkInput(model, base))
+      .then((positions) => {
+        if (!stale) setLayout({ key, positions });
+      })
+      .catch(() => undefined); // the lane layout stays
+    return () => {
+      stale = true;
+    };
+    // Layout only when the shape changes, not on status updates.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key]);
+
+  const graph = useMemo(() => (layout && layout.key === key ? withLanes(model, base, layout.positions) : base), [layout, key, model, base]);
+
+  const initial = useMemo<Node[]>(
+    () =>
+      graph.nodes.map((n) => ({
+        id: n.id,
+        type: n.type,
+        position: n.position,
+        width: n.width,
+        height: n.height,
+        data: n.type === 'action' ? { ...n.data, mode, now } : n.data,
+        selectable: n.type === 'action',
+        draggable: n.type === 'action',
+        focusable: false,
+        selected: n.id === selected,
+        zIndex: n.type === 'lane' ? -1 : 1,
+        ...(n.type === 'lane' ? { style: { width: n.width, height: n.height } } : {}),
+      })),
+    [graph, mode, now, selected],
+  );
+  const [nodes, setNodes] = useState<Node[]>(initial);
+  useEffect(() => {
+    setNodes(initial);
+  }, [initial]);
+  const onNodesChange = useCallback((changes: NodeChange[]) => {
+    setNodes((ns) => applyNodeChanges(changes, ns));
+  }, []);
+
+  const edges = useMemo<Edge[]>(
+    () =>
+      graph.edges.map((e) => ({
+        id: e.id,
+        source: e.source,
+        target: e.target,
+        sourceHandle: e.sourceHandle,
+        targetHandle: e.targetHandle,
+        type: 'smoothstep',
+        className: `edge-${e.kind}`,
+        label: mode === 'run' ? undefined : e.label ?? undefined,
+        animated: mode === 'run' && (run?.get(e.target)?.status === 'running'),
+        focusable: false,
+      })),
+    [graph, mode, run],
+  );
+
+  const firstFit = useRef(true);
+  useEffect(() => {
+    if (firstFit.current && nodes.length > 0) {
+      firstFit.current = false;
+      void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 });
+    }
+  }, [nodes, flow]);
+  useEffect(() => {
+    if (layout) void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 });
+  }, [layout, flow]);
+
+  const ends = (c: Connection | Edge): [WiringEnd, WiringEnd] | null => {
+    if (!c.sourceHandle?.startsWith('out:') || !c.targetHandle?.startsWith('in:')) return null;
+    return [
+      { action: c.source, port: c.sourceHandle.slice(4) },
+      { action: c.target, port: c.targetHandle.slice(3) },
+    ];
+  };
+
+  const isValidConnection = useCallback(
+    (c: Connection | Edge) => {
+      const e = ends(c);
+      if (!e) return false;
+      const problem = checkConnection ? checkConnection(e[0], e[1]) : 'read-only';
+      setRefusal(problem ? `Refused: ${problem}` : null);
+      return problem === null;
+    },
+    [checkConnection],
+  );
+
+  const grid = useMemo(() => navigationGrid(graph), [graph]);
+  const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
+    const target = e.target as HTMLElement;
+    const id = target.getAttribute('data-action-id');
+    if (!id) return;
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      onSelect?.(id);
+      return;
+    }
+    if (e.key === 'ArrowUp' || e.key === 'ArrowDown' || e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+      e.preventDefault();
+      const to = neighbour(grid, id, e.key);
+      if (!to) return;
+      const n = graph.nodes.find((x) => x.id === to);
+      if (n) void flow.setCenter(n.position.x + n.width / 2, n.position.y + n.height / 2, { zoom: flow.getZoom(), duration: 0 });
+      requestAnimationFrame(() => {
+        wrapper.current?.querySelector<HTMLElement>(`[data-action-id="${CSS.escape(to)}"]`)?.focus();
+      });
+    }
+  };
+
+  const onDragOver = (e: DragEvent) => {
+    if (mode !== 'edit') return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+  };
+  const onDrop = (e: DragEvent) => {
+    if (mode !== 'edit' || !onDropItem) return;
+    const payload = e.dataTransfer.getData(DRAG_TYPE);
+    if (!payload) return;
+    e.preventDefault();
+    const p = flow.screenToFlowPosition({ x: e.clientX, y: e.clientY });
+    const lane = graph.nodes.find((n) => n.type === 'lane' && p.x >= n.position.x && p.x <= n.position.x + n.width && p.y >= n.position.y && p.y <= n.position.y + n.height);
+    const si = lane ? Number(lane.id.slice('lane:'.length)) : null;
+    const stage = si === null ? undefined : model.stages[si];
+    onDropItem(payload, stage && !stage.finally ? si : null);
+  };
+
+  return (
+    <div className="graph" ref={wrapper} onKeyDown={onKeyDown} onDragOver={onDragOver} onDrop={onDrop} aria-label={props.label ?? 'workflow graph'} role="region">
+      <ReactFlow
+        nodes={nodes}
+        edges={edges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onNodeClick={(_, n) => {
+          if (n.type === 'action') onSelect?.(n.id);
+        }}
+        onPaneClick={() => onSelect?.(null)}
+        onConnectStart={() => {
+          setRefusal(null);
+        }}
+        isValidConnection={isValidConnection}
+        onConnect={(c) => {
+          const e = ends(c);
+          if (e) onConnect?.(e[0], e[1]);
+        }}
+        nodesConnectable={mode === 'edit'}
+        onlyRenderVisibleElements
+        disableKeyboardA11y
+        minZoom={0.05}
+        maxZoom={2}
+        proOptions={{ hideAttribution: true }}
+        deleteKeyCode={null}
+      >
+        <Background gap={24} />
+        <Controls showInteractive={false} />
+        {model.actions.length > 40 ? <MiniMap pannable zoomable /> : null}
+      </ReactFlow>
+      {refusal ? (
+        <div className="refusal" role="status">
+          {refusal}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+export function WorkflowGraph(props: GraphProps) {
+  return (
+    <ReactFlowProvider>
+      <GraphInner {...props} />
+    </ReactFlowProvider>
+  );
+}
