@@ -689,12 +689,12 @@ fn the_deployments_environment_configures_a_kubernetes_server() {
         values.insert(name.clone(), value);
     }
     // Every CONTAINEROPS_ variable is one the server reads (a typo would be silently ignored).
+    let server_vars = co_server::config::env_vars();
     for name in values.keys() {
         assert!(
-            co_server::config::ENV_VARS.contains(&name.as_str())
+            server_vars.contains(name)
                 || ["CONTAINEROPS_LOG", "CONTAINEROPS_LOG_FORMAT"].contains(&name.as_str()),
-            "{name} is not a variable of containerops server ({:?})",
-            co_server::config::ENV_VARS
+            "{name} is not a variable of containerops server ({server_vars:?})",
         );
     }
     assert_eq!(
@@ -702,10 +702,10 @@ fn the_deployments_environment_configures_a_kubernetes_server() {
         Some(&json!("metadata.namespace")),
         "the namespace comes from the downward API"
     );
-    let config = co_server::ServerConfig::resolve(co_server::ServerOptions::default(), &|name| {
-        values.get(name).cloned()
-    })
-    .unwrap_or_else(|e| panic!("the Deployment's configuration is rejected: {e}"));
+    let lookup = |name: &str| values.get(name).cloned();
+    let config = co_server::ServerOptions::parse(&[], &lookup)
+        .and_then(|given| co_server::ServerConfig::resolve(given, &lookup))
+        .unwrap_or_else(|e| panic!("the Deployment's configuration is rejected: {e}"));
     assert_eq!(config.backend, co_server::config::BackendKind::Kubernetes);
     assert_eq!(
         config.kubernetes.namespace.as_deref(),

@@ -14,7 +14,7 @@ use co_store::Store;
 use tokio::net::TcpListener;
 
 use crate::app::{router, AlwaysReady, AppState, BackendProbe};
-use crate::config::{redact_url, BackendKind, ServerConfig};
+use crate::config::{BackendKind, ServerConfig};
 use crate::coordinator::{Coordinator, CoordinatorConfig};
 use crate::crypto::SecretBox;
 use crate::error::ServerError;
@@ -39,7 +39,7 @@ impl Server {
     /// once on stderr (also available from [`Server::generated_admin_token`]).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         tracing::info!(
-            database = %redact_url(&config.database),
+            database = %config.database,
             server_id = %config.server_id,
             "starting"
         );
@@ -54,7 +54,7 @@ impl Server {
         let local_addr = listener.local_addr()?;
 
         let secrets = match &config.secret_key {
-            Some(key) => SecretBox::from_base64(key)?,
+            Some(key) => SecretBox::from_base64(key.expose())?,
             None => {
                 let path = config.secret_key_file();
                 let (secrets, created) = SecretBox::load_or_create(&path)?;
@@ -72,7 +72,7 @@ impl Server {
 
         let generated_admin_token = match &config.admin_token {
             Some(token) => {
-                crate::auth::ensure_admin_token(&store, token).await?;
+                crate::auth::ensure_admin_token(&store, token.expose()).await?;
                 None
             }
             None => crate::auth::create_first_token(&store).await?,

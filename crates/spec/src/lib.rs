@@ -201,6 +201,11 @@ pub fn plan(workflow: Arc<Workflow>) -> Plan {
     plan::plan(workflow)
 }
 
+/// The candidate closest to `word`, if it is close enough to be a likely typo ("did you mean …?").
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    suggest::suggest(word, candidates)
+}
+
 /// Parse a duration: `90s`, `10m`, `1h30m`, `500ms`, `2h`.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     quantity::parse_duration(text)

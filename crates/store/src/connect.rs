@@ -414,7 +414,7 @@ fn postgres_hint(err: &sqlx::Error) -> String {
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user:***@host/db` (for messages and logs).
-pub(crate) fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

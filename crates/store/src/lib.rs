@@ -132,7 +132,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row};
 
-pub use connect::{Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
+pub use connect::{redact_url, Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
 pub use log_writer::{LogWriter, LogWriterStats};
 pub use service::*;
 pub use timestamp::{format_timestamp, normalize_timestamp, now_timestamp};

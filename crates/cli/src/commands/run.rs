@@ -113,25 +113,23 @@ pub struct KubeArgs {
 }
 
 impl KubeArgs {
+    /// The flags as the settings the server shares.
+    fn settings(&self) -> co_server::config::KubeSettings {
+        co_server::config::KubeSettings {
+            namespace: self.namespace.clone(),
+            context: self.context.clone(),
+            k8s_workspace: self.k8s_workspace.map(|w| w.as_str().to_string()),
+            k8s_storage_class: self.k8s_storage_class.clone(),
+            k8s_workspace_size: self.k8s_workspace_size.clone(),
+            k8s_pull_grace: self.k8s_pull_grace.clone(),
+            k8s_stop_grace: self.k8s_stop_grace.clone(),
+            k8s_unschedulable_grace: self.k8s_unschedulable_grace.clone(),
+        }
+    }
+
     /// The flags that were given, by name (for the mistake of giving them with docker).
-    fn given(&self) -> Vec<&'static str> {
-        [
-            ("--namespace", self.namespace.is_some()),
-            ("--context", self.context.is_some()),
-            ("--k8s-workspace", self.k8s_workspace.is_some()),
-            ("--k8s-storage-class", self.k8s_storage_class.is_some()),
-            ("--k8s-workspace-size", self.k8s_workspace_size.is_some()),
-            ("--k8s-pull-grace", self.k8s_pull_grace.is_some()),
-            ("--k8s-stop-grace", self.k8s_stop_grace.is_some()),
-            (
-                "--k8s-unschedulable-grace",
-                self.k8s_unschedulable_grace.is_some(),
-            ),
-        ]
-        .into_iter()
-        .filter(|(_, given)| *given)
-        .map(|(flag, _)| flag)
-        .collect()
+    fn given(&self) -> Vec<String> {
+        self.settings().given().into_iter().map(flag_name).collect()
     }
 
     /// The backend's options: each flag, else its environment variable, else the default.
@@ -139,42 +137,17 @@ impl KubeArgs {
         &self,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<co_backend_kube::KubeOptions, String> {
-        let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
-        let settings = co_server::config::KubeSettings {
-            namespace: self
-                .namespace
-                .clone()
-                .or_else(|| var("CONTAINEROPS_NAMESPACE")),
-            context: self.context.clone().or_else(|| var("CONTAINEROPS_CONTEXT")),
-            workspace: self
-                .k8s_workspace
-                .map(|w| w.as_str().to_string())
-                .or_else(|| var("CONTAINEROPS_K8S_WORKSPACE")),
-            storage_class: self
-                .k8s_storage_class
-                .clone()
-                .or_else(|| var("CONTAINEROPS_K8S_STORAGE_CLASS")),
-            workspace_size: self
-                .k8s_workspace_size
-                .clone()
-                .or_else(|| var("CONTAINEROPS_K8S_WORKSPACE_SIZE")),
-            pull_grace: self
-                .k8s_pull_grace
-                .clone()
-                .or_else(|| var("CONTAINEROPS_K8S_PULL_GRACE")),
-            stop_grace: self
-                .k8s_stop_grace
-                .clone()
-                .or_else(|| var("CONTAINEROPS_K8S_STOP_GRACE")),
-            unschedulable_grace: self
-                .k8s_unschedulable_grace
-                .clone()
-                .or_else(|| var("CONTAINEROPS_K8S_UNSCHEDULABLE_GRACE")),
-        };
-        settings
-            .options(&|key| format!("--{}", key.replace('_', "-")))
-            .map_err(|e| e.0)
+        use co_server::config::{KubeSettings, Layer};
+        let settings = self
+            .settings()
+            .or(KubeSettings::from_env(env).map_err(|e| e.0)?);
+        settings.options(&|key| flag_name(key)).map_err(|e| e.0)
     }
+}
+
+/// A setting's flag (`--k8s-workspace`) from its config-file key (`k8s_workspace`).
+fn flag_name(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

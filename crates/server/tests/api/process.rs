@@ -216,27 +216,33 @@ fn help_documents_every_option_and_its_environment_variable() {
         .unwrap();
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "--listen",
-        "--database",
-        "--config",
-        "--data-dir",
-        "--admin-token",
-        "--secret-key",
-        "--max-runs",
-        "--max-body-bytes",
-        "--server-id",
-        "CONTAINEROPS_LISTEN",
-        "CONTAINEROPS_DATABASE",
-        "CONTAINEROPS_ADMIN_TOKEN",
-        "CONTAINEROPS_SECRET_KEY",
-        "postgres://",
-        "127.0.0.1:8080",
-        "secret.key",
-        "Examples:",
-    ] {
+    for (_, flag, var) in co_server::config::declared_options() {
+        if flag != "--lease" {
+            assert!(help.contains(&flag), "{flag} is not in:\n{help}");
+            assert!(help.contains(&var), "{var} is not in:\n{help}");
+        }
+    }
+    for needle in ["postgres://", "127.0.0.1:8080", "secret.key", "Examples:"] {
         assert!(help.contains(needle), "{needle} is not in:\n{help}");
     }
+    // The values of secret variables are not shown.
+    let out = Command::new(containerops_bin())
+        .args(["server", "--help"])
+        .env("CONTAINEROPS_ADMIN_TOKEN", "help-shows-no-token-0123")
+        .env("CONTAINEROPS_DATABASE", "postgres://co:hunter2@db/x")
+        .output()
+        .unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    assert!(!help.contains("help-shows-no-token"), "{help}");
+    assert!(!help.contains("hunter2"), "{help}");
+    // A wrong value in a variable: exit 2, naming the option.
+    let out = Command::new(containerops_bin())
+        .args(["server"])
+        .env("CONTAINEROPS_MAX_RUNS", "many")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--max-runs"));
     // A mistake in the configuration: exit 2 with the reason.
     let out = Command::new(containerops_bin())
         .args(["server", "--listen", "no-port"])

@@ -113,7 +113,7 @@ async fn secrets_are_write_only_and_stored_encrypted(db: &TestDb) {
 async fn a_configured_key_is_used_and_shared(db: &TestDb) {
     let key = SecretBox::generate_key().unwrap();
     let mut config = db.config();
-    config.secret_key = Some(key.clone());
+    config.secret_key = Some(key.clone().into());
     let server = TestServer::start_with(config.clone()).await;
     server.api().set_secret("SHARED", "one value").await;
     server.stop().await;
