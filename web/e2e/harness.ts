@@ -91,14 +91,14 @@ export async function startServer(): Promise<Server> {
   };
 }
 
-export async function launch(): Promise<{ browser: Browser; profile: string }> {
-  const profile = mkdtempSync(join(tmpdir(), 'co-web-chromium-'));
+/** Chromium with a fresh temporary profile (playwright-core makes one per launch and removes it). */
+export async function launch(): Promise<{ browser: Browser }> {
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`],
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  return { browser, profile };
+  return { browser };
 }
 
 export async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {

@@ -1,7 +1,7 @@
 // The UI end to end, as a person uses it: real Chromium, a real `containerops server`, steps on
 // real Podman. Screenshots go to web/e2e-output/ (the best are in docs/ui.md).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,13 +9,12 @@ import { REPO, WEB, launch, login, newPage, shot, startServer, type Server } fro
 
 let server: Server;
 let browser: Browser;
-let profile: string;
 
 const fixture = (name: string) => readFileSync(join(WEB, 'e2e', 'fixtures', name), 'utf8');
 
 beforeAll(async () => {
   server = await startServer();
-  ({ browser, profile } = await launch());
+  ({ browser } = await launch());
   for (const c of ['greet.yaml', 'shout.yaml']) {
     const r = await server.api('POST', '/components', fixture(c), undefined, true);
     expect([200, 201]).toContain(r.status);
@@ -24,7 +23,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser.close();
-  rmSync(profile, { recursive: true, force: true });
   await server.stop();
 });
 

@@ -8,7 +8,6 @@ import {
   Position,
   ReactFlow,
   ReactFlowProvider,
-  applyNodeChanges,
   useReactFlow,
   type Connection,
   type Edge,
@@ -37,8 +36,6 @@ export interface GraphProps extends BuildOptions {
   onConnect?: (from: WiringEnd, to: WiringEnd) => void;
   /** Edit mode: a palette item dropped into a lane (stage index) or beside them (null: a new stage). */
   onDropItem?: (payload: string, stageIndex: number | null) => void;
-  /** Re-render clock for running durations. */
-  now?: number;
   label?: string;
 }
 
@@ -70,10 +67,20 @@ function Port({ p, side, mode }: { p: PortInfo; side: 'in' | 'out'; mode: GraphP
   );
 }
 
+/** The duration of a step; ticks every second while it runs (only visible running nodes tick). */
+function Duration({ start, end }: { start: string | null; end: string | null }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!start || end) return;
+    const t = window.setInterval(() => { setNow(Date.now()); }, 1000);
+    return () => { window.clearInterval(t); };
+  }, [start, end]);
+  return <>{duration(start, end, now)}</>;
+}
+
 function ActionNodeView({ data, selected }: NodeProps<Node<ActionNodeData>>) {
   const { action, inputs, outputs, run, problems, diff, subtitle } = data;
   const mode = (data.mode as GraphProps['mode'] | undefined) ?? 'view';
-  const now = (data.now as number | undefined) ?? 0;
   const status = run?.status ?? (mode === 'run' ? 'pending' : undefined);
   const statusWord = status && STATUS_WORDS.has(status) ? status : status ?? '';
   const counts = run && run.copies > 1 ? Object.entries(run.counts).map(([s, n]) => `${n} ${s}`).join(' · ') : null;
@@ -101,7 +108,7 @@ function ActionNodeView({ data, selected }: NodeProps<Node<ActionNodeData>>) {
       </div>
       {mode === 'run' && run ? (
         <div className="an-run">
-          {duration(run.startedAt, run.finishedAt, now)}
+          <Duration start={run.startedAt} end={run.finishedAt} />
           {run.attempts > 1 ? ` · ${run.attempts} attempts` : ''}
           {counts ? ` · ${counts}` : ''}
         </div>
@@ -148,12 +155,25 @@ function LaneNodeView({ data }: NodeProps<Node<LaneNodeData>>) {
 
 const nodeTypes = { action: memo(ActionNodeView), lane: memo(LaneNodeView) };
 
+/** Above this many actions the graph opens zoomed on its start instead of fitted whole. */
+const BIG = 60;
+
+function runSig(d: ActionNodeData): string {
+  const r = d.run;
+  if (!r) return '';
+  return `${r.status}:${JSON.stringify(r.counts)}:${r.attempts}:${r.startedAt ?? ''}:${r.finishedAt ?? ''}:${r.error ?? ''}`;
+}
+
+function portSig(d: ActionNodeData): string {
+  return `${d.inputs.map((p) => `${p.name}=${p.type ?? ''}${p.wired ? '*' : ''}`).join(',')}/${d.outputs.map((p) => `${p.name}=${p.type ?? ''}`).join(',')}`;
+}
+
 function shapeKey(nodes: GNode[], edgeKey: string): string {
   return `${nodes.map((n) => `${n.id}:${n.height}`).join('|')}#${edgeKey}`;
 }
 
 function GraphInner(props: GraphProps) {
-  const { model, mode, selected, onSelect, checkConnection, onConnect, onDropItem, now, contracts, run, problems, diff } = props;
+  const { model, mode, selected, onSelect, checkConnection, onConnect, onDropItem, contracts, run, problems, diff } = props;
   const base = useMemo(() => buildGraph(model, { contracts, run, problems, diff }), [model, contracts, run, problems, diff]);
   const key = useMemo(() => shapeKey(base.nodes.filter((n) => n.type === 'action'), base.edges.map((e) => e.id).join(',')), [base]);
   const [layout, setLayout] = useState<{ key: string; positions: Map<string, { x: number; y: number }> } | null>(null);
@@ -177,30 +197,55 @@ function GraphInner(props: GraphProps) {
 
   const graph = useMemo(() => (layout && layout.key === key ? withLanes(model, base, layout.positions) : base), [layout, key, model, base]);
 
-  const initial = useMemo<Node[]>(
-    () =>
-      graph.nodes.map((n) => ({
+  // One React Flow node object per action, reused while nothing it shows changed, so a status
+  // update of one step re-renders one node (a 1,000-step run page stays responsive).
+  const cache = useRef(new Map<string, { sig: string; node: Node }>());
+  const [dragged, setDragged] = useState<Map<string, { x: number; y: number }>>(new Map());
+  useEffect(() => {
+    setDragged(new Map());
+  }, [graph]);
+  const nodes = useMemo<Node[]>(() => {
+    const next = new Map<string, { sig: string; node: Node }>();
+    const out = graph.nodes.map((n) => {
+      const pos = dragged.get(n.id) ?? n.position;
+      const d = n.data as ActionNodeData;
+      const sig =
+        n.type === 'action'
+          ? `${pos.x},${pos.y},${n.height},${n.id === selected},${mode},${runSig(d)},${d.problems.join('|')},${d.diff ?? ''},${portSig(d)},${d.subtitle},${d.action.matrixCount},${JSON.stringify(d.action.retry)}`
+          : `${pos.x},${pos.y},${n.width},${n.height},${(n.data as LaneNodeData).name}`;
+      const old = cache.current.get(n.id);
+      if (old && old.sig === sig) {
+        next.set(n.id, old);
+        return old.node;
+      }
+      const node: Node = {
         id: n.id,
         type: n.type,
-        position: n.position,
+        position: pos,
         width: n.width,
         height: n.height,
-        data: n.type === 'action' ? { ...n.data, mode, now } : n.data,
+        data: n.type === 'action' ? { ...n.data, mode } : n.data,
         selectable: n.type === 'action',
         draggable: n.type === 'action',
         focusable: false,
         selected: n.id === selected,
         zIndex: n.type === 'lane' ? -1 : 1,
         ...(n.type === 'lane' ? { style: { width: n.width, height: n.height } } : {}),
-      })),
-    [graph, mode, now, selected],
-  );
-  const [nodes, setNodes] = useState<Node[]>(initial);
-  useEffect(() => {
-    setNodes(initial);
-  }, [initial]);
+      };
+      next.set(n.id, { sig, node });
+      return node;
+    });
+    cache.current = next;
+    return out;
+  }, [graph, mode, selected, dragged]);
   const onNodesChange = useCallback((changes: NodeChange[]) => {
-    setNodes((ns) => applyNodeChanges(changes, ns));
+    const moves = changes.filter((c) => c.type === 'position' && c.position);
+    if (moves.length === 0) return;
+    setDragged((m) => {
+      const n = new Map(m);
+      for (const c of moves) if (c.type === 'position' && c.position) n.set(c.id, c.position);
+      return n;
+    });
   }, []);
 
   const edges = useMemo<Edge[]>(
@@ -220,16 +265,19 @@ function GraphInner(props: GraphProps) {
     [graph, mode, run],
   );
 
-  const firstFit = useRef(true);
+  // Small graphs are fitted into view; big ones open at a readable zoom on their first lanes
+  // (fitting 1,000 nodes would put every one of them on screen and defeat virtualisation).
+  const big = model.actions.length > BIG;
+  const fitted = useRef(false);
   useEffect(() => {
-    if (firstFit.current && nodes.length > 0) {
-      firstFit.current = false;
-      void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 });
-    }
-  }, [nodes, flow]);
-  useEffect(() => {
-    if (layout) void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 });
-  }, [layout, flow]);
+    if (nodes.length === 0) return;
+    if (big) {
+      if (!fitted.current) void flow.setViewport({ x: 16, y: 16, zoom: 0.8 });
+    } else void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 });
+    fitted.current = true;
+    // Re-fit when the layout lands or the shape changes, not on every status update.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [layout, key, flow]);
 
   const ends = (c: Connection | Edge): [WiringEnd, WiringEnd] | null => {
     if (!c.sourceHandle?.startsWith('out:') || !c.targetHandle?.startsWith('in:')) return null;

@@ -80,7 +80,7 @@ export function nodeHeight(inputs: number, outputs: number): number {
   return HEADER_H + Math.max(inputs, outputs, 0) * PORT_H + 10;
 }
 
-function portsOf(model: WorkflowModel, a: ActionModel, contract: Contract | undefined): { inputs: PortInfo[]; outputs: PortInfo[] } {
+function portsOf(usedOutputs: Map<string, string[]>, a: ActionModel, contract: Contract | undefined): { inputs: PortInfo[]; outputs: PortInfo[] } {
   const inputs: PortInfo[] = [];
   const seen = new Set<string>();
   const wiredInputs = new Set(a.refs.map((r) => r.input));
@@ -112,12 +112,10 @@ function portsOf(model: WorkflowModel, a: ActionModel, contract: Contract | unde
     }
   }
   // Outputs that other actions use (plain image steps declare none).
-  for (const other of model.actions) {
-    for (const r of other.refs) {
-      if (r.action === a.id && !outSeen.has(r.output)) {
-        outSeen.add(r.output);
-        outputs.push({ name: r.output, type: null });
-      }
+  for (const name of usedOutputs.get(a.id) ?? []) {
+    if (!outSeen.has(name)) {
+      outSeen.add(name);
+      outputs.push({ name, type: null });
     }
   }
   return { inputs, outputs };
@@ -146,9 +144,17 @@ export function buildGraph(model: WorkflowModel, opts: BuildOptions = {}): Graph
   const nodes: GNode[] = [];
   const edges: GEdge[] = [];
   const ids = new Set(model.actions.map((a) => a.id));
+  const usedOutputs = new Map<string, string[]>();
+  for (const a of model.actions) {
+    for (const r of a.refs) {
+      const l = usedOutputs.get(r.action);
+      if (l) l.push(r.output);
+      else usedOutputs.set(r.action, [r.output]);
+    }
+  }
   for (const a of model.actions) {
     const contract = a.component ? opts.contracts?.(a.component) : undefined;
-    const { inputs, outputs } = portsOf(model, a, contract);
+    const { inputs, outputs } = portsOf(usedOutputs, a, contract);
     nodes.push({
       id: a.id,
       type: 'action',
@@ -221,8 +227,15 @@ export function withLanes(model: WorkflowModel, g: Graph, positions: Map<string,
     top = LANE_HEADER + LANE_PAD;
     bottom = top + 80;
   }
+  const byStage = new Map<number, GNode[]>();
+  for (const n of actionNodes) {
+    const si = (n.data as ActionNodeData).action.stageIndex;
+    const l = byStage.get(si);
+    if (l) l.push(n);
+    else byStage.set(si, [n]);
+  }
   model.stages.forEach((s, si) => {
-    const members = actionNodes.filter((n) => (n.data as ActionNodeData).action.stageIndex === s.index);
+    const members = byStage.get(s.index) ?? [];
     const minX = members.length ? Math.min(...members.map((n) => n.position.x)) : si * (NODE_W + LANE_GAP + 2 * LANE_PAD) + LANE_PAD;
     const maxX = members.length ? Math.max(...members.map((n) => n.position.x + n.width)) : minX + NODE_W;
     const width = maxX - minX + 2 * LANE_PAD;

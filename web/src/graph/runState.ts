@@ -33,10 +33,17 @@ export function nodeIdOf(model: WorkflowModel, step: Pick<StepView, 'stage' | 'a
   return model.actions.some((a) => a.id === name) ? name : null;
 }
 
+const idSets = new WeakMap<WorkflowModel, Set<string>>();
+
 export function runStates(model: WorkflowModel, steps: readonly StepView[]): Map<string, RunState> {
   const out = new Map<string, RunState>();
+  let ids = idSets.get(model);
+  if (!ids) {
+    ids = new Set(model.actions.map((a) => a.id));
+    idSets.set(model, ids);
+  }
   for (const s of steps) {
-    const id = nodeIdOf(model, s);
+    const id = model.format === 'seed' ? nodeIdOf(model, s) : ids.has(baseName(s.key || s.action)) ? baseName(s.key || s.action) : null;
     if (!id) continue;
     const cur = out.get(id) ?? { status: 'pending', counts: {}, copies: 0, attempts: 0, startedAt: null, finishedAt: null, error: null };
     cur.counts[s.status] = (cur.counts[s.status] ?? 0) + 1;

@@ -175,7 +175,7 @@ export function RunPage({ route }: { route: Extract<Route, { page: 'run' }> }) {
         <div className="run-main">
           {view === 'graph' ? (
             <div className="graph-box tall">
-              <WorkflowGraph model={model} mode="run" run={states} contracts={lookup} selected={selectedNode} onSelect={select} now={now} label="run graph" />
+              <WorkflowGraph model={model} mode="run" run={states} contracts={lookup} selected={selectedNode} onSelect={select} label="run graph" />
             </div>
           ) : (
             <Gantt run={run} now={now} selected={selectedStep?.key ?? null} onSelect={(key) => { navigate({ page: 'run', id: route.id, step: key, line: null }); }} />
@@ -201,7 +201,7 @@ function StepPanel({ run, model, step, route, buffer, logVersion, streamState, n
   const follow = useRef(true);
   const lines = useMemo(() => {
     if (!step) return [];
-    return buffer.lines.filter((l) => l.step === step.key);
+    return [...(buffer.byStep.get(step.key) ?? [])];
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [buffer, step, logVersion]);
   useEffect(() => {

@@ -5,6 +5,8 @@ import type { LogLine } from '../api/types';
 
 export class LogBuffer {
   readonly lines: LogLine[] = [];
+  /** The same lines by step key. */
+  readonly byStep = new Map<string, LogLine[]>();
   /** The highest `seq` held; lines arrive in order, so everything up to it is here. */
   last = 0;
 
@@ -13,6 +15,9 @@ export class LogBuffer {
     if (line.seq <= this.last) return 'duplicate';
     if (line.seq !== this.last + 1) return 'gap';
     this.lines.push(line);
+    const l = this.byStep.get(line.step);
+    if (l) l.push(line);
+    else this.byStep.set(line.step, [line]);
     this.last = line.seq;
     return 'added';
   }
