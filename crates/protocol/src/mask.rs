@@ -1,4 +1,4 @@
-//! Masking secret values (and their base64 forms) in log text.
+//! Masking secret values (and their base64, URL-encoded and JSON-escaped forms) in log text.
 
 use std::borrow::Cow;
 
@@ -24,6 +24,10 @@ pub const MIN_BASE64_FRAGMENT: usize = 6;
 /// (`{`, `}`, `-----`…) which carry next to no secret and would mask much unrelated text.
 pub const MIN_SECRET_LINE: usize = 4;
 
+/// How many escaping layers are looked through: a secret URL-encoded inside a JSON string, or a
+/// JSON text escaped again inside another JSON string, is masked; three layers deep is not.
+pub const MAX_DECODE_DEPTH: usize = 2;
+
 const MASK: &str = "***";
 
 /// Replaces every secret value, and its base64 forms, with `***`.
@@ -38,6 +42,16 @@ const MASK: &str = "***";
 ///   only the chars whose 6 bits all come from the secret), in both alphabets, if at least
 ///   [`MIN_BASE64_FRAGMENT`] chars long; and the same fragment extended to the end of the encoding
 ///   (with the last partial char and padding) for a secret at the end of the encoded text.
+///
+/// Each of these forms is also masked where it appears *escaped* in the text (see [`MAX_DECODE_DEPTH`]):
+///
+/// * URL-encoded: any bytes written as `%XX` (either hex case, whichever characters the encoder
+///   chose to escape), and `+` for a space as in form data (`tok%3Dab%2Fc`, `a+b%21`);
+/// * JSON-escaped: inside a JSON string (`\"`, `\\`, `\/`, `\n`, `\t`, `\uXXXX` with surrogate
+///   pairs, …), so a secret holding quotes, backslashes, control or non-ASCII characters is
+///   masked in a JSON log line too.
+///
+/// The whole escape sequences that spell the secret are replaced, so no part of it stays visible.
 ///
 /// One pass of an Aho–Corasick automaton finds every occurrence, overlapping ones included
 /// (standard match semantics with overlapping search); the union of the matched byte ranges is
@@ -164,17 +178,15 @@ impl Masker {
         let Some(automaton) = &self.automaton else {
             return Cow::Borrowed(text);
         };
-        let matches = match automaton.try_find_overlapping_iter(text) {
-            Ok(matches) => matches,
+        let Some(mut ranges) = matched_ranges(automaton, text) else {
             // Cannot happen with standard match semantics; fail closed rather than leak.
-            Err(_) => return Cow::Owned(MASK.to_string()),
+            return Cow::Owned(MASK.to_string());
         };
-        // Merge the matched ranges into maximal runs. Overlapping matches are reported in order
-        // of their end; a later one may start before an earlier run, so merge by start position.
-        let mut ranges: Vec<(usize, usize)> = matches.map(|m| (m.start(), m.end())).collect();
         if ranges.is_empty() {
             return Cow::Borrowed(text);
         }
+        // Merge the matched ranges into maximal runs. Overlapping matches are reported in order
+        // of their end; a later one may start before an earlier run, so merge by start position.
         ranges.sort_unstable();
         let bytes = text.as_bytes();
         let mut out: Vec<u8> = Vec::with_capacity(text.len());
@@ -205,6 +217,201 @@ impl Masker {
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })
     }
+}
+
+/// Every range of `text` (byte offsets) that spells a pattern, plainly or through up to
+/// [`MAX_DECODE_DEPTH`] layers of URL or JSON escaping. `None` if the automaton refuses to search.
+fn matched_ranges(automaton: &AhoCorasick, text: &str) -> Option<Vec<(usize, usize)>> {
+    let mut ranges = Vec::new();
+    for m in automaton.try_find_overlapping_iter(text).ok()? {
+        ranges.push((m.start(), m.end()));
+    }
+    // Decoded views of the text, each byte knowing the range of `text` it came from; views of
+    // views for nested escaping. Only texts with an escape character are decoded at all.
+    let mut layer: Vec<View> = vec![View::identity(text.as_bytes())];
+    for _ in 0..MAX_DECODE_DEPTH {
+        let mut next = Vec::new();
+        for view in &layer {
+            for decoder in DECODERS {
+                if let Some(decoded) = view.decode(decoder) {
+                    for m in automaton
+                        .try_find_overlapping_iter(&decoded.bytes[..])
+                        .ok()?
+                    {
+                        if let Some(range) = decoded.origin_of(m.start(), m.end()) {
+                            ranges.push(range);
+                        }
+                    }
+                    next.push(decoded);
+                }
+            }
+        }
+        if next.is_empty() {
+            break;
+        }
+        layer = next;
+    }
+    Some(ranges)
+}
+
+/// A decoding of the text: its bytes, and for each byte the range of the original text it
+/// stands for (a whole escape sequence, or the byte itself).
+struct View {
+    bytes: Vec<u8>,
+    origin: Vec<(usize, usize)>,
+}
+
+/// Decodes one escaping layer: a view whose origins are ranges of the input, or `None` when the
+/// input holds nothing this decoder would change.
+type Decoder = fn(&[u8]) -> Option<View>;
+
+const DECODERS: [Decoder; 3] = [percent_decode, form_decode, json_unescape];
+
+impl View {
+    fn identity(bytes: &[u8]) -> View {
+        View {
+            bytes: bytes.to_vec(),
+            origin: (0..bytes.len()).map(|i| (i, i + 1)).collect(),
+        }
+    }
+
+    /// This view decoded once more, with origins in the original text.
+    fn decode(&self, decoder: Decoder) -> Option<View> {
+        let View { bytes, origin } = decoder(&self.bytes)?;
+        let origin = origin
+            .iter()
+            .map(|&(start, end)| self.origin_of(start, end))
+            .collect::<Option<Vec<_>>>()?;
+        Some(View { bytes, origin })
+    }
+
+    /// The range of the original text that bytes `start..end` of this view stand for.
+    fn origin_of(&self, start: usize, end: usize) -> Option<(usize, usize)> {
+        let first = self.origin.get(start)?;
+        let last = self.origin.get(end.checked_sub(1)?)?;
+        Some((first.0, last.1))
+    }
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// `%XX` → the byte (either hex case); everything else as it is.
+fn percent_decode(input: &[u8]) -> Option<View> {
+    url_decode(input, false)
+}
+
+/// Like [`percent_decode`], and `+` → space (`application/x-www-form-urlencoded`).
+fn form_decode(input: &[u8]) -> Option<View> {
+    if !input.contains(&b'+') {
+        return None;
+    }
+    url_decode(input, true)
+}
+
+fn url_decode(input: &[u8], plus_is_space: bool) -> Option<View> {
+    if !input.contains(&b'%') && !plus_is_space {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(input.len());
+    let mut origin = Vec::with_capacity(input.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some(hex_value(*input.get(i + 1)?)? * 16 + hex_value(*input.get(i + 2)?)?))
+            .flatten();
+        match escaped {
+            Some(decoded) => {
+                bytes.push(decoded);
+                origin.push((i, i + 3));
+                changed = true;
+                i += 3;
+            }
+            None if plus_is_space && b == b'+' => {
+                bytes.push(b' ');
+                origin.push((i, i + 1));
+                changed = true;
+                i += 1;
+            }
+            None => {
+                bytes.push(b);
+                origin.push((i, i + 1));
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(View { bytes, origin })
+}
+
+/// The escapes of a JSON string (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`, `\t`, `\uXXXX`
+/// and surrogate pairs `\uD83D\uDE00`) → what they stand for (UTF-8); everything else as it is.
+fn json_unescape(input: &[u8]) -> Option<View> {
+    if !input.contains(&b'\\') {
+        return None;
+    }
+    let hex4 = |at: usize| -> Option<u32> {
+        let digits = input.get(at..at + 4)?;
+        digits
+            .iter()
+            .try_fold(0u32, |acc, &d| Some(acc * 16 + u32::from(hex_value(d)?)))
+    };
+    let mut bytes = Vec::with_capacity(input.len());
+    let mut origin = Vec::with_capacity(input.len());
+    let mut changed = false;
+    let mut i = 0;
+    while let Some(&b) = input.get(i) {
+        // (the char an escape stands for, the escape's length)
+        let escape: Option<(char, usize)> = if b == b'\\' {
+            match input.get(i + 1) {
+                Some(b'"') => Some(('"', 2)),
+                Some(b'\\') => Some(('\\', 2)),
+                Some(b'/') => Some(('/', 2)),
+                Some(b'b') => Some(('\u{8}', 2)),
+                Some(b'f') => Some(('\u{c}', 2)),
+                Some(b'n') => Some(('\n', 2)),
+                Some(b'r') => Some(('\r', 2)),
+                Some(b't') => Some(('\t', 2)),
+                Some(b'u') => hex4(i + 2).and_then(|unit| {
+                    if (0xD800..0xDC00).contains(&unit) {
+                        let low = (input.get(i + 6..i + 8) == Some(&b"\\u"[..]))
+                            .then(|| hex4(i + 8))
+                            .flatten()
+                            .filter(|low| (0xDC00..0xE000).contains(low))?;
+                        let code = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00);
+                        Some((char::from_u32(code)?, 12))
+                    } else {
+                        Some((char::from_u32(unit)?, 6))
+                    }
+                }),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        match escape {
+            Some((c, len)) => {
+                for &d in c.encode_utf8(&mut [0u8; 4]).as_bytes() {
+                    bytes.push(d);
+                    origin.push((i, i + len));
+                }
+                changed = true;
+                i += len;
+            }
+            None => {
+                bytes.push(b);
+                origin.push((i, i + 1));
+                i += 1;
+            }
+        }
+    }
+    changed.then_some(View { bytes, origin })
 }
 
 #[cfg(test)]
@@ -423,6 +630,54 @@ mod tests {
         let m = Masker::new([json]);
         assert_eq!(m.mask("{ }"), "{ }", "short lines are not masked");
         assert_eq!(m.mask("line:   \"private_key\": \"abc123\""), "line:   ***");
+    }
+
+    #[test]
+    fn url_encoded_forms_are_masked() {
+        let secret = "p@ss w/rd&=?ü";
+        let m = Masker::new([secret]);
+        for encoded in [
+            // every reserved byte escaped, upper and lower case hex
+            "p%40ss%20w%2Frd%26%3D%3F%C3%BC",
+            "p%40ss%20w%2frd%26%3d%3f%c3%bc",
+            // form data: `+` for the space
+            "p%40ss+w%2Frd%26%3D%3F%C3%BC",
+            // an encoder that leaves `@` and `/` alone
+            "p@ss%20w/rd%26%3D%3F%C3%BC",
+            // everything escaped, even letters
+            "%70%40%73%73%20%77%2F%72%64%26%3D%3F%C3%BC",
+        ] {
+            let line = format!("GET /login?user=me&password={encoded}&x=1");
+            assert_eq!(
+                m.mask(&line),
+                "GET /login?user=me&password=***&x=1",
+                "{encoded}"
+            );
+        }
+        // `%` that is no escape, and `+` in text without secrets, stay as they are
+        assert_eq!(m.mask("100% sure, 1+1"), "100% sure, 1+1");
+        assert!(matches!(m.mask("a%zz+b"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_escaped_forms_are_masked() {
+        let secret = "quo\"te\\back\tslash→🎉";
+        let m = Masker::new([secret]);
+        let json = serde_json::to_string(&serde_json::json!({ "password": secret })).unwrap();
+        assert_eq!(m.mask(&json), r#"{"password":"***"}"#);
+        // `\uXXXX` escapes (ASCII-only JSON encoders), surrogate pairs included
+        let ascii_only = r#"{"password":"quo\"te\\back\tslash\u2192\ud83c\udf89"}"#;
+        assert_eq!(m.mask(ascii_only), r#"{"password":"***"}"#);
+        let slashes = Masker::new(["a/b"]);
+        assert_eq!(slashes.mask(r#"{"p":"a\/b"}"#), r#"{"p":"***"}"#);
+        // a JSON document escaped again inside a JSON string (two layers)
+        let twice = serde_json::to_string(&json).unwrap();
+        assert_eq!(m.mask(&twice), r#""{\"password\":\"***\"}""#);
+        // a URL-encoded secret inside a JSON string
+        let m = Masker::new(["a b/c"]);
+        assert_eq!(m.mask(r#"{"url":"x?t=a%20b%2Fc"}"#), r#"{"url":"x?t=***"}"#);
+        // broken escapes are left alone
+        assert_eq!(m.mask(r"\u12 \x \"), r"\u12 \x \");
     }
 
     #[test]

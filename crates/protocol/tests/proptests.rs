@@ -275,6 +275,125 @@ proptest! {
     }
 }
 
+/// `text` URL-encoded the way some encoder might: every byte that must be escaped (non-ASCII,
+/// controls, `%`, `+`, space) is, others only where `escape_others` says so; hex digits in upper
+/// or lower case; a space as `%20` or `+`.
+fn url_encode(text: &str, choices: &[(bool, bool)]) -> String {
+    let mut out = String::new();
+    for (i, b) in text.bytes().enumerate() {
+        let (escape_other, lower) = choices
+            .get(i % choices.len().max(1))
+            .copied()
+            .unwrap_or_default();
+        if b == b' ' && escape_other {
+            out.push('+');
+        } else if b.is_ascii_graphic() && !matches!(b, b'%' | b'+') && !escape_other {
+            out.push(char::from(b));
+        } else if lower {
+            out.push_str(&format!("%{b:02x}"));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Percent-decoding with `+` as a space (the test's own, independent of the masker's).
+fn url_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |j: usize| bytes.get(j).and_then(|c| char::from(*c).to_digit(16));
+        match (bytes[i], hex(i + 1), hex(i + 2)) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or_default());
+                i += 3;
+            }
+            (b'+', _, _) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// JSON string escaping with every non-ASCII char as `\uXXXX` (surrogate pairs above U+FFFF),
+/// as ASCII-only JSON encoders write it.
+fn json_ascii(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_ascii() && !c.is_ascii_control() => out.push(c),
+            c => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+proptest! {
+    #[test]
+    fn masker_hides_url_encoded_secrets(
+        secret in unicode_text(16).prop_filter("non-empty, no '*'", |s| !s.is_empty() && !s.contains('*')),
+        prefix in unicode_text(8),
+        suffix in unicode_text(8),
+        choices in prop::collection::vec(any::<(bool, bool)>(), 1..16),
+    ) {
+        let masker = Masker::new([&secret]);
+        let encoded = url_encode(&format!("{prefix}{secret}{suffix}"), &choices);
+        let masked = masker.mask(&encoded);
+        prop_assert!(masked.contains("***"), "{encoded} → {masked}");
+        prop_assert!(
+            !contains_bytes(&url_decode(&masked), secret.as_bytes()),
+            "{secret:?}: {encoded} → {masked}"
+        );
+    }
+
+    #[test]
+    fn masker_hides_json_escaped_secrets(
+        secret in unicode_text(16).prop_filter("non-empty, no '*'", |s| !s.is_empty() && !s.contains('*')),
+        prefix in unicode_text(8),
+        suffix in unicode_text(8),
+        ascii_only in any::<bool>(),
+    ) {
+        let masker = Masker::new([&secret]);
+        let whole = format!("{prefix}{secret}{suffix}");
+        let json = if ascii_only {
+            json_ascii(&whole)
+        } else {
+            serde_json::to_string(&whole).unwrap()
+        };
+        let masked = masker.mask(&json);
+        prop_assert!(masked.contains("***"), "{json} → {masked}");
+        for form in [serde_json::to_string(&secret).unwrap(), json_ascii(&secret)] {
+            let inner = &form[1..form.len() - 1];
+            prop_assert!(!masked.contains(inner), "{inner:?} in {masked}");
+        }
+        // Where the masked text is still a JSON string (a plain match of the secret may cut an
+        // escape in two), its value does not hold the secret either.
+        if let Ok(decoded) = serde_json::from_str::<String>(&masked) {
+            prop_assert!(!decoded.contains(secret.as_str()), "{json} → {masked}");
+        }
+    }
+}
+
 proptest! {
     // Lines around the 1 MiB limit are expensive: a few cases only.
     #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
