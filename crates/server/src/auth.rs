@@ -106,16 +106,17 @@ pub async fn ensure_admin_token(store: &Store, token: &str) -> Result<(), co_sto
     }
 }
 
-/// If the store has no token at all, create an admin token and return it (to be shown once).
-pub async fn create_first_token(
+/// If the store has no admin token (a first start, or every admin token is gone), create one and
+/// return it (to be shown once): nobody is ever locked out of a server whose files they control.
+pub async fn create_admin_token_if_none(
     store: &Store,
 ) -> Result<Option<String>, crate::error::ServerError> {
-    if !store.list_tokens().await?.is_empty() {
+    if store.has_token_with_role(Role::Admin.as_str()).await? {
         return Ok(None);
     }
     let token = generate_token()?;
     store
-        .insert_token(&token_record(&token, "admin (first start)", Role::Admin))
+        .insert_token(&token_record(&token, "admin (server start)", Role::Admin))
         .await?;
     Ok(Some(token))
 }

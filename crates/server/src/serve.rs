@@ -35,8 +35,8 @@ impl Server {
     /// Open the store, load (or create) the secrets key, make sure an admin token exists, bind
     /// the listen address, connect the backend and start the coordinator.
     ///
-    /// If the store has no token and none is configured, an admin token is created and printed
-    /// once on stderr (also available from [`Server::generated_admin_token`]).
+    /// If the store has no admin token and none is configured, an admin token is created and
+    /// printed once on stderr (also available from [`Server::generated_admin_token`]).
     pub async fn bind(config: ServerConfig) -> Result<Server, ServerError> {
         tracing::info!(
             database = %config.database,
@@ -75,13 +75,14 @@ impl Server {
                 crate::auth::ensure_admin_token(&store, token.expose()).await?;
                 None
             }
-            None => crate::auth::create_first_token(&store).await?,
+            None => crate::auth::create_admin_token_if_none(&store).await?,
         };
         if let Some(token) = &generated_admin_token {
             eprintln!(
-                "\nWARNING: created the first admin API token. It is shown only this once: store \
-                 it now.\n\n    {token}\n\nSend it as `Authorization: Bearer <token>`; create more \
-                 tokens with POST /api/v1/tokens, or set admin_token in the configuration.\n"
+                "\nWARNING: the store had no admin API token, so one was created. It is shown only \
+                 this once: store it now.\n\n    {token}\n\nSend it as `Authorization: Bearer \
+                 <token>`; create more tokens with POST /api/v1/tokens, or set admin_token in the \
+                 configuration.\n"
             );
         }
 
@@ -142,7 +143,8 @@ impl Server {
         self.local_addr
     }
 
-    /// The admin token this start created (the store had none and none was configured).
+    /// The admin token this start created (the store had no admin token and none was
+    /// configured).
     pub fn generated_admin_token(&self) -> Option<&str> {
         self.generated_admin_token.as_deref()
     }

@@ -53,7 +53,7 @@ pub(crate) fn parse_component(
 
     let name = cx
         .required(&m, "name", what)
-        .and_then(|f| cx.name(f, NameRule::Lower));
+        .and_then(|f| cx.stored_name(f, crate::NameKind::Component));
     let version = cx
         .required(&m, "version", what)
         .and_then(|f| version(cx, f));

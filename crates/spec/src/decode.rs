@@ -211,6 +211,19 @@ impl Cx {
         }
     }
 
+    /// The name of a workflow or component: its character set and the length limit of every
+    /// stored name ([`crate::names`]).
+    pub fn stored_name(&mut self, f: Field<'_>, kind: crate::NameKind) -> Option<String> {
+        let s = self.string(f)?;
+        match kind.check(&s) {
+            Ok(()) => Some(s),
+            Err(message) => {
+                self.error(f.value_pos(), message);
+                None
+            }
+        }
+    }
+
     pub fn bool(&mut self, f: Field<'_>) -> Option<bool> {
         match f.value.scalar().map(|s| s.value()) {
             Some(Value::Bool(b)) => Some(b),

@@ -41,6 +41,7 @@
 //!   lenient about fields the model does not use).
 
 pub mod model;
+pub mod names;
 
 mod component;
 mod decode;
@@ -55,6 +56,7 @@ mod workflow;
 mod yaml;
 
 pub use model::*;
+pub use names::{NameKind, MAX_NAME_LEN};
 
 use std::fmt;
 use std::path::Path;

@@ -45,7 +45,8 @@ struct Subscription {
     pos: Pos,
 }
 
-/// The workflow name for a seed uri: its last segment, made to match `[a-z0-9][a-z0-9-]*`.
+/// The workflow name for a seed uri: its last segment, made to match `[a-z0-9][a-z0-9-]*` and cut
+/// to [`crate::MAX_NAME_LEN`] characters.
 pub(crate) fn flow_name(uri: &str) -> String {
     let last = uri
         .trim_end_matches('/')
@@ -61,7 +62,12 @@ pub(crate) fn flow_name(uri: &str) -> String {
             out.push('-');
         }
     }
-    let out = out.trim_matches('-').to_string();
+    let out: String = out
+        .trim_start_matches('-')
+        .chars()
+        .take(crate::MAX_NAME_LEN)
+        .collect();
+    let out = out.trim_end_matches('-').to_string();
     if out.is_empty() {
         "flow".to_string()
     } else {
@@ -551,5 +557,8 @@ mod tests {
         );
         assert_eq!(flow_name("x/--"), "flow");
         assert_eq!(flow_name(""), "flow");
+        let long = flow_name(&format!("a/b/{}", "x-".repeat(200)));
+        assert_eq!(long.len(), crate::MAX_NAME_LEN - 1, "{long}");
+        assert!(crate::NameKind::Workflow.is_valid(&long));
     }
 }

@@ -145,7 +145,7 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node, resolver: &mut Resolver<'_>) -> P
     });
     if let Some(n) = cx
         .required(&m, "name", what)
-        .and_then(|f| cx.name(f, NameRule::Lower))
+        .and_then(|f| cx.stored_name(f, crate::NameKind::Workflow))
     {
         p.name = n;
     }

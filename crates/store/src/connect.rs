@@ -22,6 +22,8 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 10;
 const MIGRATION_LOCK_KEY: i64 = 0x636f_5f73_746f_7265; // "co_store"
 /// Key of the transaction-scoped advisory lock that serialises run claims on PostgreSQL.
 const CLAIM_LOCK_KEY: i64 = 0x636f_5f63_6c61_696d; // "co_claim"
+/// Key of the transaction-scoped advisory lock that serialises token deletions on PostgreSQL.
+const TOKENS_LOCK_KEY: i64 = 0x636f_5f74_6f6b_656e; // "co_token"
 
 /// Which database a [`crate::Store`] talks to. Everything else about the two is shared; the few
 /// statements that must differ live in the methods of this type (the "dialect").
@@ -55,9 +57,21 @@ impl Backend {
     /// claimed once and per-workflow limits hold. SQLite needs none: `BEGIN IMMEDIATE` already
     /// excludes every other writer.
     pub(crate) fn claim_lock(self) -> Option<String> {
+        self.transaction_lock(CLAIM_LOCK_KEY)
+    }
+
+    /// SQL run first inside a token deletion ([`crate::Store::delete_token_unless_last`]), so
+    /// that "is it the last admin token?" and the delete happen for one deletion at a time on
+    /// every server (under PostgreSQL's READ COMMITTED two deletions would each see the other's
+    /// token still there). SQLite needs none (`BEGIN IMMEDIATE`).
+    pub(crate) fn tokens_lock(self) -> Option<String> {
+        self.transaction_lock(TOKENS_LOCK_KEY)
+    }
+
+    fn transaction_lock(self, key: i64) -> Option<String> {
         match self {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK_KEY})")),
+            Backend::Postgres => Some(format!("SELECT pg_advisory_xact_lock({key})")),
         }
     }
 
@@ -74,12 +88,7 @@ impl Backend {
     /// SQL run first inside the migration transaction so that concurrent `open`s migrate one after
     /// the other. SQLite needs none: `BEGIN IMMEDIATE` already excludes every other writer.
     fn migration_lock(self) -> Option<String> {
-        match self {
-            Backend::Sqlite => None,
-            Backend::Postgres => Some(format!(
-                "SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"
-            )),
-        }
+        self.transaction_lock(MIGRATION_LOCK_KEY)
     }
 }
 

@@ -12,6 +12,8 @@
 //!   servers, and a run whose owner stopped renewing its lease is recovered by exactly one server.
 //! - A webhook delivery id and a cron tick start at most one run; workflow revisions are numbered
 //!   1, 2, 3, … without gaps or duplicates, even with concurrent writers.
+//! - The last token of a role (the last admin token) is never deleted, even by concurrent
+//!   deletions on several servers.
 //!
 //! # Opening
 //! [`Store::open`] takes `sqlite://PATH`, `sqlite:PATH`, a plain file path (created with its

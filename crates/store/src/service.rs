@@ -10,6 +10,8 @@
 //! - A running run is owned by the server whose lease is current; a run whose lease expired is
 //!   claimed again (recovered) by exactly one server.
 //! - A webhook delivery id and a cron tick start at most one run.
+//! - Token deletions are serialised (`BEGIN IMMEDIATE` / an advisory lock), so "not the last admin
+//!   token" is checked and acted on atomically.
 //!
 //! # Tables (migration `0002_server.sql`)
 //! - `workflows` (name → latest revision, created/updated) and `workflow_revisions` (name,
@@ -96,6 +98,16 @@ pub struct TokenRecord {
     /// `admin` (everything) or `viewer` (read only).
     pub role: String,
     pub created_at: String,
+}
+
+/// What [`Store::delete_token_unless_last`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenDeletion {
+    Deleted,
+    /// No token has that id.
+    NotFound,
+    /// It is the last token with the role to keep; nothing was deleted.
+    LastOfRole,
 }
 
 /// A run claimed by a server.
@@ -447,14 +459,59 @@ impl Store {
         rows.iter().map(token_from_row).collect()
     }
 
-    /// `true` if it existed.
-    pub async fn delete_token(&self, id: &str) -> Result<bool> {
-        let done = sqlx::query("DELETE FROM tokens WHERE id = $1")
+    /// Delete token `id`, unless it is the last token with role `keep` (the last admin token):
+    /// the check and the delete are one transaction, serialised with every other deletion
+    /// (SQLite `BEGIN IMMEDIATE`; PostgreSQL a transaction-scoped advisory lock), so of two
+    /// concurrent deletions of the last two such tokens, on any number of servers, exactly one
+    /// succeeds.
+    pub async fn delete_token_unless_last(&self, id: &str, keep: &str) -> Result<TokenDeletion> {
+        let doing = "deleting a token";
+        let mut tx = self.begin_write().await?;
+        if let Some(lock) = self.backend.tokens_lock() {
+            sqlx::query(&lock)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| read_error(e, "taking the token lock"))?;
+        }
+        let role: Option<String> = sqlx::query("SELECT role FROM tokens WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(|e| read_error(e, "deleting a token"))?;
-        Ok(done.rows_affected() > 0)
+            .map_err(|e| read_error(e, doing))?
+            .map(|row| column(&row, "role"))
+            .transpose()?;
+        let outcome = match role {
+            None => TokenDeletion::NotFound,
+            Some(role) => {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE role = $1")
+                    .bind(&role)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(|e| read_error(e, doing))?;
+                if role == keep && column::<i64>(&row, "n")? <= 1 {
+                    TokenDeletion::LastOfRole
+                } else {
+                    sqlx::query("DELETE FROM tokens WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(|e| read_error(e, doing))?;
+                    TokenDeletion::Deleted
+                }
+            }
+        };
+        tx.commit().await.map_err(|e| read_error(e, doing))?;
+        Ok(outcome)
+    }
+
+    /// Whether any token has role `role` (a server with no admin token left creates one).
+    pub async fn has_token_with_role(&self, role: &str) -> Result<bool> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM tokens WHERE role = $1")
+            .bind(role)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| read_error(e, "counting tokens"))?;
+        Ok(column::<i64>(&row, "n")? > 0)
     }
 
     // --- triggers ---------------------------------------------------------------------------

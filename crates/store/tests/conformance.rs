@@ -1250,6 +1250,7 @@ conformance!(
     service::concurrent_component_registrations_agree,
     service::secrets_are_set_replaced_listed_and_deleted,
     service::tokens_are_found_by_hash_and_unique,
+    service::concurrent_deletions_never_remove_the_last_admin_token,
     service::deliveries_start_at_most_one_run,
     service::concurrent_deliveries_record_once,
     service::cron_ticks_fire_once,

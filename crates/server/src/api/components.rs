@@ -3,6 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use co_spec::NameKind;
 use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::Value;
@@ -184,7 +185,7 @@ pub async fn versions(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<ComponentVersions>, ApiError> {
-    check_name("component", &name)?;
+    check_name(NameKind::Component, &name)?;
     let versions: Vec<VersionSummary> = state
         .store()
         .list_components()
@@ -222,7 +223,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path((name, version)): Path<(String, String)>,
 ) -> Result<Json<ComponentView>, ApiError> {
-    check_name("component", &name)?;
+    check_name(NameKind::Component, &name)?;
     let record = state
         .store()
         .get_component(&name, &version)

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use co_expr::ValueContext;
+use co_spec::NameKind;
 use co_spec::{Trigger, TriggerKind};
 use co_triggers::{Delivery, Rejection};
 use indexmap::IndexMap;
@@ -114,7 +115,7 @@ pub async fn receive(
             "no webhook kind {kind:?}: use github, gitlab or webhook"
         ))
     })?;
-    super::check_name("workflow", &workflow)?;
+    super::check_name(NameKind::Workflow, &workflow)?;
     let headers = request.headers().clone();
     let body = crate::extract::read_body(request, &state).await?;
 

@@ -9,6 +9,7 @@ pub mod secrets;
 pub mod tokens;
 pub mod workflows;
 
+use co_spec::NameKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -55,23 +56,20 @@ pub struct FileQuery {
     pub file: Option<String>,
 }
 
-/// Workflow and component names: `[a-z0-9][a-z0-9-]*`, at most 100 characters.
-pub fn valid_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 100
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-}
-
-/// 404 for a name that cannot exist (so lookups need not ask the store).
-pub fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
-    if valid_name(name) {
+/// 404 for a name that cannot exist (so lookups need not ask the store). Names follow one rule
+/// ([`co_spec::names`]), enforced when anything is stored, so every stored name passes.
+pub fn check_name(kind: NameKind, name: &str) -> Result<(), ApiError> {
+    if kind.is_valid(name) {
         Ok(())
     } else {
-        Err(ApiError::not_found(format!("no {kind} named {name:?}")))
+        let what = kind.noun().trim_end_matches(" name");
+        Err(ApiError::not_found(format!("no {what} named {name:?}")))
     }
+}
+
+/// 400 for a name that cannot be stored, saying why (the limit or the character set).
+pub fn require_name(kind: NameKind, name: &str) -> Result<(), ApiError> {
+    kind.check(name).map_err(ApiError::bad_request)
 }
 
 /// The file name to show in diagnostics: the body's, else the query's, else `default`.

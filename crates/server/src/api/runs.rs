@@ -4,6 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use co_spec::NameKind;
 use co_store::{RunDetail, RunFilter, RunRecord};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
@@ -243,7 +244,7 @@ pub async fn start_named(
     Path(name): Path<String>,
     ApiJson(body): ApiJson<StartRun>,
 ) -> Result<(StatusCode, Json<RunCreated>), ApiError> {
-    check_name("workflow", &name)?;
+    check_name(NameKind::Workflow, &name)?;
     submit(&state, name, body.inputs, body.revision).await
 }
 
@@ -263,7 +264,7 @@ pub async fn start(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<StartRunOf>,
 ) -> Result<(StatusCode, Json<RunCreated>), ApiError> {
-    check_name("workflow", &body.workflow)?;
+    check_name(NameKind::Workflow, &body.workflow)?;
     submit(&state, body.workflow, body.inputs, body.revision).await
 }
 

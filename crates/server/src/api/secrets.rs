@@ -4,6 +4,7 @@
 use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::Json;
+use co_spec::NameKind;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -29,16 +30,6 @@ pub struct SecretList {
     pub secrets: Vec<String>,
 }
 
-/// Secret names: `[A-Za-z_][A-Za-z0-9_-]*`, at most 128 characters (what `secrets.NAME` can refer to).
-pub fn valid_secret_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    name.len() <= 128
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
 /// Set a secret (insert or replace).
 #[utoipa::path(
     put,
@@ -62,11 +53,7 @@ pub async fn put(
         ApiError::bad_request("the body must be JSON {\"value\": \"<the secret>\"}")
             .with_details(serde_json::json!([{"line": e.line(), "col": e.column()}]))
     })?;
-    if !valid_secret_name(&name) {
-        return Err(ApiError::bad_request(format!(
-            "{name:?} is not a valid secret name: use [A-Za-z_][A-Za-z0-9_-]* (at most 128 characters)"
-        )));
-    }
+    super::require_name(NameKind::Secret, &name)?;
     state
         .secrets()
         .write(state.store(), &name, &body.value)
@@ -87,7 +74,7 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if valid_secret_name(&name) && state.store().delete_secret(&name).await? {
+    if NameKind::Secret.is_valid(&name) && state.store().delete_secret(&name).await? {
         tracing::info!(secret = %name, "secret deleted");
         Ok(StatusCode::NO_CONTENT)
     } else {

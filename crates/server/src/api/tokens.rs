@@ -3,6 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
+use co_spec::NameKind;
+use co_store::TokenDeletion;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -62,11 +64,7 @@ pub async fn create(
     ApiJson(body): ApiJson<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     let name = body.name.trim();
-    if name.is_empty() || name.chars().count() > 100 || name.contains(char::is_control) {
-        return Err(ApiError::bad_request(
-            "a token's name must be 1 to 100 characters without control characters",
-        ));
-    }
+    super::require_name(NameKind::Token, name)?;
     let role = Role::parse(&body.role).ok_or_else(|| {
         ApiError::bad_request(format!("unknown role {:?}: use admin or viewer", body.role))
     })?;
@@ -125,18 +123,20 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let tokens = state.store().list_tokens().await?;
-    let Some(target) = tokens.iter().find(|t| t.id == id) else {
-        return Err(ApiError::not_found(format!("no token with id {id:?}")));
-    };
-    let admins = tokens.iter().filter(|t| t.role == "admin").count();
-    if target.role == "admin" && admins <= 1 {
-        return Err(ApiError::conflict(
-            "this is the last admin token; create another admin token before deleting it",
-        ));
-    }
-    if !state.store().delete_token(&id).await? {
-        return Err(ApiError::not_found(format!("no token with id {id:?}")));
+    match state
+        .store()
+        .delete_token_unless_last(&id, Role::Admin.as_str())
+        .await?
+    {
+        TokenDeletion::Deleted => {}
+        TokenDeletion::NotFound => {
+            return Err(ApiError::not_found(format!("no token with id {id:?}")))
+        }
+        TokenDeletion::LastOfRole => {
+            return Err(ApiError::conflict(
+                "this is the last admin token; create another admin token before deleting it",
+            ))
+        }
     }
     state.tokens().forget(&id);
     tracing::info!(token_id = %id, "token deleted");

@@ -4,6 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
+use co_spec::NameKind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -139,11 +140,7 @@ async fn save(
     doc: Document,
 ) -> Result<(StatusCode, Json<WorkflowSaved>), ApiError> {
     if let Some(name) = &url_name {
-        if !super::valid_name(name) {
-            return Err(ApiError::bad_request(format!(
-                "{name:?} is not a valid workflow name: use [a-z0-9][a-z0-9-]*"
-            )));
-        }
+        super::require_name(NameKind::Workflow, name)?;
     }
     let file = display_file(doc.file, query.file, WORKFLOW_FILE);
     let catalog = StoreCatalog::load(state.store()).await?;
@@ -258,7 +255,7 @@ async fn get_revision(
     name: &str,
     revision: Option<i64>,
 ) -> Result<Json<WorkflowRevisionView>, ApiError> {
-    check_name("workflow", name)?;
+    check_name(NameKind::Workflow, name)?;
     let r = state
         .store()
         .get_workflow_revision(name, revision)
@@ -287,7 +284,7 @@ pub async fn revisions(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<RevisionList>, ApiError> {
-    check_name("workflow", &name)?;
+    check_name(NameKind::Workflow, &name)?;
     let revisions: Vec<RevisionSummary> =
         match state.store().list_workflow_revisions(&name).await {
             Ok(list) => list,

@@ -1,5 +1,6 @@
 //! Bearer tokens: 401 without or with a bad token, viewer tokens read only, the admin token from
-//! the configuration, the first token created at first start, token management.
+//! the configuration, an admin token created at a start without one, token management (the last
+//! admin token is kept, also against concurrent deletions).
 
 use serde_json::json;
 
@@ -232,7 +233,7 @@ async fn the_first_start_creates_one_admin_token(db: &TestDb) {
     assert_eq!(listed["tokens"][0]["role"], "admin");
     server.stop().await;
 
-    // Not again: the store has a token now.
+    // Not again: the store has an admin token now.
     let server = TestServer::start_with(config).await;
     assert_eq!(server.generated_admin_token, None);
     server
@@ -244,7 +245,122 @@ async fn the_first_start_creates_one_admin_token(db: &TestDb) {
     server.stop().await;
 }
 
+/// Two servers on one database, each asked at the same moment to delete one of the last two
+/// admin tokens (with the other one): exactly one deletion succeeds, every round, so an admin
+/// token is always left.
+async fn concurrent_deletions_of_the_last_two_admin_tokens_leave_one(db: &TestDb) {
+    let mut config = db.config();
+    config.admin_token = None;
+    let one = TestServer::start_with(config.clone()).await;
+    let two = TestServer::start_with(config).await;
+    let mut survivor = one.generated_admin_token.clone().unwrap();
+    for round in 0..8 {
+        let admin = one.api().with_token(Some(&survivor));
+        let created = admin
+            .post_json(
+                "/api/v1/tokens",
+                &json!({"name": format!("admin {round}"), "role": "admin"}),
+            )
+            .await
+            .expect(201);
+        let listed = admin.get("/api/v1/tokens").await.expect(200);
+        let admins: Vec<String> = listed["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["role"] == "admin")
+            .map(|t| t["id"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(admins.len(), 2, "{listed}");
+        let new_token = created["token"].as_str().unwrap().to_string();
+        let new_id = created["id"].as_str().unwrap().to_string();
+        let old_id = admins.iter().find(|id| **id != new_id).unwrap().clone();
+        // Each server deletes the other token, with the token it does not delete.
+        let via_one = one.api().with_token(Some(&new_token));
+        let via_two = two.api().with_token(Some(&survivor));
+        let old_path = format!("/api/v1/tokens/{old_id}");
+        let new_path = format!("/api/v1/tokens/{new_id}");
+        let (a, b) = tokio::join!(via_one.delete(&old_path), via_two.delete(&new_path));
+        // One deletion wins; the other finds the last admin token (409), or, when the winner
+        // deleted the very token the loser came with before it was checked, is not let in (401).
+        let mut statuses = [a.status, b.status];
+        statuses.sort_unstable();
+        assert!(
+            statuses == [204, 409] || statuses == [204, 401],
+            "round {round}: {} {} / {} {}",
+            a.status,
+            a.text,
+            b.status,
+            b.text
+        );
+        survivor = if a.status == 204 { new_token } else { survivor };
+        let left = db.store().await.list_tokens().await.unwrap();
+        assert_eq!(left.len(), 1, "round {round}: {left:?}");
+        assert_eq!(left[0].role, "admin");
+    }
+    one.stop().await;
+    two.stop().await;
+}
+
+/// A database left without an admin token (by an older version that lost the race above, or by
+/// hand) gets a new one printed at the next start, instead of locking everyone out.
+async fn a_start_without_any_admin_token_creates_one(db: &TestDb) {
+    let mut config = db.config();
+    config.admin_token = None;
+    let server = TestServer::start_with(config.clone()).await;
+    let first = server.generated_admin_token.clone().unwrap();
+    let admin = server.api().with_token(Some(&first));
+    let viewer = admin
+        .post_json(
+            "/api/v1/tokens",
+            &json!({"name": "dashboard", "role": "viewer"}),
+        )
+        .await
+        .expect(201);
+    let viewer = viewer["token"].as_str().unwrap().to_string();
+    server.stop().await;
+    // Remove the admin token behind the API's back (keeping "viewer" tokens is all this asks).
+    let store = db.store().await;
+    let admin_id = store
+        .list_tokens()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.role == "admin")
+        .unwrap()
+        .id;
+    store
+        .delete_token_unless_last(&admin_id, "viewer")
+        .await
+        .unwrap();
+    assert!(!store.has_token_with_role("admin").await.unwrap());
+
+    let server = TestServer::start_with(config.clone()).await;
+    let second = server
+        .generated_admin_token
+        .clone()
+        .expect("a new admin token");
+    assert_ne!(second, first);
+    let api = server.api().with_token(Some(&second));
+    api.get("/api/v1/tokens").await.expect(200);
+    api.with_token(Some(&viewer))
+        .get("/api/v1/runs")
+        .await
+        .expect(200);
+    api.with_token(Some(&first))
+        .get("/api/v1/runs")
+        .await
+        .expect_error(401, "unauthorized");
+    server.stop().await;
+    // With an admin token in the store, the next start creates none.
+    let server = TestServer::start_with(config).await;
+    assert_eq!(server.generated_admin_token, None);
+    server.stop().await;
+}
+
 both_stores!(
+    concurrent_deletions_of_the_last_two_admin_tokens_leave_one,
+    a_start_without_any_admin_token_creates_one,
     every_endpoint_but_health_and_hooks_needs_a_token,
     viewer_tokens_read_but_never_write,
     tokens_are_created_listed_and_deleted,

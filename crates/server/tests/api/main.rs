@@ -19,6 +19,7 @@ mod errors;
 mod health;
 mod hooks;
 mod logs;
+mod names;
 mod openapi;
 mod process;
 mod runs;

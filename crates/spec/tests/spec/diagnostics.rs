@@ -131,7 +131,7 @@ bad_file!(
 bad_file!(
     several_problems_all_reported,
     "many-problems.yaml",
-    "many-problems.yaml:1:7: error: invalid name `Many_Problems`"
+    "many-problems.yaml:1:7: error: invalid workflow name `Many_Problems`"
 );
 bad_file!(
     no_stages,
@@ -161,7 +161,7 @@ bad_file!(
 bad_file!(
     problems_inside_a_component_file,
     "broken-component.yaml",
-    "tests/fixtures/bad/components/broken/component.yaml:1:7: error: invalid name `Broken`"
+    "tests/fixtures/bad/components/broken/component.yaml:1:7: error: invalid component name `Broken`"
 );
 bad_file!(
     command_on_component,
@@ -233,5 +233,42 @@ fn yaml_syntax_errors_carry_hints() {
     assert_eq!(
         render(&parse(tabs).unwrap_err()),
         "test.yaml:3:2: error: invalid YAML: tabs disallowed within this context (block indentation) (indent with spaces, not tabs)"
+    );
+}
+
+#[test]
+fn names_longer_than_the_limit_are_refused_at_validation() {
+    let long = "w".repeat(co_spec::MAX_NAME_LEN + 1);
+    let text = format!(
+        "name: {long}\nstages:\n  - name: s\n    actions:\n      - {{ name: a, image: i }}\n"
+    );
+    assert_eq!(
+        render(&parse(&text).unwrap_err()),
+        format!(
+            "test.yaml:1:7: error: workflow name `{}…` is 129 characters long; at most 128 are \
+             allowed",
+            "w".repeat(40)
+        )
+    );
+    let at_limit = text.replace(&long, &long[1..]);
+    assert!(parse(&at_limit).is_ok());
+
+    let dir = tempfile::tempdir().unwrap();
+    let component = dir.path().join("component.yaml");
+    std::fs::write(
+        &component,
+        format!("name: {}\nversion: 1.0.0\nimage: i\n", "c".repeat(200)),
+    )
+    .unwrap();
+    let err = co_spec::Loader::new(&co_spec::NoCatalog)
+        .load_component(&component)
+        .unwrap_err();
+    assert!(
+        render(&err).ends_with(
+            "component.yaml:1:7: error: component name `cccccccccccccccccccccccccccccccccccccccc…` \
+             is 200 characters long; at most 128 are allowed"
+        ),
+        "{}",
+        render(&err)
     );
 }

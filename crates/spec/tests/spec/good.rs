@@ -250,7 +250,7 @@ fn byte_order_mark_and_crlf_line_endings_are_accepted() {
         "test.yaml:7:25: error: `inputs.nope`: the workflow declares no inputs; declare `nope` under `inputs:`"
     );
     let err = parse(&text.replace("name: crlf", "name: CRLF")).unwrap_err();
-    assert!(render(&err).starts_with("test.yaml:1:7: error: invalid name `CRLF`"));
+    assert!(render(&err).starts_with("test.yaml:1:7: error: invalid workflow name `CRLF`"));
     let ok = parse_ok(&text.replace("${{ inputs.nope }}", "y"));
     assert_eq!(ok.name, "crlf");
 }

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use co_store::{normalize_timestamp, Claim, LeaseRenewal, TokenRecord};
+use co_store::{normalize_timestamp, Claim, LeaseRenewal, TokenDeletion, TokenRecord};
 
 use super::*;
 
@@ -349,10 +349,78 @@ pub async fn tokens_are_found_by_hash_and_unique(db: &TestDb) {
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
     assert_eq!(s.list_tokens().await.unwrap().len(), 2);
 
-    assert!(s.delete_token("t1").await.unwrap());
-    assert!(!s.delete_token("t1").await.unwrap());
+    // The last admin token stays; a viewer token can go, then no token of a role is left.
+    assert_eq!(
+        s.delete_token_unless_last("t1", "admin").await.unwrap(),
+        TokenDeletion::LastOfRole
+    );
+    assert!(s.has_token_with_role("admin").await.unwrap());
+    s.insert_token(&token("t3", "h3", "admin", &at(2000)))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.delete_token_unless_last("t1", "admin").await.unwrap(),
+        TokenDeletion::Deleted
+    );
+    assert_eq!(
+        s.delete_token_unless_last("t1", "admin").await.unwrap(),
+        TokenDeletion::NotFound
+    );
     assert_eq!(s.find_token("h1").await.unwrap(), None);
-    assert_eq!(s.list_tokens().await.unwrap(), vec![t2]);
+    assert_eq!(
+        s.delete_token_unless_last("t2", "admin").await.unwrap(),
+        TokenDeletion::Deleted
+    );
+    assert!(!s.has_token_with_role("viewer").await.unwrap());
+    assert_eq!(s.list_tokens().await.unwrap().len(), 1);
+}
+
+/// Two admin tokens, and many deletions of both at once from several stores (like several
+/// servers): exactly one deletion succeeds, so one admin token is always left. Each round uses
+/// its own role name, so the rounds do not see each other's tokens.
+pub async fn concurrent_deletions_never_remove_the_last_admin_token(db: &TestDb) {
+    for round in 0..4 {
+        let role = format!("admin-{round}");
+        let ids = [format!("a{round}"), format!("b{round}")];
+        for (i, id) in ids.iter().enumerate() {
+            db.store
+                .insert_token(&TokenRecord {
+                    id: id.clone(),
+                    name: id.clone(),
+                    hash: format!("hash-{round}-{i}"),
+                    role: role.clone(),
+                    created_at: at(0),
+                })
+                .await
+                .unwrap();
+        }
+        let mut tasks = Vec::new();
+        for (si, store) in stores(db, 4).await.into_iter().enumerate() {
+            for t in 0..2 {
+                let store = store.clone();
+                let id = ids[(si + t) % 2].clone();
+                let role = role.clone();
+                tasks.push(tokio::spawn(async move {
+                    store.delete_token_unless_last(&id, &role).await.unwrap()
+                }));
+            }
+        }
+        let results = join_all(tasks).await;
+        let deleted = results
+            .iter()
+            .filter(|r| **r == TokenDeletion::Deleted)
+            .count();
+        assert_eq!(deleted, 1, "round {round}: {results:?}");
+        let left: Vec<_> = db
+            .store
+            .list_tokens()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.role == role)
+            .collect();
+        assert_eq!(left.len(), 1, "round {round}: {left:?}");
+    }
 }
 
 // ---- triggers --------------------------------------------------------------------------------
@@ -1174,7 +1242,8 @@ async fn every_service_call_can_run_on_a_spawned_task() {
         s.insert_token(&token).await.unwrap();
         s.find_token("h").await.unwrap();
         s.list_tokens().await.unwrap();
-        s.delete_token("t").await.unwrap();
+        s.has_token_with_role("admin").await.unwrap();
+        s.delete_token_unless_last("t", "admin").await.unwrap();
         s.record_delivery("hello", "d", "x").await.unwrap();
         s.claim_cron_tick("hello", 0, &at(0)).await.unwrap();
         s.enqueue_run(&queued("q", "hello", 0, Some(1)), Some(("hello", "e")))
