@@ -229,7 +229,7 @@ function Editor({ initial }: { initial: Loaded }) {
             .catch((e2: unknown) => { setSave({ step: 'error', message: errorText(e2), diagnostics: [] }); });
           return;
         }
-        const diags = e instanceof ApiError && Array.isArray(e.details) ? (e.details as Diagnostic[]) : [];
+        const diags = e instanceof ApiError && Array.isArray(e.details) ? (e.details as Diagnostic[]).filter((d) => typeof d.rendered === 'string') : [];
         setSave({ step: 'error', message: errorText(e), diagnostics: diags });
       });
   };
@@ -387,9 +387,11 @@ function Editor({ initial }: { initial: Loaded }) {
                 <li key={i} className="mono">{d.rendered}</li>
               ))}
             </ul>
-            <button type="button" onClick={() => { setSave({ step: 'idle' }); }}>
-              Close
-            </button>
+            <div className="row">
+              <button type="button" onClick={() => { setSave({ step: 'idle' }); }}>
+                Close
+              </button>
+            </div>
           </div>
         </div>
       ) : null}

@@ -17,7 +17,7 @@ import {
 } from '@xyflow/react';
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
 import type { WorkflowModel } from '../yaml/model';
-import { buildGraph, elkInput, navigationGrid, neighbour, withLanes, type ActionNodeData, type BuildOptions, type GNode, type LaneNodeData, type PortInfo } from './graphData';
+import { buildGraph, elkInput, navigationGrid, neighbour, stackLanes, withLanes, type ActionNodeData, type BuildOptions, type GNode, type LaneNodeData, type PortInfo } from './graphData';
 import { layoutInWorker } from './layout';
 import { duration } from './runState';
 
@@ -195,7 +195,7 @@ function GraphInner(props: GraphProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
 
-  const graph = useMemo(() => (layout && layout.key === key ? withLanes(model, base, layout.positions) : base), [layout, key, model, base]);
+  const graph = useMemo(() => (layout && layout.key === key ? withLanes(model, base, stackLanes(model, base, layout.positions)) : base), [layout, key, model, base]);
 
   // One React Flow node object per action, reused while nothing it shows changed, so a status
   // update of one step re-renders one node (a 1,000-step run page stays responsive).

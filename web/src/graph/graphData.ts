@@ -194,21 +194,30 @@ export function buildGraph(model: WorkflowModel, opts: BuildOptions = {}): Graph
   return laneLayout(model, { nodes, edges });
 }
 
-/** Stages as columns, actions stacked in document order. */
+/** Stages as columns, actions stacked in document order (the first paint, before ELK answers). */
 export function laneLayout(model: WorkflowModel, g: Graph): Graph {
+  return withLanes(model, g, stackLanes(model, g, null));
+}
+
+/**
+ * Positions with stages as columns and each stage's actions stacked top to bottom, in the order
+ * ELK chose to reduce crossings (`order`: ELK's positions), else in document order.
+ */
+export function stackLanes(model: WorkflowModel, g: Graph, order: Map<string, { x: number; y: number }> | null): Map<string, { x: number; y: number }> {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const positions = new Map<string, { x: number; y: number }>();
   model.stages.forEach((s, si) => {
+    const members = model.actions.filter((a) => a.stageIndex === s.index).map((a, i) => ({ id: a.id, i, y: order?.get(a.id)?.y ?? i }));
+    members.sort((a, b) => a.y - b.y || a.i - b.i);
     let y = LANE_HEADER + LANE_PAD;
-    for (const a of model.actions) {
-      if (a.stageIndex !== s.index) continue;
-      const n = byId.get(a.id);
+    for (const m of members) {
+      const n = byId.get(m.id);
       if (!n) continue;
-      positions.set(a.id, { x: si * (NODE_W + LANE_GAP + 2 * LANE_PAD) + LANE_PAD, y });
+      positions.set(m.id, { x: si * (NODE_W + LANE_GAP + 2 * LANE_PAD) + LANE_PAD, y });
       y += n.height + ROW_GAP;
     }
   });
-  return withLanes(model, g, positions);
+  return positions;
 }
 
 /** Places action nodes at `positions` and adds one lane node behind each stage. */
