@@ -1,5 +1,5 @@
 // The component catalog as the graph needs it: contracts by `name@version`, loaded once per page.
-import { useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useState } from 'react';
 import { api, enc } from './api/client';
 import type { ComponentSummary, ComponentView } from './api/types';
 import type { Contract, ContractLookup } from './graph/graphData';
@@ -29,9 +29,23 @@ export function contractOf(c: ComponentView): Contract {
   };
 }
 
-/** Contracts of the catalog components a workflow uses (`component: name@version`). */
-export function useContracts(model: WorkflowModel | null): { lookup: ContractLookup; views: Map<string, ComponentView> } {
-  const refs = useMemo(() => [...new Set((model?.actions ?? []).map((a) => a.component).filter((c): c is string => !!c && c.includes('@')))].sort(), [model]);
+/**
+ * What a stored revision binds its path components to (`./components/x` → `x@1.0.0`), when the
+ * server says so (`components` on a revision), else nothing.
+ */
+export function bindingsOf(rev: unknown): Record<string, string> {
+  if (rev && typeof rev === 'object' && 'components' in rev && rev.components && typeof rev.components === 'object') {
+    return Object.fromEntries(Object.entries(rev.components as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  }
+  return {};
+}
+
+const NO_BINDINGS: Record<string, string> = {};
+
+/** Contracts of the catalog components a workflow uses (`component: name@version`, or a bound path). */
+export function useContracts(model: WorkflowModel | null, bindings: Record<string, string> = NO_BINDINGS): { lookup: ContractLookup; views: Map<string, ComponentView> } {
+  const resolve = useCallback((c: string) => (c.includes('@') ? c : bindings[c]), [bindings]);
+  const refs = useMemo(() => [...new Set((model?.actions ?? []).map((a) => (a.component ? resolve(a.component) : undefined)).filter((c): c is string => !!c))].sort(), [model, resolve]);
   const key = refs.join(',');
   const [views, setViews] = useState<Map<string, ComponentView>>(new Map());
   useEffect(() => {
@@ -49,7 +63,18 @@ export function useContracts(model: WorkflowModel | null): { lookup: ContractLoo
   }, [key]);
   const lookup = useMemo<ContractLookup>(() => {
     const contracts = new Map([...views].map(([k, v]) => [k, contractOf(v)]));
-    return (c) => contracts.get(c);
-  }, [views]);
-  return { lookup, views };
+    return (c) => {
+      const r = resolve(c);
+      return r ? contracts.get(r) : undefined;
+    };
+  }, [views, resolve]);
+  const resolvedViews = useMemo(() => {
+    const m = new Map(views);
+    for (const [path, ref] of Object.entries(bindings)) {
+      const v = views.get(ref);
+      if (v) m.set(path, v);
+    }
+    return m;
+  }, [views, bindings]);
+  return { lookup, views: resolvedViews };
 }

@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, api, enc } from '../api/client';
 import type { ComponentSummary, ComponentView, Diagnostic, RunCreated, ValidateResult, WorkflowRevision, WorkflowSaved } from '../api/types';
-import { contractOf, listComponents, useContracts } from '../catalog';
+import { bindingsOf, contractOf, listComponents, useContracts } from '../catalog';
 import { hunks, lineDiff } from '../diff/lineDiff';
 import { DiffView } from '../diff/DiffView';
 import { WorkflowGraph, DRAG_TYPE, type WiringEnd } from '../graph/WorkflowGraph';
@@ -18,6 +18,7 @@ import { commit, current, redo, start, undo, type History } from './history';
 import { YamlEditor, type LineProblem } from './YamlEditor';
 
 interface Loaded {
+  bindings: Record<string, string>;
   text: string;
   revision: number; // 0: not saved yet
   name: string | null;
@@ -28,13 +29,13 @@ export function EditorPage({ name }: { name: string | null }) {
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
     if (name === null) {
-      setLoaded({ text: emptyWorkflow('untitled'), revision: 0, name: null });
+      setLoaded({ text: emptyWorkflow('untitled'), revision: 0, name: null, bindings: {} });
       return;
     }
     api
       .get<WorkflowRevision>(`/workflows/${enc(name)}`)
       .then((w) => {
-        setLoaded({ text: w.yaml, revision: w.revision, name: w.name });
+        setLoaded({ text: w.yaml, revision: w.revision, name: w.name, bindings: bindingsOf(w) });
       })
       .catch((e: unknown) => {
         setError(e instanceof Error ? e.message : String(e));
@@ -74,7 +75,7 @@ function Editor({ initial }: { initial: Loaded }) {
   const lastGood = useRef<WorkflowModel | null>(null);
   if (parsed.model) lastGood.current = parsed.model;
   const model = parsed.model ?? lastGood.current;
-  const { lookup, views } = useContracts(model);
+  const { lookup, views } = useContracts(model, initial.bindings);
 
   const change = useCallback((next: string, source: string) => {
     setHistory((h) => commit(h, next, source, Date.now()));

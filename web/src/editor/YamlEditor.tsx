@@ -27,6 +27,11 @@ interface Props {
   reveal?: { line: number; seq: number } | null;
 }
 
+/** The nonce the server put into `<meta name="csp-nonce">` for style elements (empty if none). */
+function cspNonce(): string {
+  return document.querySelector('meta[name="csp-nonce"]')?.getAttribute('content') ?? '';
+}
+
 export function minimalChange(from: string, to: string): { from: number; to: number; insert: string } | null {
   if (from === to) return null;
   let p = 0;
@@ -75,6 +80,7 @@ export function YamlEditor({ value, onChange, onUndo, onRedo, problems, readOnly
         ...searchKeymap,
       ]),
       EditorView.contentAttributes.of({ 'aria-label': 'YAML' }),
+      EditorView.cspNonce.of(cspNonce()),
       EditorView.editable.of(!readOnly),
       EditorState.readOnly.of(readOnly),
       EditorView.updateListener.of((u) => {

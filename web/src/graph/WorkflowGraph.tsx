@@ -248,9 +248,19 @@ function GraphInner(props: GraphProps) {
     });
   }, []);
 
-  const edges = useMemo<Edge[]>(
-    () =>
-      graph.edges.map((e) => ({
+  // Edge objects are reused too: only the ones whose animation flag changes are new.
+  const edgeCache = useRef(new Map<string, { sig: string; edge: Edge }>());
+  const edges = useMemo<Edge[]>(() => {
+    const next = new Map<string, { sig: string; edge: Edge }>();
+    const out = graph.edges.map((e) => {
+      const animated = mode === 'run' && run?.get(e.target)?.status === 'running';
+      const sig = `${e.sourceHandle ?? ''}>${e.targetHandle ?? ''}:${animated}:${mode}`;
+      const old = edgeCache.current.get(e.id);
+      if (old && old.sig === sig) {
+        next.set(e.id, old);
+        return old.edge;
+      }
+      const edge: Edge = {
         id: e.id,
         source: e.source,
         target: e.target,
@@ -259,11 +269,15 @@ function GraphInner(props: GraphProps) {
         type: 'smoothstep',
         className: `edge-${e.kind}`,
         label: mode === 'run' ? undefined : e.label ?? undefined,
-        animated: mode === 'run' && (run?.get(e.target)?.status === 'running'),
+        animated,
         focusable: false,
-      })),
-    [graph, mode, run],
-  );
+      };
+      next.set(e.id, { sig, edge });
+      return edge;
+    });
+    edgeCache.current = next;
+    return out;
+  }, [graph, mode, run]);
 
   // Small graphs are fitted into view; big ones open at a readable zoom on their first lanes
   // (fitting 1,000 nodes would put every one of them on screen and defeat virtualisation).
@@ -377,10 +391,10 @@ function GraphInner(props: GraphProps) {
   );
 }
 
-export function WorkflowGraph(props: GraphProps) {
+export const WorkflowGraph = memo(function WorkflowGraph(props: GraphProps) {
   return (
     <ReactFlowProvider>
       <GraphInner {...props} />
     </ReactFlowProvider>
   );
-}
+});

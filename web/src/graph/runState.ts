@@ -108,5 +108,5 @@ export function modelFromSteps(workflow: string, steps: readonly StepView[]): Wo
     });
     waitsFor.set(name, prev);
   }
-  return { format: 'native', name: workflow, description: null, inputs: {}, stages, actions, waitsFor };
+  return { format: 'native', name: workflow, description: null, inputs: {}, stages, actions, waitsFor, triggers: null };
 }

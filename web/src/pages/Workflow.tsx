@@ -1,7 +1,7 @@
 import { useMemo, useState } from 'react';
 import { api, enc } from '../api/client';
 import type { RevisionList, RunList, WorkflowRevision } from '../api/types';
-import { useContracts } from '../catalog';
+import { bindingsOf, useContracts } from '../catalog';
 import { WorkflowGraph } from '../graph/WorkflowGraph';
 import { Link } from '../Link';
 import { RunForm } from '../RunForm';
@@ -9,7 +9,6 @@ import { navigate } from '../router';
 import { useWriteBlock } from '../session';
 import { ago, useApi } from '../useApi';
 import { readModel } from '../yaml/model';
-import { parse } from '../yaml/patch';
 import { RunTable } from './Dashboard';
 
 export function Workflow({ name }: { name: string }) {
@@ -20,13 +19,9 @@ export function Workflow({ name }: { name: string }) {
   const [running, setRunning] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
   const model = useMemo(() => (wf.data ? readModel(wf.data.yaml).model : null), [wf.data]);
-  const { lookup } = useContracts(model);
-  const triggers = useMemo(() => {
-    if (!wf.data) return null;
-    const doc: unknown = parse(wf.data.yaml).toJS();
-    const t: unknown = doc && typeof doc === 'object' && 'triggers' in doc ? doc.triggers : undefined;
-    return t === undefined ? null : t;
-  }, [wf.data]);
+  const bindings = useMemo(() => bindingsOf(wf.data), [wf.data]);
+  const { lookup } = useContracts(model, bindings);
+  const triggers = model?.triggers ?? null;
   if (wf.error) return <main className="page"><p role="alert" className="error">{wf.error}</p></main>;
   if (!wf.data || !model) return <main className="page"><p className="muted">Loading…</p></main>;
   const sel = model.actions.find((a) => a.id === selected);

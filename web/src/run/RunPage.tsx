@@ -1,7 +1,7 @@
 // The live run page: the workflow's graph with every step's status from the start, a selected
 // step's log streaming live, its inputs (secrets masked), outputs and failure reason, a timeline,
 // and Cancel run / Rerun / Resume.
-import { useEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { ApiError, api, enc } from '../api/client';
 import type { RunCreated, RunView, StepView, WorkflowRevision } from '../api/types';
 import { useContracts } from '../catalog';
@@ -14,7 +14,7 @@ import { StatusChip } from '../StatusChip';
 import { ago } from '../useApi';
 import { readModel, type WorkflowModel } from '../yaml/model';
 import { triggerWord } from '../pages/Dashboard';
-import { LogBuffer, followLogs } from './logStream';
+import { LogStore, followLogs } from './logStream';
 import { Gantt } from './Gantt';
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
@@ -88,16 +88,16 @@ export function RunPage({ route }: { route: Extract<Route, { page: 'run' }> }) {
   const states = useMemo(() => (run && model ? runStates(model, run.steps) : new Map()), [run, model]);
 
   // Logs: one stream per run page.
-  const buffer = useRef(new LogBuffer());
-  const [logVersion, setLogVersion] = useState(0);
-  const [streamState, setStreamState] = useState<string>('connecting');
+  // The log store lives outside React state: new lines re-render the step panel only.
+  const [logs] = useState(() => new LogStore());
   useEffect(() => {
-    buffer.current = new LogBuffer();
-    setLogVersion(0);
-    const stop = followLogs(route.id, buffer.current, {
-      onLines: () => { setLogVersion((v) => v + 1); },
+    const stop = followLogs(route.id, logs.buffer, {
+      onLines: () => { logs.notify(); },
       onEnd: () => { reload(); },
-      onState: setStreamState,
+      onState: (st) => {
+        logs.state = st;
+        logs.notify();
+      },
     });
     return stop;
     // eslint-disable-next-line react-hooks/exhaustive-deps
@@ -109,14 +109,20 @@ export function RunPage({ route }: { route: Extract<Route, { page: 'run' }> }) {
   }, [run, route.step]);
   const selectedNode = run && model && selectedStep ? nodeIdOf(model, selectedStep) : null;
 
-  const select = (nodeId: string | null) => {
-    if (!run || !model || nodeId === null) {
-      navigate({ page: 'run', id: route.id, step: null, line: null });
-      return;
-    }
-    const step = run.steps.find((s) => nodeIdOf(model, s) === nodeId);
-    navigate({ page: 'run', id: route.id, step: step ? step.key : nodeId, line: null });
-  };
+  const runRef = useRef(run);
+  runRef.current = run;
+  const select = useCallback(
+    (nodeId: string | null) => {
+      const r = runRef.current;
+      if (!r || !model || nodeId === null) {
+        navigate({ page: 'run', id: route.id, step: null, line: null });
+        return;
+      }
+      const step = r.steps.find((s) => nodeIdOf(model, s) === nodeId);
+      navigate({ page: 'run', id: route.id, step: step ? step.key : nodeId, line: null });
+    },
+    [model, route.id],
+  );
 
   const act = (verb: 'cancel' | 'rerun' | 'resume') => {
     setActionError(null);
@@ -181,7 +187,7 @@ export function RunPage({ route }: { route: Extract<Route, { page: 'run' }> }) {
             <Gantt run={run} now={now} selected={selectedStep?.key ?? null} onSelect={(key) => { navigate({ page: 'run', id: route.id, step: key, line: null }); }} />
           )}
         </div>
-        <StepPanel run={run} model={model} step={selectedStep} route={route} buffer={buffer.current} logVersion={logVersion} streamState={streamState} now={now} />
+        <StepPanel run={run} model={model} step={selectedStep} route={route} logs={logs} now={now} />
       </div>
     </main>
   );
@@ -196,14 +202,16 @@ function maskedInputs(model: WorkflowModel, step: StepView): [string, string][] 
   });
 }
 
-function StepPanel({ run, model, step, route, buffer, logVersion, streamState, now }: { run: RunView; model: WorkflowModel; step: StepView | null; route: Extract<Route, { page: 'run' }>; buffer: LogBuffer; logVersion: number; streamState: string; now: number }) {
+function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model: WorkflowModel; step: StepView | null; route: Extract<Route, { page: 'run' }>; logs: LogStore; now: number }) {
+  const logVersion = useSyncExternalStore(logs.subscribe, logs.getVersion);
+  const streamState = logs.state;
   const logRef = useRef<HTMLDivElement>(null);
   const follow = useRef(true);
   const lines = useMemo(() => {
     if (!step) return [];
-    return [...(buffer.byStep.get(step.key) ?? [])];
+    return [...(logs.buffer.byStep.get(step.key) ?? [])];
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [buffer, step, logVersion]);
+  }, [logs, step, logVersion]);
   useEffect(() => {
     const el = logRef.current;
     if (!el) return;

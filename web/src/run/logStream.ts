@@ -3,6 +3,23 @@
 // leave a gap nor show a line twice.
 import type { LogLine } from '../api/types';
 
+/** Log lines plus a version that changes when lines arrive; components subscribe to it. */
+export class LogStore {
+  buffer = new LogBuffer();
+  version = 0;
+  state = 'connecting';
+  private listeners = new Set<() => void>();
+  subscribe = (cb: () => void): (() => void) => {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  };
+  getVersion = (): number => this.version;
+  notify(): void {
+    this.version += 1;
+    for (const l of this.listeners) l();
+  }
+}
+
 export class LogBuffer {
   readonly lines: LogLine[] = [];
   /** The same lines by step key. */

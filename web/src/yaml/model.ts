@@ -63,6 +63,8 @@ export interface WorkflowModel {
   actions: ActionModel[];
   /** For each action id, what it waits for (explicit `needs:` or the previous stage). */
   waitsFor: Map<string, string[]>;
+  /** The `triggers:` section as data (null if none). */
+  triggers: unknown;
 }
 
 export interface ModelResult {
@@ -236,6 +238,7 @@ export function readModel(text: string): ModelResult {
       stages,
       actions,
       waitsFor,
+      triggers: get(root, 'triggers') === undefined ? null : js(get(root, 'triggers')),
     },
     error: null,
   };
@@ -331,6 +334,7 @@ function readSeed(root: YAMLMap, lineAt: (n: unknown) => number, endAt: (n: unkn
     stages,
     actions,
     waitsFor,
+    triggers: null,
   };
 }
 
