@@ -131,8 +131,8 @@ options! {
         #[arg(long, env = "CONTAINEROPS_DATA_DIR", value_name = "DIR")]
         pub data_dir: Option<PathBuf>,
         /// An admin API token to accept, at least 16 characters (created in the database if
-        /// missing) [default: none; if the database has no token yet, one admin token is created
-        /// at first start and printed once on stderr].
+        /// missing) [default: none; whenever the server starts with no admin token in the
+        /// database, it creates one and prints it once on stderr].
         #[arg(long, env = "CONTAINEROPS_ADMIN_TOKEN", value_name = "TOKEN", hide_env_values = true)]
         pub admin_token: Option<Secret>,
         /// Key that encrypts stored secrets, base64 of 32 bytes [default: read from

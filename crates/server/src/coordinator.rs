@@ -64,8 +64,18 @@ pub struct RunRequest {
     pub inputs: IndexMap<String, Value>,
     /// `{"event": "api"}`, a webhook's or cron's trigger value.
     pub trigger: Value,
-    /// A webhook delivery id: the same id never starts a second run.
-    pub delivery: Option<String>,
+    /// A webhook delivery: the same id, to the same workflow and trigger kind, never starts a
+    /// second run.
+    pub delivery: Option<HookDelivery>,
+}
+
+/// A webhook delivery id and the kind of trigger it was sent to (ids are the senders', so they
+/// are unique per workflow and kind only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookDelivery {
+    /// `github`, `gitlab` or `webhook` (as in the webhook's URL).
+    pub kind: &'static str,
+    pub id: String,
 }
 
 /// What [`Coordinator::submit`] did.
@@ -217,18 +227,21 @@ impl Coordinator {
             max_concurrency: workflow.concurrency.map(i64::from),
         };
         let steps = co_runner::initial_steps(&plan, &run_id, None);
-        self.enqueue(record, steps, request.delivery.as_deref())
-            .await
+        self.enqueue(record, steps, request.delivery.as_ref()).await
     }
 
     async fn enqueue(
         &self,
         record: RunRecord,
         steps: Vec<co_store::StepRecord>,
-        delivery: Option<&str>,
+        delivery: Option<&HookDelivery>,
     ) -> Result<Submitted, CoordinatorError> {
         let inner = &self.inner;
-        let delivery = delivery.map(|d| (record.workflow.as_str(), d));
+        let delivery = delivery.map(|d| co_store::DeliveryKey {
+            workflow: &record.workflow,
+            kind: d.kind,
+            id: &d.id,
+        });
         if let Some(existing) = inner.store.enqueue_run(&record, delivery).await? {
             return Ok(Submitted {
                 run_id: existing,

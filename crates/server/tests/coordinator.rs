@@ -9,7 +9,7 @@ use std::time::Duration;
 use co_backend::Stream;
 use co_engine::RunStatus;
 use co_runner::fake::{FakeBackend, FakeStep};
-use co_server::coordinator::{CoordinatorError, SecretReader};
+use co_server::coordinator::{CoordinatorError, HookDelivery, SecretReader};
 use co_server::{Coordinator, CoordinatorConfig, RunRequest};
 use co_store::Store;
 use indexmap::IndexMap;
@@ -214,18 +214,29 @@ async fn a_redelivered_webhook_starts_no_second_run() {
         .await
         .unwrap();
     let mut req = request("chain");
-    req.delivery = Some("d-1".into());
+    req.delivery = Some(HookDelivery {
+        kind: "github",
+        id: "d-1".into(),
+    });
     let first = w.coordinator.submit(req.clone()).await.unwrap();
-    let again = w.coordinator.submit(req).await.unwrap();
+    let again = w.coordinator.submit(req.clone()).await.unwrap();
     assert!(!first.duplicate);
     assert!(again.duplicate);
     assert_eq!(again.run_id, first.run_id);
+    // The same id sent to the workflow's trigger of another kind is another delivery.
+    req.delivery = Some(HookDelivery {
+        kind: "webhook",
+        id: "d-1".into(),
+    });
+    let other = w.coordinator.submit(req).await.unwrap();
+    assert!(!other.duplicate);
+    assert_ne!(other.run_id, first.run_id);
     let runs = w
         .store
         .list_runs(&co_store::RunFilter::default())
         .await
         .unwrap();
-    assert_eq!(runs.len(), 1);
+    assert_eq!(runs.len(), 2);
 }
 
 #[tokio::test]

@@ -60,6 +60,10 @@
 //! hash, role), `deliveries` (workflow, delivery → run id) and `cron_ticks` (workflow, trigger
 //! index, tick), whose primary keys make "at most once" hold.
 //!
+//! `0004_delivery_scope.sql` scopes delivery ids by trigger kind too: `deliveries` is keyed by
+//! (workflow, kind, delivery) ([`DeliveryKey`]); deliveries recorded before it count for every
+//! kind.
+//!
 //! To grow the schema, add numbered migrations (never edit a shipped one). If a migration ever has to differ between the databases,
 //! split the directory into `migrations/sqlite` and `migrations/postgres`, keeping the existing
 //! files byte-identical in both (sqlx checks their checksums), and pick the migrator by

@@ -21,7 +21,8 @@
 //!   wait for each other; SQLite: `BEGIN IMMEDIATE`), then the revision row, in one transaction.
 //! - `components` (name, version → yaml), `secrets` (name → ciphertext), `tokens` (id, unique
 //!   hash, role).
-//! - `deliveries` (workflow, delivery → run id) and `cron_ticks` (workflow, trigger index, tick):
+//! - `deliveries` (workflow, trigger kind, delivery → run id; `0004_delivery_scope.sql` added the
+//!   kind) and `cron_ticks` (workflow, trigger index, tick):
 //!   their primary keys make "at most once" hold; writers use `INSERT … ON CONFLICT DO NOTHING`
 //!   and look at the number of rows inserted.
 //! - New `runs` columns: `revision`, `trigger` (JSON), `parent`, `max_concurrency` (part of
@@ -108,6 +109,18 @@ pub enum TokenDeletion {
     NotFound,
     /// It is the last token with the role to keep; nothing was deleted.
     LastOfRole,
+}
+
+/// A webhook delivery id in its scope. The id is the sender's, so it is unique only per workflow
+/// and trigger kind: the same id sent to another workflow, or to the same workflow's trigger of
+/// another kind, is another delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryKey<'a> {
+    pub workflow: &'a str,
+    /// The trigger kind as it appears in the webhook's URL: `github`, `gitlab` or `webhook`.
+    pub kind: &'a str,
+    /// The delivery id the sender gave.
+    pub id: &'a str,
 }
 
 /// A run claimed by a server.
@@ -516,13 +529,12 @@ impl Store {
 
     // --- triggers ---------------------------------------------------------------------------
 
-    /// Record that webhook `delivery` of `workflow` started `run_id`; if that delivery was already
+    /// Record that webhook delivery `key` started `run_id`; if that delivery was already
     /// recorded, nothing changes and the run it started is returned. Exactly one of several
     /// concurrent callers with the same delivery gets `None`.
     pub async fn record_delivery(
         &self,
-        workflow: &str,
-        delivery: &str,
+        key: DeliveryKey<'_>,
         run_id: &str,
     ) -> Result<Option<String>> {
         let mut conn = self
@@ -530,7 +542,7 @@ impl Store {
             .acquire()
             .await
             .map_err(|e| read_error(e, "recording a delivery"))?;
-        insert_delivery(&mut conn, workflow, delivery, run_id).await
+        insert_delivery(&mut conn, key, run_id).await
     }
 
     /// Claim the cron tick `tick` (RFC 3339) of trigger `trigger` of `workflow`: `true` for
@@ -558,19 +570,19 @@ impl Store {
     /// that delivery already started instead, if it was recorded before (nothing is inserted).
     ///
     /// The run is stored with status `queued` whatever `run.status` says, and nobody holds it.
-    /// `delivery` is `(workflow, delivery id)`; of several concurrent calls with the same one,
-    /// exactly one inserts. `Conflict` if the run id is taken (then nothing is recorded).
+    /// Of several concurrent calls with the same `delivery`, exactly one inserts. `Conflict` if
+    /// the run id is taken (then nothing is recorded).
     pub async fn enqueue_run(
         &self,
         run: &RunRecord,
-        delivery: Option<(&str, &str)>,
+        delivery: Option<DeliveryKey<'_>>,
     ) -> Result<Option<String>> {
         let insert = insert_run_query(run, "queued")?;
         let mut tx = self.begin_write().await?;
-        if let Some((workflow, delivery)) = delivery {
+        if let Some(key) = delivery {
             // The delivery first: a concurrent enqueue of the same delivery waits here (PostgreSQL:
             // on the key; SQLite: for the write lock) and then finds it recorded.
-            if let Some(existing) = insert_delivery(&mut tx, workflow, delivery, &run.id).await? {
+            if let Some(existing) = insert_delivery(&mut tx, key, &run.id).await? {
                 tx.rollback()
                     .await
                     .map_err(|e| read_error(e, "ending an enqueue"))?;
@@ -910,17 +922,18 @@ impl Store {
 /// Inserts a delivery record unless it exists; `Some(run id)` of the existing record if it does.
 async fn insert_delivery(
     conn: &mut sqlx::AnyConnection,
-    workflow: &str,
-    delivery: &str,
+    key: DeliveryKey<'_>,
     run_id: &str,
 ) -> Result<Option<String>> {
     let doing = "recording a delivery";
+    let DeliveryKey { workflow, kind, id } = key;
     let inserted = sqlx::query(
-        "INSERT INTO deliveries (workflow, delivery, run_id, recorded_at) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT (workflow, delivery) DO NOTHING",
+        "INSERT INTO deliveries (workflow, kind, delivery, run_id, recorded_at) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (workflow, kind, delivery) DO NOTHING",
     )
     .bind(workflow)
-    .bind(delivery)
+    .bind(kind)
+    .bind(id)
     .bind(run_id)
     .bind(now_timestamp())
     .execute(&mut *conn)
@@ -932,17 +945,20 @@ async fn insert_delivery(
     }
     // The conflicting record is committed (PostgreSQL waits for its transaction before it reports
     // a conflict), and deliveries are never deleted, so it is there.
-    let row = sqlx::query("SELECT run_id FROM deliveries WHERE workflow = $1 AND delivery = $2")
-        .bind(workflow)
-        .bind(delivery)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| read_error(e, doing))?
-        .ok_or_else(|| {
-            StoreError::Database(format!(
-                "{doing}: delivery {delivery:?} of workflow {workflow:?} conflicts but is not stored"
-            ))
-        })?;
+    let row = sqlx::query(
+        "SELECT run_id FROM deliveries WHERE workflow = $1 AND kind = $2 AND delivery = $3",
+    )
+    .bind(workflow)
+    .bind(kind)
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| read_error(e, doing))?
+    .ok_or_else(|| {
+        StoreError::Database(format!(
+            "{doing}: {kind} delivery {id:?} of workflow {workflow:?} conflicts but is not stored"
+        ))
+    })?;
     column(&row, "run_id").map(Some)
 }
 

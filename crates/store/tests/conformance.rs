@@ -1252,6 +1252,7 @@ conformance!(
     service::tokens_are_found_by_hash_and_unique,
     service::concurrent_deletions_never_remove_the_last_admin_token,
     service::deliveries_start_at_most_one_run,
+    service::deliveries_recorded_before_kind_scoping_count_for_every_kind,
     service::concurrent_deliveries_record_once,
     service::cron_ticks_fire_once,
     service::concurrent_cron_tick_claims_fire_once,

@@ -1,7 +1,12 @@
 //! `POST /api/v1/hooks/{workflow}/{github|gitlab|webhook}`: webhook deliveries. No bearer token:
 //! each delivery is checked against the workflow's triggers of that kind (GitHub HMAC signature,
 //! GitLab token, generic token; secrets compared in constant time by `co-triggers`). A delivery
-//! id that was seen before starts no second run.
+//! id that was seen before, for the same workflow and trigger kind, starts no second run.
+//!
+//! Nothing is told to a sender that cannot authenticate: a delivery to a workflow that does not
+//! exist, that has no trigger of this kind, or whose trigger's secret is not set (or empty) is
+//! checked against a secret nobody knows, so it gets exactly the answer a delivery with a wrong
+//! signature or token gets (`401`, the same message), and workflow names cannot be enumerated.
 
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -18,8 +23,8 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::catalog::{parse_workflow, StoreCatalog, WORKFLOW_FILE};
-use crate::coordinator::RunRequest;
-use crate::error::{ApiError, ErrorBody, OrNotFound};
+use crate::coordinator::{HookDelivery, RunRequest};
+use crate::error::{ApiError, ErrorBody};
 
 /// A delivery that started a run (201), or a redelivery of one that did (200, `duplicate`).
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -101,8 +106,8 @@ impl Kind {
         (status = 200, description = "A redelivery: the run it started before", body = HookAccepted),
         (status = 202, description = "Valid, but not an event this trigger runs for", body = HookIgnored),
         (status = 400, description = "A malformed delivery, or trigger inputs that do not evaluate", body = ErrorBody),
-        (status = 401, description = "Signature or token check failed", body = ErrorBody),
-        (status = 404, description = "No such workflow, or it has no trigger of this kind", body = ErrorBody),
+        (status = 401, description = "Signature or token check failed (also the answer for a workflow that does not exist or has no trigger of this kind)", body = ErrorBody),
+        (status = 404, description = "No such webhook kind", body = ErrorBody),
     )
 )]
 pub async fn receive(
@@ -115,39 +120,19 @@ pub async fn receive(
             "no webhook kind {kind:?}: use github, gitlab or webhook"
         ))
     })?;
-    super::check_name(NameKind::Workflow, &workflow)?;
     let headers = request.headers().clone();
     let body = crate::extract::read_body(request, &state).await?;
 
-    let stored = state
-        .store()
-        .get_workflow_revision(&workflow, None)
-        .await
-        .or_not_found(|| format!("no workflow named {workflow:?}"))?;
-    let catalog = StoreCatalog::load(state.store()).await?;
-    let parsed = parse_workflow(&catalog, &stored.yaml, WORKFLOW_FILE).map_err(|d| {
-        ApiError::internal(format!(
-            "revision {} of workflow {workflow:?} does not validate any more: {}",
-            stored.revision,
-            d.0.first().map(|d| d.to_string()).unwrap_or_default()
-        ))
-    })?;
-    let triggers: Vec<&Trigger> = parsed
-        .triggers
-        .iter()
-        .filter(|t| kind.matches(&t.kind))
-        .collect();
-    if triggers.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "workflow {workflow:?} has no {} trigger",
-            kind.name()
-        )));
-    }
+    let Some((revision, triggers)) = hook_triggers(&state, &workflow, kind).await? else {
+        // Answer as a delivery with a wrong signature would be answered.
+        let refused = decoy(kind, &headers, &body)?;
+        return Ok(refusal(&workflow, kind, vec![refused]));
+    };
 
     // The first trigger that accepts the delivery wins; otherwise the most telling refusal.
     let mut accepted: Option<(&Trigger, Delivery)> = None;
     let mut refusals: Vec<Rejection> = Vec::new();
-    for trigger in triggers {
+    for trigger in &triggers {
         match check(&state, &workflow, trigger, &headers, &body).await? {
             Ok(delivery) => {
                 accepted = Some((trigger, delivery));
@@ -173,10 +158,13 @@ pub async fn receive(
         .coordinator()
         .submit(RunRequest {
             workflow: workflow.clone(),
-            revision: Some(stored.revision),
+            revision: Some(revision),
             inputs,
             trigger: context,
-            delivery: delivery.delivery.clone(),
+            delivery: delivery.delivery.clone().map(|id| HookDelivery {
+                kind: kind.name(),
+                id,
+            }),
         })
         .await?;
     tracing::info!(
@@ -203,7 +191,54 @@ pub async fn receive(
         .into_response())
 }
 
-/// Check one delivery against one trigger.
+/// The latest revision of `workflow` and its triggers of `kind`; `None` if there is no such
+/// workflow (or the name cannot be one), it has no trigger of this kind, or its latest revision no
+/// longer validates (logged: the sender cannot fix that).
+async fn hook_triggers(
+    state: &AppState,
+    workflow: &str,
+    kind: Kind,
+) -> Result<Option<(i64, Vec<Trigger>)>, ApiError> {
+    if !NameKind::Workflow.is_valid(workflow) {
+        return Ok(None);
+    }
+    let stored = match state.store().get_workflow_revision(workflow, None).await {
+        Ok(stored) => stored,
+        Err(co_store::StoreError::NotFound(_)) => {
+            tracing::info!(workflow = ?workflow, kind = kind.name(), "webhook for no stored workflow");
+            return Ok(None);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let catalog = StoreCatalog::load(state.store()).await?;
+    let parsed = match parse_workflow(&catalog, &stored.yaml, WORKFLOW_FILE) {
+        Ok(parsed) => parsed,
+        Err(d) => {
+            tracing::error!(
+                workflow = %workflow,
+                revision = stored.revision,
+                problem = %d.0.first().map(|d| d.to_string()).unwrap_or_default(),
+                "a webhook delivery was refused: the workflow's latest revision does not validate \
+                 any more"
+            );
+            return Ok(None);
+        }
+    };
+    let triggers: Vec<Trigger> = parsed
+        .triggers
+        .into_iter()
+        .filter(|t| kind.matches(&t.kind))
+        .collect();
+    if triggers.is_empty() {
+        tracing::info!(workflow = %workflow, kind = kind.name(), "webhook for a workflow without such a trigger");
+        return Ok(None);
+    }
+    Ok(Some((stored.revision, triggers)))
+}
+
+/// Check one delivery against one trigger. A trigger whose secret is not set, or empty, is checked
+/// against a random secret instead: it accepts nothing, and says so as it would for a wrong
+/// signature.
 async fn check(
     state: &AppState,
     workflow: &str,
@@ -219,27 +254,72 @@ async fn check(
             return Ok(Err(Rejection::Unauthorized("not a webhook trigger".into())))
         }
     };
-    let Some(secret) = state.secrets().read(state.store(), secret_name).await? else {
-        tracing::warn!(
-            workflow = %workflow,
-            secret = %secret_name,
-            "a webhook trigger's secret is not set (PUT /api/v1/secrets/NAME); deliveries are refused"
-        );
-        return Ok(Err(Rejection::Unauthorized(
-            "the delivery's signature or token does not match".into(),
-        )));
+    let secret = match state.secrets().read(state.store(), secret_name).await? {
+        Some(secret) if !secret.is_empty() => secret.into_bytes(),
+        unusable => {
+            tracing::warn!(
+                workflow = %workflow,
+                secret = %secret_name,
+                "a webhook trigger's secret is {} (PUT /api/v1/secrets/NAME); deliveries are refused",
+                if unusable.is_some() { "empty" } else { "not set" }
+            );
+            unguessable_secret()?
+        }
     };
+    Ok(verify(&trigger.kind, &secret, headers, body))
+}
+
+/// What `co-triggers` says about a delivery to a trigger of this kind with this secret.
+fn verify(
+    kind: &TriggerKind,
+    secret: &[u8],
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Delivery, Rejection> {
     let headers = HttpHeaders(headers);
-    Ok(match &trigger.kind {
+    match kind {
         TriggerKind::GitHub {
             events, branches, ..
-        } => co_triggers::github(secret.as_bytes(), &headers, body, events, branches),
+        } => co_triggers::github(secret, &headers, body, events, branches),
         TriggerKind::GitLab {
             events, branches, ..
-        } => co_triggers::gitlab(secret.as_bytes(), &headers, body, events, branches),
-        TriggerKind::Webhook { .. } => co_triggers::generic(secret.as_bytes(), &headers, body),
+        } => co_triggers::gitlab(secret, &headers, body, events, branches),
+        TriggerKind::Webhook { .. } => co_triggers::generic(secret, &headers, body),
         TriggerKind::Cron { .. } => Err(Rejection::Unauthorized("not a webhook trigger".into())),
+    }
+}
+
+/// The refusal a delivery gets from a trigger of `kind` whose secret nobody knows: for a
+/// trigger that does not exist, exactly what a wrong signature or token gets from one that does.
+fn decoy(kind: Kind, headers: &HeaderMap, body: &[u8]) -> Result<Rejection, ApiError> {
+    let secret = unguessable_secret()?;
+    let trigger = match kind {
+        Kind::GitHub => TriggerKind::GitHub {
+            secret: String::new(),
+            events: Vec::new(),
+            branches: Vec::new(),
+        },
+        Kind::GitLab => TriggerKind::GitLab {
+            secret: String::new(),
+            events: Vec::new(),
+            branches: Vec::new(),
+        },
+        Kind::Webhook => TriggerKind::Webhook {
+            secret: String::new(),
+        },
+    };
+    Ok(match verify(&trigger, &secret, headers, body) {
+        Err(rejection) => rejection,
+        // 2^-256: a delivery signed with 32 random bytes it never saw.
+        Ok(_) => Rejection::Unauthorized("the delivery was refused".into()),
     })
+}
+
+/// 32 fresh random bytes: a secret nobody knows.
+fn unguessable_secret() -> Result<Vec<u8>, ApiError> {
+    let mut secret = vec![0u8; 32];
+    getrandom::fill(&mut secret).map_err(|e| crate::crypto::CryptoError::Random(e.to_string()))?;
+    Ok(secret)
 }
 
 /// The answer when no trigger accepted: ignored (202) if any signature matched, else invalid
@@ -256,14 +336,14 @@ fn refusal(workflow: &str, kind: Kind, refusals: Vec<Rejection>) -> Response {
         }
     }
     if let Some(reason) = ignored {
-        tracing::info!(workflow = %workflow, kind = kind.name(), reason = %reason, "webhook ignored");
+        tracing::info!(workflow = ?workflow, kind = kind.name(), reason = %reason, "webhook ignored");
         return (StatusCode::ACCEPTED, Json(HookIgnored { ignored: reason })).into_response();
     }
     if let Some(message) = invalid {
-        tracing::info!(workflow = %workflow, kind = kind.name(), reason = %message, "webhook invalid");
+        tracing::info!(workflow = ?workflow, kind = kind.name(), reason = %message, "webhook invalid");
         return ApiError::bad_request(message).into_response();
     }
     let message = unauthorized.unwrap_or_else(|| "the delivery was refused".into());
-    tracing::warn!(workflow = %workflow, kind = kind.name(), reason = %message, "webhook unauthorized");
+    tracing::warn!(workflow = ?workflow, kind = kind.name(), reason = %message, "webhook unauthorized");
     ApiError::unauthorized(message).into_response()
 }

@@ -66,11 +66,13 @@ async fn every_endpoint_but_health_and_hooks_needs_a_token(db: &TestDb) {
         .get("/metrics")
         .await
         .expect_error(401, "unauthorized");
-    // A webhook is refused by its own check (no such workflow), not for want of a token.
-    anonymous
+    // A webhook is refused by its own check (here: no such workflow, answered as a missing
+    // webhook token), not for want of a bearer token.
+    let error = anonymous
         .post_json("/api/v1/hooks/nothing/webhook", &json!({}))
         .await
-        .expect_error(404, "not_found");
+        .expect_error(401, "unauthorized");
+    assert_eq!(error["message"], "missing X-ContainerOps-Token header");
     server.stop().await;
 }
 

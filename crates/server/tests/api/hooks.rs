@@ -1,5 +1,6 @@
 //! Webhooks: GitHub (HMAC signature, event and branch filters), GitLab (token), generic (token);
-//! the trigger's inputs from the payload; a redelivery starts no second run.
+//! the trigger's inputs from the payload; a redelivery starts no second run (ids scoped by
+//! workflow and kind); unknown workflows are answered like bad signatures.
 
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -167,19 +168,126 @@ async fn deliveries_start_one_run_each(db: &TestDb) {
     assert_eq!(dup["run_id"], g_run.as_str());
     assert_eq!(dup["duplicate"], true);
 
-    // Unknown kinds and workflows, workflows without such a trigger.
+    // Unknown kinds (the URL's kind says nothing about workflows).
     api.post_json("/api/v1/hooks/hooked/bitbucket", &json!({}))
         .await
         .expect_error(404, "not_found");
-    api.post_json("/api/v1/hooks/nothing/github", &json!({}))
-        .await
-        .expect_error(404, "not_found");
+    server.stop().await;
+}
+
+/// A delivery sent as each kind of trigger could be sent, with credentials that do not match.
+fn forged(api: &Api, workflow: &str, kind: &str, variant: usize) -> reqwest::RequestBuilder {
+    let body = json!({"ref": "refs/heads/main"});
+    let request = api
+        .request(
+            reqwest::Method::POST,
+            &format!("/api/v1/hooks/{workflow}/{kind}"),
+        )
+        .json(&body);
+    match (kind, variant) {
+        (_, 0) => request,
+        ("github", 1) => request
+            .header("x-github-event", "push")
+            .header("x-hub-signature-256", format!("sha256={}", "ab".repeat(32))),
+        ("github", 2) => request.header("x-hub-signature-256", "sha1=nothex"),
+        ("gitlab", 1) => request
+            .header("x-gitlab-event", "Push Hook")
+            .header("x-gitlab-token", "guess"),
+        ("webhook", _) => request.header("x-containerops-token", "guess"),
+        (_, _) => request.header("x-gitlab-token", ""),
+    }
+}
+
+/// Whether a workflow exists, has a trigger of the kind, or has its secret set: a sender that
+/// cannot authenticate gets the same answer, byte for byte, so names cannot be enumerated.
+async fn unknown_workflows_are_answered_like_bad_signatures(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let admin = server.api();
+    admin.apply("hooked", &hooked()).await;
+    admin.set_secret("GH_SECRET", GH_SECRET).await;
+    admin.set_secret("GL_TOKEN", "gitlab-token").await;
+    admin.set_secret("HOOK_TOKEN", "generic-token").await;
+    // Workflows whose triggers' secrets are not set, or empty, and one without triggers.
+    for (name, suffix) in [("unset", "_UNSET"), ("empty", "_EMPTY")] {
+        let yaml = hooked()
+            .replacen("name: hooked", &format!("name: {name}"), 1)
+            .replace("GH_SECRET", &format!("GH{suffix}"))
+            .replace("GL_TOKEN", &format!("GL{suffix}"))
+            .replace("HOOK_TOKEN", &format!("HOOK{suffix}"));
+        admin.apply(name, &yaml).await;
+    }
+    for secret in ["GH_EMPTY", "GL_EMPTY", "HOOK_EMPTY"] {
+        admin.set_secret(secret, "").await;
+    }
     admin
         .apply("hello", &crate::workflows::hello("hello"))
         .await;
-    api.post_json("/api/v1/hooks/hello/webhook", &json!({}))
+    let api = admin.with_token(None);
+    let long = "w".repeat(co_spec::MAX_NAME_LEN + 1);
+    for kind in ["github", "gitlab", "webhook"] {
+        for variant in 0..3 {
+            let real = api.send(forged(&api, "hooked", kind, variant)).await;
+            assert_eq!(real.status, 401, "{kind} {variant}: {}", real.text);
+            for workflow in [
+                "nothing",
+                "unset",
+                "empty",
+                "hello",
+                "Not-A-Name",
+                long.as_str(),
+            ] {
+                let other = api.send(forged(&api, workflow, kind, variant)).await;
+                assert_eq!(
+                    (other.status, &other.text),
+                    (real.status, &real.text),
+                    "{workflow} {kind} {variant}"
+                );
+            }
+        }
+    }
+    let runs = admin.get("/api/v1/runs").await.expect(200);
+    assert_eq!(runs["runs"], json!([]));
+    server.stop().await;
+}
+
+/// Delivery ids are the senders': the same id sent to another trigger kind of the same workflow
+/// (or to another workflow) is another delivery.
+async fn delivery_ids_are_scoped_by_workflow_and_kind(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let admin = server.api();
+    admin.apply("hooked", &hooked()).await;
+    admin
+        .apply("twin", &hooked().replacen("name: hooked", "name: twin", 1))
+        .await;
+    admin.set_secret("GH_SECRET", GH_SECRET).await;
+    admin.set_secret("HOOK_TOKEN", "generic-token").await;
+    let api = admin.with_token(None);
+    let push = json!({"ref": "refs/heads/main", "pusher": {"name": "octocat"}});
+    let from_github = github(&api, "push", "same-id", &push, None)
         .await
-        .expect_error(404, "not_found");
+        .expect(201);
+    let generic = |workflow: &str| {
+        api.request(
+            reqwest::Method::POST,
+            &format!("/api/v1/hooks/{workflow}/webhook"),
+        )
+        .header("x-containerops-token", "generic-token")
+        .header("x-containerops-delivery", "same-id")
+        .json(&json!({"who": "bot"}))
+    };
+    let from_generic = api.send(generic("hooked")).await.expect(201);
+    assert_ne!(from_generic["run_id"], from_github["run_id"]);
+    let from_twin = api.send(generic("twin")).await.expect(201);
+    assert_ne!(from_twin["run_id"], from_generic["run_id"]);
+    // Each is still a redelivery of itself.
+    let again = api.send(generic("hooked")).await.expect(200);
+    assert_eq!(again["run_id"], from_generic["run_id"]);
+    let again = github(&api, "push", "same-id", &push, None)
+        .await
+        .expect(200);
+    assert_eq!(again["run_id"], from_github["run_id"]);
+    let runs = admin.get("/api/v1/runs").await.expect(200);
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 3, "{runs}");
     server.stop().await;
 }
 
@@ -241,5 +349,7 @@ stages:
 
 both_stores!(
     deliveries_start_one_run_each,
-    unusable_deliveries_are_refused
+    unusable_deliveries_are_refused,
+    unknown_workflows_are_answered_like_bad_signatures,
+    delivery_ids_are_scoped_by_workflow_and_kind,
 );

@@ -7,11 +7,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use co_store::{normalize_timestamp, Claim, LeaseRenewal, TokenDeletion, TokenRecord};
+use co_store::{normalize_timestamp, Claim, DeliveryKey, LeaseRenewal, TokenDeletion, TokenRecord};
 
 use super::*;
 
 const LEASE: i64 = 30_000;
+
+/// A GitHub delivery of `workflow` (the kind matters only where a test says so).
+fn hook<'a>(workflow: &'a str, id: &'a str) -> DeliveryKey<'a> {
+    DeliveryKey {
+        workflow,
+        kind: "github",
+        id,
+    }
+}
 
 /// A queued run as the server would enqueue it.
 fn queued(id: &str, workflow: &str, created_ms: i64, max: Option<i64>) -> RunRecord {
@@ -427,9 +436,12 @@ pub async fn concurrent_deletions_never_remove_the_last_admin_token(db: &TestDb)
 
 pub async fn deliveries_start_at_most_one_run(db: &TestDb) {
     let s = &db.store;
-    assert_eq!(s.record_delivery("hello", "d1", "r1").await.unwrap(), None);
     assert_eq!(
-        s.record_delivery("hello", "d1", "r2")
+        s.record_delivery(hook("hello", "d1"), "r1").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.record_delivery(hook("hello", "d1"), "r2")
             .await
             .unwrap()
             .as_deref(),
@@ -437,15 +449,89 @@ pub async fn deliveries_start_at_most_one_run(db: &TestDb) {
     );
     // Same again with the same run: still the existing record.
     assert_eq!(
-        s.record_delivery("hello", "d1", "r1")
+        s.record_delivery(hook("hello", "d1"), "r1")
             .await
             .unwrap()
             .as_deref(),
         Some("r1")
     );
     // Delivery ids are per workflow.
-    assert_eq!(s.record_delivery("other", "d1", "r3").await.unwrap(), None);
-    assert_eq!(s.record_delivery("hello", "d2", "r4").await.unwrap(), None);
+    assert_eq!(
+        s.record_delivery(hook("other", "d1"), "r3").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.record_delivery(hook("hello", "d2"), "r4").await.unwrap(),
+        None
+    );
+    // ... and per trigger kind: the same id from another kind of sender is another delivery.
+    for kind in ["gitlab", "webhook"] {
+        let key = DeliveryKey {
+            workflow: "hello",
+            kind,
+            id: "d1",
+        };
+        assert_eq!(s.record_delivery(key, kind).await.unwrap(), None);
+        assert_eq!(
+            s.record_delivery(key, "again").await.unwrap().as_deref(),
+            Some(kind)
+        );
+    }
+    assert_eq!(
+        s.record_delivery(hook("hello", "d1"), "r5")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("r1")
+    );
+}
+
+/// A delivery recorded before delivery ids were scoped by kind (migration 0004) still counts, for
+/// every kind, so its redelivery starts no second run.
+pub async fn deliveries_recorded_before_kind_scoping_count_for_every_kind(db: &TestDb) {
+    let url = db.fresh_url().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    let before: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 4)
+        .cloned()
+        .collect();
+    assert_eq!(before.len(), 2);
+    migrator.migrations = before.into();
+    let connect_url = match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            format!("{url}?mode=rwc")
+        }
+        None => url.clone(),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&connect_url).await.unwrap();
+    migrator.run_direct(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO deliveries (workflow, delivery, run_id, recorded_at) \
+         VALUES ('hello', 'old', 'r0', '2026-01-01T00:00:00.000Z')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+
+    let store = Store::open(&url).await.unwrap();
+    for kind in ["github", "gitlab", "webhook"] {
+        let key = DeliveryKey {
+            workflow: "hello",
+            kind,
+            id: "old",
+        };
+        assert_eq!(
+            store.record_delivery(key, "r1").await.unwrap().as_deref(),
+            Some("r0"),
+            "{kind}"
+        );
+    }
+    store.close().await;
 }
 
 /// Racers that each tried to record their run id for one delivery: `(run id, the id already
@@ -474,7 +560,7 @@ pub async fn concurrent_deliveries_record_once(db: &TestDb) {
             let run_id = format!("run-{si}-{t}");
             tasks.push(tokio::spawn(async move {
                 let got = store
-                    .record_delivery("hello", "same", &run_id)
+                    .record_delivery(hook("hello", "same"), &run_id)
                     .await
                     .unwrap();
                 (run_id, got)
@@ -547,7 +633,9 @@ pub async fn enqueue_run_queues_and_deduplicates_deliveries(db: &TestDb) {
     q1.trigger = json!({"event": "push", "delivery": "d1", "payload": {"ref": "main"}});
     q1.parent = Some("p0".into());
     assert_eq!(
-        s.enqueue_run(&q1, Some(("hooked", "d1"))).await.unwrap(),
+        s.enqueue_run(&q1, Some(hook("hooked", "d1")))
+            .await
+            .unwrap(),
         None
     );
     let stored = s.get_run("q1").await.unwrap().run;
@@ -559,7 +647,7 @@ pub async fn enqueue_run_queues_and_deduplicates_deliveries(db: &TestDb) {
     // The same delivery again: the run it started, and nothing new.
     let q2 = queued("q2", "hooked", 1, Some(3));
     assert_eq!(
-        s.enqueue_run(&q2, Some(("hooked", "d1")))
+        s.enqueue_run(&q2, Some(hook("hooked", "d1")))
             .await
             .unwrap()
             .as_deref(),
@@ -571,7 +659,7 @@ pub async fn enqueue_run_queues_and_deduplicates_deliveries(db: &TestDb) {
     ));
     // The delivery table is the one record_delivery uses.
     assert_eq!(
-        s.record_delivery("hooked", "d1", "x")
+        s.record_delivery(hook("hooked", "d1"), "x")
             .await
             .unwrap()
             .as_deref(),
@@ -583,11 +671,14 @@ pub async fn enqueue_run_queues_and_deduplicates_deliveries(db: &TestDb) {
 
     // A taken run id: Conflict, and the delivery is not recorded either.
     let err = s
-        .enqueue_run(&queued("q1", "hooked", 3, None), Some(("hooked", "d2")))
+        .enqueue_run(&queued("q1", "hooked", 3, None), Some(hook("hooked", "d2")))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
-    assert_eq!(s.record_delivery("hooked", "d2", "q4").await.unwrap(), None);
+    assert_eq!(
+        s.record_delivery(hook("hooked", "d2"), "q4").await.unwrap(),
+        None
+    );
 
     // A limit below 1 would never run.
     let err = s
@@ -607,7 +698,7 @@ pub async fn concurrent_enqueues_of_one_delivery_start_one_run(db: &TestDb) {
             let r = queued(&format!("dr-{si}-{t}"), "hooked", (si * 4 + t) as i64, None);
             tasks.push(tokio::spawn(async move {
                 let got = store
-                    .enqueue_run(&r, Some(("hooked", "abc")))
+                    .enqueue_run(&r, Some(hook("hooked", "abc")))
                     .await
                     .unwrap();
                 (r.id, got)
@@ -1244,9 +1335,9 @@ async fn every_service_call_can_run_on_a_spawned_task() {
         s.list_tokens().await.unwrap();
         s.has_token_with_role("admin").await.unwrap();
         s.delete_token_unless_last("t", "admin").await.unwrap();
-        s.record_delivery("hello", "d", "x").await.unwrap();
+        s.record_delivery(hook("hello", "d"), "x").await.unwrap();
         s.claim_cron_tick("hello", 0, &at(0)).await.unwrap();
-        s.enqueue_run(&queued("q", "hello", 0, Some(1)), Some(("hello", "e")))
+        s.enqueue_run(&queued("q", "hello", 0, Some(1)), Some(hook("hello", "e")))
             .await
             .unwrap();
         s.count_queued().await.unwrap();
