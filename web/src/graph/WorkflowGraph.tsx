@@ -153,6 +153,55 @@ function LaneNodeView({ data }: NodeProps<Node<LaneNodeData>>) {
   );
 }
 
+/** Ctrl+K: type part of an action's name, Enter goes to it (centred, selected, focused). */
+function GoToAction({ actions, onGo }: { actions: { id: string; name: string; stage: string }[]; onGo: (id: string) => void }) {
+  const [open, setOpen] = useState(false);
+  const [q, setQ] = useState('');
+  const [i, setI] = useState(0);
+  useEffect(() => {
+    const onKey = (e: globalThis.KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        setOpen(true);
+        setQ('');
+        setI(0);
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => { window.removeEventListener('keydown', onKey); };
+  }, []);
+  if (!open) return null;
+  const found = actions.filter((a) => a.name.includes(q.trim())).slice(0, 12);
+  return (
+    <div className="goto" role="dialog" aria-label="Go to action">
+      <input
+        autoFocus
+        aria-label="Go to action"
+        placeholder="Go to action…"
+        value={q}
+        onChange={(e) => { setQ(e.target.value); setI(0); }}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') setOpen(false);
+          else if (e.key === 'ArrowDown') { e.preventDefault(); setI((x) => Math.min(found.length - 1, x + 1)); }
+          else if (e.key === 'ArrowUp') { e.preventDefault(); setI((x) => Math.max(0, x - 1)); }
+          else if (e.key === 'Enter') {
+            const a = found[i];
+            if (a) { setOpen(false); onGo(a.id); }
+          }
+        }}
+        onBlur={() => { setOpen(false); }}
+      />
+      <ul>
+        {found.map((a, k) => (
+          <li key={a.id} className={k === i ? 'current' : ''}>
+            {a.name} <span className="muted small">{a.stage}</span>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 const nodeTypes = { action: memo(ActionNodeView), lane: memo(LaneNodeView) };
 
 /** Above this many actions the graph opens zoomed on its start instead of fitted whole. */
@@ -351,6 +400,18 @@ function GraphInner(props: GraphProps) {
     onDropItem(payload, stage && !stage.finally ? si : null);
   };
 
+  const goTo = useCallback(
+    (id: string) => {
+      const n = graph.nodes.find((x) => x.id === id);
+      if (n) void flow.setCenter(n.position.x + n.width / 2, n.position.y + n.height / 2, { zoom: Math.max(flow.getZoom(), 0.8), duration: 0 });
+      onSelect?.(id);
+      requestAnimationFrame(() => {
+        wrapper.current?.querySelector<HTMLElement>(`[data-action-id="${CSS.escape(id)}"]`)?.focus();
+      });
+    },
+    [graph, flow, onSelect],
+  );
+
   return (
     <div className="graph" ref={wrapper} onKeyDown={onKeyDown} onDragOver={onDragOver} onDrop={onDrop} aria-label={props.label ?? 'workflow graph'} role="region">
       <ReactFlow
@@ -382,6 +443,7 @@ function GraphInner(props: GraphProps) {
         <Controls showInteractive={false} />
         {model.actions.length > 40 ? <MiniMap pannable zoomable /> : null}
       </ReactFlow>
+      <GoToAction actions={model.actions.map((a) => ({ id: a.id, name: a.name, stage: a.stage }))} onGo={goTo} />
       {refusal ? (
         <div className="refusal" role="status">
           {refusal}
