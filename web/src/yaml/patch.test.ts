@@ -245,6 +245,11 @@ stages:
     expect(out).toBe('a: "v-${{ actions.new-name.outputs.x }}"  # c\nb: ${{ actions.new-name.status }}\nc: "${{ actions.older.outputs.x }}"\n');
   });
 
+  it('keeps a trailing comment on its line when a value becomes multi-line', () => {
+    const text = 'a: x # keep me\nb: 1\n';
+    expect(apply(text, { op: 'set', path: ['a'], value: 'tail\n' })).toBe('a: "tail\\n" # keep me\nb: 1\n');
+  });
+
   it('edits a block literal in place', () => {
     const text = 'cmd: |\n  echo one\n  echo two\nnext: 1\n';
     const out = apply(text, { op: 'set', path: ['cmd'], value: 'echo one\necho three\n' });

@@ -351,7 +351,10 @@ function replaceNode(text: string, f: Found, value: Json): Splice[] {
       const rendered = renderScalar(value, false);
       return [{ from: start, to: valueEnd, insert: `${rendered}\n` }];
     }
-    if (typeof value === 'string' && value.includes('\n') && !flow && f.pair) {
+    // A multi-line value becomes a block literal, unless something (a comment) follows the
+    // scalar on its line: then it stays on the line, double-quoted.
+    const restOfLine = text.slice(valueEnd, lineEndIncl(text, valueEnd)).trim();
+    if (typeof value === 'string' && value.includes('\n') && !flow && f.pair && restOfLine === '') {
       const indent = column(text, range(f.pair.key as Node)[0]);
       return [{ from: start, to: valueEnd, insert: blockLiteral(value, indent + 2).replace(/\n$/, '') }];
     }
