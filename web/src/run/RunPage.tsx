@@ -304,7 +304,10 @@ function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model
             <Link className="ln" to={{ page: 'run', id: run.id, step: step.key, line: l.seq }} aria-label={`line ${l.seq}`}>
               {l.seq}
             </Link>
-            <span className="txt">{l.text}</span>
+            <span className="txt">
+              {step.attempts > 1 ? <span className="attempt">#{l.attempt} </span> : null}
+              {l.text}
+            </span>
           </div>
         ))}
       </div>
