@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a used one: installs and starts what it needs
 # (Podman with its Docker API, PostgreSQL, test images), then runs formatting and lint checks and
-# every test (unit, real Podman, real SQLite and PostgreSQL). Fails loudly if any real part is missing.
+# every test (unit, real Podman, real SQLite and PostgreSQL, the web UI's). Fails loudly if any real
+# part is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,12 @@ export CONTAINEROPS_BIN
 
 log "images for the tests and examples"
 scripts/build-images.sh
+
+log "web UI: node packages (web/package-lock.json), lint, typecheck, unit tests"
+npm --prefix web ci --no-audit --no-fund
+npm --prefix web run lint
+npm --prefix web run typecheck
+npm --prefix web test
 
 log "tests"
 cargo nextest run --workspace --locked --profile ci
