@@ -95,10 +95,18 @@ impl fmt::Display for Diagnostic {
 #[error("{} problem(s) found", .0.len())]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
-/// Resolves `component: name@version` references (a catalog). Paths are resolved by the loader.
+/// Resolves `component: name@version` references (a catalog). Paths are resolved by the loader,
+/// except with [`ValidateOptions::catalog_only`], where the catalog may resolve them instead.
 pub trait Catalog {
     /// The component's `component.yaml` text and the path to report in diagnostics.
     fn find(&self, name: &str, version: &str) -> Option<(String, std::path::PathBuf)>;
+
+    /// With `catalog_only`: the component a path reference (exactly as written) stands for, as
+    /// [`Catalog::find`] answers — e.g. a server that bound `./components/upper` to a registered
+    /// `upper@1.0.0`. `None` (the default): paths are refused.
+    fn find_path(&self, _reference: &str) -> Option<(String, std::path::PathBuf)> {
+        None
+    }
 }
 
 /// A catalog with nothing in it.
@@ -196,6 +204,18 @@ impl<'a> Loader<'a> {
             _ => Err(Diagnostics(diags)),
         }
     }
+}
+
+/// Every `component:` reference of a native workflow's actions exactly as written (paths and
+/// `name@version`), in order, without duplicates; nothing is validated (see [`Loader`] for that).
+/// What a client must register before a server, which reads no files, can resolve the paths.
+pub fn component_references(text: &str) -> Vec<String> {
+    loader::component_references(text)
+}
+
+/// Whether a `component:` reference is a catalog reference (`name@version`) rather than a path.
+pub fn is_catalog_reference(reference: &str) -> bool {
+    loader::is_catalog_reference(reference)
 }
 
 /// Build the execution plan of a validated workflow (matrix copies expanded, dependencies resolved).

@@ -53,11 +53,15 @@ impl<'a> Resolver<'a> {
         }
         let r = match catalog_ref(reference) {
             Some((name, version)) => self.lookup_catalog(reference, name, version),
-            None if self.catalog_only => Resolved::Missing(format!(
-                "component `{reference}` is a path, but here components come from the catalog \
-                 only: register it (containerops server: POST /api/v1/components) and refer to \
-                 it as `name@version`"
-            )),
+            None if self.catalog_only => match self.catalog.find_path(reference) {
+                Some((text, path)) => self.catalog_component(&text, path),
+                None => Resolved::Missing(format!(
+                    "component `{reference}` is a path, but here components come from the \
+                     catalog only: refer to a registered component as `name@version`, or store \
+                     the workflow with `containerops workflows apply FILE`, which registers the \
+                     components it uses by path and binds their paths"
+                )),
+            },
             None => self.lookup_path(reference),
         };
         self.cache.insert(reference.to_string(), r.clone());
@@ -71,13 +75,24 @@ impl<'a> Resolver<'a> {
                  `./components/{name}`) or add `{reference}` to the catalog"
             ));
         };
+        match self.catalog_component(&text, path.clone()) {
+            Resolved::Found(c) if c.name != name || c.version != version => {
+                Resolved::Missing(format!(
+                    "the catalog entry for `{reference}` ({}) is component `{}@{}`",
+                    path.display(),
+                    c.name,
+                    c.version
+                ))
+            }
+            other => other,
+        }
+    }
+
+    /// A component the catalog gave (its text and display path).
+    fn catalog_component(&mut self, text: &str, path: PathBuf) -> Resolved {
         let display = path.display().to_string();
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        match self.component(&text, &display, &dir, path.clone()) {
-            Some(c) if c.name != name || c.version != version => Resolved::Missing(format!(
-                "the catalog entry for `{reference}` ({display}) is component `{}@{}`",
-                c.name, c.version
-            )),
+        match self.component(text, &display, &dir, path) {
             Some(c) => Resolved::Found(Arc::new(c)),
             None => Resolved::Invalid,
         }
@@ -138,6 +153,50 @@ impl<'a> Resolver<'a> {
         self.diags.extend(diags);
         c
     }
+}
+
+/// Every `component:` value of a native workflow's actions (stages and `finally`), as written,
+/// in order, without duplicates. Nothing is validated or resolved; a document that is not a
+/// native workflow has none.
+pub(crate) fn component_references(text: &str) -> Vec<String> {
+    let doc = crate::yaml::parse(text);
+    let mut out: Vec<String> = Vec::new();
+    let entries = |node: &crate::yaml::Node| match &node.kind {
+        Kind::Map(entries) => entries.clone(),
+        _ => Vec::new(),
+    };
+    let field = |node: &crate::yaml::Node, key: &str| {
+        entries(node)
+            .into_iter()
+            .find(|(k, _)| k.text() == Some(key))
+            .map(|(_, v)| v)
+    };
+    let items = |node: Option<crate::yaml::Node>| match node.map(|n| n.kind) {
+        Some(Kind::Seq(items)) => items,
+        _ => Vec::new(),
+    };
+    let Some(root) = &doc.root else {
+        return out;
+    };
+    let stage_actions = items(field(root, "stages"))
+        .into_iter()
+        .flat_map(|stage| items(field(&stage, "actions")));
+    for action in stage_actions.chain(items(field(root, "finally"))) {
+        let reference = field(&action, "component")
+            .and_then(|v| v.scalar().map(|s| s.text.clone()))
+            .filter(|r| !r.is_empty());
+        if let Some(reference) = reference {
+            if !out.contains(&reference) {
+                out.push(reference);
+            }
+        }
+    }
+    out
+}
+
+/// See [`crate::is_catalog_reference`].
+pub(crate) fn is_catalog_reference(reference: &str) -> bool {
+    catalog_ref(reference).is_some()
 }
 
 /// `name@version` (a catalog reference) rather than a path?
@@ -331,6 +390,22 @@ mod tests {
     }
 
     #[test]
+    fn component_references_lists_what_actions_use_as_written() {
+        let yaml = "# c\nname: w\nstages:\n  - name: s\n    actions:\n      - name: a\n        \
+                    component: ./components/up # x\n      - { name: b, component: \"up@1.0.0\" }\n      \
+                    - name: c\n        image: i\n      - name: d\n        component: ./components/up\n\
+                    finally:\n  - name: f\n    component: ../f/component.yaml\n";
+        assert_eq!(
+            super::component_references(yaml),
+            ["./components/up", "up@1.0.0", "../f/component.yaml"]
+        );
+        assert!(super::component_references("uri: a/b/c\nstages: []\n").is_empty());
+        assert!(super::component_references("{{{").is_empty());
+        assert!(super::is_catalog_reference("up@1.0.0"));
+        assert!(!super::is_catalog_reference("./components/up"));
+    }
+
+    #[test]
     fn catalog_only_refuses_component_paths_without_reading_them() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(
@@ -353,5 +428,48 @@ mod tests {
         assert_eq!(err.0.len(), 1);
         assert!(err.0[0].message.contains("is a path"), "{}", err.0[0]);
         assert_eq!((err.0[0].span.line, err.0[0].span.col), (6, 20));
+    }
+
+    /// A catalog that binds path references (what a server does for `workflows apply`).
+    struct Bound;
+
+    impl crate::Catalog for Bound {
+        fn find(&self, _name: &str, _version: &str) -> Option<(String, std::path::PathBuf)> {
+            None
+        }
+
+        fn find_path(&self, reference: &str) -> Option<(String, std::path::PathBuf)> {
+            (reference == "./components/up").then(|| {
+                (
+                    "name: up\nversion: 2.0.0\nimage: i\noutputs: { r: { type: int } }\n".into(),
+                    std::path::PathBuf::from("catalog/up/2.0.0/component.yaml"),
+                )
+            })
+        }
+    }
+
+    #[test]
+    fn catalog_only_resolves_paths_the_catalog_binds_and_records_the_reference() {
+        let yaml = "name: w\nstages:\n  - name: s\n    actions:\n      - name: a\n        \
+                    component: ./components/up\n      - name: b\n        component: ./other\n";
+        let mut loader = crate::Loader::new(&Bound);
+        loader.options.catalog_only = true;
+        let err = loader
+            .parse_workflow(yaml, "w.yaml", std::path::Path::new("/nonexistent"))
+            .unwrap_err();
+        assert_eq!(err.0.len(), 1, "{err:?}");
+        assert!(
+            err.0[0].message.contains("`./other` is a path"),
+            "{}",
+            err.0[0]
+        );
+        let yaml = yaml.replace("component: ./other", "image: busybox");
+        let wf = loader
+            .parse_workflow(&yaml, "w.yaml", std::path::Path::new("/nonexistent"))
+            .unwrap();
+        let a = &wf.stages[0].actions[0];
+        assert_eq!(a.uses.as_deref(), Some("./components/up"));
+        assert_eq!(a.component().unwrap().version, "2.0.0");
+        assert_eq!(wf.stages[0].actions[1].uses, None);
     }
 }

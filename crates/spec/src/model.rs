@@ -229,6 +229,9 @@ pub struct Action {
     pub label: String,
     pub span: Span,
     pub runs: Runs,
+    /// The `component:` reference exactly as written (`./components/upper`, `upper@1.0.0`);
+    /// `None` for image steps and seed-format jobs.
+    pub uses: Option<String>,
     /// Entrypoint override of an image step (templates allowed). `None`: the component's
     /// `command`, else the image's own entrypoint.
     pub command: Option<Vec<Template>>,

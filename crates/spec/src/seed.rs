@@ -254,6 +254,7 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node) -> Parsed {
                     label: label.clone(),
                     span: cx.span(job.pos),
                     runs,
+                    uses: None,
                     command: None,
                     with: IndexMap::new(),
                     env,

@@ -458,6 +458,12 @@ fn action(
         }
     };
 
+    // The `component:` reference as written (for clients showing it, and servers binding paths).
+    let uses = match &runs {
+        Some(Runs::Component(_)) => comp_f.and_then(|c| c.value.scalar().map(|s| s.text.clone())),
+        _ => None,
+    };
+
     let command = m.get("command").and_then(|f| {
         if comp_f.is_some() && image_f.is_none() {
             cx.error(
@@ -555,6 +561,7 @@ fn action(
             name,
             span: cx.span(node.pos),
             runs: runs.unwrap_or_else(|| Runs::Image(String::new())),
+            uses,
             command,
             with,
             env,
