@@ -85,6 +85,14 @@ impl Backend {
         }
     }
 
+    /// The SQL expression for a run's `trigger.event` (text, NULL if absent), for filters.
+    pub(crate) fn trigger_event(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "json_extract(trigger, '$.event')",
+            Backend::Postgres => "(trigger::json ->> 'event')",
+        }
+    }
+
     /// SQL run first inside the migration transaction so that concurrent `open`s migrate one after
     /// the other. SQLite needs none: `BEGIN IMMEDIATE` already excludes every other writer.
     fn migration_lock(self) -> Option<String> {

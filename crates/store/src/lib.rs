@@ -142,6 +142,7 @@ pub use connect::{redact_url, Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
 pub use log_writer::{LogWriter, LogWriterStats};
 pub use service::*;
 pub use timestamp::{format_timestamp, normalize_timestamp, now_timestamp};
+pub use ui::*;
 
 use timestamp::normalize_opt;
 
@@ -253,6 +254,8 @@ pub struct LogRecord {
 pub struct RunFilter {
     pub workflow: Option<String>,
     pub status: Option<String>,
+    /// Only runs whose `trigger.event` is this (`api`, `cli`, `cron`, `push`, …).
+    pub trigger: Option<String>,
     /// At most this many runs (`None` or a negative number: all).
     pub limit: Option<i64>,
 }
@@ -298,6 +301,7 @@ macro_rules! log_columns {
 
 // After the column macros, which it uses (macros are scoped textually).
 mod service;
+mod ui;
 
 /// Log lines per INSERT statement (7 values each; far below both databases' parameter limits).
 const LOG_ROWS_PER_STATEMENT: usize = 500;

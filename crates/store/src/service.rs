@@ -48,11 +48,13 @@
 //!   it and inserts nothing.
 
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use crate::timestamp::now_timestamp;
+use crate::ui::{components_column, RevisionSave};
 use crate::{
     clean, column, insert_run_error, insert_run_query, normalize_timestamp, read_error,
     run_from_row, Result, RunFilter, RunRecord, Store, StoreError,
@@ -67,6 +69,9 @@ pub struct WorkflowRevision {
     /// The YAML as submitted.
     pub yaml: String,
     pub created_at: String,
+    /// How the revision's component paths resolve: the reference as written
+    /// (`./components/git-clone`) → a registered component version (`git-clone@1.0.0`).
+    pub components: BTreeMap<String, String>,
 }
 
 /// A stored workflow (its latest revision).
@@ -153,40 +158,15 @@ impl Store {
     /// Store a new revision of workflow `name` (1 if it is new, else latest + 1), atomically:
     /// concurrent writers (tasks or servers) get distinct, consecutive numbers.
     pub async fn put_workflow_revision(&self, name: &str, yaml: &str) -> Result<WorkflowRevision> {
-        let now = now_timestamp();
-        let yaml = clean(yaml).into_owned();
-        let doing = "storing a workflow revision";
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO workflows (name, latest_revision, created_at, updated_at) \
-             VALUES ($1, 1, $2, $2) ON CONFLICT (name) DO UPDATE SET \
-             latest_revision = workflows.latest_revision + 1, updated_at = excluded.updated_at \
-             RETURNING latest_revision",
-        )
-        .bind(name)
-        .bind(&now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| read_error(e, doing))?;
-        let revision: i64 = column(&row, "latest_revision")?;
-        sqlx::query(
-            "INSERT INTO workflow_revisions (name, revision, yaml, created_at) \
-             VALUES ($1, $2, $3, $4)",
-        )
-        .bind(name)
-        .bind(revision)
-        .bind(&yaml)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| read_error(e, doing))?;
-        tx.commit().await.map_err(|e| read_error(e, doing))?;
-        Ok(WorkflowRevision {
-            name: name.to_string(),
-            revision,
-            yaml,
-            created_at: now,
-        })
+        match self
+            .save_workflow_revision(name, yaml, &BTreeMap::new(), None)
+            .await?
+        {
+            RevisionSave::Stored(revision) => Ok(revision),
+            RevisionSave::Conflict(_) => Err(StoreError::Database(format!(
+                "storing a workflow revision of {name:?}: an unconditional save conflicted"
+            ))),
+        }
     }
 
     /// Every stored workflow, by name.
@@ -222,7 +202,7 @@ impl Store {
         let doing = "reading a workflow revision";
         let row = match revision {
             Some(revision) => sqlx::query(
-                "SELECT name, revision, yaml, created_at FROM workflow_revisions \
+                "SELECT name, revision, yaml, created_at, components FROM workflow_revisions \
                  WHERE name = $1 AND revision = $2",
             )
             .bind(name)
@@ -231,7 +211,7 @@ impl Store {
             .await
             .map_err(|e| read_error(e, doing))?,
             None => sqlx::query(
-                "SELECT name, revision, yaml, created_at FROM workflow_revisions \
+                "SELECT name, revision, yaml, created_at, components FROM workflow_revisions \
                  WHERE name = $1 ORDER BY revision DESC LIMIT 1",
             )
             .bind(name)
@@ -258,7 +238,7 @@ impl Store {
     /// never deleted, so every stored workflow has at least one).
     pub async fn list_workflow_revisions(&self, name: &str) -> Result<Vec<WorkflowRevision>> {
         let rows = sqlx::query(
-            "SELECT name, revision, yaml, created_at FROM workflow_revisions WHERE name = $1 \
+            "SELECT name, revision, yaml, created_at, components FROM workflow_revisions WHERE name = $1 \
              ORDER BY revision",
         )
         .bind(name)
@@ -851,7 +831,12 @@ impl Store {
         let mut sql = String::from(concat!("SELECT ", run_columns!(), " FROM runs"));
         let mut binds: Vec<&str> = Vec::new();
         let mut conditions: Vec<String> = Vec::new();
-        for (column, value) in [("workflow", &filter.workflow), ("status", &filter.status)] {
+        let trigger_event = self.backend.trigger_event();
+        for (column, value) in [
+            ("workflow", &filter.workflow),
+            ("status", &filter.status),
+            (trigger_event, &filter.trigger),
+        ] {
             if let Some(value) = value {
                 binds.push(value);
                 conditions.push(format!("{column} = ${}", binds.len()));
@@ -962,12 +947,13 @@ async fn insert_delivery(
     column(&row, "run_id").map(Some)
 }
 
-fn revision_from_row(row: &AnyRow) -> Result<WorkflowRevision> {
+pub(crate) fn revision_from_row(row: &AnyRow) -> Result<WorkflowRevision> {
     Ok(WorkflowRevision {
         name: column(row, "name")?,
         revision: column(row, "revision")?,
         yaml: column(row, "yaml")?,
         created_at: column(row, "created_at")?,
+        components: components_column(row)?,
     })
 }
 
@@ -980,7 +966,7 @@ fn component_from_row(row: &AnyRow) -> Result<ComponentRecord> {
     })
 }
 
-fn token_from_row(row: &AnyRow) -> Result<TokenRecord> {
+pub(crate) fn token_from_row(row: &AnyRow) -> Result<TokenRecord> {
     Ok(TokenRecord {
         id: column(row, "id")?,
         name: column(row, "name")?,

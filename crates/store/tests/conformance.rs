@@ -681,6 +681,7 @@ mod cases {
                 workflow: workflow.map(String::from),
                 status: status.map(String::from),
                 limit,
+                ..RunFilter::default()
             };
             async move { store.list_runs(&filter).await.unwrap() }
         };
@@ -1221,6 +1222,10 @@ macro_rules! conformance {
 #[path = "conformance/service.rs"]
 mod service;
 
+/// What the web UI needs (`ui.rs`): sessions, conditional saves with bindings, summaries.
+#[path = "conformance/ui.rs"]
+mod ui;
+
 conformance!(
     cases::run_round_trips_every_field_and_json_exactly,
     cases::insert_run_twice_is_a_conflict,
@@ -1272,6 +1277,11 @@ conformance!(
     service::concurrent_claims_never_exceed_a_workflow_limit,
     service::concurrent_recovery_claims_recover_each_run_once,
     service::concurrent_claims_respect_max_owned,
+    ui::sessions_are_found_by_hash_until_they_expire,
+    ui::a_token_keeps_at_most_its_cap_of_sessions_and_they_end_with_it,
+    ui::revisions_keep_their_bindings_and_conditional_saves_detect_conflicts,
+    ui::concurrent_saves_on_one_base_revision_store_exactly_one,
+    ui::dashboard_summaries_and_the_trigger_filter,
 );
 
 // ---- backend-specific behaviour ---------------------------------------------------------------

@@ -23,7 +23,7 @@ fn hook<'a>(workflow: &'a str, id: &'a str) -> DeliveryKey<'a> {
 }
 
 /// A queued run as the server would enqueue it.
-fn queued(id: &str, workflow: &str, created_ms: i64, max: Option<i64>) -> RunRecord {
+pub fn queued(id: &str, workflow: &str, created_ms: i64, max: Option<i64>) -> RunRecord {
     let mut r = run(id, workflow, "queued", created_ms);
     r.trigger = json!({"event": "api"});
     r.revision = Some(1);
@@ -31,7 +31,7 @@ fn queued(id: &str, workflow: &str, created_ms: i64, max: Option<i64>) -> RunRec
     r
 }
 
-async fn enqueue(store: &Store, r: &RunRecord) {
+pub async fn enqueue(store: &Store, r: &RunRecord) {
     assert_eq!(store.enqueue_run(r, None).await.unwrap(), None, "{}", r.id);
 }
 
@@ -70,13 +70,13 @@ async fn running_of(store: &Store, workflow: &str) -> usize {
     let filter = RunFilter {
         workflow: Some(workflow.into()),
         status: Some("running".into()),
-        limit: None,
+        ..RunFilter::default()
     };
     store.list_runs(&filter).await.unwrap().len()
 }
 
 /// `n` stores on the test's database: the test's own and `n - 1` independent ones.
-async fn stores(db: &TestDb, n: usize) -> Vec<Store> {
+pub async fn stores(db: &TestDb, n: usize) -> Vec<Store> {
     let mut all = vec![db.store.clone()];
     for _ in 1..n {
         all.push(db.open_another().await);
@@ -84,7 +84,7 @@ async fn stores(db: &TestDb, n: usize) -> Vec<Store> {
     all
 }
 
-async fn join_all<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+pub async fn join_all<T: Send + 'static>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for t in tasks {
         out.push(t.await.unwrap());
@@ -1031,6 +1031,7 @@ pub async fn list_runs_after_pages_newest_first_with_filters(db: &TestDb) {
                 workflow: workflow.map(String::from),
                 status: status.map(String::from),
                 limit: Some(size),
+                ..RunFilter::default()
             };
             let mut all = Vec::new();
             let mut after: Option<String> = None;
