@@ -11,7 +11,7 @@ pub mod view;
 
 use std::time::Duration;
 
-use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{HeaderValue, AUTHORIZATION};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde_json::Value;
 
@@ -164,19 +164,15 @@ impl Client {
         self.json(request).await
     }
 
-    /// `POST` a YAML document, answer JSON.
-    pub async fn post_yaml(
+    /// `POST` a JSON body; the answer's status (any success) and JSON.
+    pub async fn post_json_status(
         &self,
         segments: &[&str],
-        query: &[(&str, String)],
-        text: String,
-    ) -> Result<Value, ClientError> {
-        let url = self.url(segments, query);
-        let request = self
-            .request(Method::POST, url)
-            .header(CONTENT_TYPE, "application/yaml")
-            .body(text);
-        self.json(request).await
+        body: &Value,
+    ) -> Result<(reqwest::StatusCode, Value), ClientError> {
+        let url = self.url(segments, &[]);
+        self.json_with_status(self.request(Method::POST, url).json(body))
+            .await
     }
 
     /// Open a streaming `GET` (no overall timeout); the response's status is already checked.
@@ -198,23 +194,32 @@ impl Client {
     }
 
     async fn json(&self, request: RequestBuilder) -> Result<Value, ClientError> {
+        self.json_with_status(request).await.map(|(_, value)| value)
+    }
+
+    async fn json_with_status(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Value), ClientError> {
         let response = request
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
             .map_err(|e| self.transport(e))?;
         let response = self.check(response).await?;
+        let status = response.status();
         let bytes = response.bytes().await.map_err(|e| self.transport(e))?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Value::Null);
+            return Ok((status, Value::Null));
         }
-        serde_json::from_slice(&bytes).map_err(|e| {
+        let value = serde_json::from_slice(&bytes).map_err(|e| {
             ClientError::Protocol(format!(
                 "the server at {} answered something that is not JSON ({e}): {}",
                 self.shown,
                 snippet(&bytes)
             ))
-        })
+        })?;
+        Ok((status, value))
     }
 
     /// A successful response as is; an error status as [`ClientError::Api`].

@@ -180,6 +180,7 @@ pub async fn runs(command: RunsCommand, server: Option<Server>) -> u8 {
                 workflow: args.workflow,
                 status: args.status,
                 limit: Some(args.limit),
+                ..RunFilter::default()
             };
             match store.list_runs(&filter).await {
                 Ok(runs) if args.output == OutputFormat::Json => {

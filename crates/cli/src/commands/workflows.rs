@@ -1,6 +1,6 @@
 //! `containerops workflows apply|list`: workflows stored on a server (needs `--server`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -17,8 +17,12 @@ Prints `workflow NAME revision N`. A file identical to the latest revision makes
 (`(unchanged)`). Problems are printed as FILE:LINE:COL: error: MESSAGE with your file's name, and
 the exit code is 2.
 
-The server resolves nothing on your disk: steps should use images or catalog components
-(name@version, registered on the server), not component paths.
+The server reads nothing from your disk. Components the file uses by path
+(`component: ./components/build`) are registered first (`component NAME@VERSION for PATH`;
+registering the same text again changes nothing, a different text under a registered
+name@version is refused: give it a new version), and the server stores your text unchanged,
+comments and all, with the path bound to that version; later saves (the web UI's) keep the
+binding. Catalog references (name@version) must already be registered.
 
 Examples:
   containerops --server http://127.0.0.1:8080 --token $TOKEN workflows apply examples/hello/workflow.yaml
@@ -75,16 +79,30 @@ async fn apply(client: &Client, args: ApplyArgs) -> u8 {
             return exit::INVALID;
         }
     };
-    let saved = match client
-        .post_yaml(&["workflows"], &[("file", shown.clone())], text)
-        .await
-    {
+    let components = match register_path_components(client, &args.file, &text).await {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let bindings: serde_json::Map<String, Value> = components
+        .iter()
+        .map(|c| (c.reference.clone(), Value::String(c.binding.clone())))
+        .collect();
+    let body = serde_json::json!({ "yaml": text, "file": shown, "components": bindings });
+    let saved = match client.post(&["workflows"], Some(&body)).await {
         Ok(v) => v,
         Err(e) => return report_apply_error(&shown, &e),
     };
     if args.output == OutputFormat::Json {
         println!("{saved}");
         return exit::OK;
+    }
+    for c in &components {
+        println!(
+            "component {} for {}{}",
+            c.binding,
+            c.reference,
+            if c.created { "" } else { " (unchanged)" }
+        );
     }
     let name = client::text_field(&saved, "name");
     let revision = saved
@@ -98,6 +116,76 @@ async fn apply(client: &Client, args: ApplyArgs) -> u8 {
         if unchanged { " (unchanged)" } else { "" }
     );
     exit::OK
+}
+
+/// A component the workflow uses by path, as registered on the server.
+struct Registered {
+    /// The `component:` value as written.
+    reference: String,
+    /// `name@version`.
+    binding: String,
+    /// Newly registered (else it was registered with the same text already).
+    created: bool,
+}
+
+/// Register every component `text` uses by path (relative to the workflow file's directory), so
+/// the server can bind the paths. Problems are printed; `Err` is the exit code.
+async fn register_path_components(
+    client: &Client,
+    file: &Path,
+    text: &str,
+) -> Result<Vec<Registered>, u8> {
+    let base = match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut out = Vec::new();
+    for reference in co_spec::component_references(text) {
+        if co_spec::is_catalog_reference(&reference) {
+            continue;
+        }
+        // Without `.` segments, as the local validator shows paths.
+        let path: PathBuf = base.join(&reference).components().collect();
+        let component_file = if path.is_dir() {
+            path.join("component.yaml")
+        } else {
+            path
+        };
+        let shown = component_file.display().to_string();
+        // Checked here first: its problems name the local file.
+        let component = co_spec::Loader::new(&co_spec::NoCatalog)
+            .load_component(&component_file)
+            .map_err(|d| crate::commands::report_diagnostics(&d))?;
+        let yaml = std::fs::read_to_string(&component_file).map_err(|e| {
+            eprintln!("{shown}: error: cannot read the component: {e}");
+            exit::INVALID
+        })?;
+        let binding = format!("{}@{}", component.name, component.version);
+        let answer = client
+            .post_json_status(
+                &["components"],
+                &serde_json::json!({ "yaml": yaml, "file": shown }),
+            )
+            .await;
+        let created = match answer {
+            Ok((status, _)) => status.as_u16() == 201,
+            Err(ClientError::Api { status, .. }) if status.as_u16() == 409 => {
+                eprintln!(
+                    "{shown}: error: component {binding} is registered on the server with a \
+                     different text\nhint: registered versions never change: give this one a \
+                     new `version:`"
+                );
+                return Err(exit::INVALID);
+            }
+            Err(e) => return Err(report_apply_error(&shown, &e)),
+        };
+        out.push(Registered {
+            reference,
+            binding,
+            created,
+        });
+    }
+    Ok(out)
 }
 
 /// A 400 is about the file: its diagnostics (which name the local file, sent as `?file=`), or

@@ -167,13 +167,21 @@ impl Server {
     /// `POST path` with a JSON body and the admin token, over plain HTTP/1.1 (for what the CLI
     /// has no command for): the status and the body.
     pub fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.http("POST", path, &body.to_string())
+    }
+
+    /// `GET path` with the admin token: the status and the body.
+    pub fn get_json(&self, path: &str) -> (u16, Value) {
+        self.http("GET", path, "")
+    }
+
+    fn http(&self, method: &str, path: &str, body: &str) -> (u16, Value) {
         let addr = self.url.trim_start_matches("http://");
         let mut stream = TcpStream::connect(addr).unwrap();
         stream.set_read_timeout(Some(WATCHDOG)).unwrap();
-        let body = body.to_string();
         write!(
             stream,
-            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
              Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         )

@@ -136,3 +136,93 @@ fn an_unreadable_file_is_reported_without_asking_the_server() {
         "{out:?}"
     );
 }
+
+/// `examples/ci-pipeline` uses its components by path: apply registers them, and the server keeps
+/// the file's text exactly (comments included) with the paths bound to those versions.
+#[test]
+fn apply_registers_path_components_and_keeps_the_text() {
+    let server = Server::start();
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/ci-pipeline/workflow.yaml");
+    let text = std::fs::read_to_string(&example).unwrap();
+    let applied = server
+        .cli()
+        .args(["workflows", "apply"])
+        .arg(&example)
+        .run();
+    applied.success();
+    let components = ["git-clone", "c-build", "c-test", "package", "checksum"];
+    let expected: Vec<String> = components
+        .iter()
+        .map(|c| format!("component {c}@1.0.0 for ./components/{c}"))
+        .chain(["workflow ci-pipeline revision 1".to_string()])
+        .collect();
+    assert_eq!(applied.stdout_lines(), expected, "{applied:?}");
+    let (status, stored) = server.get_json("/api/v1/workflows/ci-pipeline");
+    assert_eq!(status, 200);
+    assert_eq!(
+        stored["yaml"],
+        text.as_str(),
+        "the text is stored unchanged"
+    );
+    assert_eq!(
+        stored["components"]["./components/c-build"],
+        "c-build@1.0.0"
+    );
+    let (_, graph) = server.get_json("/api/v1/workflows/ci-pipeline/graph");
+    assert_eq!(
+        graph["nodes"][0]["component"]["reference"],
+        "./components/git-clone"
+    );
+    assert_eq!(
+        graph["nodes"][0]["outputs"]["short-commit"]["required"],
+        true
+    );
+
+    // Again: everything is there already.
+    let again = server
+        .cli()
+        .args(["workflows", "apply"])
+        .arg(&example)
+        .run();
+    again.success();
+    assert!(
+        again.stdout_lines()[0].ends_with("(unchanged)"),
+        "{again:?}"
+    );
+    assert_eq!(
+        again.stdout_lines().last().copied(),
+        Some("workflow ci-pipeline revision 1 (unchanged)")
+    );
+
+    // A changed component under a registered version is refused, and nothing is stored.
+    let dir = server.dir.path().join("copy");
+    let status = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(example.parent().unwrap())
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let c_build = dir.join("components/c-build/component.yaml");
+    let changed = std::fs::read_to_string(&c_build)
+        .unwrap()
+        .replace("Builds a C project", "Builds C");
+    std::fs::write(&c_build, changed).unwrap();
+    let copy = dir.join("workflow.yaml");
+    std::fs::write(&copy, text.replace("Clone, build", "Clone and build")).unwrap();
+    let refused = server.cli().args(["workflows", "apply"]).arg(&copy).run();
+    refused.code(2);
+    assert!(
+        refused
+            .stderr
+            .contains("c-build@1.0.0 is registered on the server with a different text"),
+        "{refused:?}"
+    );
+    assert!(
+        refused.stderr.contains(&c_build.display().to_string()),
+        "{refused:?}"
+    );
+    let (_, revisions) = server.get_json("/api/v1/workflows/ci-pipeline/revisions");
+    assert_eq!(revisions["revisions"].as_array().unwrap().len(), 1);
+}
