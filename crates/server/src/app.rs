@@ -18,7 +18,9 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::api::{components, health, hooks, logs, runs, secrets, tokens, workflows};
+use crate::api::{
+    components, dashboard, graph, health, hooks, logs, runs, secrets, session, tokens, workflows,
+};
 use crate::auth::TokenCache;
 use crate::coordinator::Coordinator;
 use crate::crypto::SecretBox;
@@ -56,6 +58,13 @@ impl BackendProbe for co_backend_docker::DockerBackend {
 #[derive(Clone)]
 pub struct AppState {
     inner: Arc<Inner>,
+    web: Arc<Web>,
+}
+
+/// The web UI's part of the state: how long sessions last, and the UI's files.
+struct Web {
+    session_ttl: Duration,
+    ui: crate::ui::Ui,
 }
 
 struct Inner {
@@ -87,7 +96,30 @@ impl AppState {
                 tokens: TokenCache::default(),
                 shutdown: CancellationToken::new(),
             }),
+            web: Arc::new(Web {
+                session_ttl: crate::session::DEFAULT_TTL,
+                ui: crate::ui::Ui::new(crate::ui::UiSource::None),
+            }),
         }
+    }
+
+    /// The same state with these session lifetime and UI files (the defaults: 12 h, no UI).
+    pub fn with_web(mut self, session_ttl: Duration, ui: crate::ui::UiSource) -> AppState {
+        self.web = Arc::new(Web {
+            session_ttl,
+            ui: crate::ui::Ui::new(ui),
+        });
+        self
+    }
+
+    /// How long a new session lasts.
+    pub fn session_ttl(&self) -> Duration {
+        self.web.session_ttl
+    }
+
+    /// The web UI's files.
+    pub fn ui(&self) -> &crate::ui::Ui {
+        &self.web.ui
     }
 
     pub fn store(&self) -> &Store {
@@ -147,10 +179,17 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/workflows/{name}/revisions/{revision}",
             get(workflows::revision),
         )
+        .route("/api/v1/workflows/{name}/graph", get(graph::of_workflow))
         .route("/api/v1/workflows/{name}/runs", post(runs::start_named))
         .route("/api/v1/validate", post(workflows::validate))
         .route("/api/v1/runs", get(runs::list).post(runs::start))
         .route("/api/v1/runs/{id}", get(runs::get))
+        .route("/api/v1/runs/{id}/graph", get(graph::of_run))
+        .route("/api/v1/dashboard", get(dashboard::get))
+        .route(
+            "/api/v1/session",
+            get(session::current).delete(session::logout),
+        )
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/api/v1/runs/{id}/rerun", post(runs::rerun))
         .route("/api/v1/runs/{id}/resume", post(runs::resume))
@@ -170,6 +209,11 @@ pub fn router(state: AppState) -> Router {
             crate::auth::require_token,
         ));
     let public = Router::new()
+        .route("/api/v1/session", post(session::login))
+        .route("/", get(crate::ui::root))
+        .route("/ui", get(crate::ui::serve))
+        .route("/ui/", get(crate::ui::serve))
+        .route("/ui/{*path}", get(crate::ui::serve))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/hooks/{workflow}/{kind}", post(hooks::receive));
@@ -239,12 +283,13 @@ async fn json_errors(State(state): State<AppState>, request: Request, next: Next
     if status.as_u16() < 400 {
         return response;
     }
-    let is_json = response
+    // JSON errors are made by the handlers; an HTML page is the UI's own answer (ui.rs).
+    let made_here = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if made_here {
         return response;
     }
     let (mut parts, body) = response.into_parts();

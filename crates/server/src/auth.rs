@@ -153,7 +153,8 @@ impl TokenCache {
     }
 }
 
-/// The middleware in front of every authenticated endpoint: a valid bearer token, and a role
+/// The middleware in front of every authenticated endpoint: a valid bearer token or session
+/// cookie (see [`crate::session`]), CSRF protection for cookie-authenticated writes, and a role
 /// that allows the request.
 pub async fn require_token(
     State(state): State<AppState>,
@@ -164,25 +165,41 @@ pub async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .map(|v| v.to_str().map(str::to_string).unwrap_or_default());
-    match authenticate(&state, header).await {
-        Ok(principal) => {
-            if let Err(e) = authorize(&principal, request.method(), request.uri().path()) {
-                return e.into_response();
-            }
-            request.extensions_mut().insert(principal);
-            next.run(request).await
+    let cookie = crate::session::cookie_secret(request.headers());
+    let (principal, session) = match (header, cookie) {
+        (Some(header), _) => match authenticate(&state, &header).await {
+            Ok(principal) => (principal, None),
+            Err(e) => return e.into_response(),
+        },
+        (None, Some(secret)) => match crate::session::lookup(&state, &secret).await {
+            Ok(Some((principal, session))) => (principal, Some(session)),
+            Ok(None) => return crate::session::expired(request.headers()),
+            Err(e) => return e.into_response(),
+        },
+        (None, None) => return ApiError::unauthorized(NO_CREDENTIALS).into_response(),
+    };
+    if let Some(session) = &session {
+        if let Err(e) = crate::session::check_write(request.method(), request.headers(), session) {
+            return e.into_response();
         }
-        Err(e) => e.into_response(),
     }
+    if let Err(e) = authorize(&principal, request.method(), request.uri().path()) {
+        return e.into_response();
+    }
+    request.extensions_mut().insert(principal);
+    if let Some(session) = session {
+        request.extensions_mut().insert(session);
+    }
+    next.run(request).await
 }
 
-async fn authenticate(state: &AppState, header: Option<String>) -> Result<Principal, ApiError> {
-    let Some(value) = header else {
-        return Err(ApiError::unauthorized(
-            "this endpoint needs a token: send the header `Authorization: Bearer <token>`",
-        ));
-    };
-    let token = Some(value.as_str())
+/// The 401 of a request without a token or session.
+const NO_CREDENTIALS: &str = "this endpoint needs a token: send the header `Authorization: Bearer \
+                              <token>` (or log in: POST /api/v1/session)";
+
+/// Who an `Authorization` header names.
+async fn authenticate(state: &AppState, value: &str) -> Result<Principal, ApiError> {
+    let token = Some(value)
         .and_then(|v| {
             let (scheme, rest) = v.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
@@ -191,6 +208,11 @@ async fn authenticate(state: &AppState, header: Option<String>) -> Result<Princi
         .ok_or_else(|| {
             ApiError::unauthorized("the Authorization header must be `Bearer <token>`")
         })?;
+    principal_for_token(state, token).await
+}
+
+/// Who `token` is (a bearer token, or the token a session is opened with).
+pub async fn principal_for_token(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     let hash = hash_token(token);
     let record = match state.tokens().get(&hash) {
         Some(record) => record,
@@ -206,6 +228,12 @@ async fn authenticate(state: &AppState, header: Option<String>) -> Result<Princi
     if !bool::from(record.hash.as_bytes().ct_eq(hash.as_bytes())) {
         return Err(ApiError::unauthorized("the token is not valid"));
     }
+    principal_of(record)
+}
+
+/// The principal a token record stands for (every check of a found token is here, for bearer
+/// tokens and sessions alike).
+pub fn principal_of(record: TokenRecord) -> Result<Principal, ApiError> {
     let role = Role::parse(&record.role).ok_or_else(|| {
         ApiError::forbidden(format!("the token has an unknown role {:?}", record.role))
     })?;
@@ -218,6 +246,10 @@ async fn authenticate(state: &AppState, header: Option<String>) -> Result<Princi
 
 fn authorize(principal: &Principal, method: &Method, path: &str) -> Result<(), ApiError> {
     if principal.role == Role::Admin {
+        return Ok(());
+    }
+    // Anyone may see and end their own session, and check a document (nothing is stored).
+    if path == "/api/v1/session" || path == "/api/v1/validate" {
         return Ok(());
     }
     if path.starts_with("/api/v1/tokens") {
@@ -258,6 +290,8 @@ mod tests {
         assert!(authorize(&viewer, &Method::POST, "/api/v1/runs").is_err());
         assert!(authorize(&viewer, &Method::DELETE, "/api/v1/secrets/x").is_err());
         assert!(authorize(&viewer, &Method::GET, "/api/v1/tokens").is_err());
+        assert!(authorize(&viewer, &Method::DELETE, "/api/v1/session").is_ok());
+        assert!(authorize(&viewer, &Method::POST, "/api/v1/validate").is_ok());
         let admin = Principal {
             role: Role::Admin,
             ..viewer

@@ -157,6 +157,15 @@ options! {
         /// How long a claim on a run lasts without renewal [default: 30s].
         #[arg(long, env = "CONTAINEROPS_LEASE", value_name = "DURATION", hide = true)]
         pub lease: Option<String>,
+        /// How long a web UI login lasts, from 1m to 30d (the session cookie's lifetime; a
+        /// session ends earlier on logout or when its token is deleted) [default: 12h].
+        #[arg(long, env = "CONTAINEROPS_SESSION_TTL", value_name = "DURATION")]
+        pub session_ttl: Option<String>,
+        /// Serve the web UI from this directory (a `web/dist` built with `npm --prefix web run
+        /// build`) instead of the one built into the binary [default: release builds: the UI
+        /// embedded at build time; debug builds: the workspace's web/dist].
+        #[arg(long, env = "CONTAINEROPS_UI_DIR", value_name = "DIR")]
+        pub ui_dir: Option<PathBuf>,
         #[command(flatten)]
         #[serde(flatten)]
         pub kubernetes: KubeSettings,
@@ -585,6 +594,10 @@ pub struct ServerConfig {
     pub lease: Duration,
     /// The Kubernetes backend's settings (used when `backend` is [`BackendKind::Kubernetes`]).
     pub kubernetes: KubeOptions,
+    /// How long a browser session lasts (`crate::session`).
+    pub session_ttl: Duration,
+    /// Where the web UI's files come from.
+    pub ui: crate::ui::UiSource,
 }
 
 /// A configuration problem, in words.
@@ -608,6 +621,8 @@ impl ServerConfig {
             backend: BackendKind::Docker,
             lease: DEFAULT_LEASE,
             kubernetes: KubeOptions::default(),
+            session_ttl: crate::session::DEFAULT_TTL,
+            ui: crate::ui::UiSource::default_for_build(),
         }
     }
 
@@ -664,6 +679,13 @@ impl ServerConfig {
             c.lease = co_spec::parse_duration(&text)
                 .map_err(|e| ConfigError(format!("lease {text:?}: {e}")))?;
         }
+        if let Some(text) = o.session_ttl {
+            c.session_ttl = co_spec::parse_duration(&text)
+                .map_err(|e| ConfigError(format!("session_ttl {text:?}: {e}")))?;
+        }
+        if let Some(dir) = o.ui_dir {
+            c.ui = crate::ui::UiSource::Dir(dir);
+        }
         if c.backend == BackendKind::Kubernetes {
             c.kubernetes = o.kubernetes.options(&|key| key.to_string())?;
         } else {
@@ -707,6 +729,15 @@ impl ServerConfig {
             return Err(ConfigError(format!(
                 "lease must be at least 300ms, not {:?}",
                 self.lease
+            )));
+        }
+        let (min, max) = (crate::session::MIN_TTL, crate::session::MAX_TTL);
+        if self.session_ttl < min || self.session_ttl > max {
+            return Err(ConfigError(format!(
+                "session_ttl must be between {} and {}, not {}",
+                crate::graph::duration_text(min),
+                crate::graph::duration_text(max),
+                crate::graph::duration_text(self.session_ttl)
             )));
         }
         if self.server_id.trim().is_empty() {
@@ -836,6 +867,20 @@ mod tests {
     }
 
     #[test]
+    fn web_ui_options() {
+        let c = resolve(&[], &[]).unwrap();
+        assert_eq!(c.session_ttl, crate::session::DEFAULT_TTL);
+        assert_eq!(c.ui, crate::ui::UiSource::default_for_build());
+        let c = resolve(
+            &["--session-ttl", "30m"],
+            &[("CONTAINEROPS_UI_DIR", "/srv/ui")],
+        )
+        .unwrap();
+        assert_eq!(c.session_ttl, Duration::from_secs(1800));
+        assert_eq!(c.ui, crate::ui::UiSource::Dir(PathBuf::from("/srv/ui")));
+    }
+
+    #[test]
     fn mistakes_are_reported_in_words() {
         let bad_env = resolve(&[], &[("CONTAINEROPS_MAX_RUNS", "many")]).unwrap_err();
         assert!(bad_env.0.contains("CONTAINEROPS_MAX_RUNS"), "{bad_env}");
@@ -872,6 +917,9 @@ mod tests {
             (&["--server-id", " "][..], "server_id"),
             (&["--lease", "1ms"][..], "lease"),
             (&["--lease", "soon"][..], "lease \"soon\""),
+            (&["--session-ttl", "30s"][..], "between 1m and 720h"),
+            (&["--session-ttl", "31d"][..], "session_ttl \"31d\""),
+            (&["--session-ttl", "800h"][..], "not 800h"),
         ] {
             let err = resolve(args, &[]).unwrap_err();
             assert!(err.0.contains(needle), "{args:?}: {err}");

@@ -23,7 +23,7 @@ use co_backend::Backend;
 use co_engine::{RunConfig, RunStatus, StepStatus};
 use co_runner::{CancelHandle, Observer, Runner, StepView};
 use co_spec::{Plan, TriggerKind, Workflow};
-use co_store::{Claim, RunRecord, Store, StoreError};
+use co_store::{Claim, RunRecord, Store, StoreError, WorkflowRevision};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 use tokio::sync::{watch, Notify};
@@ -185,13 +185,7 @@ impl Coordinator {
             .get_workflow_revision(&request.workflow, request.revision)
             .await
             .map_err(not_found)?;
-        let (workflow, plan) = load_plan(
-            &inner.store,
-            &revision.name,
-            revision.revision,
-            &revision.yaml,
-        )
-        .await?;
+        let (workflow, plan) = load_plan(&inner.store, &revision, &revision.yaml).await?;
         let run_id = co_runner::new_run_id();
         // Converts the inputs to their types and reports every problem (nothing is stored then).
         let engine = co_engine::Engine::new(
@@ -299,8 +293,7 @@ impl Coordinator {
             .get_workflow_revision(&old.run.workflow, Some(revision))
             .await
             .map_err(not_found)?;
-        let (workflow, plan) =
-            load_plan(&inner.store, &stored.name, stored.revision, &stored.yaml).await?;
+        let (workflow, plan) = load_plan(&inner.store, &stored, &stored.yaml).await?;
         let id = co_runner::new_run_id();
         let event = if resume { "resume" } else { "rerun" };
         let record = RunRecord {
@@ -393,12 +386,12 @@ impl Coordinator {
 /// parsing the API validates with, so both report the same problems).
 async fn load_plan(
     store: &Store,
-    name: &str,
-    revision: i64,
+    stored: &WorkflowRevision,
     yaml: &str,
 ) -> Result<(Arc<Workflow>, Arc<Plan>), CoordinatorError> {
-    let catalog = crate::catalog::StoreCatalog::load(store).await?;
-    let workflow = crate::catalog::parse_workflow(&catalog, yaml, &format!("{name}@{revision}"))
+    let file = format!("{}@{}", stored.name, stored.revision);
+    let workflow = crate::catalog::parse_stored(store, yaml, &file, stored.components.clone())
+        .await?
         .map_err(|d| CoordinatorError::Invalid(d.0.iter().map(|d| d.to_string()).collect()))?;
     let workflow = Arc::new(workflow);
     let plan = Arc::new(co_spec::plan(workflow.clone()));
@@ -492,7 +485,12 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunStatus, Coo
     let revision = run.revision.ok_or_else(|| {
         CoordinatorError::Invalid(vec!["the run has no stored workflow revision".into()])
     })?;
-    let (workflow, plan) = load_plan(&inner.store, &run.workflow, revision, &run.source).await?;
+    // The run's own text, with the component bindings of its revision.
+    let stored = inner
+        .store
+        .get_workflow_revision(&run.workflow, Some(revision))
+        .await?;
+    let (workflow, plan) = load_plan(&inner.store, &stored, &run.source).await?;
     let mut secrets = IndexMap::new();
     let mut missing = Vec::new();
     for name in workflow.secret_names() {
@@ -696,9 +694,7 @@ async fn cron_entries(inner: &Inner) -> Vec<CronEntry> {
         let Ok(stored) = inner.store.get_workflow_revision(&summary.name, None).await else {
             continue;
         };
-        let Ok((workflow, _)) =
-            load_plan(&inner.store, &stored.name, stored.revision, &stored.yaml).await
-        else {
+        let Ok((workflow, _)) = load_plan(&inner.store, &stored, &stored.yaml).await else {
             continue;
         };
         for (index, trigger) in workflow.triggers.iter().enumerate() {

@@ -1,6 +1,8 @@
 //! Request body extractors whose every failure is an [`ApiError`] (400 with the parser's words and
 //! position, 413 over the body limit).
 
+use std::collections::BTreeMap;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, Request};
@@ -8,6 +10,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
@@ -46,19 +49,38 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// A submitted YAML document: the raw body (`Content-Type: application/yaml`, `text/yaml`,
-/// `application/x-yaml`, `text/plain` or none), or JSON `{"yaml": "...", "file": "..."}`.
+/// `application/x-yaml`, `text/plain` or none), or JSON `{"yaml": "...", "file": "...",
+/// "components": {...}, "base_revision": N}`.
+#[derive(Default)]
 pub struct Document {
     pub text: String,
     /// The file name diagnostics should show (JSON `file`), if the client gave one.
     pub file: Option<String>,
+    /// Component path bindings (JSON `components`: reference as written → `name@version`).
+    pub components: Option<BTreeMap<String, String>>,
+    /// The revision the text was edited from (JSON `base_revision`; 0: a new workflow).
+    pub base_revision: Option<i64>,
 }
 
-#[derive(Deserialize)]
+/// The JSON form of a submitted document.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct JsonDocument {
-    yaml: String,
+pub struct JsonDocument {
+    /// The YAML text, exactly as it is to be stored.
+    pub yaml: String,
+    /// The file name diagnostics show (e.g. the client's local path).
     #[serde(default)]
-    file: Option<String>,
+    pub file: Option<String>,
+    /// How component paths in the text resolve on the server: the `component:` value as written
+    /// → a registered `name@version` (`containerops workflows apply` sends them). Default when
+    /// saving: the bindings of the workflow's latest revision.
+    #[serde(default)]
+    pub components: Option<BTreeMap<String, String>>,
+    /// Saving: the revision this text was edited from. If the latest revision is another one,
+    /// nothing is stored and the answer is 409 with the latest revision. `0`: only create (409
+    /// if the workflow exists). Same as the header `If-Match: "N"` (`If-None-Match: *` for 0).
+    #[serde(default)]
+    pub base_revision: Option<i64>,
 }
 
 impl FromRequest<AppState> for Document {
@@ -73,6 +95,8 @@ impl FromRequest<AppState> for Document {
                 Ok(Document {
                     text: doc.yaml,
                     file: doc.file,
+                    components: doc.components,
+                    base_revision: doc.base_revision,
                 })
             }
             ""
@@ -85,7 +109,10 @@ impl FromRequest<AppState> for Document {
                 let text = String::from_utf8(bytes.to_vec()).map_err(|e| {
                     ApiError::bad_request(format!("the document is not UTF-8 text: {e}"))
                 })?;
-                Ok(Document { text, file: None })
+                Ok(Document {
+                    text,
+                    ..Document::default()
+                })
             }
             other => Err(ApiError::bad_request(format!(
                 "unsupported Content-Type {other}: send YAML (application/yaml or text/plain) or \

@@ -14,7 +14,8 @@
 //! Code map (HTTP side): [`config`] (flags > env > file > defaults), [`serve`] (start/stop),
 //! [`app`] (state, router, middleware), [`auth`] (bearer tokens, roles), [`crypto`] (secrets),
 //! [`catalog`] (parsing stored documents), [`extract`] (body extractors), [`api`] (handlers),
-//! [`openapi`] (the generated document), [`metrics`] (Prometheus).
+//! [`openapi`] (the generated document), [`metrics`] (Prometheus), [`session`] (browser
+//! sessions and CSRF), [`ui`] (serving the web UI), [`graph`] (workflow graphs for display).
 
 pub mod api;
 pub mod app;
@@ -25,9 +26,12 @@ pub mod coordinator;
 pub mod crypto;
 pub mod error;
 pub mod extract;
+pub mod graph;
 pub mod metrics;
 pub mod openapi;
 pub mod serve;
+pub mod session;
+pub mod ui;
 
 pub use app::{router, AlwaysReady, AppState, BackendProbe};
 pub use config::{ServerConfig, ServerOptions};

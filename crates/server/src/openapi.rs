@@ -4,10 +4,12 @@
 
 use axum::http::header;
 use axum::response::IntoResponse;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::api::{components, health, hooks, logs, runs, secrets, tokens, workflows};
+use crate::api::{
+    components, dashboard, graph, health, hooks, logs, runs, secrets, session, tokens, workflows,
+};
 use crate::error::{ErrorBody, ErrorInfo};
 
 #[derive(OpenApi)]
@@ -16,8 +18,10 @@ use crate::error::{ErrorBody, ErrorInfo};
         title = "ContainerOps API",
         description = "The ContainerOps server: stored workflows and components, runs, logs, \
                        secrets, tokens, webhooks. Every error is `{\"error\": {\"code\", \"message\", \
-                       \"details\"}}`. Every endpoint needs `Authorization: Bearer <token>` except \
-                       /healthz, /readyz and the webhooks. See docs/server.md.",
+                       \"details\"}}`. Every endpoint needs `Authorization: Bearer <token>` or a \
+                       session cookie (POST /api/v1/session; writes with a cookie also need \
+                       `X-CSRF-Token`) except /healthz, /readyz, the webhooks and logging in. \
+                       See docs/server.md.",
         license(name = "Apache-2.0"),
     ),
     paths(
@@ -32,6 +36,12 @@ use crate::error::{ErrorBody, ErrorInfo};
         workflows::revisions,
         workflows::revision,
         workflows::validate,
+        graph::of_workflow,
+        graph::of_run,
+        dashboard::get,
+        session::login,
+        session::current,
+        session::logout,
         runs::start_named,
         runs::start,
         runs::list,
@@ -53,9 +63,9 @@ use crate::error::{ErrorBody, ErrorInfo};
         health::metrics,
         openapi_json,
     ),
-    components(schemas(ErrorBody, ErrorInfo)),
-    modifiers(&BearerAuth),
-    security(("bearer" = [])),
+    components(schemas(ErrorBody, ErrorInfo, workflows::SaveConflict, logs::LogLineView)),
+    modifiers(&BearerAuth, &OperationIds),
+    security(("bearer" = []), ("session" = [])),
     tags(
         (name = "components", description = "Registered component versions (immutable)"),
         (name = "workflows", description = "Stored workflows: every update is a new immutable revision"),
@@ -63,6 +73,7 @@ use crate::error::{ErrorBody, ErrorInfo};
         (name = "logs", description = "Run logs, paged or live (Server-Sent Events)"),
         (name = "secrets", description = "Write-only secrets, stored encrypted"),
         (name = "tokens", description = "API tokens (admin only)"),
+        (name = "session", description = "Browser sessions: an API token exchanged for a cookie (the web UI)"),
         (name = "webhooks", description = "GitHub, GitLab and generic webhooks (checked by signature or token, no bearer token)"),
         (name = "health", description = "Health and readiness (no token); metrics (a viewer token)"),
     )
@@ -81,6 +92,59 @@ impl Modify for BearerAuth {
                 .into(),
         );
         components.add_security_scheme("bearer", SecurityScheme::Http(http));
+        let mut cookie = ApiKeyValue::new(crate::session::COOKIE);
+        cookie.description = Some(
+            "A session cookie from POST /api/v1/session (HttpOnly, SameSite=Strict). Requests \
+             other than GET/HEAD made with it need the header X-CSRF-Token (the csrf_token of \
+             GET /api/v1/session)."
+                .into(),
+        );
+        components.add_security_scheme("session", SecurityScheme::ApiKey(ApiKey::Cookie(cookie)));
+    }
+}
+
+/// Every operation's `operationId` from its method and path (`get /api/v1/runs/{id}/graph` →
+/// `get_runs_by_id_graph`): unique, as OpenAPI requires and client generators expect (the handlers'
+/// function names repeat: `list`, `get`, …).
+struct OperationIds;
+
+/// `get_runs_by_id_graph` for `get` and `/api/v1/runs/{id}/graph`.
+pub fn operation_id(method: &str, path: &str) -> String {
+    let segments = path
+        .trim_start_matches("/api/v1")
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(
+            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(param) => format!("by_{param}"),
+                None => s.replace(['.', '-'], "_"),
+            },
+        );
+    std::iter::once(method.to_string())
+        .chain(segments)
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+impl Modify for OperationIds {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                ("get", &mut item.get),
+                ("put", &mut item.put),
+                ("post", &mut item.post),
+                ("delete", &mut item.delete),
+                ("options", &mut item.options),
+                ("head", &mut item.head),
+                ("patch", &mut item.patch),
+                ("trace", &mut item.trace),
+            ];
+            for (method, operation) in operations {
+                if let Some(operation) = operation {
+                    operation.operation_id = Some(operation_id(method, path));
+                }
+            }
+        }
     }
 }
 

@@ -128,7 +128,9 @@ impl Server {
             },
             Arc::new(secrets.clone()),
         );
-        let state = AppState::new(store, coordinator, secrets, probe, config.max_body_bytes);
+        tracing::info!(ui = %config.ui.describe(), "web UI");
+        let state = AppState::new(store, coordinator, secrets, probe, config.max_body_bytes)
+            .with_web(config.session_ttl, config.ui.clone());
         Ok(Server {
             listener,
             local_addr,
@@ -166,7 +168,11 @@ impl Server {
             state,
             ..
         } = self;
-        tracing::info!(addr = %local_addr, "listening");
+        tracing::info!(
+            addr = %local_addr,
+            ui = %format!("http://{local_addr}/ui/"),
+            "listening"
+        );
         let upkeep = tokio::spawn(async {
             loop {
                 tokio::time::sleep(Duration::from_secs(5)).await;

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use co_spec::NameKind;
 use indexmap::IndexMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
@@ -15,12 +15,45 @@ use crate::catalog::{parse_component, COMPONENT_FILE};
 use crate::error::{ApiError, ErrorBody, OrNotFound};
 use crate::extract::Document;
 
-/// A registered component version.
+/// A registered component version and its contract.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComponentSummary {
     pub name: String,
     pub version: String,
     pub created_at: String,
+    pub description: Option<String>,
+    pub image: String,
+    /// Declared inputs, in the order written.
+    pub inputs: IndexMap<String, ParamView>,
+    /// Declared outputs, in the order written.
+    pub outputs: IndexMap<String, ParamView>,
+}
+
+impl ComponentSummary {
+    /// A registered version (stored texts validated when they were registered; one that does
+    /// not parse any more shows no contract).
+    pub fn of(record: &co_store::ComponentRecord) -> ComponentSummary {
+        let file = crate::catalog::StoreCatalog::display_path(&record.name, &record.version);
+        let parsed = parse_component(&record.yaml, &file.display().to_string()).ok();
+        let params = |decls: Option<&IndexMap<String, co_spec::ParamDecl>>| {
+            decls
+                .map(|d| {
+                    d.iter()
+                        .map(|(k, d)| (k.clone(), ParamView::of(d)))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        ComponentSummary {
+            name: record.name.clone(),
+            version: record.version.clone(),
+            created_at: record.created_at.clone(),
+            description: parsed.as_ref().and_then(|c| c.description.clone()),
+            image: parsed.as_ref().map(|c| c.image.clone()).unwrap_or_default(),
+            inputs: params(parsed.as_ref().map(|c| &c.inputs)),
+            outputs: params(parsed.as_ref().map(|c| &c.outputs)),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -42,7 +75,7 @@ pub struct ComponentVersions {
 }
 
 /// A declared input or output.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ParamView {
     /// `string`, `int`, `float`, `bool`, `json` or `secret`.
     #[serde(rename = "type")]
@@ -67,13 +100,8 @@ impl ParamView {
 /// One component version with its text and what it declares.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ComponentView {
-    pub name: String,
-    pub version: String,
-    pub created_at: String,
-    pub description: Option<String>,
-    pub image: String,
-    pub inputs: IndexMap<String, ParamView>,
-    pub outputs: IndexMap<String, ParamView>,
+    #[serde(flatten)]
+    pub summary: ComponentSummary,
     /// The `component.yaml` as registered.
     pub yaml: String,
 }
@@ -115,14 +143,7 @@ pub async fn register(
     };
     match state.store().get_component(&name, &version).await {
         Ok(existing) if existing.yaml == doc.text => {
-            return Ok((
-                StatusCode::OK,
-                Json(ComponentSummary {
-                    name: existing.name,
-                    version: existing.version,
-                    created_at: existing.created_at,
-                }),
-            ))
+            return Ok((StatusCode::OK, Json(ComponentSummary::of(&existing))))
         }
         Ok(_) => return Err(conflict()),
         Err(co_store::StoreError::NotFound(_)) => {}
@@ -138,17 +159,10 @@ pub async fn register(
         Err(e) => return Err(e.into()),
     };
     tracing::info!(component = %name, version = %version, "component registered");
-    Ok((
-        StatusCode::CREATED,
-        Json(ComponentSummary {
-            name: record.name,
-            version: record.version,
-            created_at: record.created_at,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(ComponentSummary::of(&record))))
 }
 
-/// Every registered component version.
+/// Every registered component version with its contract (the palette of the UI's editor).
 #[utoipa::path(
     get,
     path = "/api/v1/components",
@@ -160,12 +174,8 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ComponentList>, 
         .store()
         .list_components()
         .await?
-        .into_iter()
-        .map(|r| ComponentSummary {
-            name: r.name,
-            version: r.version,
-            created_at: r.created_at,
-        })
+        .iter()
+        .map(ComponentSummary::of)
         .collect();
     Ok(Json(ComponentList { components }))
 }
@@ -229,32 +239,8 @@ pub async fn get(
         .get_component(&name, &version)
         .await
         .or_not_found(|| format!("component {name}@{version} is not registered"))?;
-    let file = crate::catalog::StoreCatalog::display_path(&name, &version);
-    let parsed = parse_component(&record.yaml, &file.display().to_string()).ok();
     Ok(Json(ComponentView {
-        description: parsed.as_ref().and_then(|c| c.description.clone()),
-        image: parsed.as_ref().map(|c| c.image.clone()).unwrap_or_default(),
-        inputs: parsed
-            .as_ref()
-            .map(|c| {
-                c.inputs
-                    .iter()
-                    .map(|(k, d)| (k.clone(), ParamView::of(d)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        outputs: parsed
-            .as_ref()
-            .map(|c| {
-                c.outputs
-                    .iter()
-                    .map(|(k, d)| (k.clone(), ParamView::of(d)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        name: record.name,
-        version: record.version,
-        created_at: record.created_at,
+        summary: ComponentSummary::of(&record),
         yaml: record.yaml,
     }))
 }

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::catalog::{parse_workflow, StoreCatalog, WORKFLOW_FILE};
+use crate::catalog::parse_revision;
 use crate::coordinator::{HookDelivery, RunRequest};
 use crate::error::{ApiError, ErrorBody};
 
@@ -210,8 +210,7 @@ async fn hook_triggers(
         }
         Err(e) => return Err(e.into()),
     };
-    let catalog = StoreCatalog::load(state.store()).await?;
-    let parsed = match parse_workflow(&catalog, &stored.yaml, WORKFLOW_FILE) {
+    let parsed = match parse_revision(state.store(), &stored).await? {
         Ok(parsed) => parsed,
         Err(d) => {
             tracing::error!(

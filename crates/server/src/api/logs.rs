@@ -16,13 +16,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
-use co_store::{LogRecord, RunDetail};
+use co_store::{LogRecord, RunDetail, StepRecord};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 use utoipa::{IntoParams, ToSchema};
 
-use super::runs::load_run;
+use super::runs::{load_run, RunSummary, StepView};
 use crate::app::AppState;
 use crate::error::{ApiError, ErrorBody};
 
@@ -81,6 +81,10 @@ pub struct StreamQuery {
     pub step: Option<String>,
     /// Start after this `seq` (the `Last-Event-ID` header wins if both are given).
     pub after: Option<i64>,
+    /// Also send `step` events (every step once at the start, then each change) and `run`
+    /// events (at the start and when the run's status changes): a live run page needs no
+    /// polling.
+    pub steps: Option<bool>,
 }
 
 /// Step key → action label, from a run's steps.
@@ -149,6 +153,11 @@ pub async fn page(
 /// Each line is `id: <seq>`, `event: log`, `data: <line JSON>`; after the run is over and every
 /// line was sent: `event: end`, `data: {"status": "<run status>"}`. Reconnect with
 /// `Last-Event-ID` (or `?after=`) to continue without gaps or duplicates.
+///
+/// With `?steps=true` also `event: step` (`data`: the step as in `GET /api/v1/runs/{id}`
+/// `steps[]`) for every step at the start and whenever one changes, and `event: run` (`data`: the
+/// run as in `GET /api/v1/runs`) at the start and when its status changes. They carry no `id:`,
+/// so `Last-Event-ID` stays the last log line's seq; after a reconnect every step is sent again.
 #[utoipa::path(
     get,
     path = "/api/v1/runs/{id}/logs/stream",
@@ -191,6 +200,7 @@ pub async fn stream(
         after,
         state,
         tx,
+        changes: (query.steps == Some(true)).then(Changes::default),
     };
     tokio::spawn(follower.run());
     let events = futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|e| e.map(Ok)));
@@ -205,6 +215,15 @@ struct Follower {
     after: i64,
     actions: HashMap<String, String>,
     tx: mpsc::Sender<Event>,
+    /// What the client was last sent about the run and its steps (`?steps=true`).
+    changes: Option<Changes>,
+}
+
+/// The run and steps as last sent in `run` and `step` events.
+#[derive(Default)]
+struct Changes {
+    run: Option<(String, Option<String>, Option<String>)>,
+    steps: HashMap<String, (StepRecord, usize)>,
 }
 
 /// Why following stopped early.
@@ -242,6 +261,7 @@ impl Follower {
                 .get_run(&self.run_id)
                 .await
                 .map_err(|e| Stop::Failed(e.to_string()))?;
+            self.send_changes(&detail).await?;
             if is_final(&detail.run.status) {
                 self.actions = actions_of(&detail);
                 // Every line was committed before the final status: this read gets the rest.
@@ -279,6 +299,47 @@ impl Follower {
                 }
             }
         }
+    }
+
+    /// `run` and `step` events for what changed since the last call (everything the first time).
+    async fn send_changes(&mut self, detail: &RunDetail) -> Result<(), Stop> {
+        let Some(changes) = self.changes.as_mut() else {
+            return Ok(());
+        };
+        let mut events = Vec::new();
+        let run = &detail.run;
+        let now = (
+            run.status.clone(),
+            run.started_at.clone(),
+            run.finished_at.clone(),
+        );
+        if changes.run.as_ref() != Some(&now) {
+            let data = serde_json::to_string(&RunSummary::of(run.clone()))
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+            events.push(Event::default().event("run").data(data));
+            changes.run = Some(now);
+        }
+        for step in &detail.steps {
+            let attempts = detail
+                .attempts
+                .iter()
+                .filter(|a| a.step_key == step.key)
+                .count();
+            let seen = changes.steps.get(&step.key);
+            if seen.is_some_and(|(s, n)| s == step && *n == attempts) {
+                continue;
+            }
+            let data = serde_json::to_string(&StepView::of(step.clone(), &detail.attempts))
+                .map_err(|e| Stop::Failed(e.to_string()))?;
+            events.push(Event::default().event("step").data(data));
+            changes
+                .steps
+                .insert(step.key.clone(), (step.clone(), attempts));
+        }
+        for event in events {
+            self.tx.send(event).await.map_err(|_| Stop::ClientGone)?;
+        }
+        Ok(())
     }
 
     /// Send every stored line after `self.after`.

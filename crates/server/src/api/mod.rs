@@ -1,11 +1,14 @@
 //! The handlers of `/api/v1`, one module per resource, and the types they share.
 
 pub mod components;
+pub mod dashboard;
+pub mod graph;
 pub mod health;
 pub mod hooks;
 pub mod logs;
 pub mod runs;
 pub mod secrets;
+pub mod session;
 pub mod tokens;
 pub mod workflows;
 

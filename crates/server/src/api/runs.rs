@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use co_spec::NameKind;
-use co_store::{RunDetail, RunFilter, RunRecord};
+use co_store::{AttemptRecord, RunDetail, RunFilter, RunRecord, StepRecord};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -83,7 +83,7 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    fn of(run: RunRecord) -> RunSummary {
+    pub fn of(run: RunRecord) -> RunSummary {
         RunSummary {
             id: run.id,
             workflow: run.workflow,
@@ -114,6 +114,9 @@ pub struct RunListQuery {
     pub workflow: Option<String>,
     /// Only runs with this status (`queued`, `running`, `succeeded`, `failed`, `cancelled`).
     pub status: Option<String>,
+    /// Only runs whose `trigger.event` is this: `api`, `cli` (local runs), `cron`, `rerun`,
+    /// `resume`, a webhook's event (`push`, `pull_request`, …).
+    pub trigger: Option<String>,
     /// At most this many runs (default 50, at most 1000).
     pub limit: Option<i64>,
     /// The `next` of the previous page.
@@ -150,6 +153,36 @@ pub struct StepView {
     pub attempts_detail: Vec<AttemptView>,
 }
 
+impl StepView {
+    /// A step with its attempts (found among `attempts`, which may hold other steps' too).
+    pub fn of(s: StepRecord, attempts: &[AttemptRecord]) -> StepView {
+        StepView {
+            attempts_detail: attempts
+                .iter()
+                .filter(|a| a.step_key == s.key)
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    status: a.status.clone(),
+                    exit_code: a.exit_code,
+                    error: a.error.clone(),
+                    started_at: a.started_at.clone(),
+                    finished_at: a.finished_at.clone(),
+                })
+                .collect(),
+            stage: s.stage,
+            action: s.action,
+            status: s.status,
+            attempts: s.attempts,
+            exit_code: s.exit_code,
+            outputs: s.outputs,
+            error: s.error,
+            started_at: s.started_at,
+            finished_at: s.finished_at,
+            key: s.key,
+        }
+    }
+}
+
 /// A run: the SPEC §5 run JSON (`containerops run --output json`), plus where it came from.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RunView {
@@ -183,30 +216,7 @@ impl RunView {
         } = detail;
         let steps = steps
             .into_iter()
-            .map(|s| StepView {
-                attempts_detail: attempts
-                    .iter()
-                    .filter(|a| a.step_key == s.key)
-                    .map(|a| AttemptView {
-                        attempt: a.attempt,
-                        status: a.status.clone(),
-                        exit_code: a.exit_code,
-                        error: a.error.clone(),
-                        started_at: a.started_at.clone(),
-                        finished_at: a.finished_at.clone(),
-                    })
-                    .collect(),
-                stage: s.stage,
-                action: s.action,
-                status: s.status,
-                attempts: s.attempts,
-                exit_code: s.exit_code,
-                outputs: s.outputs,
-                error: s.error,
-                started_at: s.started_at,
-                finished_at: s.finished_at,
-                key: s.key,
-            })
+            .map(|s| StepView::of(s, &attempts))
             .collect();
         RunView {
             id: run.id,
@@ -327,6 +337,7 @@ pub async fn list(
     let filter = RunFilter {
         workflow: query.workflow.filter(|w| !w.is_empty()),
         status: query.status,
+        trigger: query.trigger.filter(|t| !t.is_empty()),
         limit: Some(limit + 1),
     };
     let mut runs = state
@@ -456,7 +467,6 @@ pub async fn resume(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use co_store::{AttemptRecord, StepRecord};
 
     fn detail() -> RunDetail {
         RunDetail {

@@ -15,6 +15,7 @@ mod support;
 
 mod auth;
 mod components;
+mod editor;
 mod errors;
 mod health;
 mod hooks;
@@ -24,4 +25,6 @@ mod openapi;
 mod process;
 mod runs;
 mod secrets;
+mod session;
+mod ui;
 mod workflows;

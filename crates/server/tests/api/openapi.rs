@@ -30,7 +30,7 @@ fn the_committed_openapi_document_is_fresh() {
 }
 
 #[test]
-fn the_document_covers_every_endpoint_the_error_shape_and_bearer_auth() {
+fn the_document_covers_every_endpoint_the_error_shape_and_both_kinds_of_auth() {
     let doc: Value = serde_json::from_str(&co_server::openapi::document()).unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let expected = [
@@ -42,7 +42,11 @@ fn the_document_covers_every_endpoint_the_error_shape_and_bearer_auth() {
         ("/api/v1/workflows/{name}/revisions", vec!["get"]),
         ("/api/v1/workflows/{name}/revisions/{revision}", vec!["get"]),
         ("/api/v1/workflows/{name}/runs", vec!["post"]),
+        ("/api/v1/workflows/{name}/graph", vec!["get"]),
         ("/api/v1/validate", vec!["post"]),
+        ("/api/v1/dashboard", vec!["get"]),
+        ("/api/v1/session", vec!["delete", "get", "post"]),
+        ("/api/v1/runs/{id}/graph", vec!["get"]),
         ("/api/v1/runs", vec!["get", "post"]),
         ("/api/v1/runs/{id}", vec!["get"]),
         ("/api/v1/runs/{id}/cancel", vec!["post"]),
@@ -62,6 +66,20 @@ fn the_document_covers_every_endpoint_the_error_shape_and_bearer_auth() {
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
+    // Operation ids are unique (client generators need them to be).
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op.get("operationId").and_then(Value::as_str))
+        .collect();
+    let count = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), count, "{ids:?}");
+    assert_eq!(
+        paths["/api/v1/runs/{id}/graph"]["get"]["operationId"],
+        "get_runs_by_id_graph"
+    );
     for (path, methods) in expected {
         let item = paths
             .get(path)
@@ -81,10 +99,13 @@ fn the_document_covers_every_endpoint_the_error_shape_and_bearer_auth() {
                 op["responses"].as_object().is_some_and(|r| !r.is_empty()),
                 "{path}"
             );
-            let public =
-                path.starts_with("/api/v1/hooks") || ["/healthz", "/readyz"].contains(&path);
+            let public = path.starts_with("/api/v1/hooks")
+                || ["/healthz", "/readyz"].contains(&path)
+                || (path, method) == ("/api/v1/session", "post");
             if public {
                 assert_eq!(op["security"], serde_json::json!([{}]), "{method} {path}");
+            } else if (path, method) == ("/api/v1/session", "delete") {
+                assert_eq!(op["security"], serde_json::json!([{"session": []}]));
             } else {
                 assert!(
                     op.get("security").is_none(),
@@ -93,11 +114,20 @@ fn the_document_covers_every_endpoint_the_error_shape_and_bearer_auth() {
             }
         }
     }
-    assert_eq!(doc["security"], serde_json::json!([{"bearer": []}]));
+    assert_eq!(
+        doc["security"],
+        serde_json::json!([{"bearer": []}, {"session": []}])
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
+    let cookie = &doc["components"]["securitySchemes"]["session"];
+    assert_eq!(
+        (cookie["type"].as_str(), cookie["in"].as_str()),
+        (Some("apiKey"), Some("cookie"))
+    );
+    assert_eq!(cookie["name"], "co_session");
     let error = &doc["components"]["schemas"]["ErrorBody"];
     assert_eq!(error["required"], serde_json::json!(["error"]));
     let info = &doc["components"]["schemas"]["ErrorInfo"]["properties"];

@@ -245,7 +245,7 @@ async fn validate_returns_the_cli_diagnostics(db: &TestDb) {
         .expect(200);
     assert_eq!(
         ok,
-        json!({"valid": true, "kind": "workflow", "diagnostics": []})
+        json!({"valid": true, "kind": "workflow", "diagnostics": [], "graph": null})
     );
     api.post_yaml("/api/v1/validate?kind=flow", "x: 1")
         .await
