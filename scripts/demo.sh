@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The main job, on a fresh machine: sets up the local engine (Podman) and the images, then runs the
-# realistic example pipeline (examples/ci-pipeline) on the embedded default (local engine + SQLite).
-# Re-running it reuses what exists.
+# The main job, on a fresh machine: sets up the local engine (Podman) and the images, builds the web
+# UI and containerops (the UI embedded), runs the realistic example pipeline
+# (examples/ci-pipeline) on the embedded default (local engine + SQLite), then starts
+# `containerops server` on the same database with that run visible in the web UI and prints the
+# UI's address and a login token. Ctrl-C stops the server. Re-running it reuses what exists.
+#
+#   CO_DEMO_LISTEN=0.0.0.0:8080 scripts/demo.sh   # where the server listens (default: 127.0.0.1, a free port)
+#   CO_DEMO_SERVER=0 scripts/demo.sh              # stop after the run (no server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +15,14 @@ log() { printf '\n==> %s\n' "$*" >&2; }
 log "container engine"
 scripts/setup-engine.sh
 export DOCKER_HOST=${DOCKER_HOST:-unix:///run/podman/podman.sock}
+
+log "building the web UI (web/dist; embedded into the release binary)"
+if ! command -v npm >/dev/null; then
+  echo "npm is missing: install Node.js 20 and npm (the web UI is built with them)" >&2
+  exit 1
+fi
+npm --prefix web ci --no-audit --no-fund
+npm --prefix web run build
 
 log "building containerops (release)"
 cargo build --release --locked -p containerops
@@ -32,7 +45,8 @@ git clone -q --bare "$WORK" "$SERVE/greet.git"
 PORT=${CO_DEMO_GIT_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("", 0)); print(s.getsockname()[1])')}
 git daemon --reuseaddr --export-all --base-path="$SERVE" --listen=0.0.0.0 --port="$PORT" &
 DAEMON=$!
-trap 'kill $DAEMON 2>/dev/null || true; rm -rf "$SERVE" "$WORK"' EXIT
+SERVER=
+trap 'kill $DAEMON 2>/dev/null || true; [ -z "$SERVER" ] || kill $SERVER 2>/dev/null || true; rm -rf "$SERVE" "$WORK"' EXIT
 # Containers reach this machine at its own address.
 HOST=$(hostname -I 2>/dev/null | awk '{print $1}')
 HOST=${HOST:-host.containers.internal}
@@ -49,4 +63,41 @@ status=$?
 set -e
 log "history: containerops runs list"
 "$BIN" runs list --limit 5
+RUN_ID=$("$BIN" runs list --limit 1 --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+[ "${CO_DEMO_SERVER:-1}" = 0 ] && exit $status
+
+log "the web UI: containerops server on the same database"
+# A login token for the demo, kept (mode 0600) next to the database so re-runs reuse it.
+DATA=${XDG_DATA_HOME:-$HOME/.local/share}/containerops
+mkdir -p "$DATA"
+if [ ! -s "$DATA/demo-token" ]; then
+  (umask 077; echo "co_demo_$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" >"$DATA/demo-token")
+fi
+TOKEN=$(cat "$DATA/demo-token")
+LISTEN=${CO_DEMO_LISTEN:-127.0.0.1:$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
+CONTAINEROPS_ADMIN_TOKEN=$TOKEN "$BIN" server --listen "$LISTEN" &
+SERVER=$!
+URL=http://$LISTEN
+[ "${LISTEN%%:*}" = 0.0.0.0 ] && URL=http://$HOST:${LISTEN##*:}
+for _ in $(seq 1 300); do
+  kill -0 $SERVER 2>/dev/null || { echo "containerops server could not start" >&2; exit 1; }
+  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+    "$URL/healthz" 2>/dev/null && break
+  sleep 0.1
+done
+# The pipeline on the server too: its components registered, its text stored as it is. The
+# server then shows the run above (same database) as a graph.
+"$BIN" --server "$URL" --token "$TOKEN" workflows apply examples/ci-pipeline/workflow.yaml
+cat >&2 <<EOF
+
+==> the web UI is up (Ctrl-C stops the server)
+
+    UI:     $URL/ui/
+    run:    $URL/ui/runs/$RUN_ID
+    token:  $TOKEN
+            (paste it into "API token" on the login page; it is kept in $DATA/demo-token)
+
+EOF
+wait $SERVER || true
+SERVER=
 exit $status

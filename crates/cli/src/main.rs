@@ -104,7 +104,7 @@ enum Command {
     Runs(commands::runs::RunsCommand),
     /// The API server: stored workflows, runs from the API, webhooks and cron (see docs/server.md).
     #[command(after_help = co_server::config::AFTER_HELP)]
-    Server(commands::server::ServerArgs),
+    Server(Box<commands::server::ServerArgs>),
     /// Print the logs of a run, or of one of its actions (-f: follow until the run ends).
     Logs(commands::runs::LogsArgs),
     /// Workflows stored on a server: apply a file as a new revision, list them (needs --server).
@@ -186,7 +186,7 @@ fn main() -> ExitCode {
             Command::Run(args) => commands::run::run(args).await,
             Command::Validate(args) => commands::validate::validate(args),
             Command::Component(cmd) => commands::component::component(cmd).await,
-            Command::Server(args) => commands::server::server(args).await,
+            Command::Server(args) => commands::server::server(*args).await,
             Command::Runs(cmd) => commands::runs::runs(cmd, server).await,
             Command::Logs(args) => commands::runs::logs(args, server).await,
             Command::Workflows(cmd) => commands::workflows::workflows(cmd, server).await,

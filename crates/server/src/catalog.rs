@@ -77,9 +77,9 @@ impl Catalog for StoreCatalog {
 
 /// `name@version` → (name, version).
 pub fn split_binding(binding: &str) -> Option<(&str, &str)> {
-    binding
-        .split_once('@')
-        .filter(|(name, version)| co_spec::NameKind::Component.is_valid(name) && !version.is_empty())
+    binding.split_once('@').filter(|(name, version)| {
+        co_spec::NameKind::Component.is_valid(name) && !version.is_empty()
+    })
 }
 
 /// The bindings `workflow` uses: those of `bindings` whose reference one of its actions uses.
@@ -113,7 +113,9 @@ pub fn top_level_name(text: &str) -> Option<String> {
             .and_then(|v| v.strip_suffix('"'))
             .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
             .unwrap_or(value);
-        co_spec::NameKind::Workflow.is_valid(value).then(|| value.to_string())
+        co_spec::NameKind::Workflow
+            .is_valid(value)
+            .then(|| value.to_string())
     })
 }
 
@@ -138,6 +140,20 @@ pub async fn parse_stored(
 ) -> Result<Result<Workflow, Diagnostics>, StoreError> {
     let catalog = StoreCatalog::load(store).await?.bind(bindings);
     Ok(parse_workflow(&catalog, text, file))
+}
+
+/// Parse and validate a stored revision as submitted (diagnostics name `workflow.yaml`).
+pub async fn parse_revision(
+    store: &Store,
+    revision: &co_store::WorkflowRevision,
+) -> Result<Result<Workflow, Diagnostics>, StoreError> {
+    parse_stored(
+        store,
+        &revision.yaml,
+        WORKFLOW_FILE,
+        revision.components.clone(),
+    )
+    .await
 }
 
 /// Parse and validate a component's text (`file`: the name diagnostics show).

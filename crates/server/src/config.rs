@@ -157,7 +157,7 @@ options! {
         /// How long a claim on a run lasts without renewal [default: 30s].
         #[arg(long, env = "CONTAINEROPS_LEASE", value_name = "DURATION", hide = true)]
         pub lease: Option<String>,
-        /// How long a web UI login lasts, from 1m to 30d (the session cookie's lifetime; a
+        /// How long a web UI login lasts, from 1m to 720h (30 days; the session cookie's lifetime; a
         /// session ends earlier on logout or when its token is deleted) [default: 12h].
         #[arg(long, env = "CONTAINEROPS_SESSION_TTL", value_name = "DURATION")]
         pub session_ttl: Option<String>,

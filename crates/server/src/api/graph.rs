@@ -7,14 +7,14 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
-use co_spec::{NameKind, Workflow};
+use co_spec::Workflow;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{check_name, diagnostic_views};
+use super::diagnostic_views;
 use crate::app::AppState;
-use crate::catalog::{parse_stored, WORKFLOW_FILE};
-use crate::error::{ApiError, ErrorBody, OrNotFound};
+use crate::catalog::{parse_revision, parse_stored, WORKFLOW_FILE};
+use crate::error::{ApiError, ErrorBody};
 use crate::graph::WorkflowGraph;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -64,23 +64,8 @@ pub async fn of_workflow(
     Path(name): Path<String>,
     Query(query): Query<GraphQuery>,
 ) -> Result<Json<WorkflowGraph>, ApiError> {
-    check_name(NameKind::Workflow, &name)?;
-    let stored = state
-        .store()
-        .get_workflow_revision(&name, query.revision)
-        .await
-        .or_not_found(|| match query.revision {
-            Some(n) => format!("workflow {name:?} has no revision {n}"),
-            None => format!("no workflow named {name:?}"),
-        })?;
-    let workflow = parse_stored(
-        state.store(),
-        &stored.yaml,
-        WORKFLOW_FILE,
-        stored.components.clone(),
-    )
-    .await?
-    .map_err(|d| {
+    let stored = super::workflows::load_revision(&state, &name, query.revision).await?;
+    let workflow = parse_revision(state.store(), &stored).await?.map_err(|d| {
         unavailable(
             format!("revision {} of {name:?} does not validate", stored.revision),
             &d,

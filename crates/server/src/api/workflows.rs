@@ -467,20 +467,29 @@ pub async fn revision(
     get_revision(&state, &name, Some(number)).await
 }
 
-async fn get_revision(
+/// Revision `revision` of workflow `name` (`None`: the latest), or 404 saying which is missing.
+pub async fn load_revision(
     state: &AppState,
     name: &str,
     revision: Option<i64>,
-) -> Result<Response, ApiError> {
+) -> Result<WorkflowRevision, ApiError> {
     check_name(NameKind::Workflow, name)?;
-    let r = state
+    state
         .store()
         .get_workflow_revision(name, revision)
         .await
         .or_not_found(|| match revision {
             Some(n) => format!("workflow {name:?} has no revision {n}"),
             None => format!("no workflow named {name:?}"),
-        })?;
+        })
+}
+
+async fn get_revision(
+    state: &AppState,
+    name: &str,
+    revision: Option<i64>,
+) -> Result<Response, ApiError> {
+    let r = load_revision(state, name, revision).await?;
     Ok((
         [(header::ETAG, revision_etag(r.revision))],
         Json(WorkflowRevisionView::of(r)),

@@ -79,13 +79,7 @@ async fn every_endpoint_but_health_and_hooks_needs_a_token(db: &TestDb) {
 async fn viewer_tokens_read_but_never_write(db: &TestDb) {
     let server = TestServer::start(db).await;
     let admin = server.api();
-    let created = admin
-        .post_json(
-            "/api/v1/tokens",
-            &json!({"name": "dashboard", "role": "viewer"}),
-        )
-        .await
-        .expect(201);
+    let created = admin.create_token("dashboard", "viewer").await;
     let viewer = admin.with_token(created["token"].as_str());
     viewer.get("/api/v1/runs").await.expect(200);
     viewer.get("/api/v1/workflows").await.expect(200);

@@ -274,13 +274,7 @@ async fn bad_logins_are_refused(db: &TestDb) {
 async fn viewer_sessions_read_only_and_sessions_end_with_their_token(db: &TestDb) {
     let server = TestServer::start(db).await;
     let admin = server.api();
-    let created = admin
-        .post_json(
-            "/api/v1/tokens",
-            &json!({"name": "dashboard", "role": "viewer"}),
-        )
-        .await
-        .expect(201);
+    let created = admin.create_token("dashboard", "viewer").await;
     let viewer_token = created["token"].as_str().unwrap();
     let (viewer, login) = Browser::login(&server, viewer_token).await;
     assert_eq!(

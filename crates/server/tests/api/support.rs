@@ -430,6 +430,16 @@ impl Api {
         body["id"].as_str().unwrap().to_string()
     }
 
+    /// Create a token (`POST /api/v1/tokens`); the answer, with the token itself in `token`.
+    pub async fn create_token(&self, name: &str, role: &str) -> Value {
+        self.post_json(
+            "/api/v1/tokens",
+            &serde_json::json!({ "name": name, "role": role }),
+        )
+        .await
+        .expect(201)
+    }
+
     pub async fn set_secret(&self, name: &str, value: &str) {
         self.put_json(
             &format!("/api/v1/secrets/{name}"),

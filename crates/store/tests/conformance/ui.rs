@@ -90,7 +90,10 @@ pub async fn a_token_keeps_at_most_its_cap_of_sessions_and_they_end_with_it(db: 
     }
     assert!(s.find_session("b0", 0).await.unwrap().is_some());
     // Deleting a token ends its sessions.
-    assert!(s.delete_token("t1").await.unwrap());
+    assert_eq!(
+        s.delete_token_unless_last("t1", "admin").await.unwrap(),
+        co_store::TokenDeletion::Deleted
+    );
     assert_eq!(s.count_sessions("t1", 0).await.unwrap(), 0);
     assert!(s.find_session("a4", 0).await.unwrap().is_none());
     assert!(s.find_session("b0", 0).await.unwrap().is_some());
