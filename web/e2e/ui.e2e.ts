@@ -108,9 +108,12 @@ describe('the web UI', () => {
     await greet.click();
     await page.waitForURL(/\/steps\/greet$/);
     const log = page.getByRole('log', { name: 'log of greet' });
-    await log.getByText('preparing a greeting for team').waitFor({ timeout: 60_000 });
-    // The line is there while the step still runs (it sleeps 6 s after printing it).
-    expect(await greet.getAttribute('data-status')).toBe('running');
+    const line = log.getByText('preparing a greeting for team');
+    await line.waitFor({ timeout: 60_000 });
+    // The line is there while the step still runs (it sleeps 6 s after printing it; the page
+    // refreshes step states every second).
+    await expect.poll(() => greet.getAttribute('data-status'), { timeout: 3000 }).toBe('running');
+    expect(await line.isVisible()).toBe(true);
     await shot(page, 'run-live');
     await expect.poll(() => greet.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     await expect.poll(() => shout.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
