@@ -221,7 +221,7 @@ function Editor({ initial }: { initial: Loaded }) {
         if (e instanceof ApiError && e.status === 409) {
           const d = e.details as { current_revision?: number; yaml?: string; created_at?: string } | null;
           if (d && typeof d.current_revision === 'number' && typeof d.yaml === 'string') {
-            setSave({ step: 'conflict', theirs: { name: docName, revision: d.current_revision, yaml: d.yaml, created_at: d.created_at ?? '' } });
+            setSave({ step: 'conflict', theirs: { name: docName, revision: d.current_revision, yaml: d.yaml, created_at: d.created_at ?? '', components: {} } });
             return;
           }
           api
