@@ -24,7 +24,7 @@ export function App() {
     api
       .get<Session>('/session')
       .then((s) => {
-        setCsrfToken(s.csrf_token);
+        setCsrfToken(s.csrf_token ?? null);
         setLoaded({ state: 'signed-in', session: s });
       })
       .catch((err: unknown) => {
@@ -61,7 +61,7 @@ export function App() {
     return (
       <Login
         onLogin={(s) => {
-          setCsrfToken(s.csrf_token);
+          setCsrfToken(s.csrf_token ?? null);
           setLoaded({ state: 'signed-in', session: s });
           const next = route.page === 'login' ? route.next : routePath(route);
           navigate(next && next.startsWith('/ui/') && !next.startsWith('/ui/login') ? next : '/ui/', { replace: true });

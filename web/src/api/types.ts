@@ -1,5 +1,5 @@
 // The API's types, generated from ../docs/openapi.json (see gen-api.mjs). Nothing here is written
-// by hand except the session shape, which the server documents in the same file once it lands.
+// by hand.
 import type { components, paths } from './schema.gen';
 
 export type Schemas = components['schemas'];
@@ -23,13 +23,6 @@ export type ValidateResult = Schemas['ValidateResult'];
 export type RunCreated = Schemas['RunCreated'];
 export type ErrorBody = Schemas['ErrorBody'];
 
-export type Role = 'admin' | 'viewer';
 
 /** The answer of `/api/v1/session` (POST and GET). */
-export interface Session {
-  auth: 'session' | 'token';
-  role: Role;
-  token_name: string;
-  csrf_token: string | null;
-  expires_at: string | null;
-}
+export type Session = Schemas['SessionView'];
