@@ -34,6 +34,18 @@ async function handle(page: Page, node: string, id: string) {
   return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
 }
 
+/** Waits until the canvas stops moving (the ELK layout lands and the view is fitted again). */
+async function settled(page: Page) {
+  const where = () => page.locator('.react-flow__viewport').getAttribute('style');
+  let last = await where();
+  for (let i = 0; i < 50; i++) {
+    await page.waitForTimeout(200);
+    const now = await where();
+    if (now === last) return;
+    last = now;
+  }
+}
+
 async function dragWire(page: Page, from: { x: number; y: number }, to: { x: number; y: number }, release = true) {
   await page.mouse.move(from.x, from.y);
   await page.mouse.down();
@@ -72,9 +84,8 @@ describe('the web UI', () => {
     if (!paneBox) throw new Error('no canvas');
     await page.getByLabel('palette shout@1.0.0').dragTo(pane, { targetPosition: { x: paneBox.width - 30, y: 60 } });
     await page.getByRole('button', { name: 'action shout' }).waitFor();
-    // Wait for the layout to settle before aiming at the ports.
-    await page.waitForTimeout(0);
     await expect.poll(async () => (await page.locator('.react-flow__node').count()) >= 4).toBe(true);
+    await settled(page);
 
     // A type mismatch is refused while dragging, with the reason.
     await dragWire(page, await handle(page, 'greet', 'out:greeting'), await handle(page, 'shout', 'in:times'), false);
@@ -138,6 +149,7 @@ describe('the web UI', () => {
     await name.fill('build-c');
     await name.press('Enter');
     await page.getByRole('button', { name: 'action build-c' }).waitFor();
+    await settled(page);
     await page.getByRole('button', { name: 'action checksum' }).click();
     await page.getByLabel('attempts').fill('3');
     await page.getByRole('button', { name: 'Set retry' }).click();
