@@ -173,7 +173,80 @@ async fn the_real_server_process_runs_and_stops_cleanly(db: &TestDb) {
     assert!(!output.contains(&token), "the token was printed again");
 }
 
-both_stores!(the_real_server_process_runs_and_stops_cleanly);
+/// The real process serves the UI from `--ui-dir` (here: `CONTAINEROPS_UI_DIR`) and logs a
+/// browser in for `--session-ttl` (`CONTAINEROPS_SESSION_TTL`); its log says where the UI is.
+async fn the_real_server_process_serves_the_ui_and_browser_sessions(db: &TestDb) {
+    let dist = db.dir.path().join("dist");
+    std::fs::create_dir_all(dist.join("assets")).unwrap();
+    std::fs::write(
+        dist.join("index.html"),
+        "<html><head></head><body>app</body></html>",
+    )
+    .unwrap();
+    std::fs::write(dist.join("assets/app-1.js"), "console.log(1)").unwrap();
+    let token = "process-ui-admin-token-0123456789";
+    let process = Process::start(
+        db,
+        &[
+            ("CONTAINEROPS_UI_DIR", dist.to_str().unwrap()),
+            ("CONTAINEROPS_SESSION_TTL", "90m"),
+            ("CONTAINEROPS_ADMIN_TOKEN", token),
+        ],
+    );
+    assert!(
+        process
+            .stderr()
+            .contains(&format!("ui={}/ui/", process.base)),
+        "{}",
+        process.stderr()
+    );
+    let anonymous = process.api(token).with_token(None);
+    let page = anonymous.get("/ui/runs/01x/steps/a").await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("<meta name=\"csp-nonce\""),
+        "{}",
+        page.text
+    );
+    assert!(
+        page.text.ends_with("<body>app</body></html>"),
+        "{}",
+        page.text
+    );
+    let asset = anonymous.get("/ui/assets/app-1.js").await;
+    assert_eq!(asset.text, "console.log(1)");
+    let login = anonymous
+        .post_json("/api/v1/session", &json!({ "token": token }))
+        .await;
+    login.expect(201);
+    let cookie = login.headers["set-cookie"].to_str().unwrap().to_string();
+    assert!(cookie.contains("; Max-Age=5400"), "{cookie}");
+    let secret = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("co_session=")
+        .to_string();
+    let who = anonymous
+        .send(
+            anonymous
+                .request(reqwest::Method::GET, "/api/v1/session")
+                .header("cookie", format!("co_session={secret}")),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        (who["auth"].as_str(), who["role"].as_str()),
+        (Some("session"), Some("admin"))
+    );
+    let output = process.stop();
+    assert!(!output.contains(&secret), "the session secret was logged");
+}
+
+both_stores!(
+    the_real_server_process_runs_and_stops_cleanly,
+    the_real_server_process_serves_the_ui_and_browser_sessions,
+);
 
 /// `CONTAINEROPS_LOG_FORMAT=json`: every line the server logs (at debug level, so also the
 /// libraries' events) is one JSON object with a timestamp, a level and a target, and a request's
