@@ -17,6 +17,17 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     pub const INVALID: u8 = 2;
     pub const CANCELLED: u8 = 130;
+
+    /// The exit code of a run that ended with `status`: 0 succeeded, 1 failed, 130 cancelled
+    /// (a run that is not over, or whose status is unknown, is not a success: 1).
+    pub fn of_run(status: Option<co_store::RunStatus>) -> u8 {
+        use co_store::RunStatus;
+        match status {
+            Some(RunStatus::Succeeded) => OK,
+            Some(RunStatus::Cancelled) => CANCELLED,
+            Some(RunStatus::Failed | RunStatus::Queued | RunStatus::Running) | None => FAILED,
+        }
+    }
 }
 
 const AFTER_HELP: &str = "\

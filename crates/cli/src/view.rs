@@ -204,7 +204,7 @@ impl Live {
                 if let Ok(style) = ProgressStyle::with_template("{msg}") {
                     bar.set_style(style);
                 }
-                if step.status.is_terminal() {
+                if step.status.is_finished() {
                     bar.finish_with_message(line);
                 } else {
                     bar.set_message(line);
@@ -260,10 +260,13 @@ pub fn millis_between(from: &str, to: &str) -> Option<i64> {
 /// The summary after a run: status, duration, each step, and the outputs.
 pub fn print_summary(detail: &RunDetail) {
     let run = &detail.run;
-    let status = match run.status.as_str() {
-        "succeeded" => style(run.status.to_uppercase()).green().bold(),
-        "cancelled" => style(run.status.to_uppercase()).yellow().bold(),
-        _ => style(run.status.to_uppercase()).red().bold(),
+    let shout = run.status.as_str().to_uppercase();
+    let status = match run.status {
+        RunStatus::Succeeded => style(shout).green().bold(),
+        RunStatus::Cancelled | RunStatus::Queued | RunStatus::Running => {
+            style(shout).yellow().bold()
+        }
+        RunStatus::Failed => style(shout).red().bold(),
     };
     let took = match (&run.started_at, &run.finished_at) {
         (Some(a), Some(b)) => millis_between(a, b).map(human),
@@ -283,10 +286,9 @@ pub fn print_summary(detail: &RunDetail) {
             (Some(a), Some(b)) => millis_between(a, b).map(human),
             _ => None,
         };
-        let status = StepStatus::from_str_lossy(&step.status);
         let mut line = format!(
             "  {} {}/{} {}",
-            symbol(status),
+            symbol(step.status),
             step.stage,
             step.action,
             step.status
@@ -297,7 +299,7 @@ pub fn print_summary(detail: &RunDetail) {
         if let Some(t) = took {
             line.push_str(&format!(" {}", style(t).dim()));
         }
-        if let (Some(error), false) = (&step.error, step.status == "succeeded") {
+        if let (Some(error), false) = (&step.error, step.status == StepStatus::Succeeded) {
             line.push_str(&format!("  {}", style(error).red()));
         }
         println!("{line}");

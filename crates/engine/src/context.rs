@@ -93,24 +93,22 @@ impl<'a> EvalCtx<'a> {
 
 /// The status of an action as a whole (all its matrix copies).
 fn aggregate_status(statuses: impl Iterator<Item = StepStatus>) -> &'static str {
-    let mut seen = Vec::new();
-    for s in statuses {
-        seen.push(s);
-    }
+    let seen: Vec<StepStatus> = statuses.collect();
     let any = |want: StepStatus| seen.contains(&want);
-    if any(StepStatus::Running) || any(StepStatus::Waiting) {
-        "running"
+    let status = if any(StepStatus::Running) || any(StepStatus::Waiting) {
+        StepStatus::Running
     } else if any(StepStatus::Pending) {
-        "pending"
+        StepStatus::Pending
     } else if any(StepStatus::Failed) {
-        "failed"
+        StepStatus::Failed
     } else if any(StepStatus::Cancelled) {
-        "cancelled"
+        StepStatus::Cancelled
     } else if any(StepStatus::Succeeded) {
-        "succeeded"
+        StepStatus::Succeeded
     } else {
-        "skipped"
-    }
+        StepStatus::Skipped
+    };
+    status.as_str()
 }
 
 fn object(map: &IndexMap<String, Value>) -> Value {

@@ -268,7 +268,7 @@ impl Engine {
             {
                 step.status = StepStatus::Pending;
             }
-            if step.status.is_terminal() {
+            if step.status.is_finished() {
                 engine.terminal += 1;
             }
             if matches!(step.status, StepStatus::Running | StepStatus::Waiting) {
@@ -287,7 +287,7 @@ impl Engine {
             let deps = engine.plan.nodes[node].deps.clone();
             engine.remaining_deps[node] = deps
                 .iter()
-                .filter(|&&d| !engine.steps[d].status.is_terminal())
+                .filter(|&&d| !engine.steps[d].status.is_finished())
                 .count();
             engine.failed_ancestor[node] = deps.iter().any(|&d| {
                 engine.steps[d].status == StepStatus::Failed || engine.failed_ancestor[d]
@@ -787,7 +787,7 @@ impl Engine {
         let Some(step) = self.steps.get_mut(node) else {
             return;
         };
-        if step.status.is_terminal() {
+        if step.status.is_finished() {
             return;
         }
         let was_active = matches!(step.status, StepStatus::Running | StepStatus::Waiting);

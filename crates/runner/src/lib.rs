@@ -180,7 +180,7 @@ impl Runner {
         let record = RunRecord {
             id: engine.run_id().to_string(),
             workflow: workflow.name.clone(),
-            status: "queued".into(),
+            status: RunStatus::Queued,
             inputs: map_value(engine.inputs().iter()),
             outputs: Value::Object(Default::default()),
             error: None,
@@ -239,7 +239,7 @@ impl Runner {
                     .find(|a| a.step_key == node.key && a.attempt == step.attempts)
                     .and_then(|a| parse(&a.started_at));
                 co_engine::StepSnapshot {
-                    status: StepStatus::from_str_lossy(&step.status),
+                    status: step.status,
                     attempt,
                     exit_code: step.exit_code,
                     outputs: step
@@ -317,7 +317,7 @@ impl Runner {
         let workspace = match self.backend.create_workspace(&run_id).await {
             Ok(ws) => ws,
             Err(e) => {
-                record.status = RunStatus::Failed.as_str().into();
+                record.status = RunStatus::Failed;
                 record.error = Some(e.to_string());
                 record.finished_at = Some(format_time(now_millis()));
                 self.store.update_run(&record).await?;
@@ -325,7 +325,7 @@ impl Runner {
                 return Err(e.into());
             }
         };
-        record.status = "running".into();
+        record.status = RunStatus::Running;
         if record.started_at.is_none() {
             record.started_at = Some(format_time(now_millis()));
         }
@@ -362,7 +362,7 @@ impl Runner {
         let flushed = self.logs.flush().await;
         let cleanup = self.backend.finish_run(&driver.workspace).await;
         let status = driver.engine.finished().unwrap_or(RunStatus::Failed);
-        record.status = status.as_str().into();
+        record.status = status;
         record.finished_at = Some(format_time(
             driver.engine.finished_at().unwrap_or_else(now_millis),
         ));
@@ -510,7 +510,7 @@ impl Driver {
                         run_id: launch.run_id.clone(),
                         step_key: launch.step_key.clone(),
                         attempt: i64::from(*attempt),
-                        status: StepStatus::Running.as_str().into(),
+                        status: StepStatus::Running,
                         container_id: None,
                         exit_code: None,
                         error: None,
@@ -530,7 +530,7 @@ impl Driver {
                             run_id: self.engine.run_id().to_string(),
                             step_key: plan_node.key.clone(),
                             attempt: i64::from(*attempt),
-                            status: status.as_str().into(),
+                            status: *status,
                             container_id: self.containers.remove(&(*node, *attempt)),
                             exit_code: *exit_code,
                             error: error
@@ -682,7 +682,7 @@ pub fn initial_steps(
             let (stage, action) = display_action(plan, node)?;
             let kept = resume_from
                 .and_then(|d| d.steps.iter().find(|s| s.key == plan_node.key))
-                .filter(|s| s.status == StepStatus::Succeeded.as_str());
+                .filter(|s| s.status == StepStatus::Succeeded);
             Some(match kept {
                 Some(step) => StepRecord {
                     run_id: run_id.to_string(),
@@ -697,7 +697,7 @@ pub fn initial_steps(
                     key: plan_node.key.clone(),
                     stage,
                     action,
-                    status: StepStatus::Pending.as_str().into(),
+                    status: StepStatus::Pending,
                     attempts: 0,
                     exit_code: None,
                     outputs: Value::Object(Default::default()),
@@ -767,7 +767,7 @@ fn step_record(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepRec
         key: view.key,
         stage: view.stage,
         action: view.action,
-        status: view.status.as_str().into(),
+        status: view.status,
         attempts: i64::from(view.attempt),
         exit_code: step.exit_code,
         outputs: Value::Object(view.outputs),

@@ -99,7 +99,7 @@ async fn a_successful_run_is_recorded_step_by_step_with_outputs_and_logs() {
     let run_id = prepared.run_id().to_string();
     // Recorded as queued with pending steps before anything runs.
     let queued = store.get_run(&run_id).await.unwrap();
-    assert_eq!(queued.run.status, "queued");
+    assert_eq!(queued.run.status, RunStatus::Queued);
     assert_eq!(
         queued
             .steps
@@ -113,18 +113,18 @@ async fn a_successful_run_is_recorded_step_by_step_with_outputs_and_logs() {
     assert_eq!(result.status, RunStatus::Succeeded);
 
     let detail = store.get_run(&run_id).await.unwrap();
-    assert_eq!(detail.run.status, "succeeded");
+    assert_eq!(detail.run.status, RunStatus::Succeeded);
     assert!(detail.run.started_at.is_some() && detail.run.finished_at.is_some());
     let say = &detail.steps[0];
     assert_eq!((say.stage.as_str(), say.action.as_str()), ("greet", "say"));
-    assert_eq!(say.status, "succeeded");
+    assert_eq!(say.status, StepStatus::Succeeded);
     assert_eq!(say.outputs, json!({"greeting": "hello world"}));
     assert_eq!(say.exit_code, Some(0));
     assert_eq!(detail.attempts.len(), 2);
     assert!(detail
         .attempts
         .iter()
-        .all(|a| a.status == "succeeded" && a.finished_at.is_some()));
+        .all(|a| a.status == StepStatus::Succeeded && a.finished_at.is_some()));
     assert_eq!(
         detail.attempts[0].container_id.as_deref(),
         Some("fake-say-1")
@@ -229,7 +229,7 @@ async fn a_failed_step_records_its_reason_and_skips_what_follows() {
         .unwrap();
     assert_eq!(result.status, RunStatus::Failed);
     let detail = store.get_run(&run_id).await.unwrap();
-    assert_eq!(detail.run.status, "failed");
+    assert_eq!(detail.run.status, RunStatus::Failed);
     let by_key = |k: &str| detail.steps.iter().find(|s| s.key == k).unwrap();
     assert_eq!(by_key("build").error.as_deref(), Some("exit code 3"));
     assert_eq!(by_key("build").exit_code, Some(3));
@@ -237,7 +237,7 @@ async fn a_failed_step_records_its_reason_and_skips_what_follows() {
         by_key("pull").error.as_deref(),
         Some("image nope:1 not found (pull access denied)")
     );
-    assert_eq!(by_key("ship").status, "skipped");
+    assert_eq!(by_key("ship").status, StepStatus::Skipped);
     assert_eq!(by_key("ship").started_at, None);
 }
 
@@ -261,7 +261,7 @@ async fn every_attempt_of_a_retried_step_is_recorded() {
         .await
         .unwrap();
     let detail = store.get_run(&run_id).await.unwrap();
-    assert_eq!(detail.steps[0].status, "succeeded");
+    assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
     assert_eq!(detail.steps[0].attempts, 3);
     let attempts: Vec<(i64, &str, Option<&str>)> = detail
         .attempts
@@ -305,7 +305,7 @@ async fn cancelling_stops_running_steps_records_cancelled_and_cleans_up() {
     let result = runner.execute(prepared, recorder.clone()).await.unwrap();
     assert_eq!(result.status, RunStatus::Cancelled);
     let detail = store.get_run(&run_id).await.unwrap();
-    assert_eq!(detail.run.status, "cancelled");
+    assert_eq!(detail.run.status, RunStatus::Cancelled);
     let statuses: Vec<(&str, &str)> = detail
         .steps
         .iter()

@@ -200,7 +200,7 @@ impl Coordinator {
         let record = RunRecord {
             id: run_id.clone(),
             workflow: workflow.name.clone(),
-            status: "queued".into(),
+            status: RunStatus::Queued,
             inputs: Value::Object(
                 engine
                     .inputs()
@@ -272,15 +272,15 @@ impl Coordinator {
             )]));
         };
         if resume {
-            match old.run.status.as_str() {
-                "failed" | "cancelled" => {}
-                "succeeded" => {
+            match old.run.status {
+                RunStatus::Failed | RunStatus::Cancelled => {}
+                RunStatus::Succeeded => {
                     return Err(CoordinatorError::Invalid(vec![format!(
                         "run {} succeeded: there is nothing to resume (use rerun)",
                         old.run.id
                     )]))
                 }
-                other => {
+                other @ (RunStatus::Queued | RunStatus::Running) => {
                     return Err(CoordinatorError::Invalid(vec![format!(
                         "run {} is {other}: only a failed or cancelled run can be resumed",
                         old.run.id
@@ -298,7 +298,7 @@ impl Coordinator {
         let event = if resume { "resume" } else { "rerun" };
         let record = RunRecord {
             id: id.clone(),
-            status: "queued".into(),
+            status: RunStatus::Queued,
             outputs: json!({}),
             error: None,
             created_at: co_store::now_timestamp(),
@@ -560,12 +560,12 @@ async fn fail_run(inner: &Inner, run: &RunRecord, reason: &str) {
     let steps: Vec<co_store::StepRecord> = detail
         .steps
         .iter()
-        .filter(|s| !StepStatus::from_str_lossy(&s.status).is_terminal())
+        .filter(|s| !s.status.is_finished())
         .map(|s| co_store::StepRecord {
-            status: if s.status == StepStatus::Running.as_str() {
-                StepStatus::Failed.as_str().into()
+            status: if s.status == StepStatus::Running {
+                StepStatus::Failed
             } else {
-                StepStatus::Skipped.as_str().into()
+                StepStatus::Skipped
             },
             error: Some(format!("not run: {reason}")),
             finished_at: Some(now.clone()),
@@ -574,13 +574,14 @@ async fn fail_run(inner: &Inner, run: &RunRecord, reason: &str) {
         .collect();
     let _ = inner.store.upsert_steps(&steps).await;
     let record = RunRecord {
-        status: RunStatus::Failed.as_str().into(),
+        status: RunStatus::Failed,
         error: Some(reason.to_string()),
         finished_at: Some(now),
         ..detail.run
     };
     let _ = inner.store.update_run(&record).await;
-    metrics::counter!("containerops_runs_total", "status" => "failed").increment(1);
+    metrics::counter!("containerops_runs_total", "status" => RunStatus::Failed.as_str())
+        .increment(1);
 }
 
 /// What the server watches of a run it drives: log activity (for live streams) and metrics.
@@ -591,7 +592,7 @@ struct ServerObserver {
 
 impl Observer for ServerObserver {
     fn step_changed(&self, step: &StepView) {
-        if step.status.is_terminal() {
+        if step.status.is_finished() {
             if let (Some(start), Some(end)) = (step.started_at, step.finished_at) {
                 metrics::histogram!(
                     "containerops_step_duration_seconds",

@@ -17,6 +17,7 @@ use std::time::Instant;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
+use co_store::RunStatus;
 use metrics::Unit;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -96,8 +97,8 @@ fn describe() {
         "Runs this server recovered after the server that ran them stopped"
     );
     // The counters exist (at 0) from the start, so they are exported before the first run.
-    for status in ["succeeded", "failed", "cancelled"] {
-        metrics::counter!(RUNS_TOTAL, "status" => status).increment(0);
+    for status in RunStatus::ALL.iter().filter(|s| s.is_finished()) {
+        metrics::counter!(RUNS_TOTAL, "status" => status.as_str()).increment(0);
     }
     metrics::counter!(RUNS_QUEUED_TOTAL).increment(0);
     metrics::counter!(RUNS_RECOVERED_TOTAL).increment(0);

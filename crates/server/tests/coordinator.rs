@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use co_backend::Stream;
-use co_engine::RunStatus;
+use co_engine::{RunStatus, StepStatus};
 use co_runner::fake::{FakeBackend, FakeStep};
 use co_server::coordinator::{CoordinatorError, HookDelivery, SecretReader};
 use co_server::{Coordinator, CoordinatorConfig, RunRequest};
@@ -155,7 +155,7 @@ async fn a_submitted_run_is_claimed_and_run_to_the_end() {
     );
 
     let detail = w.store.get_run(&submitted.run_id).await.unwrap();
-    assert_eq!(detail.run.status, "succeeded");
+    assert_eq!(detail.run.status, RunStatus::Succeeded);
     assert_eq!(detail.run.revision, Some(1));
     assert_eq!(
         detail.run.inputs,
@@ -164,7 +164,10 @@ async fn a_submitted_run_is_claimed_and_run_to_the_end() {
     );
     assert_eq!(detail.run.trigger, json!({"event": "api"}));
     assert_eq!(detail.steps.len(), 2);
-    assert!(detail.steps.iter().all(|s| s.status == "succeeded"));
+    assert!(detail
+        .steps
+        .iter()
+        .all(|s| s.status == StepStatus::Succeeded));
     assert_eq!(detail.steps[1].outputs, json!({"from": "failing"}));
     let launches = w.backend.launches.lock().unwrap().clone();
     let second = launches.iter().find(|l| l.step_key == "failing").unwrap();
@@ -264,7 +267,7 @@ async fn the_concurrency_limit_queues_runs_and_cancel_frees_the_slot() {
     // b stays queued while a runs (the workflow is full).
     assert_eq!(
         w.store.get_run(&b.run_id).await.unwrap().run.status,
-        "queued"
+        co_store::RunStatus::Queued
     );
 
     w.coordinator.cancel(&a.run_id).await.unwrap();
@@ -273,7 +276,7 @@ async fn the_concurrency_limit_queues_runs_and_cancel_frees_the_slot() {
     step_started(&mut w.started, &b.run_id, "hang").await;
     assert_eq!(
         w.store.get_run(&b.run_id).await.unwrap().run.status,
-        "running"
+        co_store::RunStatus::Running
     );
     w.coordinator.cancel(&b.run_id).await.unwrap();
     assert_eq!(finished(&mut events, &b.run_id).await, RunStatus::Cancelled);
@@ -291,7 +294,7 @@ async fn cancelling_a_queued_run_cancels_it_at_once() {
     let b = w.coordinator.submit(request("one")).await.unwrap();
     w.coordinator.cancel(&b.run_id).await.unwrap();
     let run = w.store.get_run(&b.run_id).await.unwrap().run;
-    assert_eq!(run.status, "cancelled");
+    assert_eq!(run.status, RunStatus::Cancelled);
     assert!(run.finished_at.is_some());
     w.coordinator.cancel(&a.run_id).await.unwrap();
 }
@@ -325,7 +328,7 @@ async fn resume_reuses_succeeded_steps_and_rerun_runs_everything() {
         .map(|l| l.step_key.clone())
         .collect();
     assert_eq!(new, ["fail-then-ok"]);
-    assert_eq!(detail.steps[0].status, "succeeded");
+    assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
     assert_eq!(detail.steps[0].outputs, json!({"from": "first"}));
 
     // A succeeded run cannot be resumed; it can be rerun, which runs every step.
@@ -363,7 +366,7 @@ async fn a_missing_secret_fails_the_run_with_the_reason() {
         "{:?}",
         detail.run.error
     );
-    assert_eq!(detail.steps[0].status, "skipped");
+    assert_eq!(detail.steps[0].status, StepStatus::Skipped);
 
     // With the secret stored, the step gets its value.
     w.store.put_secret("TOKEN", "s3cr3t").await.unwrap();
@@ -465,7 +468,7 @@ async fn a_run_whose_server_stopped_is_recovered_by_another() {
         .iter()
         .find(|x| x.step_key == "hang" && x.attempt == 1)
         .unwrap();
-    assert_eq!(first.status, "failed");
+    assert_eq!(first.status, StepStatus::Failed);
     assert!(
         first.error.as_deref().unwrap_or("").contains("is gone"),
         "{:?}",

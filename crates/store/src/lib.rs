@@ -138,6 +138,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row};
 
+pub use co_status::{RunStatus, StepStatus, UnknownStatus};
 pub use connect::{redact_url, Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
 pub use log_writer::{LogWriter, LogWriterStats};
 pub use service::*;
@@ -179,8 +180,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct RunRecord {
     pub id: String,
     pub workflow: String,
-    /// `queued`, `running`, `succeeded`, `failed`, `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     pub inputs: Value,
     pub outputs: Value,
     pub error: Option<String>,
@@ -212,8 +212,7 @@ pub struct StepRecord {
     pub key: String,
     pub stage: String,
     pub action: String,
-    /// `pending`, `waiting`, `running`, `succeeded`, `failed`, `skipped`, `cancelled`.
-    pub status: String,
+    pub status: StepStatus,
     pub attempts: i64,
     pub exit_code: Option<i64>,
     pub outputs: Value,
@@ -228,7 +227,7 @@ pub struct AttemptRecord {
     pub run_id: String,
     pub step_key: String,
     pub attempt: i64,
-    pub status: String,
+    pub status: StepStatus,
     pub container_id: Option<String>,
     pub exit_code: Option<i64>,
     pub error: Option<String>,
@@ -253,7 +252,7 @@ pub struct LogRecord {
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     pub workflow: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// Only runs whose `trigger.event` is this (`api`, `cli`, `cron`, `push`, …).
     pub trigger: Option<String>,
     /// At most this many runs (`None` or a negative number: all).
@@ -330,7 +329,7 @@ impl Store {
     /// timestamp that is not RFC 3339 or a `max_concurrency` below 1. Nobody holds the run: a
     /// `running` run inserted here (a local run) is never claimed by a server.
     pub async fn insert_run(&self, run: &RunRecord) -> Result<()> {
-        insert_run_query(run, &run.status)?
+        insert_run_query(run, run.status)?
             .execute(&self.pool)
             .await
             .map_err(|e| insert_run_error(e, &run.id))?;
@@ -345,7 +344,7 @@ impl Store {
                    finished_at = $6 WHERE id = $1";
         let done = sqlx::query(sql)
             .bind(&run.id)
-            .bind(&run.status)
+            .bind(run.status.as_str())
             .bind(json_text(&run.outputs)?)
             .bind(clean_opt(&run.error))
             .bind(normalize_opt(run.started_at.as_deref())?)
@@ -409,7 +408,7 @@ impl Store {
                 .bind(step.position)
                 .bind(&step.stage)
                 .bind(&step.action)
-                .bind(&step.status)
+                .bind(step.status.as_str())
                 .bind(step.attempts)
                 .bind(step.exit_code)
                 .bind(json_text(&step.outputs)?)
@@ -425,7 +424,7 @@ impl Store {
                 .bind(&attempt.run_id)
                 .bind(&attempt.step_key)
                 .bind(attempt.attempt)
-                .bind(&attempt.status)
+                .bind(attempt.status.as_str())
                 .bind(&attempt.container_id)
                 .bind(attempt.exit_code)
                 .bind(clean_opt(&attempt.error))
@@ -690,6 +689,13 @@ where
         .map_err(|e| StoreError::Database(format!("reading column {name}: {e}")))
 }
 
+/// The `status` column as the status it names (a word no status has is a damaged row).
+fn status_column<S: std::str::FromStr<Err = co_status::UnknownStatus>>(row: &AnyRow) -> Result<S> {
+    let word: String = column(row, "status")?;
+    word.parse()
+        .map_err(|e| StoreError::Database(format!("column status: {e}")))
+}
+
 fn json_column(row: &AnyRow, name: &str) -> Result<Value> {
     let text: String = column(row, name)?;
     serde_json::from_str(&text)
@@ -698,7 +704,7 @@ fn json_column(row: &AnyRow, name: &str) -> Result<Value> {
 
 /// `INSERT` of a whole run record, with `status` in place of the record's own (the queue inserts
 /// every run as `queued`). Everything is validated before anything is sent.
-fn insert_run_query(run: &RunRecord, status: &str) -> Result<AnyQuery<'static>> {
+fn insert_run_query(run: &RunRecord, status: RunStatus) -> Result<AnyQuery<'static>> {
     const SQL: &str = concat!(
         "INSERT INTO runs (",
         run_columns!(),
@@ -713,7 +719,7 @@ fn insert_run_query(run: &RunRecord, status: &str) -> Result<AnyQuery<'static>> 
     Ok(sqlx::query(SQL)
         .bind(run.id.clone())
         .bind(run.workflow.clone())
-        .bind(status.to_string())
+        .bind(status.as_str())
         .bind(json_text(&run.inputs)?)
         .bind(json_text(&run.outputs)?)
         .bind(clean_opt(&run.error))
@@ -742,7 +748,7 @@ fn run_from_row(row: &AnyRow) -> Result<RunRecord> {
     Ok(RunRecord {
         id: column(row, "id")?,
         workflow: column(row, "workflow")?,
-        status: column(row, "status")?,
+        status: status_column(row)?,
         inputs: json_column(row, "inputs")?,
         outputs: json_column(row, "outputs")?,
         error: column(row, "error")?,
@@ -765,7 +771,7 @@ fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
         key: column(row, "step_key")?,
         stage: column(row, "stage")?,
         action: column(row, "action")?,
-        status: column(row, "status")?,
+        status: status_column(row)?,
         attempts: column(row, "attempts")?,
         exit_code: column(row, "exit_code")?,
         outputs: json_column(row, "outputs")?,
@@ -780,7 +786,7 @@ fn attempt_from_row(row: &AnyRow) -> Result<AttemptRecord> {
         run_id: column(row, "run_id")?,
         step_key: column(row, "step_key")?,
         attempt: column(row, "attempt")?,
-        status: column(row, "status")?,
+        status: status_column(row)?,
         container_id: column(row, "container_id")?,
         exit_code: column(row, "exit_code")?,
         error: column(row, "error")?,

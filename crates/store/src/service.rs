@@ -57,7 +57,7 @@ use crate::timestamp::now_timestamp;
 use crate::ui::{components_column, RevisionSave};
 use crate::{
     clean, column, insert_run_error, insert_run_query, normalize_timestamp, read_error,
-    run_from_row, Result, RunFilter, RunRecord, Store, StoreError,
+    run_from_row, Result, RunFilter, RunRecord, RunStatus, Store, StoreError,
 };
 
 /// One immutable revision of a stored workflow.
@@ -557,7 +557,7 @@ impl Store {
         run: &RunRecord,
         delivery: Option<DeliveryKey<'_>>,
     ) -> Result<Option<String>> {
-        let insert = insert_run_query(run, "queued")?;
+        let insert = insert_run_query(run, RunStatus::Queued)?;
         let mut tx = self.begin_write().await?;
         if let Some(key) = delivery {
             // The delivery first: a concurrent enqueue of the same delivery waits here (PostgreSQL:
@@ -832,10 +832,11 @@ impl Store {
         let mut binds: Vec<&str> = Vec::new();
         let mut conditions: Vec<String> = Vec::new();
         let trigger_event = self.backend.trigger_event();
+        let status = filter.status.map(RunStatus::as_str);
         for (column, value) in [
-            ("workflow", &filter.workflow),
-            ("status", &filter.status),
-            (trigger_event, &filter.trigger),
+            ("workflow", filter.workflow.as_deref()),
+            ("status", status),
+            (trigger_event, filter.trigger.as_deref()),
         ] {
             if let Some(value) = value {
                 binds.push(value);

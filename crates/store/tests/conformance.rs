@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use co_store::{
-    format_timestamp, AttemptRecord, Backend, LogRecord, RunFilter, RunRecord, StepRecord, Store,
-    StoreError,
+    format_timestamp, AttemptRecord, Backend, LogRecord, RunFilter, RunRecord, RunStatus,
+    StepRecord, StepStatus, Store, StoreError,
 };
 use serde_json::json;
 use sqlx::{Connection, Executor};
@@ -202,7 +202,7 @@ fn run(id: &str, workflow: &str, status: &str, created_ms: i64) -> RunRecord {
     RunRecord {
         id: id.into(),
         workflow: workflow.into(),
-        status: status.into(),
+        status: status.parse().unwrap(),
         inputs: json!({"who": "world"}),
         outputs: json!({}),
         error: None,
@@ -225,7 +225,7 @@ fn step(run_id: &str, position: i64, key: &str, action: &str) -> StepRecord {
         key: key.into(),
         stage: "main".into(),
         action: action.into(),
-        status: "pending".into(),
+        status: StepStatus::Pending,
         attempts: 0,
         exit_code: None,
         outputs: json!({}),
@@ -240,7 +240,7 @@ fn attempt(run_id: &str, step_key: &str, n: i64) -> AttemptRecord {
         run_id: run_id.into(),
         step_key: step_key.into(),
         attempt: n,
-        status: "running".into(),
+        status: StepStatus::Running,
         container_id: Some(format!("c-{step_key}-{n}")),
         exit_code: None,
         error: None,
@@ -294,7 +294,7 @@ async fn write_workload(store: &Store, name: &str) {
                 .upsert_attempt(&attempt(&id, &s.key, 1))
                 .await
                 .unwrap();
-            s.status = "succeeded".into();
+            s.status = StepStatus::Succeeded;
             s.attempts = 1;
             s.exit_code = Some(0);
             s.outputs = json!({"step": s.key});
@@ -308,7 +308,7 @@ async fn write_workload(store: &Store, name: &str) {
         }
         store.upsert_steps(&steps).await.unwrap();
         writer.flush().await.unwrap();
-        rec.status = "succeeded".into();
+        rec.status = RunStatus::Succeeded;
         rec.finished_at = Some(at(r as i64 + 500));
         rec.outputs = json!({"runs": r});
         store.update_run(&rec).await.unwrap();
@@ -324,10 +324,13 @@ async fn verify_workload(store: &Store, name: &str) {
     let runs = store.list_runs(&filter).await.unwrap();
     assert_eq!(runs.len(), WORKLOAD_RUNS, "runs of {name}");
     for r in &runs {
-        assert_eq!(r.status, "succeeded", "{}", r.id);
+        assert_eq!(r.status, RunStatus::Succeeded, "{}", r.id);
         let detail = store.get_run(&r.id).await.unwrap();
         assert_eq!(detail.steps.len(), WORKLOAD_STEPS, "{}", r.id);
-        assert!(detail.steps.iter().all(|s| s.status == "succeeded"));
+        assert!(detail
+            .steps
+            .iter()
+            .all(|s| s.status == StepStatus::Succeeded));
         assert_eq!(detail.attempts.len(), WORKLOAD_STEPS, "{}", r.id);
         let lines = store.logs(&r.id, None, 0, -1).await.unwrap();
         assert_eq!(
@@ -369,7 +372,7 @@ async fn every_store_call_can_run_on_a_spawned_task() {
         let store = Store::open("sqlite::memory:").await.unwrap();
         let mut rec = run("send", "hello", "queued", 0);
         store.insert_run(&rec).await.unwrap();
-        rec.status = "running".into();
+        rec.status = RunStatus::Running;
         store.update_run(&rec).await.unwrap();
         store
             .upsert_steps(&[step("send", 0, "s", "a")])
@@ -393,7 +396,7 @@ async fn every_store_call_can_run_on_a_spawned_task() {
         let last = store.last_log_seq("send").await.unwrap();
         store.close().await;
         (
-            listed[0].status.clone(),
+            listed[0].status.to_string(),
             detail.steps.len(),
             detail.attempts.len(),
             lines.len(),
@@ -496,7 +499,7 @@ mod cases {
         let rec = run("upd", "hello", "queued", 0);
         db.store.insert_run(&rec).await.unwrap();
         let mut changed = rec.clone();
-        changed.status = "failed".into();
+        changed.status = RunStatus::Failed;
         changed.outputs = json!({"result": {"n": 3}});
         changed.error = Some("step say failed: exit code 3".into());
         changed.started_at = Some(at(10));
@@ -507,7 +510,7 @@ mod cases {
         db.store.update_run(&changed).await.unwrap();
 
         let got = db.store.get_run("upd").await.unwrap().run;
-        assert_eq!(got.status, "failed");
+        assert_eq!(got.status, RunStatus::Failed);
         assert_eq!(got.outputs, json!({"result": {"n": 3}}));
         assert_eq!(got.error.as_deref(), Some("step say failed: exit code 3"));
         assert_eq!(got.started_at, Some(at(10)));
@@ -547,7 +550,7 @@ mod cases {
         assert_eq!(got, vec![b.clone(), c.clone(), a.clone()]);
 
         let mut c2 = c.clone();
-        c2.status = "succeeded".into();
+        c2.status = StepStatus::Succeeded;
         c2.attempts = 2;
         c2.exit_code = Some(0);
         c2.outputs = json!({"greeting": "hello world", "n": 3, "ok": true});
@@ -555,7 +558,7 @@ mod cases {
         c2.started_at = Some(at(1));
         c2.finished_at = Some(at(2));
         let mut a2 = a.clone();
-        a2.status = "failed".into();
+        a2.status = StepStatus::Failed;
         a2.exit_code = Some(3);
         a2.error = Some("exit code 3".into());
         db.store
@@ -605,7 +608,7 @@ mod cases {
             db.store.upsert_attempt(a).await.unwrap();
         }
         let mut early1_done = early1.clone();
-        early1_done.status = "failed".into();
+        early1_done.status = StepStatus::Failed;
         early1_done.exit_code = Some(1);
         early1_done.error = Some("exit code 1".into());
         early1_done.container_id = None;
@@ -679,7 +682,7 @@ mod cases {
             let store = db.store.clone();
             let filter = RunFilter {
                 workflow: workflow.map(String::from),
-                status: status.map(String::from),
+                status: status.map(|s| s.parse().unwrap()),
                 limit,
                 ..RunFilter::default()
             };

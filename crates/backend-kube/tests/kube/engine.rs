@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use co_backend::Stream;
 use co_backend_kube::{KubeBackend, KubeOptions, API_CALLS};
-use co_engine::{RunConfig, RunStatus};
+use co_engine::{RunConfig, RunStatus, StepStatus};
 use co_runner::{CancelHandle, NoObserver, Observer, Runner};
 use co_spec::{Loader, NoCatalog};
 use co_store::{RunDetail, StepRecord, Store};
@@ -57,7 +57,7 @@ impl Done {
             .unwrap_or_else(|| panic!("no step {action}: {:#?}", self.detail.steps))
     }
     fn status_of(&self, action: &str) -> &str {
-        &self.step(action).status
+        self.step(action).status.as_str()
     }
     fn error_of(&self, action: &str) -> String {
         self.step(action).error.clone().unwrap_or_default()
@@ -80,7 +80,7 @@ impl Done {
             self.detail.steps
         );
         for s in &self.detail.steps {
-            assert_eq!(s.status, "succeeded", "{s:#?}");
+            assert_eq!(s.status, StepStatus::Succeeded, "{s:#?}");
         }
     }
 }
@@ -246,7 +246,7 @@ async fn nonzero_exit_code_fails_the_step() {
     let run = w.run(&yaml, &[]).await;
     assert_eq!(run.status, RunStatus::Failed);
     let step = run.step("three");
-    assert_eq!(step.status, "failed");
+    assert_eq!(step.status, StepStatus::Failed);
     assert_eq!(step.exit_code, Some(3));
     assert_eq!(step.attempts, 1);
     assert!(run.error_of("three").contains("exit code 3"));
@@ -297,7 +297,7 @@ async fn retry_counts_attempts_with_co_attempt() {
     let run = w.run(&yaml, &[]).await;
     assert_eq!(run.status, RunStatus::Failed);
     let flaky = run.step("flaky");
-    assert_eq!(flaky.status, "succeeded");
+    assert_eq!(flaky.status, StepStatus::Succeeded);
     assert_eq!(flaky.attempts, 2);
     assert_eq!(flaky.exit_code, Some(0));
     assert_eq!(flaky.outputs, json!({"attempt": "2"}));
@@ -307,7 +307,7 @@ async fn retry_counts_attempts_with_co_attempt() {
         "{logs}"
     );
     let hopeless = run.step("hopeless");
-    assert_eq!(hopeless.status, "failed");
+    assert_eq!(hopeless.status, StepStatus::Failed);
     assert_eq!(hopeless.attempts, 2);
     assert_eq!(hopeless.exit_code, Some(4));
     assert!(run.error_of("hopeless").contains("exit code 4"));
@@ -587,7 +587,7 @@ async fn a_missing_image_fails_at_once_naming_it_and_is_not_retried() {
     let run = w.run(yaml, &[]).await;
     assert_eq!(run.status, RunStatus::Failed);
     let step = run.step("pull");
-    assert_eq!(step.status, "failed");
+    assert_eq!(step.status, StepStatus::Failed);
     assert_eq!(step.attempts, 1, "a missing image is not retried");
     let e = run.error_of("pull");
     assert!(

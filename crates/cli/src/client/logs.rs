@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::time::Duration;
 
+use co_store::RunStatus;
 use futures::StreamExt;
 use serde_json::Value;
 
@@ -85,8 +86,8 @@ impl Printer {
 /// How following a stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Followed {
-    /// The run finished with this status (`succeeded`, `failed`, `cancelled`).
-    Ended(String),
+    /// The run finished with this status (`None`: the stream did not say).
+    Ended(Option<RunStatus>),
     /// Our own output was closed; we stopped reading.
     OutputClosed,
 }
@@ -131,7 +132,7 @@ pub async fn pages(
         let full = i64::try_from(lines.len()).is_ok_and(|n| n >= PAGE);
         match page.get("next_after").and_then(Value::as_i64) {
             Some(n) if full && n > before => after = after.max(n),
-            _ => return Ok(Followed::Ended(String::new())),
+            _ => return Ok(Followed::Ended(None)),
         }
     }
 }
@@ -219,10 +220,13 @@ fn handle(event: &Event, last: &mut i64, printer: Printer) -> Result<Step, Clien
             Ok(Step::Progress)
         }
         "end" => {
-            let status = serde_json::from_str::<Value>(&event.data)
+            let word = serde_json::from_str::<Value>(&event.data)
                 .map(|v| text_field(&v, "status"))
                 .unwrap_or_else(|_| event.data.trim().to_string());
-            Ok(Step::Done(Followed::Ended(status)))
+            let status = word.parse().map_err(|e| {
+                ClientError::Protocol(format!("the server ended the log stream with an {e}"))
+            })?;
+            Ok(Step::Done(Followed::Ended(Some(status))))
         }
         "error" => {
             let value: Value =
@@ -294,7 +298,7 @@ mod tests {
             &mut last,
             QUIET,
         ) {
-            Ok(Step::Done(Followed::Ended(s))) => assert_eq!(s, "failed"),
+            Ok(Step::Done(Followed::Ended(s))) => assert_eq!(s, Some(RunStatus::Failed)),
             _ => panic!("not the end"),
         }
         assert!(handle(&event("ping", None, ""), &mut last, QUIET).is_ok());

@@ -1,19 +1,36 @@
 //! The server's JSON shown the way the local commands show the local store: the run summary
 //! (`crate::view::print_summary`) and the tables of runs and workflows.
 
-use co_store::{RunDetail, RunRecord, StepRecord};
+use std::str::FromStr;
+
+use co_store::{RunDetail, RunRecord, StepRecord, UnknownStatus};
 use serde_json::Value;
 
-use super::text_field;
+use super::{text_field, ClientError};
 use crate::view;
 
 fn opt_text(value: &Value, key: &str) -> Option<String> {
     value.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
+/// The status under `key` of a run or step the server sent.
+fn status_field<S: FromStr<Err = UnknownStatus>>(
+    value: &Value,
+    key: &str,
+) -> Result<S, ClientError> {
+    text_field(value, key)
+        .parse()
+        .map_err(|e| ClientError::Protocol(format!("the server answered with an {e}")))
+}
+
+/// The status of a run the server sent.
+pub fn run_status(value: &Value) -> Result<co_store::RunStatus, ClientError> {
+    status_field(value, "status")
+}
+
 /// A run as the server shows it (SPEC §5 run JSON and extras) in the store's shape, so that it
 /// is summarised exactly like a local run.
-pub fn run_detail(value: &Value) -> RunDetail {
+pub fn run_detail(value: &Value) -> Result<RunDetail, ClientError> {
     let id = text_field(value, "id");
     let steps = value
         .get("steps")
@@ -24,27 +41,27 @@ pub fn run_detail(value: &Value) -> RunDetail {
         .enumerate()
         .map(|(position, s)| {
             let action = text_field(s, "action");
-            StepRecord {
+            Ok(StepRecord {
                 run_id: id.clone(),
                 position: i64::try_from(position).unwrap_or(i64::MAX),
                 key: opt_text(s, "key").unwrap_or_else(|| action.clone()),
                 stage: text_field(s, "stage"),
                 action,
-                status: text_field(s, "status"),
+                status: status_field(s, "status")?,
                 attempts: s.get("attempts").and_then(Value::as_i64).unwrap_or(0),
                 exit_code: s.get("exit_code").and_then(Value::as_i64),
                 outputs: s.get("outputs").cloned().unwrap_or(Value::Null),
                 error: opt_text(s, "error"),
                 started_at: opt_text(s, "started_at"),
                 finished_at: opt_text(s, "finished_at"),
-            }
+            })
         })
-        .collect();
-    RunDetail {
+        .collect::<Result<_, ClientError>>()?;
+    Ok(RunDetail {
         run: RunRecord {
             id,
             workflow: text_field(value, "workflow"),
-            status: text_field(value, "status"),
+            status: run_status(value)?,
             inputs: value.get("inputs").cloned().unwrap_or(Value::Null),
             outputs: value.get("outputs").cloned().unwrap_or(Value::Null),
             error: opt_text(value, "error"),
@@ -60,12 +77,12 @@ pub fn run_detail(value: &Value) -> RunDetail {
         },
         steps,
         attempts: Vec::new(),
-    }
+    })
 }
 
 /// The summary of a server run: the local summary, then where the run came from.
-pub fn print_run(value: &Value) {
-    let detail = run_detail(value);
+pub fn print_run(value: &Value) -> Result<(), ClientError> {
+    let detail = run_detail(value)?;
     view::print_summary(&detail);
     let mut origin = Vec::new();
     if let Some(revision) = detail.run.revision {
@@ -80,6 +97,7 @@ pub fn print_run(value: &Value) {
     if !origin.is_empty() {
         println!("  {}", console::style(origin.join(", ")).dim());
     }
+    Ok(())
 }
 
 /// `runs list`: the same table as the local command.
@@ -142,7 +160,7 @@ mod tests {
                        "exit_code": 3, "outputs": {"k": 1}, "error": "exit code 3",
                        "started_at": null, "finished_at": null}]
         });
-        let d = run_detail(&v);
+        let d = run_detail(&v).unwrap();
         assert_eq!(d.run.id, "r1");
         assert_eq!(d.run.revision, Some(2));
         assert_eq!(d.run.parent.as_deref(), Some("r0"));

@@ -355,11 +355,7 @@ pub async fn run(args: RunArgs) -> u8 {
         }
         Err(e) => eprintln!("error: reading the run back from the store: {e}"),
     }
-    match status {
-        RunStatus::Succeeded => exit::OK,
-        RunStatus::Failed => exit::FAILED,
-        RunStatus::Cancelled => exit::CANCELLED,
-    }
+    exit::of_run(Some(status))
 }
 
 /// Wait for SIGINT or SIGTERM; `false` if signals cannot be watched.

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 use co_runner::report;
-use co_store::{RunFilter, StoreError};
+use co_store::{RunFilter, RunStatus, StoreError};
 use serde_json::Value;
 
 use super::run::{open_store, OutputFormat};
@@ -71,7 +71,7 @@ pub struct ListArgs {
     pub workflow: Option<String>,
     /// Only runs with this status (queued, running, succeeded, failed, cancelled).
     #[arg(long)]
-    pub status: Option<String>,
+    pub status: Option<RunStatus>,
     /// At most this many runs.
     #[arg(long, default_value_t = 20)]
     pub limit: i64,
@@ -308,7 +308,7 @@ pub async fn logs(args: LogsArgs, server: Option<Server>) -> u8 {
             break;
         }
         match store.get_run(&run_id).await {
-            Ok(d) if matches!(d.run.status.as_str(), "succeeded" | "failed" | "cancelled") => {
+            Ok(d) if d.run.status.is_finished() => {
                 finished = true;
             }
             Ok(_) => tokio::time::sleep(LOCAL_FOLLOW_INTERVAL).await,
@@ -342,8 +342,8 @@ async fn remote(client: &Client, command: RunsCommand) -> u8 {
             Ok(run) => {
                 if args.output == OutputFormat::Json {
                     println!("{run}");
-                } else {
-                    client::view::print_run(&run);
+                } else if let Err(e) = client::view::print_run(&run) {
+                    return e.report();
                 }
                 exit::OK
             }
@@ -466,14 +466,18 @@ async fn wait_for_run(client: &Client, id: &str, json: bool) -> u8 {
     };
     let status = match client.get(&["runs", id], &[]).await {
         Ok(run) => {
-            if json {
+            let shown = if json {
                 println!("{run}");
+                Ok(())
             } else {
-                client::view::print_run(&run);
-            }
-            match client::text_field(&run, "status") {
-                s if s.is_empty() => ended,
-                s => s,
+                client::view::print_run(&run)
+            };
+            match shown.and_then(|()| client::view::run_status(&run)) {
+                Ok(status) => Some(status),
+                Err(e) => {
+                    e.report();
+                    ended
+                }
             }
         }
         Err(e) => {
@@ -481,16 +485,7 @@ async fn wait_for_run(client: &Client, id: &str, json: bool) -> u8 {
             ended
         }
     };
-    exit_code_of(&status)
-}
-
-/// SPEC §5: 0 succeeded, 1 failed, 130 cancelled.
-fn exit_code_of(status: &str) -> u8 {
-    match status {
-        "succeeded" => exit::OK,
-        "cancelled" => exit::CANCELLED,
-        _ => exit::FAILED,
-    }
+    exit::of_run(status)
 }
 
 async fn remote_list(client: &Client, args: ListArgs) -> u8 {
@@ -499,7 +494,10 @@ async fn remote_list(client: &Client, args: ListArgs) -> u8 {
     let fetch = |limit: i64, after: Option<String>| {
         let query = [
             ("workflow", args.workflow.clone().unwrap_or_default()),
-            ("status", args.status.clone().unwrap_or_default()),
+            (
+                "status",
+                args.status.map(|s| s.to_string()).unwrap_or_default(),
+            ),
             ("limit", limit.to_string()),
             ("after", after.unwrap_or_default()),
         ];
@@ -585,7 +583,10 @@ async fn remote_logs(client: &Client, args: LogsArgs) -> u8 {
         id => id,
     };
     if let Some(action) = &args.action {
-        let detail = client::view::run_detail(&run);
+        let detail = match client::view::run_detail(&run) {
+            Ok(detail) => detail,
+            Err(e) => return e.report(),
+        };
         let known = detail.steps.iter().any(|s| {
             &s.key == action || &s.action == action || s.action.starts_with(&format!("{action}["))
         });
@@ -611,7 +612,7 @@ async fn remote_logs(client: &Client, args: LogsArgs) -> u8 {
     };
     match result {
         Ok(Followed::Ended(status)) => {
-            if args.follow && !status.is_empty() {
+            if let (true, Some(status)) = (args.follow, status) {
                 eprintln!("run {run_id} {status}");
             }
             exit::OK
@@ -674,9 +675,10 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_run_status() {
-        assert_eq!(exit_code_of("succeeded"), exit::OK);
-        assert_eq!(exit_code_of("failed"), exit::FAILED);
-        assert_eq!(exit_code_of("cancelled"), exit::CANCELLED);
-        assert_eq!(exit_code_of(""), exit::FAILED);
+        assert_eq!(exit::of_run(Some(RunStatus::Succeeded)), exit::OK);
+        assert_eq!(exit::of_run(Some(RunStatus::Failed)), exit::FAILED);
+        assert_eq!(exit::of_run(Some(RunStatus::Cancelled)), exit::CANCELLED);
+        assert_eq!(exit::of_run(Some(RunStatus::Running)), exit::FAILED);
+        assert_eq!(exit::of_run(None), exit::FAILED);
     }
 }

@@ -186,7 +186,7 @@ fn list_filters_and_limits_runs() {
         .args(["runs", "list", "--status", "sleeping"])
         .run();
     wrong.code(2);
-    assert!(wrong.stderr.contains("unknown status"), "{wrong:?}");
+    assert!(wrong.stderr.contains("unknown run status"), "{wrong:?}");
 }
 
 #[test]

@@ -262,7 +262,7 @@ impl Follower {
                 .await
                 .map_err(|e| Stop::Failed(e.to_string()))?;
             self.send_changes(&detail).await?;
-            if is_final(&detail.run.status) {
+            if detail.run.status.is_finished() {
                 self.actions = actions_of(&detail);
                 // Every line was committed before the final status: this read gets the rest.
                 self.send_new_lines().await?;
@@ -373,10 +373,6 @@ impl Follower {
             }
         }
     }
-}
-
-fn is_final(status: &str) -> bool {
-    matches!(status, "succeeded" | "failed" | "cancelled")
 }
 
 /// Until run `run_id` starts or stops being driven on this server (or activity was missed).

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use co_spec::NameKind;
-use co_store::{AttemptRecord, RunDetail, RunFilter, RunRecord, StepRecord};
+use co_store::{AttemptRecord, RunDetail, RunFilter, RunRecord, RunStatus, StepRecord, StepStatus};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -21,8 +21,6 @@ use crate::extract::ApiJson;
 pub const MAX_PAGE: i64 = 1000;
 /// Runs per page when `limit` is not given.
 pub const DEFAULT_PAGE: i64 = 50;
-
-const RUN_STATUSES: [&str; 5] = ["queued", "running", "succeeded", "failed", "cancelled"];
 
 /// `POST /api/v1/workflows/{name}/runs`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -54,7 +52,7 @@ pub struct StartRunOf {
 pub struct RunCreated {
     pub id: String,
     /// `queued`.
-    pub status: String,
+    pub status: RunStatus,
 }
 
 /// A cancel request that was accepted.
@@ -70,8 +68,7 @@ pub struct CancelAccepted {
 pub struct RunSummary {
     pub id: String,
     pub workflow: String,
-    /// `queued`, `running`, `succeeded`, `failed`, `cancelled`.
-    pub status: String,
+    pub status: RunStatus,
     pub revision: Option<i64>,
     #[schema(value_type = Object)]
     pub trigger: Value,
@@ -112,7 +109,8 @@ pub struct RunList {
 pub struct RunListQuery {
     /// Only runs of this workflow.
     pub workflow: Option<String>,
-    /// Only runs with this status (`queued`, `running`, `succeeded`, `failed`, `cancelled`).
+    /// Only runs with this status.
+    #[param(value_type = Option<RunStatus>)]
     pub status: Option<String>,
     /// Only runs whose `trigger.event` is this: `api`, `cli` (local runs), `cron`, `rerun`,
     /// `resume`, a webhook's event (`push`, `pull_request`, …).
@@ -127,7 +125,7 @@ pub struct RunListQuery {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttemptView {
     pub attempt: i64,
-    pub status: String,
+    pub status: StepStatus,
     pub exit_code: Option<i64>,
     pub error: Option<String>,
     pub started_at: Option<String>,
@@ -139,8 +137,7 @@ pub struct AttemptView {
 pub struct StepView {
     pub stage: String,
     pub action: String,
-    /// `pending`, `waiting`, `running`, `succeeded`, `failed`, `skipped`, `cancelled`.
-    pub status: String,
+    pub status: StepStatus,
     pub attempts: i64,
     pub exit_code: Option<i64>,
     #[schema(value_type = Object)]
@@ -162,7 +159,7 @@ impl StepView {
                 .filter(|a| a.step_key == s.key)
                 .map(|a| AttemptView {
                     attempt: a.attempt,
-                    status: a.status.clone(),
+                    status: a.status,
                     exit_code: a.exit_code,
                     error: a.error.clone(),
                     started_at: a.started_at.clone(),
@@ -188,7 +185,7 @@ impl StepView {
 pub struct RunView {
     pub id: String,
     pub workflow: String,
-    pub status: String,
+    pub status: RunStatus,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
     #[schema(value_type = Object)]
@@ -302,7 +299,7 @@ fn created(submitted: Submitted) -> (StatusCode, Json<RunCreated>) {
         StatusCode::CREATED,
         Json(RunCreated {
             id: submitted.run_id,
-            status: "queued".into(),
+            status: RunStatus::Queued,
         }),
     )
 }
@@ -319,14 +316,12 @@ pub async fn list(
     State(state): State<AppState>,
     Query(query): Query<RunListQuery>,
 ) -> Result<Json<RunList>, ApiError> {
-    if let Some(status) = &query.status {
-        if !RUN_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "unknown status {status:?}: use one of {}",
-                RUN_STATUSES.join(", ")
-            )));
-        }
-    }
+    let status = query
+        .status
+        .as_deref()
+        .map(str::parse::<RunStatus>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::bad_request(format!(
@@ -336,7 +331,7 @@ pub async fn list(
     let after = query.after.filter(|a| !a.is_empty());
     let filter = RunFilter {
         workflow: query.workflow.filter(|w| !w.is_empty()),
-        status: query.status,
+        status,
         trigger: query.trigger.filter(|t| !t.is_empty()),
         limit: Some(limit + 1),
     };
@@ -473,7 +468,7 @@ mod tests {
             run: RunRecord {
                 id: "01run".into(),
                 workflow: "hello".into(),
-                status: "failed".into(),
+                status: RunStatus::Failed,
                 inputs: json!({"who": "x"}),
                 outputs: json!({}),
                 error: None,
@@ -493,7 +488,7 @@ mod tests {
                 key: "say".into(),
                 stage: "greet".into(),
                 action: "say".into(),
-                status: "failed".into(),
+                status: StepStatus::Failed,
                 attempts: 2,
                 exit_code: Some(3),
                 outputs: json!({"greeting": "hi"}),
@@ -506,7 +501,7 @@ mod tests {
                     run_id: "01run".into(),
                     step_key: "say".into(),
                     attempt: n,
-                    status: "failed".into(),
+                    status: StepStatus::Failed,
                     container_id: Some("c".into()),
                     exit_code: Some(3),
                     error: Some("exit code 3".into()),

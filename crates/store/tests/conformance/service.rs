@@ -54,13 +54,13 @@ async fn claimed_id(store: &Store, owner: &str, now: i64, lease_until: i64) -> O
 }
 
 async fn status_of(store: &Store, id: &str) -> String {
-    store.get_run(id).await.unwrap().run.status
+    store.get_run(id).await.unwrap().run.status.to_string()
 }
 
 /// What the driver does when a run ends: final status first, then release.
 async fn finish(store: &Store, id: &str, owner: &str) {
     let mut rec = store.get_run(id).await.unwrap().run;
-    rec.status = "succeeded".into();
+    rec.status = RunStatus::Succeeded;
     rec.finished_at = Some(at(60_000));
     store.update_run(&rec).await.unwrap();
     store.release_run(id, owner).await.unwrap();
@@ -69,7 +69,7 @@ async fn finish(store: &Store, id: &str, owner: &str) {
 async fn running_of(store: &Store, workflow: &str) -> usize {
     let filter = RunFilter {
         workflow: Some(workflow.into()),
-        status: Some("running".into()),
+        status: Some(RunStatus::Running),
         ..RunFilter::default()
     };
     store.list_runs(&filter).await.unwrap().len()
@@ -633,7 +633,7 @@ pub async fn enqueue_run_queues_and_deduplicates_deliveries(db: &TestDb) {
     assert_eq!(s.count_queued().await.unwrap(), 0);
     let mut q1 = queued("q1", "hooked", 0, Some(3));
     // Whatever the record says, a new run is queued.
-    q1.status = "running".into();
+    q1.status = RunStatus::Running;
     q1.trigger = json!({"event": "push", "delivery": "d1", "payload": {"ref": "main"}});
     q1.parent = Some("p0".into());
     assert_eq!(
@@ -644,7 +644,7 @@ pub async fn enqueue_run_queues_and_deduplicates_deliveries(db: &TestDb) {
     );
     let stored = s.get_run("q1").await.unwrap().run;
     let mut expected = q1.clone();
-    expected.status = "queued".into();
+    expected.status = RunStatus::Queued;
     assert_eq!(stored, expected);
     assert_eq!(s.count_queued().await.unwrap(), 1);
 
@@ -734,7 +734,7 @@ pub async fn claim_takes_the_oldest_queued_run(db: &TestDb) {
     let first = claim(s, "A", 0, LEASE).await.unwrap();
     assert!(!first.recovered);
     let mut expected = qa.clone();
-    expected.status = "running".into();
+    expected.status = RunStatus::Running;
     // Everything else as enqueued; started_at is the driver's to set.
     assert_eq!(first.run, expected);
     assert_eq!(status_of(s, "q-a").await, "running");
@@ -949,7 +949,7 @@ pub async fn request_cancel_cancels_queued_at_once_and_flags_running(db: &TestDb
 
     assert!(s.request_cancel("q").await.unwrap());
     let q = s.get_run("q").await.unwrap().run;
-    assert_eq!(q.status, "cancelled");
+    assert_eq!(q.status, RunStatus::Cancelled);
     let finished = q.finished_at.clone().unwrap();
     assert_eq!(normalize_timestamp(&finished).unwrap(), finished);
     assert_eq!(s.count_queued().await.unwrap(), 1);
@@ -995,7 +995,7 @@ pub async fn update_run_keeps_the_queue_columns_and_what_the_run_is(db: &TestDb)
 
     // The driver writes what it knows; fields that describe the run are not its to change.
     let mut update = r1.clone();
-    update.status = "running".into();
+    update.status = RunStatus::Running;
     update.started_at = Some(at(5));
     update.revision = None;
     update.parent = None;
@@ -1003,7 +1003,7 @@ pub async fn update_run_keeps_the_queue_columns_and_what_the_run_is(db: &TestDb)
     update.max_concurrency = None;
     s.update_run(&update).await.unwrap();
     let mut expected = r1.clone();
-    expected.status = "running".into();
+    expected.status = RunStatus::Running;
     expected.started_at = Some(at(5));
     assert_eq!(s.get_run("r1").await.unwrap().run, expected);
 
@@ -1033,7 +1033,7 @@ pub async fn list_runs_after_pages_newest_first_with_filters(db: &TestDb) {
         async move {
             let filter = RunFilter {
                 workflow: workflow.map(String::from),
-                status: status.map(String::from),
+                status: status.map(|s| s.parse().unwrap()),
                 limit: Some(size),
                 ..RunFilter::default()
             };
@@ -1163,7 +1163,7 @@ pub async fn concurrent_claims_take_each_queued_run_exactly_once(db: &TestDb) {
                 let mut mine = Vec::new();
                 while let Some(c) = store.claim_run(&owner, 0, LEASE, None).await.unwrap() {
                     assert!(!c.recovered);
-                    assert_eq!(c.run.status, "running");
+                    assert_eq!(c.run.status, RunStatus::Running);
                     mine.push(c.run.id);
                     if t % 2 == 0 {
                         tokio::task::yield_now().await;
@@ -1178,7 +1178,7 @@ pub async fn concurrent_claims_take_each_queued_run_exactly_once(db: &TestDb) {
     assert_eq!(claimed.into_iter().collect::<BTreeSet<_>>(), expected);
     assert_eq!(db.store.count_queued().await.unwrap(), 0);
     let running = RunFilter {
-        status: Some("running".into()),
+        status: Some(RunStatus::Running),
         ..RunFilter::default()
     };
     assert_eq!(db.store.list_runs(&running).await.unwrap().len(), RUNS);
@@ -1235,7 +1235,7 @@ pub async fn concurrent_claims_never_exceed_a_workflow_limit(db: &TestDb) {
     assert_eq!(done.len(), total);
     assert_eq!(done.iter().collect::<BTreeSet<_>>().len(), total);
     let succeeded = RunFilter {
-        status: Some("succeeded".into()),
+        status: Some(RunStatus::Succeeded),
         ..RunFilter::default()
     };
     assert_eq!(db.store.list_runs(&succeeded).await.unwrap().len(), total);
