@@ -16,7 +16,10 @@ use sqlx::any::AnyRow;
 
 use crate::service::{revision_from_row, token_from_row};
 use crate::timestamp::now_timestamp;
-use crate::{clean, column, read_error, run_from_row, Result, RunRecord, Store, StoreError};
+use crate::{
+    clean, column, read_error, run_from_row, status_column, Result, RunRecord, RunStatus, Store,
+    StoreError,
+};
 use crate::{TokenRecord, WorkflowRevision};
 
 /// A browser session (the cookie's secret is never stored, only its hash).
@@ -175,10 +178,9 @@ impl Store {
         .map_err(|e| read_error(e, "counting queued and running runs"))?;
         let mut depth = QueueDepth::default();
         for row in &rows {
-            let status: String = column(row, "status")?;
             let n: i64 = column(row, "n")?;
-            match status.as_str() {
-                "queued" => depth.queued = n,
+            match status_column(row)? {
+                RunStatus::Queued => depth.queued = n,
                 _ => depth.running = n,
             }
         }

@@ -13,7 +13,7 @@ const model = (() => {
   return m;
 })();
 
-function step(key: string, status: string, stage = 'test'): StepView {
+function step(key: string, status: StepView['status'], stage = 'test'): StepView {
   return { stage, action: key, key, status, attempts: 1, outputs: {}, attempts_detail: [], error: null, exit_code: null, started_at: null, finished_at: null };
 }
 

@@ -16,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::Json;
-use co_store::{LogRecord, RunDetail, StepRecord};
+use co_store::{LogRecord, RunDetail, RunStatus, StepRecord};
 use futures::Stream;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -222,7 +222,7 @@ struct Follower {
 /// The run and steps as last sent in `run` and `step` events.
 #[derive(Default)]
 struct Changes {
-    run: Option<(String, Option<String>, Option<String>)>,
+    run: Option<(RunStatus, Option<String>, Option<String>)>,
     steps: HashMap<String, (StepRecord, usize)>,
 }
 
@@ -308,11 +308,7 @@ impl Follower {
         };
         let mut events = Vec::new();
         let run = &detail.run;
-        let now = (
-            run.status.clone(),
-            run.started_at.clone(),
-            run.finished_at.clone(),
-        );
+        let now = (run.status, run.started_at.clone(), run.finished_at.clone());
         if changes.run.as_ref() != Some(&now) {
             let data = serde_json::to_string(&RunSummary::of(run.clone()))
                 .map_err(|e| Stop::Failed(e.to_string()))?;

@@ -362,7 +362,7 @@ async fn graphs_of_revisions_texts_and_runs(db: &TestDb) {
     let local = co_store::RunRecord {
         id: "01localrun".into(),
         workflow: "pipe-local".into(),
-        status: "succeeded".into(),
+        status: co_store::RunStatus::Succeeded,
         inputs: json!({}),
         outputs: json!({}),
         error: None,

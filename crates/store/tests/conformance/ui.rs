@@ -252,7 +252,7 @@ pub async fn dashboard_summaries_and_the_trigger_filter(db: &TestDb) {
     assert!(by_trigger("push").await.is_empty());
     let both = RunFilter {
         workflow: Some("b".into()),
-        status: Some("queued".into()),
+        status: Some(RunStatus::Queued),
         trigger: Some("api".into()),
         limit: Some(1),
     };
