@@ -156,7 +156,7 @@ impl Server {
     }
 
     /// Serve until `shutdown` completes; then stop accepting, end the log streams, give open
-    /// requests [`SHUTDOWN_GRACE`], shut the coordinator down and close the store.
+    /// requests `SHUTDOWN_GRACE`, shut the coordinator down and close the store.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,

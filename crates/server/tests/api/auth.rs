@@ -139,7 +139,7 @@ async fn tokens_are_created_listed_and_deleted(db: &TestDb) {
         !list.text.contains(&token),
         "a listed token shows its secret"
     );
-    let hash = co_server::auth::hash_token(&token);
+    let hash = co_server::hash_token(&token);
     assert!(!list.text.contains(&hash), "a listed token shows its hash");
     let tokens = body["tokens"].as_array().unwrap();
     assert_eq!(tokens.len(), 2, "{body}");
