@@ -17,8 +17,15 @@ const BIN: &str = env!("CARGO_BIN_EXE_containerops");
 const SOCKET: &str = "/run/podman/podman.sock";
 const BUSYBOX: &str = "localhost/co-examples/busybox:latest";
 const TOKEN: &str = "recovery-test-admin-token";
-/// Short leases, so a killed server's runs are taken over quickly.
-const LEASE: &str = "2s";
+/// The lease when one server is live at a time: short, so that the next server takes a killed
+/// server's runs over quickly (it waits this out). A live server alone holds its runs whatever
+/// its timing: a renewal that comes late only lets it claim its own runs back, which renews them
+/// (tested in co-server's coordinator tests).
+const TAKEOVER_LEASE: &str = "2s";
+/// The lease when two servers are live at once: long enough that a renewal delayed on a loaded
+/// machine (renewals come every lease/3) never hands a live server's runs to the other one. No
+/// assertion depends on it; a takeover after a kill waits it out.
+const SHARED_LEASE: &str = "15s";
 
 // ---------------------------------------------------------------------------------------------
 // The engine API (for what the server cannot tell: containers, volumes)
@@ -95,13 +102,13 @@ struct Server {
 }
 
 impl Server {
-    fn start(database: &str, data_dir: &Path, id: &str) -> Server {
+    fn start(database: &str, data_dir: &Path, id: &str, lease: &str) -> Server {
         let mut child = Command::new(BIN)
             .args(["server", "--listen", "127.0.0.1:0", "--database", database])
             .arg("--data-dir")
             .arg(data_dir)
             .args(["--admin-token", TOKEN, "--server-id", id])
-            .env("CONTAINEROPS_LEASE", LEASE)
+            .env("CONTAINEROPS_LEASE", lease)
             .env("CONTAINEROPS_LOG", "info")
             .env("DOCKER_HOST", format!("unix://{SOCKET}"))
             .env("NO_COLOR", "1")
@@ -299,7 +306,7 @@ fn ulid_like() -> String {
 /// Kill the server while `wait` runs, restart on the same database, let the step finish.
 fn survives_kill_9(database: &str, dir: &Path) {
     require_engine();
-    let a = Server::start(database, dir, "server-a");
+    let a = Server::start(database, dir, "server-a", TAKEOVER_LEASE);
     a.apply(&workflow("durable"));
     let run = a.start_run("durable");
     wait_for_line(&a, &run, "wait", "waiting");
@@ -313,7 +320,7 @@ fn survives_kill_9(database: &str, dir: &Path) {
     assert_eq!(running.len(), 1, "{running:?}");
     assert_eq!(running[0]["Labels"]["containerops.step"], "wait");
 
-    let mut b = Server::start(database, dir, "server-b");
+    let mut b = Server::start(database, dir, "server-b", TAKEOVER_LEASE);
     b.wait_for_log(|l| l.contains("recovering") && l.contains(&run));
     // Let the step finish only now: the rest of its output arrives through the reattached stream.
     std::fs::write(workspace_dir(&run).join("go"), "").unwrap();
@@ -363,7 +370,7 @@ fn a_vanished_container_is_retried_with_a_reason() {
     require_engine();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db").to_string_lossy().to_string();
-    let a = Server::start(&db, dir.path(), "server-a");
+    let a = Server::start(&db, dir.path(), "server-a", TAKEOVER_LEASE);
     a.apply(&workflow("vanish"));
     let run = a.start_run("vanish");
     wait_for_line(&a, &run, "wait", "waiting");
@@ -379,7 +386,7 @@ fn a_vanished_container_is_retried_with_a_reason() {
     // Attempt 2 will find the go file at once.
     std::fs::write(workspace_dir(&run).join("go"), "").unwrap();
 
-    let b = Server::start(&db, dir.path(), "server-b");
+    let b = Server::start(&db, dir.path(), "server-b", TAKEOVER_LEASE);
     let (_, status) = b.follow(&run);
     assert_eq!(status, "succeeded");
     let detail = b.run(&run);
@@ -405,8 +412,8 @@ fn two_servers_on_postgres_share_runs_and_one_finishes_the_others() {
     require_engine();
     let dir = tempfile::tempdir().unwrap();
     let database = postgres_url();
-    let a = Server::start(&database, dir.path(), "server-a");
-    let b = Server::start(&database, dir.path(), "server-b");
+    let a = Server::start(&database, dir.path(), "server-a", SHARED_LEASE);
+    let b = Server::start(&database, dir.path(), "server-b", SHARED_LEASE);
     a.apply(&workflow("shared"));
     let runs: Vec<String> = (0..4).map(|_| a.start_run("shared")).collect();
     for run in &runs {
@@ -440,7 +447,7 @@ fn a_cron_tick_starts_one_run_with_two_servers() {
     require_engine();
     let dir = tempfile::tempdir().unwrap();
     let database = postgres_url();
-    let a = Server::start(&database, dir.path(), "cron-a");
+    let a = Server::start(&database, dir.path(), "cron-a", SHARED_LEASE);
     a.apply(&format!(
         r#"name: ticking
 inputs:
@@ -458,7 +465,7 @@ stages:
 "#
     ));
     // The second server loads the stored workflow at its start: both now wait for the same tick.
-    let b = Server::start(&database, dir.path(), "cron-b");
+    let b = Server::start(&database, dir.path(), "cron-b", SHARED_LEASE);
     // Wait for the first run of a tick (at most a minute away) and for it to finish: by then
     // both servers have handled that tick (they wake at the same instant; a run takes longer).
     let deadline = Instant::now() + Duration::from_secs(150);

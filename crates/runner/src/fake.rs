@@ -26,6 +26,8 @@ pub struct FakeBackend {
     script: Script,
     /// Every launch, in order.
     pub launches: Mutex<Vec<StepLaunch>>,
+    /// Every reattach asked for, in order (the fake never finds the container).
+    pub reattaches: Mutex<Vec<StepLaunch>>,
     /// Workspaces created and not yet finished.
     pub open_workspaces: Mutex<Vec<String>>,
 }
@@ -35,6 +37,7 @@ impl FakeBackend {
         FakeBackend {
             script: Box::new(script),
             launches: Mutex::new(Vec::new()),
+            reattaches: Mutex::new(Vec::new()),
             open_workspaces: Mutex::new(Vec::new()),
         }
     }
@@ -85,11 +88,14 @@ impl Backend for FakeBackend {
 
     async fn reattach(
         &self,
-        _launch: &StepLaunch,
+        launch: &StepLaunch,
         _workspace: &Workspace,
         _sink: &mut dyn OutputSink,
         _cancel: CancellationToken,
     ) -> Result<Option<StepExit>, BackendError> {
+        if let Ok(mut reattaches) = self.reattaches.lock() {
+            reattaches.push(launch.clone());
+        }
         Ok(None)
     }
 

@@ -426,6 +426,13 @@ async fn dispatch_loop(inner: Arc<Inner>) {
                         Ok(d) => d,
                         Err(poisoned) => poisoned.into_inner(),
                     };
+                    if driving.contains_key(&run_id) {
+                        // Our own lease had lapsed (a renewal came late) and nobody took the run
+                        // over: the claim renewed it. The task that drives it goes on; a second
+                        // one would run its steps twice.
+                        tracing::info!(run = %run_id, "this server's lease on the run had lapsed; renewed, still driving it");
+                        continue;
+                    }
                     let task = tokio::spawn(run_claim(inner.clone(), claim));
                     driving.insert(run_id, task.abort_handle());
                     drop(driving);

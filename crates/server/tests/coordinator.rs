@@ -489,3 +489,50 @@ async fn a_run_whose_server_stopped_is_recovered_by_another() {
     );
     b.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_server_whose_own_lease_lapsed_keeps_driving_its_run_once() {
+    let mut w = world().await;
+    let yaml = format!(
+        "name: held\nstages:\n  - name: s\n    actions:\n      - {{ name: hang, image: {IMG}, retry: {{ attempts: 2 }} }}\n"
+    );
+    w.store.put_workflow_revision("held", &yaml).await.unwrap();
+    w.store
+        .put_workflow_revision("chain", &chain())
+        .await
+        .unwrap();
+    let held = w.coordinator.submit(request("held")).await.unwrap().run_id;
+    assert_eq!(step_started(&mut w.started, &held, "hang").await, 1);
+    // The server's lease lapses while it still drives the run (as when a loaded machine delays a
+    // renewal): its next dispatch round finds its own run with an expired lease.
+    w.store.renew_leases("s1", 0).await.unwrap();
+    let mut events = w.coordinator.finished_runs();
+    let next = w.coordinator.submit(request("chain")).await.unwrap().run_id;
+    // That round claims the expired run before the queued one; once the queued run's first step
+    // has started, the round has handled the held run.
+    step_started(&mut w.started, &next, "first").await;
+    assert_eq!(finished(&mut events, &next).await, RunStatus::Succeeded);
+    w.coordinator.cancel(&held).await.unwrap();
+    assert_eq!(finished(&mut events, &held).await, RunStatus::Cancelled);
+    let launches: Vec<u32> = w
+        .backend
+        .launches
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.run_id == held)
+        .map(|l| l.attempt)
+        .collect();
+    assert_eq!(
+        launches,
+        [1],
+        "the step was started again by a second driver"
+    );
+    assert!(
+        w.backend.reattaches.lock().unwrap().is_empty(),
+        "a second driver reattached to the running step"
+    );
+    let detail = w.store.get_run(&held).await.unwrap();
+    assert_eq!(detail.attempts.len(), 1, "{:?}", detail.attempts);
+    w.coordinator.shutdown().await;
+}
