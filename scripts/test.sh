@@ -16,6 +16,9 @@ log "PostgreSQL"
 CONTAINEROPS_TEST_POSTGRES_URL=$(scripts/setup-postgres.sh)
 export CONTAINEROPS_TEST_POSTGRES_URL
 
+log "Python test tools (the OpenAPI validator, Prometheus' text-format parser)"
+scripts/setup-python.sh
+
 log "formatting and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

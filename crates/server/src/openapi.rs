@@ -64,7 +64,7 @@ use crate::error::{ErrorBody, ErrorInfo};
         openapi_json,
     ),
     components(schemas(ErrorBody, ErrorInfo, workflows::SaveConflict, logs::LogLineView)),
-    modifiers(&BearerAuth, &OperationIds),
+    modifiers(&BearerAuth),
     security(("bearer" = []), ("session" = [])),
     tags(
         (name = "components", description = "Registered component versions (immutable)"),
@@ -103,51 +103,6 @@ impl Modify for BearerAuth {
     }
 }
 
-/// Every operation's `operationId` from its method and path (`get /api/v1/runs/{id}/graph` →
-/// `get_runs_by_id_graph`): unique, as OpenAPI requires and client generators expect (the handlers'
-/// function names repeat: `list`, `get`, …).
-struct OperationIds;
-
-/// `get_runs_by_id_graph` for `get` and `/api/v1/runs/{id}/graph`.
-pub fn operation_id(method: &str, path: &str) -> String {
-    let segments = path
-        .trim_start_matches("/api/v1")
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(
-            |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(param) => format!("by_{param}"),
-                None => s.replace(['.', '-'], "_"),
-            },
-        );
-    std::iter::once(method.to_string())
-        .chain(segments)
-        .collect::<Vec<_>>()
-        .join("_")
-}
-
-impl Modify for OperationIds {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (path, item) in openapi.paths.paths.iter_mut() {
-            let operations = [
-                ("get", &mut item.get),
-                ("put", &mut item.put),
-                ("post", &mut item.post),
-                ("delete", &mut item.delete),
-                ("options", &mut item.options),
-                ("head", &mut item.head),
-                ("patch", &mut item.patch),
-                ("trace", &mut item.trace),
-            ];
-            for (method, operation) in operations {
-                if let Some(operation) = operation {
-                    operation.operation_id = Some(operation_id(method, path));
-                }
-            }
-        }
-    }
-}
-
 /// The document as pretty JSON with a trailing newline (what `docs/openapi.json` holds).
 pub fn document() -> String {
     let mut text = ApiDoc::openapi()
@@ -160,6 +115,7 @@ pub fn document() -> String {
 /// This document.
 #[utoipa::path(
     get,
+    operation_id = "getOpenApiDocument",
     path = "/api/v1/openapi.json",
     tag = "health",
     responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json", body = Object))

@@ -111,6 +111,7 @@ pub struct ComponentView {
 /// `name@version` is immutable: registering the same text again answers 200, different text 409.
 #[utoipa::path(
     post,
+    operation_id = "registerComponent",
     path = "/api/v1/components",
     tag = "components",
     params(FileQuery),
@@ -165,6 +166,7 @@ pub async fn register(
 /// Every registered component version with its contract (the palette of the UI's editor).
 #[utoipa::path(
     get,
+    operation_id = "listComponents",
     path = "/api/v1/components",
     tag = "components",
     responses((status = 200, body = ComponentList))
@@ -183,6 +185,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<ComponentList>, 
 /// The registered versions of one component.
 #[utoipa::path(
     get,
+    operation_id = "listComponentVersions",
     path = "/api/v1/components/{name}",
     tag = "components",
     params(("name" = String, Path, description = "Component name")),
@@ -218,6 +221,7 @@ pub async fn versions(
 /// One component version.
 #[utoipa::path(
     get,
+    operation_id = "getComponentVersion",
     path = "/api/v1/components/{name}/{version}",
     tag = "components",
     params(

@@ -33,6 +33,7 @@ pub struct DashboardView {
 /// Workflows with their latest run, the recent runs, and the queue depth.
 #[utoipa::path(
     get,
+    operation_id = "getDashboard",
     path = "/api/v1/dashboard",
     tag = "runs",
     responses((status = 200, body = DashboardView))

@@ -50,6 +50,7 @@ fn unavailable(what: String, diagnostics: &co_spec::Diagnostics) -> ApiError {
 /// positions), dependency edges and data wires.
 #[utoipa::path(
     get,
+    operation_id = "getWorkflowGraph",
     path = "/api/v1/workflows/{name}/graph",
     tag = "workflows",
     params(("name" = String, Path, description = "Workflow name"), GraphQuery),
@@ -80,6 +81,7 @@ pub async fn of_workflow(
 /// latest stored revision of the same workflow, if there is one (`containerops workflows apply`).
 #[utoipa::path(
     get,
+    operation_id = "getRunGraph",
     path = "/api/v1/runs/{id}/graph",
     tag = "runs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)")),

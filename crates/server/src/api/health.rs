@@ -29,6 +29,7 @@ pub struct Readiness {
 /// The process is up.
 #[utoipa::path(
     get,
+    operation_id = "getHealth",
     path = "/healthz",
     tag = "health",
     security(()),
@@ -43,6 +44,7 @@ pub async fn healthz() -> Json<Health> {
 /// The server can do its work: the store and the container engine answer.
 #[utoipa::path(
     get,
+    operation_id = "getReadiness",
     path = "/readyz",
     tag = "health",
     security(()),
@@ -86,6 +88,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
 /// Prometheus metrics (text exposition format).
 #[utoipa::path(
     get,
+    operation_id = "getMetrics",
     path = "/metrics",
     tag = "health",
     responses(

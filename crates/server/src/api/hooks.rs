@@ -86,6 +86,7 @@ impl Kind {
 /// Receive a webhook delivery for a workflow's `github`, `gitlab` or `webhook` trigger.
 #[utoipa::path(
     post,
+    operation_id = "receiveWebhook",
     path = "/api/v1/hooks/{workflow}/{kind}",
     tag = "webhooks",
     security(()),

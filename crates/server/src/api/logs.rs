@@ -117,6 +117,7 @@ fn view(line: LogRecord, actions: &HashMap<String, String>) -> LogLineView {
 /// Stored log lines of a run (or of one step), in order.
 #[utoipa::path(
     get,
+    operation_id = "getRunLogs",
     path = "/api/v1/runs/{id}/logs",
     tag = "logs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)"), LogQuery),
@@ -160,6 +161,7 @@ pub async fn page(
 /// so `Last-Event-ID` stays the last log line's seq; after a reconnect every step is sent again.
 #[utoipa::path(
     get,
+    operation_id = "streamRunLogs",
     path = "/api/v1/runs/{id}/logs/stream",
     tag = "logs",
     params(

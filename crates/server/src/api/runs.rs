@@ -236,6 +236,7 @@ impl RunView {
 /// Start a run of a stored workflow.
 #[utoipa::path(
     post,
+    operation_id = "startWorkflowRun",
     path = "/api/v1/workflows/{name}/runs",
     tag = "runs",
     params(("name" = String, Path, description = "Workflow name")),
@@ -258,6 +259,7 @@ pub async fn start_named(
 /// Start a run of a stored workflow (the workflow named in the body).
 #[utoipa::path(
     post,
+    operation_id = "startRun",
     path = "/api/v1/runs",
     tag = "runs",
     request_body = StartRunOf,
@@ -307,6 +309,7 @@ fn created(submitted: Submitted) -> (StatusCode, Json<RunCreated>) {
 /// Runs, newest first, with filters and keyset pagination.
 #[utoipa::path(
     get,
+    operation_id = "listRuns",
     path = "/api/v1/runs",
     tag = "runs",
     params(RunListQuery),
@@ -378,6 +381,7 @@ pub async fn load_run(state: &AppState, id: &str) -> Result<RunDetail, ApiError>
 /// A run with its step tree, attempts, outputs and errors.
 #[utoipa::path(
     get,
+    operation_id = "getRun",
     path = "/api/v1/runs/{id}",
     tag = "runs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)")),
@@ -393,6 +397,7 @@ pub async fn get(
 /// Cancel a run (a queued one at once, a running one through the server that runs it).
 #[utoipa::path(
     post,
+    operation_id = "cancelRun",
     path = "/api/v1/runs/{id}/cancel",
     tag = "runs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)")),
@@ -421,6 +426,7 @@ pub async fn cancel(
 /// A new run with the same revision, inputs and trigger.
 #[utoipa::path(
     post,
+    operation_id = "rerunRun",
     path = "/api/v1/runs/{id}/rerun",
     tag = "runs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)")),
@@ -442,6 +448,7 @@ pub async fn rerun(
 /// the rest.
 #[utoipa::path(
     post,
+    operation_id = "resumeRun",
     path = "/api/v1/runs/{id}/resume",
     tag = "runs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)")),

@@ -33,6 +33,7 @@ pub struct SecretList {
 /// Set a secret (insert or replace).
 #[utoipa::path(
     put,
+    operation_id = "setSecret",
     path = "/api/v1/secrets/{name}",
     tag = "secrets",
     params(("name" = String, Path, description = "Secret name ([A-Za-z_][A-Za-z0-9_-]*)")),
@@ -65,6 +66,7 @@ pub async fn put(
 /// Delete a secret.
 #[utoipa::path(
     delete,
+    operation_id = "deleteSecret",
     path = "/api/v1/secrets/{name}",
     tag = "secrets",
     params(("name" = String, Path, description = "Secret name")),
@@ -85,6 +87,7 @@ pub async fn delete(
 /// The names of every secret (never their values).
 #[utoipa::path(
     get,
+    operation_id = "listSecrets",
     path = "/api/v1/secrets",
     tag = "secrets",
     responses((status = 200, body = SecretList))

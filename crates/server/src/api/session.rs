@@ -76,6 +76,7 @@ fn timestamp(ms: i64) -> String {
 /// request from another site (`Origin`, `Sec-Fetch-Site`) is refused with 403 `csrf`.
 #[utoipa::path(
     post,
+    operation_id = "createSession",
     path = "/api/v1/session",
     tag = "session",
     request_body = Login,
@@ -123,6 +124,7 @@ fn no_store() -> axum::http::HeaderValue {
 /// that token's name and role). 401 when not logged in.
 #[utoipa::path(
     get,
+    operation_id = "getSession",
     path = "/api/v1/session",
     tag = "session",
     responses(
@@ -144,6 +146,7 @@ pub async fn current(
 /// Log out: end the session (server-side) and remove the cookie. Needs `X-CSRF-Token`.
 #[utoipa::path(
     delete,
+    operation_id = "deleteSession",
     path = "/api/v1/session",
     tag = "session",
     security(("session" = [])),

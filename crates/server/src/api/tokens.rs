@@ -50,6 +50,7 @@ pub struct TokenList {
 /// Create a token.
 #[utoipa::path(
     post,
+    operation_id = "createToken",
     path = "/api/v1/tokens",
     tag = "tokens",
     request_body = NewToken,
@@ -87,6 +88,7 @@ pub async fn create(
 /// Every token (without the tokens themselves).
 #[utoipa::path(
     get,
+    operation_id = "listTokens",
     path = "/api/v1/tokens",
     tag = "tokens",
     responses((status = 200, body = TokenList), (status = 403, body = ErrorBody))
@@ -110,6 +112,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<TokenList>, ApiE
 /// Delete a token (it stops working at once on this server, within seconds on others).
 #[utoipa::path(
     delete,
+    operation_id = "deleteToken",
     path = "/api/v1/tokens/{id}",
     tag = "tokens",
     params(("id" = String, Path, description = "Token id")),

@@ -130,6 +130,7 @@ pub struct ValidateQuery {
 /// the answer is 409 with the latest revision in `details` ([`SaveConflict`]).
 #[utoipa::path(
     put,
+    operation_id = "putWorkflow",
     path = "/api/v1/workflows/{name}",
     tag = "workflows",
     params(
@@ -166,6 +167,7 @@ pub async fn put(
 /// options as `PUT /api/v1/workflows/{name}`.
 #[utoipa::path(
     post,
+    operation_id = "saveWorkflow",
     path = "/api/v1/workflows",
     tag = "workflows",
     params(FileQuery),
@@ -409,6 +411,7 @@ pub async fn workflow_summaries(state: &AppState) -> Result<Vec<WorkflowSummaryV
 /// Every stored workflow, with its newest run.
 #[utoipa::path(
     get,
+    operation_id = "listWorkflows",
     path = "/api/v1/workflows",
     tag = "workflows",
     responses((status = 200, body = WorkflowList))
@@ -422,6 +425,7 @@ pub async fn list(State(state): State<AppState>) -> Result<Json<WorkflowList>, A
 /// The latest revision of a workflow.
 #[utoipa::path(
     get,
+    operation_id = "getWorkflow",
     path = "/api/v1/workflows/{name}",
     tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
@@ -440,6 +444,7 @@ pub async fn latest(
 /// One revision of a workflow.
 #[utoipa::path(
     get,
+    operation_id = "getWorkflowRevision",
     path = "/api/v1/workflows/{name}/revisions/{revision}",
     tag = "workflows",
     params(
@@ -500,6 +505,7 @@ async fn get_revision(
 /// Every revision of a workflow (without their text).
 #[utoipa::path(
     get,
+    operation_id = "listWorkflowRevisions",
     path = "/api/v1/workflows/{name}/revisions",
     tag = "workflows",
     params(("name" = String, Path, description = "Workflow name")),
@@ -534,6 +540,7 @@ pub async fn revisions(
 /// workflow the text names); `?graph=true` also answers the workflow's graph.
 #[utoipa::path(
     post,
+    operation_id = "validateDocument",
     path = "/api/v1/validate",
     tag = "workflows",
     params(ValidateQuery),

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::support::{TestDb, TestServer};
+use crate::support::{python, TestDb, TestServer};
 
 const UPDATE_ENV: &str = "CONTAINEROPS_UPDATE_OPENAPI";
 
@@ -66,20 +66,6 @@ fn the_document_covers_every_endpoint_the_error_shape_and_both_kinds_of_auth() {
     ];
     let paths = doc["paths"].as_object().unwrap();
     assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
-    // Operation ids are unique (client generators need them to be).
-    let mut ids: Vec<&str> = paths
-        .values()
-        .flat_map(|item| item.as_object().unwrap().values())
-        .filter_map(|op| op.get("operationId").and_then(Value::as_str))
-        .collect();
-    let count = ids.len();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), count, "{ids:?}");
-    assert_eq!(
-        paths["/api/v1/runs/{id}/graph"]["get"]["operationId"],
-        "get_runs_by_id_graph"
-    );
     for (path, methods) in expected {
         let item = paths
             .get(path)
@@ -139,6 +125,82 @@ fn the_document_covers_every_endpoint_the_error_shape_and_both_kinds_of_auth() {
     assert_eq!(
         not_found["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/ErrorBody"
+    );
+}
+
+/// Every operation's id, as (method, path, operationId).
+fn operation_ids(doc: &Value) -> Vec<(String, String, String)> {
+    let mut ids = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if method == "parameters" {
+                continue;
+            }
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            ids.push((method.clone(), path.clone(), id.to_string()));
+        }
+    }
+    ids
+}
+
+#[test]
+fn every_operation_has_a_unique_id_that_says_what_it_does() {
+    let doc: Value = serde_json::from_str(&co_server::openapi::document()).unwrap();
+    let ids = operation_ids(&doc);
+    let mut seen = std::collections::BTreeMap::new();
+    for (method, path, id) in &ids {
+        if let Some(other) = seen.insert(id.clone(), format!("{method} {path}")) {
+            panic!("operationId {id} of {method} {path} is also that of {other}");
+        }
+        // lowerCamelCase, starting with what it does, then what it does it to.
+        let verb: String = id.chars().take_while(|c| c.is_ascii_lowercase()).collect();
+        const VERBS: [&str; 15] = [
+            "list", "get", "create", "register", "save", "put", "set", "delete", "start", "cancel",
+            "rerun", "resume", "stream", "receive", "validate",
+        ];
+        assert!(VERBS.contains(&verb.as_str()), "{id} ({method} {path})");
+        assert!(
+            id.len() > verb.len() && id.chars().all(|c| c.is_ascii_alphanumeric()),
+            "{id} ({method} {path}) names no object"
+        );
+    }
+    let id_of = |method: &str, path: &str| {
+        ids.iter()
+            .find(|(m, p, _)| m == method && p == path)
+            .map(|(_, _, id)| id.as_str())
+            .unwrap()
+    };
+    assert_eq!(id_of("get", "/api/v1/runs"), "listRuns");
+    assert_eq!(id_of("get", "/api/v1/runs/{id}/graph"), "getRunGraph");
+    assert_eq!(id_of("post", "/api/v1/session"), "createSession");
+    assert_eq!(
+        id_of("get", "/api/v1/components/{name}"),
+        "listComponentVersions"
+    );
+    assert_eq!(id_of("delete", "/api/v1/tokens/{id}"), "deleteToken");
+}
+
+/// The OpenAPI validator every client toolchain trusts (openapi-spec-validator, from
+/// `scripts/setup-python.sh`).
+const VALIDATE: &str = "import json, sys\n\
+from openapi_spec_validator import validate\n\
+validate(json.load(sys.stdin))\n";
+
+#[test]
+fn a_standard_openapi_validator_accepts_the_document() {
+    let generated = co_server::openapi::document();
+    if let Err(e) = python(VALIDATE, &generated) {
+        panic!("openapi-spec-validator rejects the document:\n{e}");
+    }
+    // The validator does check what broke before: operation ids shared by two operations.
+    let mut doc: Value = serde_json::from_str(&generated).unwrap();
+    doc["paths"]["/api/v1/tokens"]["get"]["operationId"] = "listRuns".into();
+    let err = python(VALIDATE, &doc.to_string()).unwrap_err();
+    assert!(
+        err.contains("'listRuns'") && err.contains("is not unique"),
+        "{err}"
     );
 }
 

@@ -619,3 +619,35 @@ pub fn containerops_bin() -> PathBuf {
     })
     .clone()
 }
+
+/// Run a Python `script` on `input` (its stdin) with the Python the tests use
+/// (`CONTAINEROPS_PYTHON`, default `python3`) and the packages of `scripts/setup-python.sh`
+/// (standard third-party checkers: an OpenAPI validator, Prometheus' text-format parser). Ok with
+/// its stdout when it exits 0, Err with its stderr otherwise. A missing Python or package fails
+/// the test loudly, with how to install it.
+pub fn python(script: &str, input: &str) -> Result<String, String> {
+    use std::io::Write;
+    let python = std::env::var("CONTAINEROPS_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = std::process::Command::new(&python)
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {python} ({e}): run scripts/setup-python.sh"));
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        !stderr.contains("ModuleNotFoundError"),
+        "a Python package the tests need is missing: run scripts/setup-python.sh\n{stderr}"
+    );
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).to_string())
+    } else {
+        Err(stderr)
+    }
+}
