@@ -42,6 +42,10 @@ npm --prefix web run lint
 npm --prefix web run typecheck
 npm --prefix web test
 
+log "web UI: end to end in Chromium against a real containerops server on Podman"
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+npm --prefix web run e2e
+
 log "tests"
 cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked

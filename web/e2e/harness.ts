@@ -1,7 +1,7 @@
 // The end-to-end harness: a real `containerops server` process (SQLite in a temp dir, steps on
 // the real Podman engine) and Debian's Chromium driven by playwright-core. No browser download.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -114,9 +114,17 @@ export async function newPage(browser: Browser): Promise<{ context: BrowserConte
   return { context, page, errors };
 }
 
-export async function shot(page: Page, name: string): Promise<void> {
+/** docs/ui/: the pictures of docs/ui.md, refreshed from a run with CONTAINEROPS_UPDATE_SCREENSHOTS=1. */
+export const DOC_PICTURES = join(REPO, 'docs', 'ui');
+
+/**
+ * Saves a screenshot in e2e-output/ (look at them). `doc` pictures are the ones docs/ui.md shows:
+ * with CONTAINEROPS_UPDATE_SCREENSHOTS=1 they are written to docs/ui/ as well.
+ */
+export async function shot(page: Page, name: string, doc = false): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   await page.screenshot({ path: join(OUT, `${name}.png`) });
+  if (doc && process.env.CONTAINEROPS_UPDATE_SCREENSHOTS === '1') copyFileSync(join(OUT, `${name}.png`), join(DOC_PICTURES, `${name}.png`));
 }
 
 export async function login(page: Page, url: string, token: string): Promise<void> {

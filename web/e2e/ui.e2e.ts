@@ -34,16 +34,19 @@ async function handle(page: Page, node: string, id: string) {
   return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
 }
 
-/** Waits until the canvas stops moving (the ELK layout lands and the view is fitted again). */
+/**
+ * Waits until nothing on the canvas moves any more: the graph shows the ELK layout of the current
+ * shape, fitted (`data-layout="ready"`), and the problems belong to the current text (validation
+ * answers change badges, never geometry).
+ */
 async function settled(page: Page) {
-  const where = () => page.locator('.react-flow__viewport').getAttribute('style');
-  let last = await where();
-  for (let i = 0; i < 50; i++) {
-    await page.waitForTimeout(200);
-    const now = await where();
-    if (now === last) return;
-    last = now;
-  }
+  await page.locator('.editor-graph .graph[data-layout="ready"]').waitFor();
+  await page.locator('.problems[aria-busy="false"]').waitFor();
+}
+
+/** Waits until the page's graph shows its final layout (nothing moves any more). */
+async function graphReady(page: Page) {
+  await page.locator('.graph[data-layout="ready"]').waitFor();
 }
 
 async function dragWire(page: Page, from: { x: number; y: number }, to: { x: number; y: number }, release = true) {
@@ -59,7 +62,7 @@ describe('the web UI', () => {
     await page.goto(`${server.url}/`);
     await page.getByLabel('API token').waitFor();
     expect(page.url()).toContain('/ui/');
-    await shot(page, 'login');
+    await shot(page, 'login', true);
     await page.getByLabel('API token').fill('co_not_a_token_at_all');
     await page.getByRole('button', { name: 'Log in' }).click();
     await expect.poll(() => page.getByRole('alert').textContent()).toBeTruthy();
@@ -90,7 +93,7 @@ describe('the web UI', () => {
     // A type mismatch is refused while dragging, with the reason.
     await dragWire(page, await handle(page, 'greet', 'out:greeting'), await handle(page, 'shout', 'in:times'), false);
     await expect.poll(() => page.getByRole('status').filter({ hasText: 'Refused' }).textContent()).toContain('type mismatch');
-    await shot(page, 'editor-refused-wire');
+    await shot(page, 'editor-refused-wire', true);
     await page.mouse.up();
 
     await dragWire(page, await handle(page, 'greet', 'out:greeting'), await handle(page, 'shout', 'in:text'));
@@ -100,9 +103,9 @@ describe('the web UI', () => {
     await page.locator('#inp-greet-who').press('Enter');
     await expect.poll(() => page.getByLabel('YAML').textContent()).toContain('who: team');
     await expect.poll(() => page.locator('.problems').textContent()).toContain('No problems');
-    await shot(page, 'editor-drawn');
+    await shot(page, 'editor-drawn', true);
     await page.getByRole('button', { name: 'Save', exact: true }).click();
-    await shot(page, 'editor-save-diff');
+    await shot(page, 'editor-save-diff', true);
     await page.getByRole('button', { name: 'Save revision' }).click();
     await page.getByRole('status').filter({ hasText: 'Saved revision 1' }).waitFor();
     const stored = await server.api<{ yaml: string }>('GET', '/workflows/two-step');
@@ -125,15 +128,17 @@ describe('the web UI', () => {
     // refreshes step states every second).
     await expect.poll(() => greet.getAttribute('data-status'), { timeout: 3000 }).toBe('running');
     expect(await line.isVisible()).toBe(true);
-    await shot(page, 'run-live');
+    await graphReady(page);
+    await shot(page, 'run-live', true);
     await expect.poll(() => greet.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     await expect.poll(() => shout.getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
     await page.getByText('hello team').first().waitFor();
     await shout.click();
     await page.getByRole('log', { name: 'log of shout' }).getByText('SHOUTING: HELLO TEAM').waitFor();
-    await shot(page, 'run-succeeded');
+    await graphReady(page);
+    await shot(page, 'run-succeeded', true);
     await page.getByRole('button', { name: 'Timeline' }).click();
-    await shot(page, 'run-timeline');
+    await shot(page, 'run-timeline', true);
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -168,6 +173,14 @@ describe('the web UI', () => {
         '        with: { file: "${{ actions.build-c.outputs.binary }}" }\n        retry: { attempts: 3, backoff: 1s }\n',
       );
     expect(saved).toBe(expected);
+    // The two revisions side by side: changed nodes marked on the graph, beside the text diff.
+    await page.goto(`${server.url}/ui/workflows/ci-pipeline/revisions/1...2`);
+    await page.getByRole('table', { name: 'diff' }).getByText('build-c').first().waitFor();
+    expect(await page.getByRole('button', { name: 'action checksum' }).getAttribute('class')).toContain('diff-changed');
+    expect(await page.getByRole('button', { name: 'action build-c' }).getAttribute('class')).toContain('diff-changed');
+    await page.getByText('compile → build-c').waitFor();
+    await graphReady(page);
+    await shot(page, 'revision-diff', true);
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -188,10 +201,39 @@ describe('the web UI', () => {
     await page.getByRole('button', { name: 'Save revision' }).click();
     const dialog = page.getByRole('alertdialog', { name: 'Save conflict' });
     await dialog.getByText('Nothing was overwritten').waitFor();
-    await shot(page, 'editor-conflict');
+    await shot(page, 'editor-conflict', true);
     const latest = await server.api<{ yaml: string; revision: number }>('GET', '/workflows/hello');
     expect(latest.body.revision).toBe(2);
     expect(latest.body.yaml).toBe(theirs);
+    await context.close();
+  });
+
+  it('folds matrix copies into one node and shows a failed step attempt by attempt', async () => {
+    expect((await server.api('PUT', '/workflows/flaky', { yaml: fixture('flaky.yaml') })).status).toBe(201);
+    const { context, page, errors } = await newPage(browser);
+    await login(page, server.url, server.admin);
+    await page.goto(`${server.url}/ui/workflows/flaky`);
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await page.getByRole('form', { name: 'run inputs' }).getByRole('button', { name: 'Run' }).click();
+    await page.waitForURL(/\/ui\/runs\/[^/]+$/);
+    const compile = page.getByRole('button', { name: 'action compile' });
+    const unit = page.getByRole('button', { name: 'action unit' });
+    await expect.poll(() => unit.getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
+    expect(await compile.getAttribute('data-status')).toBe('succeeded');
+    expect(await compile.textContent()).toContain('3 succeeded');
+    await unit.click();
+    const panel = page.getByRole('complementary', { name: 'step unit' });
+    await panel.getByRole('alert').getByText('exit code 3').waitFor();
+    await panel.getByRole('table').getByText('#2').waitFor();
+    expect(await page.getByRole('button', { name: 'Resume' }).isDisabled()).toBe(false);
+    await graphReady(page);
+    await shot(page, 'run-failed', true);
+    // The dashboard now has every kind of run of this suite.
+    await page.goto(`${server.url}/ui/`);
+    await page.getByRole('heading', { name: 'Workflows' }).waitFor();
+    await page.getByRole('link', { name: 'flaky' }).first().waitFor();
+    await shot(page, 'dashboard', true);
+    expect(errors).toEqual([]);
     await context.close();
   });
 
@@ -208,7 +250,8 @@ describe('the web UI', () => {
       expect(await btn.getAttribute('title')).toContain('viewer');
     }
     await page.getByText('Read-only: you are signed in with a viewer token.').first().waitFor();
-    await shot(page, 'viewer-workflow');
+    await graphReady(page);
+    await shot(page, 'viewer-workflow', true);
     await page.goto(`${server.url}/ui/workflows/hello/edit`);
     expect(await page.getByRole('button', { name: 'Save', exact: true }).isDisabled()).toBe(true);
     expect(await page.getByLabel('YAML').getAttribute('contenteditable')).toBe('false');

@@ -115,9 +115,9 @@ function Page({ route }: { route: Route }) {
     case 'workflow':
       return <Workflow key={route.name} name={route.name} />;
     case 'edit':
-      return <EditorPage key={route.name} name={route.name} />;
     case 'new':
-      return <EditorPage key="new" name={null} />;
+      // One key for both: saving a new workflow moves to its edit page without a remount.
+      return <EditorPage key="editor" name={route.page === 'edit' ? route.name : null} />;
     case 'revisions':
       return <RevisionDiff name={route.name} from={route.from} to={route.to} />;
     case 'runs':

@@ -15,7 +15,10 @@ export function DiffView({ lines }: { lines: (DiffLine | null)[] }) {
             <span className="ln" role="cell">{l.a ?? ''}</span>
             <span className="ln" role="cell">{l.b ?? ''}</span>
             <span className="mark" role="cell">{l.op === 'add' ? '+' : l.op === 'del' ? '−' : ' '}</span>
-            <code role="cell">{l.text}</code>
+            <code role="cell">
+              {l.text}
+              {l.eol ? null : <span className="no-eol" title="no newline at the end of the text"> ⏎ missing</span>}
+            </code>
           </div>
         ),
       )}

@@ -1,23 +1,35 @@
 // Line diff for the save dialog, conflicts and revision pages (LCS on the part that differs).
 
-export type DiffLine = { op: 'same' | 'add' | 'del'; text: string; a: number | null; b: number | null };
+/** A line; `eol: false` only for a last line without a newline (shown as such). */
+export type DiffLine = { op: 'same' | 'add' | 'del'; text: string; eol: boolean; a: number | null; b: number | null };
 
 const MAX_CELLS = 4_000_000;
 
+/** The lines of a text, each with its newline: '' has none, 'a\n' one, 'a\nb' two. */
+function lines(s: string): string[] {
+  const out = s.split(/(?<=\n)/);
+  return out.length === 1 && out[0] === '' ? [] : out;
+}
+
+function line(op: DiffLine['op'], t: string, a: number | null, b: number | null): DiffLine {
+  const eol = t.endsWith('\n');
+  return { op, text: eol ? t.slice(0, -1) : t, eol, a, b };
+}
+
 export function lineDiff(a: string, b: string): DiffLine[] {
-  const A = a.split('\n');
-  const B = b.split('\n');
+  const A = lines(a);
+  const B = lines(b);
   let pre = 0;
   while (pre < A.length && pre < B.length && A[pre] === B[pre]) pre++;
   let suf = 0;
   while (suf < A.length - pre && suf < B.length - pre && A[A.length - 1 - suf] === B[B.length - 1 - suf]) suf++;
   const out: DiffLine[] = [];
-  for (let i = 0; i < pre; i++) out.push({ op: 'same', text: A[i] ?? '', a: i + 1, b: i + 1 });
+  for (let i = 0; i < pre; i++) out.push(line('same', A[i] ?? '', i + 1, i + 1));
   const am = A.slice(pre, A.length - suf);
   const bm = B.slice(pre, B.length - suf);
   if (am.length * bm.length > MAX_CELLS) {
-    am.forEach((t, i) => out.push({ op: 'del', text: t, a: pre + i + 1, b: null }));
-    bm.forEach((t, i) => out.push({ op: 'add', text: t, a: null, b: pre + i + 1 }));
+    am.forEach((t, i) => out.push(line('del', t, pre + i + 1, null)));
+    bm.forEach((t, i) => out.push(line('add', t, null, pre + i + 1)));
   } else {
     const n = am.length;
     const m = bm.length;
@@ -31,14 +43,14 @@ export function lineDiff(a: string, b: string): DiffLine[] {
     let j = 0;
     while (i < n || j < m) {
       if (i < n && j < m && am[i] === bm[j]) {
-        out.push({ op: 'same', text: am[i] ?? '', a: pre + i + 1, b: pre + j + 1 });
+        out.push(line('same', am[i] ?? '', pre + i + 1, pre + j + 1));
         i++;
         j++;
       } else if (i < n && (j >= m || (L[i + 1]?.[j] ?? 0) >= (L[i]?.[j + 1] ?? 0))) {
-        out.push({ op: 'del', text: am[i] ?? '', a: pre + i + 1, b: null });
+        out.push(line('del', am[i] ?? '', pre + i + 1, null));
         i++;
       } else {
-        out.push({ op: 'add', text: bm[j] ?? '', a: null, b: pre + j + 1 });
+        out.push(line('add', bm[j] ?? '', null, pre + j + 1));
         j++;
       }
     }
@@ -46,7 +58,7 @@ export function lineDiff(a: string, b: string): DiffLine[] {
   for (let k = 0; k < suf; k++) {
     const ai = A.length - suf + k;
     const bi = B.length - suf + k;
-    out.push({ op: 'same', text: A[ai] ?? '', a: ai + 1, b: bi + 1 });
+    out.push(line('same', A[ai] ?? '', ai + 1, bi + 1));
   }
   return out;
 }

@@ -22,28 +22,60 @@ interface Loaded {
   text: string;
   revision: number; // 0: not saved yet
   name: string | null;
+  /** The route name this editor belongs to (null: /ui/new). */
+  route: string | null;
+  /** A new Editor (fresh undo history) per load. */
+  seq: number;
 }
 
+let loads = 0;
+
+/**
+ * One editor for `/ui/new` and `/ui/workflows/NAME/edit` (the app renders it under one key).
+ * Saving a new workflow moves the address to its edit page and the editor "adopts" that route:
+ * nothing is reloaded, so undo history, selection and the "Saved" notice stay.
+ */
 export function EditorPage({ name }: { name: string | null }) {
   const [loaded, setLoaded] = useState<Loaded | null>(null);
   const [error, setError] = useState<string | null>(null);
+  // Set before the address changes, so every render after it sees the adoption.
+  const adopting = useRef<string | null>(null);
+  const have = loaded?.route;
   useEffect(() => {
-    if (name === null) {
-      setLoaded({ text: emptyWorkflow('untitled'), revision: 0, name: null, bindings: {} });
+    if (name !== null && adopting.current === name) {
+      adopting.current = null;
+      setLoaded((l) => (l ? { ...l, route: name } : l));
       return;
     }
+    if (loaded !== null && have === name) return;
+    setError(null);
+    if (name === null) {
+      setLoaded({ text: emptyWorkflow('untitled'), revision: 0, name: null, bindings: {}, route: null, seq: ++loads });
+      return;
+    }
+    let stale = false;
     api
       .get<WorkflowRevision>(`/workflows/${enc(name)}`)
       .then((w) => {
-        setLoaded({ text: w.yaml, revision: w.revision, name: w.name, bindings: bindingsOf(w) });
+        if (!stale) setLoaded({ text: w.yaml, revision: w.revision, name: w.name, bindings: bindingsOf(w), route: name, seq: ++loads });
       })
       .catch((e: unknown) => {
-        setError(e instanceof Error ? e.message : String(e));
+        if (!stale) setError(e instanceof Error ? e.message : String(e));
       });
-  }, [name]);
+    return () => {
+      stale = true;
+    };
+    // `loaded` itself is read only to know whether this route is already shown.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [name, have]);
+  const adopt = useCallback((saved: string) => {
+    adopting.current = saved;
+    navigate({ page: 'edit', name: saved }, { replace: true });
+  }, []);
   if (error) return <main className="page"><p role="alert" className="error">{error}</p></main>;
-  if (!loaded) return <main className="page"><p className="muted">Loading…</p></main>;
-  return <Editor key={name ?? ''} initial={loaded} />;
+  const shown = loaded && (loaded.route === name || (name !== null && adopting.current === name)) ? loaded : null;
+  if (!shown) return <main className="page"><p className="muted">Loading…</p></main>;
+  return <Editor key={shown.seq} initial={shown} onAdopt={adopt} />;
 }
 
 function errorText(e: unknown): string {
@@ -59,7 +91,7 @@ type SaveState =
   | { step: 'conflict'; theirs: WorkflowRevision }
   | { step: 'error'; message: string; diagnostics: Diagnostic[] };
 
-function Editor({ initial }: { initial: Loaded }) {
+function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string) => void }) {
   const blocked = useWriteBlock();
   const [history, setHistory] = useState<History>(() => start(initial.text));
   const text = current(history);
@@ -113,13 +145,18 @@ function Editor({ initial }: { initial: Loaded }) {
     return () => { window.removeEventListener('keydown', onKey); };
   }, [doUndo, doRedo]);
 
-  // The server's validator, a moment after the last change.
+  // The server's validator, a moment after the last change. `validated` is the text the shown
+  // problems belong to (the problems panel is aria-busy until it is the current text).
+  const [validated, setValidated] = useState<string | null>(null);
   useEffect(() => {
     const ctl = new AbortController();
     const t = window.setTimeout(() => {
       api
         .post<ValidateResult>('/validate', { body: text, yaml: true, query: { kind: 'workflow', file: 'workflow.yaml' }, signal: ctl.signal })
-        .then((r) => { setDiagnostics(r.diagnostics); })
+        .then((r) => {
+          setDiagnostics(r.diagnostics);
+          setValidated(text);
+        })
         .catch(() => undefined);
     }, 350);
     return () => {
@@ -215,7 +252,7 @@ function Editor({ initial }: { initial: Loaded }) {
         setSaved({ text, revision: r.revision, name: r.name });
         setSave({ step: 'idle' });
         setNotice(r.unchanged ? `Unchanged: revision ${r.revision} has this text already.` : `Saved revision ${r.revision}.`);
-        if (!sameName) navigate({ page: 'edit', name: r.name }, { replace: true });
+        if (r.name !== initial.route) onAdopt(r.name);
       })
       .catch((e: unknown) => {
         if (e instanceof ApiError && e.status === 409) {
@@ -313,7 +350,7 @@ function Editor({ initial }: { initial: Loaded }) {
         </section>
         <section className="editor-text" aria-label="text">
           <YamlEditor value={text} onChange={(t) => { change(t, 'text'); }} onUndo={doUndo} onRedo={doRedo} problems={lineProblems} readOnly={blocked !== null} reveal={reveal} />
-          <div className="problems" aria-label="problems">
+          <div className="problems" aria-label="problems" aria-busy={validated !== text}>
             {lineProblems.length === 0 ? (
               <span className="ok small">No problems.</span>
             ) : (
@@ -581,7 +618,7 @@ function Inspector({ action, view, blocked, edit, onRenamed }: { action: ActionM
         ) : null}
       </fieldset>
       <fieldset className="row">
-        <legend>Retry</legend>
+        <legend>Retry{action.retry ? null : <span className="muted"> · none set (attempts 1)</span>}</legend>
         <label>
           attempts <input type="number" min={1} value={retry.attempts} disabled={ro} onChange={(e) => { setRetry({ ...retry, attempts: e.target.value }); }} />
         </label>

@@ -101,6 +101,11 @@ function ActionNodeView({ data, selected }: NodeProps<Node<ActionNodeData>>) {
         <span className="an-name">{action.name}</span>
         {action.matrixCount > 1 ? <span className="an-badge" title="matrix copies">×{action.matrixCount}</span> : null}
         {action.retry ? <span className="an-badge" title="retry">↻{typeof action.retry.attempts === 'number' ? action.retry.attempts : ''}</span> : null}
+        {problems.length ? (
+          <span className="an-badge an-problems" title={problems.join('\n')} aria-label={`${problems.length} problem${problems.length > 1 ? 's' : ''}`}>
+            ⚠ {problems.length}
+          </span>
+        ) : null}
         {status ? <span className={`an-status st-${status}`}>{status}</span> : null}
       </div>
       <div className="an-sub" title={subtitle}>
@@ -111,11 +116,6 @@ function ActionNodeView({ data, selected }: NodeProps<Node<ActionNodeData>>) {
           <Duration start={run.startedAt} end={run.finishedAt} />
           {run.attempts > 1 ? ` · ${run.attempts} attempts` : ''}
           {counts ? ` · ${counts}` : ''}
-        </div>
-      ) : null}
-      {problems.length ? (
-        <div className="an-problems" title={problems.join('\n')}>
-          ⚠ {problems.length} problem{problems.length > 1 ? 's' : ''}
         </div>
       ) : null}
       {rows > 0 && mode !== 'run' ? (
@@ -332,12 +332,24 @@ function GraphInner(props: GraphProps) {
   // (fitting 1,000 nodes would put every one of them on screen and defeat virtualisation).
   const big = model.actions.length > BIG;
   const fitted = useRef(false);
+  // The shape whose final (ELK) layout is on screen and fitted: `data-layout="ready"` tells
+  // tests and screenshots that nodes and ports stay where they are until the next change.
+  const [readyKey, setReadyKey] = useState<string | null>(null);
   useEffect(() => {
     if (nodes.length === 0) return;
+    const done = layout?.key === key ? key : null;
+    let stale = false;
+    const landed = () => {
+      if (!stale) setReadyKey(done);
+    };
     if (big) {
-      if (!fitted.current) void flow.setViewport({ x: 16, y: 16, zoom: 0.8 });
-    } else void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 });
+      if (!fitted.current) void flow.setViewport({ x: 16, y: 16, zoom: 0.8 }).then(landed);
+      else landed();
+    } else void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 }).then(landed);
     fitted.current = true;
+    return () => {
+      stale = true;
+    };
     // Re-fit when the layout lands or the shape changes, not on every status update.
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [layout, key, flow]);
@@ -413,7 +425,16 @@ function GraphInner(props: GraphProps) {
   );
 
   return (
-    <div className="graph" ref={wrapper} onKeyDown={onKeyDown} onDragOver={onDragOver} onDrop={onDrop} aria-label={props.label ?? 'workflow graph'} role="region">
+    <div
+      className="graph"
+      ref={wrapper}
+      onKeyDown={onKeyDown}
+      onDragOver={onDragOver}
+      onDrop={onDrop}
+      aria-label={props.label ?? 'workflow graph'}
+      role="region"
+      data-layout={readyKey === key && layout?.key === key ? 'ready' : 'pending'}
+    >
       <ReactFlow
         nodes={nodes}
         edges={edges}

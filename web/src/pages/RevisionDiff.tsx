@@ -10,17 +10,35 @@ import { Link } from '../Link';
 import { useApi } from '../useApi';
 import { readModel, type WorkflowModel } from '../yaml/model';
 
-/** Added and changed actions of `b` against `a`, and the names of removed ones. */
-export function graphDiff(a: WorkflowModel, b: WorkflowModel, aText: string, bText: string): { marks: Map<string, 'added' | 'changed'>; removed: string[] } {
+/**
+ * Added and changed actions of `b` against `a`, the names of removed ones, and renames: an added
+ * action that takes the place of a removed one (same stage, position and component or image) is
+ * that action renamed, marked changed.
+ */
+export function graphDiff(
+  a: WorkflowModel,
+  b: WorkflowModel,
+  aText: string,
+  bText: string,
+): { marks: Map<string, 'added' | 'changed'>; removed: string[]; renamed: [string, string][] } {
   const excerpt = (text: string, from: number, to: number) => text.split('\n').slice(from - 1, to).join('\n');
   const marks = new Map<string, 'added' | 'changed'>();
+  const gone = a.actions.filter((y) => !b.actions.some((x) => x.id === y.id));
+  const renamed: [string, string][] = [];
   for (const x of b.actions) {
     const old = a.actions.find((y) => y.id === x.id);
-    if (!old) marks.set(x.id, 'added');
-    else if (excerpt(aText, old.line, old.endLine).trim() !== excerpt(bText, x.line, x.endLine).trim() || old.stage !== x.stage) marks.set(x.id, 'changed');
+    if (old) {
+      if (excerpt(aText, old.line, old.endLine).trim() !== excerpt(bText, x.line, x.endLine).trim() || old.stage !== x.stage) marks.set(x.id, 'changed');
+      continue;
+    }
+    const was = gone.find((y) => y.stageIndex === x.stageIndex && y.index === x.index && y.finally === x.finally && y.component === x.component && y.image === x.image);
+    if (was) {
+      gone.splice(gone.indexOf(was), 1);
+      renamed.push([was.name, x.name]);
+      marks.set(x.id, 'changed');
+    } else marks.set(x.id, 'added');
   }
-  const removed = a.actions.filter((y) => !b.actions.some((x) => x.id === y.id)).map((y) => y.name);
-  return { marks, removed };
+  return { marks, removed: gone.map((y) => y.name), renamed };
 }
 
 export function RevisionDiff({ name, from, to }: { name: string; from: number; to: number }) {
@@ -35,7 +53,7 @@ export function RevisionDiff({ name, from, to }: { name: string; from: number; t
   const [ra, rb] = data ?? [];
   const a = models?.[0] ?? null;
   if (!ra || !rb || !a || !b) return <main className="page"><p className="muted">Loading…</p></main>;
-  const { marks, removed } = graphDiff(a, b, ra.yaml, rb.yaml);
+  const { marks, removed, renamed } = graphDiff(a, b, ra.yaml, rb.yaml);
   return (
     <main className="page">
       <div className="page-head">
@@ -47,7 +65,17 @@ export function RevisionDiff({ name, from, to }: { name: string; from: number; t
         </span>
       </div>
       {removed.length ? <p>Removed: {removed.map((r) => <span key={r} className="chip diff-removed">{r}</span>)}</p> : null}
-      <div className="columns">
+      {renamed.length ? (
+        <p>
+          Renamed:{' '}
+          {renamed.map(([from, to]) => (
+            <span key={from} className="chip diff-changed">
+              {from} → {to}
+            </span>
+          ))}
+        </p>
+      ) : null}
+      <div className="stacked">
         <div className="graph-box">
           <WorkflowGraph model={b} mode="view" contracts={lookup} diff={marks} label="revision graph" />
         </div>
