@@ -225,7 +225,8 @@ describe('the web UI', () => {
     const panel = page.getByRole('complementary', { name: 'step unit' });
     await panel.getByRole('alert').getByText('exit code 3').waitFor();
     await panel.getByRole('table').getByText('#2').waitFor();
-    expect(await page.getByRole('button', { name: 'Resume' }).isDisabled()).toBe(false);
+    // The run ends a moment after its last step: then it may be resumed.
+    await expect.poll(() => page.getByRole('button', { name: 'Resume' }).isDisabled(), { timeout: 30_000 }).toBe(false);
     await graphReady(page);
     await shot(page, 'run-failed', true);
     // The dashboard now has every kind of run of this suite.

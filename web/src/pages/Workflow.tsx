@@ -62,7 +62,7 @@ export function Workflow({ name }: { name: string }) {
       <div className="columns">
         <section className="panel">
           <h2>Revisions</h2>
-          <ol className="revisions">
+          <ul className="revisions">
             {[...revisions].reverse().map((r) => (
               <li key={r.revision}>
                 revision {r.revision} <span className="muted">{ago(r.created_at)}</span>
@@ -74,7 +74,7 @@ export function Workflow({ name }: { name: string }) {
                 ) : null}
               </li>
             ))}
-          </ol>
+          </ul>
         </section>
         <section className="panel">
           <h2>Triggers</h2>
