@@ -7,6 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n==> %s\n' "$*" >&2; }
+# Free space where the build goes, printed before and after the heavy steps: a full disk is
+# then named as such instead of surfacing as a compiler's write error.
+disk() { df -h --output=avail,target . | tail -1 | awk -v s="$1" '{ printf "disk: %s free on %s (%s)\n", $1, $2, s }' >&2; }
+# A one-shot build gains nothing from incremental compilation, whose caches double the target.
+export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
+disk "start"
 
 log "container engine"
 scripts/setup-engine.sh
@@ -25,6 +31,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "building"
 cargo build --workspace --all-targets --locked
+disk "after the build"
 # The server's API tests run the real `containerops` binary. Without this they build it
 # themselves with `cargo build -p containerops`, whose narrower feature set recompiles a good
 # part of the dependency tree in the middle of the test run.
@@ -50,4 +57,5 @@ log "tests"
 cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked
 
+disk "end"
 log "all tests passed"
