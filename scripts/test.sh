@@ -53,9 +53,27 @@ log "web UI: end to end in Chromium against a real containerops server on Podman
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 npm --prefix web run e2e
 
+# The fuzz smoke run (scripts/fuzz-smoke.sh: every fuzz target briefly, nightly toolchain) goes on
+# in the background beside the cargo tests, which spend much of their time waiting on Podman; it
+# is waited for, and its log shown, at the end.
+log "fuzz smoke run (in the background; its log comes at the end)"
+fuzz_log=$(mktemp)
+# Its own session, so that a failing cargo test stops the whole run (cargo-fuzz and the target).
+setsid scripts/fuzz-smoke.sh >"$fuzz_log" 2>&1 &
+fuzz_pid=$!
+trap 'kill -- -"$fuzz_pid" 2>/dev/null || true' EXIT
+
 log "tests"
 cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked
+
+log "fuzz smoke run"
+if ! wait "$fuzz_pid"; then
+    cat "$fuzz_log" >&2
+    echo "FUZZ SMOKE RUN FAILED (log above)" >&2
+    exit 1
+fi
+cat "$fuzz_log" >&2
 
 disk "end"
 log "all tests passed"

@@ -24,7 +24,10 @@ pub use input::{
 };
 pub use lines::{Line, LineSplitter, Stream, MAX_LINE_BYTES};
 pub use mask::{Masker, MIN_BASE64_FRAGMENT, MIN_SECRET_LINE};
-pub use output::{typed_outputs, Collected, OutputCollector, OutputDecl};
+pub use output::{
+    typed_outputs, Collected, OutputCollector, OutputDecl, MAX_OUTPUTS_BYTES, MAX_OUTPUT_KEYS,
+    MAX_REPORTED_ERRORS,
+};
 pub use value::coerce;
 
 /// Largest accepted output value (1 MiB). A larger one fails the step.
