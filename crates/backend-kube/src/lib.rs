@@ -215,6 +215,9 @@ impl std::fmt::Debug for KubeBackend {
 }
 
 /// How long `connect` waits for the API server's `/version`.
+/// Step Pods one server (or `containerops run`) has at once by default.
+pub const DEFAULT_PARALLEL_STEPS: usize = 100;
+
 const CONNECT_CHECK: Duration = Duration::from_secs(15);
 
 impl KubeBackend {
@@ -492,6 +495,12 @@ impl Inner {
 impl Backend for KubeBackend {
     fn name(&self) -> &str {
         "kubernetes"
+    }
+
+    /// The cluster's nodes run the steps and its scheduler queues what does not fit, so the
+    /// server's own cores say nothing: [`DEFAULT_PARALLEL_STEPS`] Pods at once.
+    fn default_parallel_steps(&self) -> usize {
+        DEFAULT_PARALLEL_STEPS
     }
 
     async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError> {

@@ -126,11 +126,28 @@ impl BackendError {
     }
 }
 
+/// Four step containers per CPU core of this machine, at least four: starting a container costs
+/// the local engine CPU time, and a burst of launches far beyond the cores makes it slow for
+/// every step (100 six-second steps started at once on two cores timed out spuriously).
+pub fn machine_parallel_steps() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .saturating_mul(4)
+        .max(4)
+}
+
 /// A container platform.
 #[async_trait]
 pub trait Backend: Send + Sync {
     /// Short name for messages (`docker`, `podman`, `kubernetes`, `fake`).
     fn name(&self) -> &str;
+
+    /// How many step containers may run at once on this platform by default (the driver's
+    /// `max_parallel_steps`; users can set it): four per CPU core of this machine, at least four.
+    /// Backends whose steps run elsewhere (a cluster) say more.
+    fn default_parallel_steps(&self) -> usize {
+        machine_parallel_steps()
+    }
 
     /// Create the run's workspace (or reuse it, if it exists: recovery).
     async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError>;

@@ -1,7 +1,7 @@
 //! The run engine: a deterministic state machine.
 //!
-//! One [`Engine`] drives one run of a [`Plan`]. It is fed [`Input`]s (start, a step attempt
-//! ended, a timer fired, cancel) together with the current time, and answers with [`Command`]s
+//! One [`Engine`] drives one run of a [`Plan`]. It is fed [`Input`]s (start, an attempt's
+//! container started, a step attempt ended, a timer fired, cancel) together with the current time, and answers with [`Command`]s
 //! (launch an attempt, stop one, set a timer, a step changed, the run finished) for a driver to
 //! carry out.
 //!
@@ -68,6 +68,10 @@ pub struct Outcome {
 pub enum Input {
     /// Begin the run.
     Start,
+    /// The container of a launched attempt is running. Its timeout counts from here, not from the
+    /// launch: a launch may wait for a free slot (the driver caps the steps running at once) and
+    /// the engine may take a while to create and start the container.
+    Started { node: NodeId, attempt: u32 },
     /// An attempt's container ended (or could not be run).
     Exited {
         node: NodeId,
@@ -82,7 +86,8 @@ pub enum Input {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Start this attempt.
+    /// Start this attempt; report [`Input::Started`] once its container runs (its timeout is
+    /// set then), and [`Input::Exited`] when it ended.
     Launch {
         node: NodeId,
         attempt: u32,
@@ -298,6 +303,9 @@ impl Engine {
                 }
                 StepStatus::Running => {
                     let attempt = engine.steps[node].attempt;
+                    // A reattached container runs already: its timeout counts from its start.
+                    let from = attempt_started[node].unwrap_or(now);
+                    engine.steps[node].attempt_started_at = Some(from);
                     match launch::build(&engine, node, attempt) {
                         Ok((launch, secrets)) => {
                             if !secrets.is_empty() {
@@ -313,7 +321,6 @@ impl Engine {
                                 .action_of(node)
                                 .and_then(|a| a.action.effective_timeout());
                             if let Some(limit) = limit {
-                                let from = attempt_started[node].unwrap_or(now);
                                 out.push(set_timer(node, attempt, TimerKind::Timeout, from, limit));
                             }
                         }
@@ -436,6 +443,7 @@ impl Engine {
         }
         match input {
             Input::Start => self.on_start(now),
+            Input::Started { node, attempt } => self.on_started(now, node, attempt, &mut out),
             Input::Exited {
                 node,
                 attempt,
@@ -458,6 +466,27 @@ impl Engine {
             if remaining == 0 {
                 self.ready.push_back(id);
             }
+        }
+    }
+
+    /// The attempt's container runs: its timeout starts now (once per attempt).
+    fn on_started(&mut self, now: Millis, node: NodeId, attempt: u32, out: &mut Vec<Command>) {
+        let Some(step) = self.steps.get_mut(node) else {
+            return;
+        };
+        if step.status != StepStatus::Running
+            || step.attempt != attempt
+            || step.attempt_started_at.is_some()
+        {
+            return; // stale, or reported twice
+        }
+        step.attempt_started_at = Some(now);
+        let limit = self
+            .plan
+            .action_of(node)
+            .and_then(|a| a.action.effective_timeout());
+        if let Some(limit) = limit {
+            out.push(set_timer(node, attempt, TimerKind::Timeout, now, limit));
         }
     }
 
@@ -753,6 +782,7 @@ impl Engine {
             return;
         };
         step.attempt = attempt;
+        step.attempt_started_at = None;
         step.started_at.get_or_insert(now);
         match built {
             Ok((launch, secrets)) => {
@@ -762,18 +792,12 @@ impl Engine {
                     out.push(Command::MaskSecrets(secrets));
                 }
                 out.push(Command::StepChanged { node });
+                // The timeout is set when the container has started (`Input::Started`).
                 out.push(Command::Launch {
                     node,
                     attempt,
                     launch: Box::new(launch),
                 });
-                let timeout = self
-                    .plan
-                    .action_of(node)
-                    .and_then(|a| a.action.effective_timeout());
-                if let Some(limit) = timeout {
-                    out.push(set_timer(node, attempt, TimerKind::Timeout, now, limit));
-                }
             }
             Err(message) => {
                 step.error = Some(message);

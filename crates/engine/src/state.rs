@@ -19,6 +19,9 @@ pub struct StepState {
     /// Why it failed (or was cancelled), in words.
     pub error: Option<String>,
     pub started_at: Option<Millis>,
+    /// When the current attempt's container started ([`crate::Input::Started`]); `None` while
+    /// it is being launched (or waits for a free slot). Its timeout counts from here.
+    pub attempt_started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
     /// It was started after a cancel request (its `if:` asked for it): only a second cancel stops it.
     pub(crate) started_after_cancel: bool,

@@ -64,6 +64,9 @@ struct Sim {
     peak: HashMap<String, usize>,
     /// Commands returned by `Engine::restore`, not carried out yet.
     pending_commands: Vec<Command>,
+    /// Launched containers start at once (`Input::Started` right after the launch); when false,
+    /// a test reports their start itself.
+    auto_start: bool,
 }
 
 impl Sim {
@@ -91,6 +94,7 @@ impl Sim {
             finished: None,
             peak: HashMap::new(),
             pending_commands: Vec::new(),
+            auto_start: true,
         }
     }
 
@@ -136,6 +140,7 @@ impl Sim {
             finished: None,
             peak: HashMap::new(),
             pending_commands: Vec::new(),
+            auto_start: true,
         };
         sim.pending_commands = commands;
         sim
@@ -216,6 +221,9 @@ impl Sim {
                         .count();
                     let peak = self.peak.entry(name).or_default();
                     *peak = (*peak).max(count);
+                    if self.auto_start {
+                        follow.push(Input::Started { node, attempt });
+                    }
                 }
                 Command::Stop { node, attempt } => {
                     self.stops.push((self.key(node), attempt));
@@ -609,6 +617,60 @@ fn a_timeout_stops_the_container_and_fails_the_step() {
     assert_eq!(sim.error("wait").as_deref(), Some("timed out after 2s"));
     assert_eq!(sim.status("next"), StepStatus::Skipped);
     assert_eq!(sim.finished, Some(RunStatus::Failed));
+}
+
+#[test]
+fn the_timeout_counts_from_the_container_start_not_from_the_launch() {
+    let yaml = format!(
+        "name: slow\nstages:\n  - name: s\n    actions:\n      - {{ name: wait, image: {IMG}, timeout: 2s }}\n"
+    );
+    let mut sim = Sim::new(&yaml).script("wait", vec![Script::Hang]);
+    sim.auto_start = false;
+    sim.feed(Input::Start);
+    assert_eq!(sim.launches.len(), 1);
+    // Launched, but waiting for a free slot (or an engine busy creating containers): no timer.
+    assert!(
+        sim.timers.is_empty(),
+        "no timeout before the container runs"
+    );
+    sim.now += 30_000;
+    let node = sim.node("wait");
+    sim.feed(Input::Started { node, attempt: 1 });
+    let started = sim.now;
+    assert_eq!(
+        sim.engine.step(node).and_then(|s| s.attempt_started_at),
+        Some(started)
+    );
+    let deadlines: Vec<Millis> = sim.timers.keys().map(|(at, _)| *at).collect();
+    assert_eq!(deadlines, [started + 2_000]);
+    // A second report of the same start, or one of another attempt, sets no other timer.
+    sim.feed(Input::Started { node, attempt: 1 });
+    sim.feed(Input::Started { node, attempt: 2 });
+    assert_eq!(sim.timers.len(), 1);
+    sim.settle();
+    assert_eq!(sim.stops, [("wait".to_string(), 1)]);
+    assert_eq!(sim.error("wait").as_deref(), Some("timed out after 2s"));
+    assert_eq!(
+        sim.engine.step(node).and_then(|s| s.finished_at),
+        Some(started + 2_000)
+    );
+}
+
+#[test]
+fn a_launch_that_never_started_is_cancelled_without_a_timeout() {
+    let yaml = format!(
+        "name: slow\nstages:\n  - name: s\n    actions:\n      - {{ name: wait, image: {IMG}, timeout: 2s }}\n"
+    );
+    let mut sim = Sim::new(&yaml).script("wait", vec![Script::Hang]);
+    sim.auto_start = false;
+    sim.feed(Input::Start);
+    sim.now += 60_000;
+    // Still waiting for a slot a minute later: not timed out, and a cancel stops it.
+    assert!(sim.timers.is_empty());
+    sim.feed(Input::Cancel);
+    assert_eq!(sim.stops, [("wait".to_string(), 1)]);
+    assert_eq!(sim.status("wait"), StepStatus::Cancelled);
+    assert_eq!(sim.finished, Some(RunStatus::Cancelled));
 }
 
 #[test]
@@ -1055,7 +1117,8 @@ timeout: 1m
     );
     assert_eq!(launch.cpu_millis, Some(500));
     assert_eq!(launch.memory_bytes, Some(128 * 1024 * 1024));
-    // The component's timeout applies (the timer was set for one minute after the launch).
+    // The component's timeout applies (the timer was set for one minute after the container
+    // started, here at once).
     let launched_at = sim.launches[0].2;
     let timeouts: Vec<Millis> = sim
         .timers

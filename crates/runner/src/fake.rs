@@ -1,6 +1,7 @@
 //! In-memory backends: for the driver's tests and the engine benchmark. Never used for real runs.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use co_backend::{
@@ -17,6 +18,9 @@ pub struct FakeStep {
     pub hang: bool,
     /// Fail as the backend would (e.g. a missing image).
     pub error: Option<BackendError>,
+    /// Before exiting, wait for (and take) one permit of this semaphore: the test decides when
+    /// the step ends.
+    pub hold: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 type Script = Box<dyn Fn(&StepLaunch) -> FakeStep + Send + Sync>;
@@ -30,6 +34,10 @@ pub struct FakeBackend {
     pub reattaches: Mutex<Vec<StepLaunch>>,
     /// Workspaces created and not yet finished.
     pub open_workspaces: Mutex<Vec<String>>,
+    /// Steps running now (started, not returned); watch it to wait for a number.
+    pub running: tokio::sync::watch::Sender<usize>,
+    /// Most steps running at once so far.
+    pub peak: AtomicUsize,
 }
 
 impl FakeBackend {
@@ -39,7 +47,39 @@ impl FakeBackend {
             launches: Mutex::new(Vec::new()),
             reattaches: Mutex::new(Vec::new()),
             open_workspaces: Mutex::new(Vec::new()),
+            running: tokio::sync::watch::Sender::new(0),
+            peak: AtomicUsize::new(0),
         }
+    }
+}
+
+impl FakeBackend {
+    /// A started fake step: its output, then its end.
+    async fn follow(
+        &self,
+        step: &FakeStep,
+        sink: &mut dyn OutputSink,
+        cancel: CancellationToken,
+    ) -> StepExit {
+        for (stream, text) in &step.output {
+            sink.output(*stream, text.as_bytes());
+            sink.output(*stream, b"\n");
+        }
+        if step.hang {
+            cancel.cancelled().await;
+            return StepExit::STOPPED;
+        }
+        if let Some(hold) = &step.hold {
+            tokio::select! {
+                permit = hold.acquire() => {
+                    if let Ok(permit) = permit {
+                        permit.forget();
+                    }
+                }
+                _ = cancel.cancelled() => return StepExit::STOPPED,
+            }
+        }
+        StepExit::exited(step.exit_code)
     }
 }
 
@@ -75,15 +115,13 @@ impl Backend for FakeBackend {
             return Err(error);
         }
         sink.started(&format!("fake-{}-{}", launch.step_key, launch.attempt));
-        for (stream, text) in &step.output {
-            sink.output(*stream, text.as_bytes());
-            sink.output(*stream, b"\n");
-        }
-        if step.hang {
-            cancel.cancelled().await;
-            return Ok(StepExit::STOPPED);
-        }
-        Ok(StepExit::exited(step.exit_code))
+        self.running.send_modify(|n| {
+            *n += 1;
+            self.peak.fetch_max(*n, Ordering::SeqCst);
+        });
+        let exit = self.follow(&step, sink, cancel).await;
+        self.running.send_modify(|n| *n = n.saturating_sub(1));
+        Ok(exit)
     }
 
     async fn reattach(
@@ -114,6 +152,11 @@ pub struct NoopBackend;
 impl Backend for NoopBackend {
     fn name(&self) -> &str {
         "noop"
+    }
+
+    /// Nothing runs anywhere: no cap (the engine benchmark measures the driver, not slots).
+    fn default_parallel_steps(&self) -> usize {
+        usize::MAX
     }
 
     async fn create_workspace(&self, run_id: &str) -> Result<Workspace, BackendError> {

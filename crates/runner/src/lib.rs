@@ -22,7 +22,7 @@ use co_protocol::Masker;
 use co_spec::{NodeId, Plan};
 use co_store::{AttemptRecord, LogWriter, RunRecord, StepRecord, Store};
 use serde_json::Value;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 
 pub use co_engine::ConfigError;
 
@@ -83,16 +83,34 @@ pub struct RunResult {
     pub status: RunStatus,
 }
 
+/// What a [`Runner`] allows the runs it drives (the options of `containerops server` and
+/// `containerops run`). `None`: the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunLimits {
+    /// Most step containers launched and running at once, over every run of one runner (a
+    /// server's runs share one runner); further launches wait for a free slot, in order
+    /// [default: the backend's, [`Backend::default_parallel_steps`]].
+    pub max_parallel_steps: Option<usize>,
+}
+
 /// Runs workflows on one backend, recording them in one store.
 #[derive(Clone)]
 pub struct Runner {
     backend: Arc<dyn Backend>,
     store: Store,
     logs: LogWriter,
+    /// One permit per step container allowed to run at once.
+    slots: Arc<Semaphore>,
+    max_parallel_steps: usize,
 }
 
 #[derive(Debug)]
 pub enum Event {
+    /// The attempt's container runs (its timeout starts).
+    Started {
+        node: NodeId,
+        attempt: u32,
+    },
     Exited {
         node: NodeId,
         attempt: u32,
@@ -153,11 +171,30 @@ pub fn new_run_id() -> String {
 impl Runner {
     pub fn new(backend: Arc<dyn Backend>, store: Store) -> Runner {
         let logs = store.log_writer();
+        let max_parallel_steps = backend
+            .default_parallel_steps()
+            .clamp(1, Semaphore::MAX_PERMITS);
         Runner {
             backend,
             store,
             logs,
+            slots: Arc::new(Semaphore::new(max_parallel_steps)),
+            max_parallel_steps,
         }
+    }
+
+    /// The same runner with `limits` (set them before the first run).
+    pub fn with_limits(mut self, limits: RunLimits) -> Runner {
+        if let Some(n) = limits.max_parallel_steps {
+            self.max_parallel_steps = n.clamp(1, Semaphore::MAX_PERMITS);
+            self.slots = Arc::new(Semaphore::new(self.max_parallel_steps));
+        }
+        self
+    }
+
+    /// Most step containers this runner runs at once.
+    pub fn max_parallel_steps(&self) -> usize {
+        self.max_parallel_steps
     }
 
     pub fn store(&self) -> &Store {
@@ -451,6 +488,13 @@ impl Driver {
     /// Hand one event to the engine.
     fn feed(&mut self, event: Event) -> Vec<Command> {
         let input = match event {
+            Event::Started { node, attempt } => {
+                // The attempt's record counts from its container's start, as its timeout does.
+                if let Some(at) = self.attempt_started.get_mut(&(node, attempt)) {
+                    *at = now_millis();
+                }
+                Input::Started { node, attempt }
+            }
             Event::Exited {
                 node,
                 attempt,
@@ -614,21 +658,51 @@ impl Driver {
         let action = display_action(self.engine.plan(), node)
             .map(|(_, action)| action)
             .unwrap_or_else(|| launch.step_key.clone());
-        let mut sink = sink::StepSink::new(sink::LogTarget {
-            run_id: launch.run_id.clone(),
-            step_key: launch.step_key.clone(),
-            action,
-            attempt,
-            writer: self.runner.logs.clone(),
-            seq: self.seq.clone(),
-            masker: self.masker.clone(),
-            observer: self.observer.clone(),
-            already_stored: self.stored_lines.remove(&(node, attempt)).unwrap_or(0),
-        });
+        let mut sink = sink::StepSink::new(
+            sink::Started {
+                events: self.tx.clone(),
+                node,
+                attempt,
+            },
+            sink::LogTarget {
+                run_id: launch.run_id.clone(),
+                step_key: launch.step_key.clone(),
+                action,
+                attempt,
+                writer: self.runner.logs.clone(),
+                seq: self.seq.clone(),
+                masker: self.masker.clone(),
+                observer: self.observer.clone(),
+                already_stored: self.stored_lines.remove(&(node, attempt)).unwrap_or(0),
+            },
+        );
         let backend = self.runner.backend.clone();
         let workspace = self.workspace.clone();
         let tx = self.tx.clone();
+        let slots = self.runner.slots.clone();
         tokio::spawn(async move {
+            // A launch waits for a free slot (in order); a cancel meanwhile ends it unstarted. A
+            // reattached container runs already: it takes a slot if one is free, else none.
+            let _slot = if reattach {
+                slots.try_acquire_owned().ok()
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = token.cancelled() => {
+                        let _ = tx.send(Event::Exited {
+                            node,
+                            attempt,
+                            outcome: Outcome {
+                                stopped: true,
+                                ..Outcome::default()
+                            },
+                            container_id: None,
+                        });
+                        return;
+                    }
+                    slot = slots.acquire_owned() => slot.ok(),
+                }
+            };
             let result = if reattach {
                 match backend.reattach(&launch, &workspace, &mut sink, token).await {
                     Ok(Some(exit)) => Ok(exit),

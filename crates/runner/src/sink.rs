@@ -4,9 +4,11 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use co_backend::{OutputSink, Stream};
 use co_protocol::{Collected, Line, LineSplitter, Masker, OutputCollector};
+use co_spec::NodeId;
 use co_store::{LogRecord, LogWriter};
+use tokio::sync::mpsc;
 
-use crate::{format_time, now_millis, Observer};
+use crate::{format_time, now_millis, Event, Observer};
 
 /// Longest log line stored or shown; the rest is replaced by a note (outputs keep up to 1 MiB).
 const MAX_LOG_LINE: usize = 16 * 1024;
@@ -83,8 +85,16 @@ fn shorten(mut text: String, truncated: usize) -> String {
     text
 }
 
+/// Whom to tell that the attempt's container started.
+pub(crate) struct Started {
+    pub events: mpsc::UnboundedSender<Event>,
+    pub node: NodeId,
+    pub attempt: u32,
+}
+
 /// The [`OutputSink`] handed to the backend for one attempt.
 pub(crate) struct StepSink {
+    started: Started,
     target: LogTarget,
     splitter: LineSplitter,
     collector: OutputCollector,
@@ -92,8 +102,9 @@ pub(crate) struct StepSink {
 }
 
 impl StepSink {
-    pub fn new(target: LogTarget) -> StepSink {
+    pub fn new(started: Started, target: LogTarget) -> StepSink {
         StepSink {
+            started,
             target,
             splitter: LineSplitter::new(),
             collector: OutputCollector::new(),
@@ -115,6 +126,10 @@ impl StepSink {
 impl OutputSink for StepSink {
     fn started(&mut self, container_id: &str) {
         self.container_id = Some(container_id.to_string());
+        let _ = self.started.events.send(Event::Started {
+            node: self.started.node,
+            attempt: self.started.attempt,
+        });
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) {

@@ -409,3 +409,99 @@ async fn several_runs_at_once_share_one_store() {
         assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "gapless per run");
     }
 }
+
+#[tokio::test]
+async fn steps_beyond_max_parallel_steps_wait_for_a_free_slot_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let hold = release.clone();
+    let backend = Arc::new(FakeBackend::new(move |_| FakeStep {
+        hold: Some(hold.clone()),
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend.clone(), store.clone()).with_limits(co_runner::RunLimits {
+        max_parallel_steps: Some(2),
+    });
+    assert_eq!(runner.max_parallel_steps(), 2);
+    let yaml = format!(
+        "name: wide\nstages:\n  - name: s\n    actions:\n      - {{ name: a, image: {IMG}, matrix: {{ n: [1, 2, 3, 4, 5, 6] }} }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run = tokio::spawn({
+        let runner = runner.clone();
+        async move {
+            runner
+                .execute(prepared, Arc::new(Recorder::default()))
+                .await
+        }
+    });
+    let mut running = backend.running.subscribe();
+    running.wait_for(|n| *n == 2).await.unwrap();
+    assert_eq!(backend.launches.lock().unwrap().len(), 2, "the rest wait");
+    // Each step that ends lets the next one start.
+    release.add_permits(6);
+    let result = run.await.unwrap().unwrap();
+    assert_eq!(result.status, RunStatus::Succeeded);
+    assert_eq!(backend.peak.load(std::sync::atomic::Ordering::SeqCst), 2);
+    let order: Vec<String> = backend
+        .launches
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| l.step_key.clone())
+        .collect();
+    assert_eq!(
+        order,
+        ["a[n=1]", "a[n=2]", "a[n=3]", "a[n=4]", "a[n=5]", "a[n=6]"]
+    );
+}
+
+#[tokio::test]
+async fn a_step_waiting_for_a_slot_is_cancelled_without_starting() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|launch| FakeStep {
+        hang: launch.step_key == "first",
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend.clone(), store.clone()).with_limits(co_runner::RunLimits {
+        max_parallel_steps: Some(1),
+    });
+    let yaml = format!(
+        "name: two\nstages:\n  - name: s\n    actions:\n      - {{ name: first, image: {IMG} }}\n      - {{ name: second, image: {IMG} }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let cancel = prepared.cancel_handle();
+    let run_id = prepared.run_id().to_string();
+    let run = tokio::spawn({
+        let runner = runner.clone();
+        async move {
+            runner
+                .execute(prepared, Arc::new(Recorder::default()))
+                .await
+        }
+    });
+    let mut running = backend.running.subscribe();
+    running.wait_for(|n| *n == 1).await.unwrap();
+    cancel.cancel();
+    let result = run.await.unwrap().unwrap();
+    assert_eq!(result.status, RunStatus::Cancelled);
+    let launched: Vec<String> = backend
+        .launches
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| l.step_key.clone())
+        .collect();
+    assert_eq!(
+        launched,
+        ["first"],
+        "the second step never reached the backend"
+    );
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert!(detail
+        .steps
+        .iter()
+        .all(|s| s.status == StepStatus::Cancelled));
+}

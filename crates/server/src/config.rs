@@ -143,6 +143,11 @@ options! {
         /// limit].
         #[arg(long, env = "CONTAINEROPS_MAX_RUNS", value_name = "N")]
         pub max_runs: Option<i64>,
+        /// At most this many step containers at once over all runs of this server; further
+        /// steps wait (in order, still `running`) and their timeouts start only when their
+        /// containers do [default: docker: 4 per CPU core, at least 4; kubernetes: 100].
+        #[arg(long, env = "CONTAINEROPS_MAX_PARALLEL_STEPS", value_name = "N")]
+        pub max_parallel_steps: Option<usize>,
         /// Largest accepted request body in bytes; larger ones get 413 [default: 1048576].
         #[arg(long, env = "CONTAINEROPS_MAX_BODY_BYTES", value_name = "N")]
         pub max_body_bytes: Option<usize>,
@@ -588,6 +593,8 @@ pub struct ServerConfig {
     /// Base64 of the 32-byte secrets key; `None`: `<data_dir>/secret.key`.
     pub secret_key: Option<Secret>,
     pub max_runs: Option<i64>,
+    /// What the driver allows runs (`None` fields: the backend's defaults).
+    pub limits: co_runner::RunLimits,
     pub max_body_bytes: usize,
     pub server_id: String,
     pub backend: BackendKind,
@@ -616,6 +623,7 @@ impl ServerConfig {
             admin_token: None,
             secret_key: None,
             max_runs: None,
+            limits: co_runner::RunLimits::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             server_id: default_server_id(),
             backend: BackendKind::Docker,
@@ -666,6 +674,7 @@ impl ServerConfig {
         c.admin_token = o.admin_token;
         c.secret_key = o.secret_key;
         c.max_runs = o.max_runs;
+        c.limits.max_parallel_steps = o.max_parallel_steps;
         if let Some(n) = o.max_body_bytes {
             c.max_body_bytes = n;
         }
@@ -718,6 +727,11 @@ impl ServerConfig {
                     "max_runs must be at least 1 (leave it unset for no limit), not {n}"
                 )));
             }
+        }
+        if self.limits.max_parallel_steps == Some(0) {
+            return Err(ConfigError(
+                "max_parallel_steps must be at least 1 (leave it unset for the default)".into(),
+            ));
         }
         if self.max_body_bytes < 1024 {
             return Err(ConfigError(format!(
@@ -911,6 +925,7 @@ mod tests {
         for (args, needle) in [
             (&["--listen", "8080"][..], "HOST:PORT"),
             (&["--max-runs", "0"][..], "max_runs"),
+            (&["--max-parallel-steps", "0"][..], "max_parallel_steps"),
             (&["--max-body-bytes", "10"][..], "max_body_bytes"),
             (&["--backend", "kube"][..], "unknown backend"),
             (&["--admin-token", "short"][..], "16 characters"),
@@ -1040,7 +1055,7 @@ mod tests {
     fn every_option_is_a_flag_a_variable_and_a_key_named_alike() {
         let declared = declared_options();
         assert!(declared.len() >= 19, "{declared:?}");
-        let numbers = ["max_runs", "max_body_bytes"];
+        let numbers = ["max_runs", "max_parallel_steps", "max_body_bytes"];
         let mut file = String::new();
         for (key, flag, var) in &declared {
             assert_eq!(flag, &format!("--{}", key.replace('_', "-")));

@@ -46,6 +46,8 @@ pub struct CoordinatorConfig {
     pub max_runs: Option<i64>,
     /// How long a claim lasts without renewal; renewed every `lease / 3`.
     pub lease: Duration,
+    /// What the driver allows the runs (steps at once over all runs, log caps).
+    pub limits: co_runner::RunLimits,
 }
 
 /// Decrypts stored secrets for the runs that need them (the server's secret box).
@@ -145,7 +147,7 @@ impl Coordinator {
         config: CoordinatorConfig,
         secrets: Arc<dyn SecretReader>,
     ) -> Coordinator {
-        let runner = Runner::new(backend, store.clone());
+        let runner = Runner::new(backend, store.clone()).with_limits(config.limits);
         let inner = Arc::new(Inner {
             store,
             runner,

@@ -125,6 +125,7 @@ impl Server {
                 server_id: config.server_id.clone(),
                 max_runs: config.max_runs,
                 lease: config.lease,
+                limits: config.limits,
             },
             Arc::new(secrets.clone()),
         );

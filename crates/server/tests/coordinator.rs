@@ -45,6 +45,7 @@ fn backend(failing: Arc<Mutex<Vec<String>>>) -> (Arc<FakeBackend>, Started) {
             exit_code: if fails { 1 } else { 0 },
             hang: launch.step_key.starts_with("hang"),
             error: None,
+            hold: None,
         }
     });
     (Arc::new(backend), rx)
@@ -55,6 +56,7 @@ fn config(id: &str) -> CoordinatorConfig {
         server_id: id.to_string(),
         max_runs: None,
         lease: Duration::from_secs(30),
+        limits: co_runner::RunLimits::default(),
     }
 }
 

@@ -148,6 +148,7 @@ async fn test(args: TestArgs) -> u8 {
         rebuild: false,
         // `component test` runs on the local engine, where `component build` built the image.
         backend: super::run::BackendChoice::Docker,
+        max_parallel_steps: None,
         kube: super::run::KubeArgs::default(),
     })
     .await

@@ -186,8 +186,24 @@ pub struct RunArgs {
         env = "CONTAINEROPS_BACKEND"
     )]
     pub backend: BackendChoice,
+    /// At most N step containers at once; further steps wait for a free slot (their timeouts
+    /// start when their containers do) [default: docker: 4 per CPU core, at least 4;
+    /// kubernetes: 100].
+    #[arg(long, value_name = "N", env = "CONTAINEROPS_MAX_PARALLEL_STEPS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallel_steps: Option<u32>,
     #[command(flatten)]
     pub kube: KubeArgs,
+}
+
+impl RunArgs {
+    /// What the driver allows this run.
+    pub fn limits(&self) -> co_runner::RunLimits {
+        co_runner::RunLimits {
+            max_parallel_steps: self
+                .max_parallel_steps
+                .and_then(|n| usize::try_from(n).ok()),
+        }
+    }
 }
 
 /// The backend of a run, before connecting: checked arguments only.
@@ -293,7 +309,7 @@ pub async fn run(args: RunArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let runner = Runner::new(backend, store.clone());
+    let runner = Runner::new(backend, store.clone()).with_limits(args.limits());
     let config = RunConfig {
         run_id: co_runner::new_run_id(),
         inputs: inputs

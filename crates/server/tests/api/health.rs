@@ -48,6 +48,7 @@ async fn not_ready_is_503_with_the_reason(db: &TestDb) {
             server_id: format!("test-{}", crate::support::unique()),
             max_runs: None,
             lease: std::time::Duration::from_secs(30),
+            limits: co_runner::RunLimits::default(),
         },
         Arc::new(secrets.clone()),
     );
