@@ -5,7 +5,8 @@
 //! Stored form: `v1:` + base64 (standard, padded) of `nonce (12 bytes) ‖ ciphertext ‖ tag (16)`.
 //!
 //! The key is 32 bytes: from configuration (`secret_key`, base64), else from the key file
-//! `<data-dir>/secret.key` (base64, created with mode 0600 at first start). Servers that share a
+//! `<data-dir>/secret.key` (base64, created with mode 0600 at first start, in a directory created
+//! 0700 if missing). Servers that share a
 //! PostgreSQL database must share the key.
 //!
 //! The coordinator reads the secrets a run needs with [`SecretBox::read`] (or
@@ -102,7 +103,7 @@ impl SecretBox {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => std::path::PathBuf::from("."),
         };
-        std::fs::create_dir_all(&dir)
+        co_store::create_private_dir_all(&dir)
             .map_err(|e| file_error(format!("cannot create {}: {e}", dir.display())))?;
         let key = SecretBox::generate_key()?;
         // Write a private temp file, then link it into place: readers never see a partial key,
@@ -118,7 +119,7 @@ impl SecretBox {
             #[cfg(unix)]
             {
                 use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
+                options.mode(co_store::PRIVATE_FILE_MODE);
             }
             let mut file = options.open(&tmp)?;
             file.write_all(key.as_bytes())?;
@@ -307,6 +308,11 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
+            let mode = std::fs::metadata(path.parent().unwrap())
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o700);
         }
         let (again, created) = SecretBox::load_or_create(&path).unwrap();
         assert!(!created);

@@ -123,7 +123,7 @@ pub(crate) async fn open(url: &str) -> Result<(AnyPool, Backend)> {
     let (backend, driver_url, pool_options) = match &target {
         Target::SqliteFile(path) => {
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| {
+                crate::private::create_private_dir_all(dir).map_err(|e| {
                     open_err(format!(
                         "cannot create directory {}: {e}; create it or choose another path \
                          (CONTAINEROPS_DB or --database)",
@@ -131,6 +131,13 @@ pub(crate) async fn open(url: &str) -> Result<(AnyPool, Backend)> {
                     ))
                 })?;
             }
+            crate::private::prepare_sqlite_file(path).map_err(|e| {
+                open_err(format!(
+                    "cannot create {} owner-only: {e}; check that its directory is writable, or \
+                     choose another path (CONTAINEROPS_DB or --database)",
+                    path.display()
+                ))
+            })?;
             let pool = AnyPoolOptions::new().max_connections(SQLITE_MAX_CONNECTIONS);
             (
                 Backend::Sqlite,

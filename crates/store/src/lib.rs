@@ -17,7 +17,8 @@
 //!
 //! # Opening
 //! [`Store::open`] takes `sqlite://PATH`, `sqlite:PATH`, a plain file path (created with its
-//! directories if missing), `sqlite::memory:` (private to the `Store` and its clones), or
+//! directories if missing: new directories `0700`, the database and its `-wal`/`-shm` files
+//! `0600`, existing ones tightened to that; see [`create_private_dir_all`]), `sqlite::memory:` (private to the `Store` and its clones), or
 //! `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (`postgresql://` too). The embedded migrations
 //! run on open, inside one write transaction (SQLite `BEGIN IMMEDIATE`; PostgreSQL: plus a
 //! transaction-scoped advisory lock), so several processes may open a fresh database at once.
@@ -128,6 +129,7 @@
 
 mod connect;
 mod log_writer;
+mod private;
 mod timestamp;
 
 use std::borrow::Cow;
@@ -141,6 +143,7 @@ use sqlx::{Any, AnyPool, Row};
 pub use co_status::{RunStatus, StepStatus, UnknownStatus};
 pub use connect::{redact_url, Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
 pub use log_writer::{LogWriter, LogWriterStats};
+pub use private::{create_private_dir_all, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use service::*;
 pub use timestamp::{format_timestamp, normalize_timestamp, now_timestamp};
 pub use ui::*;

@@ -1331,6 +1331,52 @@ mod sqlite_only {
         }
     }
 
+    /// The database holds ciphertext, token hashes and run history: whatever the umask, the
+    /// directories it creates are 0700 and its files (`.db`, `-wal`, `-shm`) 0600; files an
+    /// older version left readable by others are tightened when opened.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn database_files_and_new_directories_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let path = dir.path().join("new/data/store.db");
+        let store = Store::open(&path.display().to_string()).await.unwrap();
+        store
+            .insert_run(&run("x", "hello", "queued", 0))
+            .await
+            .unwrap();
+        let companions = ["store.db", "store.db-wal", "store.db-shm"];
+        for name in companions {
+            let file = path.with_file_name(name);
+            assert!(file.is_file(), "{} exists while the store is open", file.display());
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        assert_eq!(mode(&dir.path().join("new")), 0o700);
+        assert_eq!(mode(&dir.path().join("new/data")), 0o700);
+        // A directory that already existed is not changed.
+        assert_eq!(mode(dir.path()), 0o755);
+        store.close().await;
+
+        // Files left world-readable (by an older version) are tightened on open.
+        for name in companions {
+            let file = path.with_file_name(name);
+            if file.exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            }
+        }
+        let again = Store::open(&path.display().to_string()).await.unwrap();
+        assert_eq!(again.get_run("x").await.unwrap().run.id, "x");
+        for name in companions {
+            let file = path.with_file_name(name);
+            if file.exists() {
+                assert_eq!(mode(&file), 0o600, "{}", file.display());
+            }
+        }
+        again.close().await;
+    }
+
     #[tokio::test]
     async fn in_memory_stores_work_and_are_private() {
         let a = Store::open("sqlite::memory:").await.unwrap();
