@@ -1350,7 +1350,11 @@ mod sqlite_only {
         let companions = ["store.db", "store.db-wal", "store.db-shm"];
         for name in companions {
             let file = path.with_file_name(name);
-            assert!(file.is_file(), "{} exists while the store is open", file.display());
+            assert!(
+                file.is_file(),
+                "{} exists while the store is open",
+                file.display()
+            );
             assert_eq!(mode(&file), 0o600, "{}", file.display());
         }
         assert_eq!(mode(&dir.path().join("new")), 0o700);
