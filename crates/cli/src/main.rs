@@ -1,8 +1,21 @@
 //! `containerops`: run workflows of container components, locally or against a server.
 
+// Every print of this crate goes through `out`: std's macros panic when the output is closed
+// (`containerops runs list | head`). These shadow them in every module below (textual scope);
+// write whole lines (no `print!`).
+macro_rules! println {
+    () => { $crate::out::stdout_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::out::stdout_line(format_args!($($arg)*)) };
+}
+macro_rules! eprintln {
+    () => { $crate::out::stderr_line(format_args!("")) };
+    ($($arg:tt)*) => { $crate::out::stderr_line(format_args!($($arg)*)) };
+}
+
 mod client;
 mod commands;
 mod engine;
+mod out;
 mod paths;
 mod view;
 
@@ -17,6 +30,8 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     pub const INVALID: u8 = 2;
     pub const CANCELLED: u8 = 130;
+    /// Stdout was closed before everything was printed (as for a tool killed by SIGPIPE).
+    pub const OUTPUT_CLOSED: u8 = 141;
 
     /// The exit code of a run that ended with `status`: 0 succeeded, 1 failed, 130 cancelled
     /// (a run that is not over, or whose status is unknown, is not a success: 1).
@@ -61,7 +76,8 @@ Environment:
   KUBECONFIG         kubeconfig for --backend kubernetes (else ~/.kube/config, or in-cluster)
   CONTAINEROPS_SERVER, CONTAINEROPS_TOKEN   the same as --server and --token
 
-Exit codes: 0 run succeeded, 1 run failed, 2 invalid input, 130 cancelled.";
+Exit codes: 0 run succeeded, 1 run failed, 2 invalid input, 130 cancelled (Ctrl-C, SIGTERM, or
+stdout closed during `run`), 141 stdout closed before everything was printed (other commands).";
 
 #[derive(Parser)]
 #[command(
@@ -122,6 +138,8 @@ enum Command {
     #[command(subcommand)]
     Workflows(commands::workflows::WorkflowsCommand),
 }
+
+type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = u8>>>;
 
 fn main() -> ExitCode {
     let matches = Cli::command().get_matches();
@@ -193,14 +211,30 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        match cli.command {
-            Command::Run(args) => commands::run::run(args).await,
-            Command::Validate(args) => commands::validate::validate(args),
-            Command::Component(cmd) => commands::component::component(cmd).await,
-            Command::Server(args) => commands::server::server(*args).await,
-            Command::Runs(cmd) => commands::runs::runs(cmd, server).await,
-            Command::Logs(args) => commands::runs::logs(args, server).await,
-            Command::Workflows(cmd) => commands::workflows::workflows(cmd, server).await,
+        let command = match cli.command {
+            // A run (also `component test`'s) ends as on Ctrl-C when its stdout is closed: it
+            // must clean up. The server prints nothing on stdout.
+            Command::Run(args) => {
+                out::watch_stdout();
+                return commands::run::run(args).await;
+            }
+            Command::Component(cmd) => {
+                out::watch_stdout();
+                return commands::component::component(cmd).await;
+            }
+            Command::Server(args) => return commands::server::server(*args).await,
+            Command::Validate(args) => {
+                Box::pin(async move { commands::validate::validate(args) }) as Pending
+            }
+            Command::Runs(cmd) => Box::pin(commands::runs::runs(cmd, server)),
+            Command::Logs(args) => Box::pin(commands::runs::logs(args, server)),
+            Command::Workflows(cmd) => Box::pin(commands::workflows::workflows(cmd, server)),
+        };
+        // Anything else stops once nobody reads its output (`logs -f … | head`).
+        out::watch_stdout();
+        tokio::select! {
+            code = command => code,
+            _ = out::closed().cancelled() => exit::OUTPUT_CLOSED,
         }
     });
     ExitCode::from(code)

@@ -32,7 +32,7 @@ pub fn observer(json: bool, plan: Arc<Plan>) -> Arc<dyn CliObserver> {
         let out: Box<dyn Write + Send> = if json {
             Box::new(std::io::stderr())
         } else {
-            Box::new(std::io::stdout())
+            Box::new(crate::out::Stdout)
         };
         Arc::new(Plain {
             out: Mutex::new(out),

@@ -680,7 +680,7 @@ impl Driver {
         let workspace = self.workspace.clone();
         let tx = self.tx.clone();
         let slots = self.runner.slots.clone();
-        tokio::spawn(async move {
+        let attempt_task = tokio::spawn(async move {
             // A launch waits for a free slot (in order); a cancel meanwhile ends it unstarted. A
             // reattached container runs already: it takes a slot if one is free, else none.
             let _slot = if reattach {
@@ -689,16 +689,11 @@ impl Driver {
                 tokio::select! {
                     biased;
                     _ = token.cancelled() => {
-                        let _ = tx.send(Event::Exited {
-                            node,
-                            attempt,
-                            outcome: Outcome {
-                                stopped: true,
-                                ..Outcome::default()
-                            },
-                            container_id: None,
-                        });
-                        return;
+                        let outcome = Outcome {
+                            stopped: true,
+                            ..Outcome::default()
+                        };
+                        return (outcome, None);
                     }
                     slot = slots.acquire_owned() => slot.ok(),
                 }
@@ -731,6 +726,18 @@ impl Driver {
                     ..Outcome::default()
                 },
             };
+            (outcome, container_id)
+        });
+        // The attempt always ends with an event, even if its task panicked (in an observer, say):
+        // the run must not wait for it forever.
+        tokio::spawn(async move {
+            let (outcome, container_id) = attempt_task.await.unwrap_or_else(|e| {
+                let outcome = Outcome {
+                    backend_error: Some((format!("the attempt's task failed: {e}"), false)),
+                    ..Outcome::default()
+                };
+                (outcome, None)
+            });
             let _ = tx.send(Event::Exited {
                 node,
                 attempt,

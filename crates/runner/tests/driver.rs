@@ -505,3 +505,41 @@ async fn a_step_waiting_for_a_slot_is_cancelled_without_starting() {
         .iter()
         .all(|s| s.status == StepStatus::Cancelled));
 }
+
+/// An observer that panics on every log line (as `println!` did on a closed stdout).
+struct PanicsOnLines;
+
+impl Observer for PanicsOnLines {
+    fn log_line(&self, _step: &str, _action: &str, _attempt: u32, _s: Stream, _text: &str) {
+        panic!("failed printing to stdout: Broken pipe");
+    }
+}
+
+/// A step whose output path panics still ends (failed, with the reason), the run finishes and
+/// the workspace is cleaned up: nothing waits forever for an attempt whose task died.
+#[tokio::test]
+async fn a_panicking_attempt_task_ends_the_step_instead_of_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|_| FakeStep {
+        output: vec![out("hello")],
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend.clone(), store.clone());
+    let yaml = format!(
+        "name: p\nstages:\n  - name: a\n    actions:\n      - {{ name: talk, image: {IMG} }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    let result = runner
+        .execute(prepared, Arc::new(PanicsOnLines))
+        .await
+        .unwrap();
+    assert_eq!(result.status, RunStatus::Failed);
+    let detail = store.get_run(&run_id).await.unwrap();
+    let talk = &detail.steps[0];
+    assert_eq!(talk.status, StepStatus::Failed);
+    let error = talk.error.as_deref().unwrap_or_default();
+    assert!(error.contains("the attempt's task failed"), "{error}");
+    assert!(backend.open_workspaces.lock().unwrap().is_empty());
+}

@@ -77,7 +77,7 @@ impl Printer {
         let written = if self.to_stderr {
             writeln!(std::io::stderr().lock(), "{text}")
         } else {
-            writeln!(std::io::stdout().lock(), "{text}")
+            writeln!(crate::out::Stdout, "{text}")
         };
         written.is_ok()
     }

@@ -40,7 +40,8 @@ CONTAINEROPS_K8S_PULL_GRACE, CONTAINEROPS_K8S_STOP_GRACE and CONTAINEROPS_K8S_UN
 (used only with --backend kubernetes).
 
 Ctrl-C cancels the run: running steps are stopped and removed, `finally` and always() steps still
-run; a second Ctrl-C stops those too. Exit codes: 0 succeeded, 1 failed, 2 invalid, 130 cancelled.";
+run; a second Ctrl-C stops those too. SIGTERM and SIGHUP do the same, and so does closing stdout
+(`containerops run … | head`: once head exits, the run is cancelled, cleaned up and recorded). Exit codes: 0 succeeded, 1 failed, 2 invalid, 130 cancelled.";
 
 /// Where the steps of a local run go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -334,21 +335,10 @@ pub async fn run(args: RunArgs) -> u8 {
     };
     let run_id = prepared.run_id().to_string();
 
-    // SIGINT/SIGTERM cancel the run; a second one also stops finally/always() steps.
-    let cancel = prepared.cancel_handle();
+    // SIGINT/SIGTERM/SIGHUP and a closed stdout cancel the run; a second signal also stops
+    // finally/always() steps.
     let json = args.output == OutputFormat::Json;
-    let signals = tokio::spawn(async move {
-        let mut count = 0;
-        while wait_for_signal().await {
-            count += 1;
-            if count == 1 {
-                eprintln!("\ncancelling run… (press Ctrl-C again to also stop finally steps)");
-            } else {
-                eprintln!("\nstopping everything…");
-            }
-            cancel.cancel();
-        }
-    });
+    let signals = tokio::spawn(cancel_on_signals(prepared.cancel_handle()));
 
     let observer = view::observer(json, plan.clone());
     let result = runner.execute(prepared, observer.clone()).await;
@@ -374,18 +364,40 @@ pub async fn run(args: RunArgs) -> u8 {
     exit::of_run(Some(status))
 }
 
-/// Wait for SIGINT or SIGTERM; `false` if signals cannot be watched.
-async fn wait_for_signal() -> bool {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
-        return false;
-    };
-    tokio::select! {
-        v = int.recv() => v.is_some(),
-        v = term.recv() => v.is_some(),
+/// Cancel the run on SIGINT, SIGTERM or SIGHUP, and when stdout is closed (`run … | head`: a
+/// run nobody watches any more ends as on Ctrl-C). The second request also stops `finally` and
+/// `always()` steps.
+async fn cancel_on_signals(cancel: co_runner::CancelHandle) {
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    async fn recv(signal: &mut Option<Signal>) -> Option<()> {
+        match signal {
+            Some(s) => s.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    let mut output_open = true;
+    let mut requests = 0;
+    loop {
+        let output_closed = tokio::select! {
+            Some(()) = recv(&mut int) => false,
+            Some(()) = recv(&mut term) => false,
+            Some(()) = recv(&mut hup) => false,
+            _ = crate::out::closed().cancelled(), if output_open => true,
+            else => return,
+        };
+        requests += 1;
+        if output_closed {
+            output_open = false;
+            eprintln!("\nstdout was closed: cancelling run…");
+        } else if requests == 1 {
+            eprintln!("\ncancelling run… (press Ctrl-C again to also stop finally steps)");
+        } else {
+            eprintln!("\nstopping everything…");
+        }
+        cancel.cancel();
     }
 }
 

@@ -384,6 +384,77 @@ fn sigterm_cancels_the_run_and_prints_its_json() {
     cancel_with("TERM", true);
 }
 
+/// `containerops run … | head`: the reader goes away while a step runs. The run ends as on
+/// Ctrl-C — exit 130, the step cancelled and its container and volume removed, the run recorded
+/// as cancelled — with no panic and no hang (the watchdog of `wait_with_watchdog`).
+#[test]
+fn a_closed_stdout_cancels_the_run_like_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let w = World::new();
+    let yaml = format!(
+        "name: piped\nstages:\n  - name: s\n    actions:\n      - name: sleeper\n{}",
+        sh("echo ready\nsleep 600", 8)
+    );
+    w.write("wf.yaml", &yaml);
+    let mut cmd = w.command();
+    cmd.args(["run", "wf.yaml"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let mut id = String::new();
+    {
+        // Read like `head` would, up to the step's line, then close the pipe.
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("run ") {
+                id = rest.split_whitespace().next().unwrap().to_string();
+            }
+            if line == "sleeper | ready" {
+                break;
+            }
+        }
+    }
+    assert!(!id.is_empty(), "no `run ID started` line");
+    let out = crate::support::wait_output(child, stderr);
+    assert_eq!(out.code, 130, "{}", out.both());
+    assert!(out.stderr.contains("stdout was closed"), "{}", out.both());
+    assert!(!out.stderr.contains("panicked"), "{}", out.both());
+    assert_nothing_left(&id);
+    let shown = w.show_json(&id);
+    assert_eq!(shown["status"], "cancelled", "{shown:#}");
+    assert_eq!(shown["steps"][0]["status"], "cancelled", "{shown:#}");
+}
+
+/// `runs list -o json | true`: stdout is a pipe nobody reads. No panic (exit 101): the command
+/// stops with 141, as a tool killed by SIGPIPE would.
+#[test]
+fn runs_list_into_a_closed_pipe_exits_without_a_panic() {
+    let w = World::new();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = w.command();
+    cmd.args(["runs", "list", "--output", "json"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let out = crate::support::wait_output(child, stderr);
+    assert_eq!(out.code, 141, "{}", out.both());
+    assert!(!out.stderr.contains("panicked"), "{}", out.both());
+}
+
 /// `component test DIR --input …` runs the component once and prints its outputs.
 #[test]
 fn component_test_prints_outputs() {

@@ -527,6 +527,16 @@ fn wait_with_watchdog(child: &mut Child) -> ExitStatus {
     status
 }
 
+/// Wait for `child` (watchdog included) whose stderr a thread collects; its stdout is not read.
+pub fn wait_output(mut child: Child, stderr: std::thread::JoinHandle<String>) -> Output {
+    let status = wait_with_watchdog(&mut child);
+    Output {
+        code: code_of(status),
+        stdout: String::new(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
 pub fn finish_command(mut cmd: Command) -> Output {
     cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
