@@ -5,6 +5,7 @@
 //!   co-bench engine --shape wide|deep [--steps N] [--store]
 //!   co-bench overhead [--steps N] [--rounds R]
 //!   co-bench server [--bin PATH] [--postgres URL] [--seconds S]
+//!   co-bench size [--bin PATH] [--budget-mib N]   the release binary's size, failing above N MiB
 
 mod engine;
 mod overhead;
@@ -41,6 +42,29 @@ pub fn peak_rss_mib() -> f64 {
 
 pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// What the shipped binary may weigh (`co-bench size`): the release profile strips debug info
+/// and symbols (about 29 MiB); 154 MiB with line tables was the mistake this guards against.
+const BINARY_BUDGET_MIB: f64 = 40.0;
+
+/// The size of the binary at `bin`, failing above `budget_mib`.
+fn binary_size(bin: &str, budget_mib: f64) -> Result<Value> {
+    let bytes = std::fs::metadata(bin)
+        .with_context(|| {
+            format!("{bin}: build it first with cargo build --release -p containerops")
+        })?
+        .len();
+    let mib = bytes as f64 / (1024.0 * 1024.0);
+    if mib > budget_mib {
+        bail!(
+            "{bin} is {mib:.1} MiB, over the budget of {budget_mib} MiB: is [profile.release] \
+             still free of debug info and stripped (Cargo.toml)?"
+        );
+    }
+    Ok(
+        json!({ "bin": bin, "bytes": bytes, "mib": (mib * 10.0).round() / 10.0, "budget_mib": budget_mib }),
+    )
 }
 
 /// Run one engine scenario in a fresh process, so its peak memory is its own.
@@ -93,6 +117,14 @@ fn main() -> Result<()> {
             let result = runtime.block_on(server::run(&bin, fresh.as_deref(), seconds))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
+        "size" => {
+            let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
+            let budget: f64 = arg(&args, "--budget-mib", BINARY_BUDGET_MIB)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&binary_size(&bin, budget)?)?
+            );
+        }
         "all" => {
             let out: String = arg(&args, "--out", "bench/results/latest.json".to_string())?;
             let steps: usize = arg(&args, "--steps", 10_000)?;
@@ -109,6 +141,9 @@ fn main() -> Result<()> {
             let overhead = runtime.block_on(overhead::run(40, 5))?;
             eprintln!("  {overhead}");
             let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
+            eprintln!("size: the release binary");
+            let size = binary_size(&bin, BINARY_BUDGET_MIB)?;
+            eprintln!("  {size}");
             let mut servers = Vec::new();
             eprintln!("server: run starts/s and GET latency (SQLite)");
             servers.push(runtime.block_on(server::run(&bin, None, 5))?);
@@ -122,6 +157,7 @@ fn main() -> Result<()> {
                 "engine": engine_results,
                 "overhead": overhead,
                 "server": servers,
+                "binary": size,
             });
             if let Some(dir) = std::path::Path::new(&out).parent() {
                 std::fs::create_dir_all(dir)?;
@@ -130,7 +166,7 @@ fn main() -> Result<()> {
             eprintln!("written to {out}");
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        other => bail!("unknown command {other:?}: use all, engine, overhead or server"),
+        other => bail!("unknown command {other:?}: use all, engine, overhead, server or size"),
     }
     Ok(())
 }
