@@ -4,6 +4,11 @@
 //! with its ETag (a SHA-256 prefix of the content) and the `.br` / `.gz` siblings the UI build
 //! made, if any. Debug builds and builds without `web/dist/index.html` get an empty table; the
 //! server then reads `web/dist` from disk (debug) or answers `/ui/` with how to build the UI.
+//!
+//! Sets `CONTAINEROPS_BUILD_COMMIT` (the `commit` label of `containerops_build_info`):
+//! `$CONTAINEROPS_COMMIT` when it is set at build time; else, in release builds, the checkout's
+//! `git rev-parse HEAD`; else `unknown`. Debug builds do not ask git, so that a commit does not
+//! rebuild the server and everything that depends on it.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -22,6 +27,8 @@ fn main() -> std::io::Result<()> {
     let web = manifest.join("../../web");
     let dist = web.join("dist");
     let release = std::env::var_os("CARGO_CFG_DEBUG_ASSERTIONS").is_none();
+    let commit = build_commit(&manifest, release);
+    println!("cargo:rustc-env=CONTAINEROPS_BUILD_COMMIT={commit}");
     let mut table = String::from("&[\n");
     if release {
         // Rebuild when the UI is (re)built. Watching a path that does not exist would rebuild
@@ -47,6 +54,46 @@ fn main() -> std::io::Result<()> {
          pub(crate) static EMBEDDED: &[EmbeddedFile] = {table};\n"
     );
     std::fs::write(out.join("ui_assets.rs"), code)
+}
+
+/// The commit this build is made from (see the module's documentation).
+fn build_commit(manifest: &Path, release: bool) -> String {
+    println!("cargo:rerun-if-env-changed=CONTAINEROPS_COMMIT");
+    if let Ok(commit) = std::env::var("CONTAINEROPS_COMMIT") {
+        let commit = commit.trim();
+        if !commit.is_empty() && commit.chars().all(|c| c.is_ascii_graphic()) {
+            return commit.to_string();
+        }
+    }
+    if !release {
+        return "unknown".to_string();
+    }
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .args(args)
+            .current_dir(manifest)
+            .output()
+            .ok()?;
+        let text = String::from_utf8(out.stdout).ok()?;
+        out.status.success().then(|| text.trim().to_string())
+    };
+    let Some(commit) = git(&["rev-parse", "HEAD"]) else {
+        return "unknown".to_string();
+    };
+    // Build again when HEAD moves: its file, the branch it points at (loose or packed). Only
+    // files that exist are watched (a missing one would rebuild every time).
+    let mut watched = vec![git(&["rev-parse", "--git-path", "HEAD"])];
+    if let Some(branch) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        watched.push(git(&["rev-parse", "--git-path", &branch]));
+        watched.push(git(&["rev-parse", "--git-path", "packed-refs"]));
+    }
+    for path in watched.into_iter().flatten() {
+        let path = manifest.join(path);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    }
+    commit
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) {

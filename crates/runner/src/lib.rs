@@ -81,6 +81,10 @@ impl CancelHandle {
 pub struct RunResult {
     pub run_id: String,
     pub status: RunStatus,
+    /// When the run started (ms since the Unix epoch; `None` if its stored start is unreadable)
+    /// and ended.
+    pub started_at: Option<Millis>,
+    pub finished_at: Millis,
 }
 
 /// What a [`Runner`] allows the runs it drives (the options of `containerops server` and
@@ -400,9 +404,8 @@ impl Runner {
         let cleanup = self.backend.finish_run(&driver.workspace).await;
         let status = driver.engine.finished().unwrap_or(RunStatus::Failed);
         record.status = status;
-        record.finished_at = Some(format_time(
-            driver.engine.finished_at().unwrap_or_else(now_millis),
-        ));
+        let finished_at = driver.engine.finished_at().unwrap_or_else(now_millis);
+        record.finished_at = Some(format_time(finished_at));
         let mut problems = Vec::new();
         if let Err(e) = &result {
             problems.push(e.to_string());
@@ -417,7 +420,12 @@ impl Runner {
         self.store.update_run(&record).await?;
         observer.run_finished(&run_id, status);
         result?;
-        Ok(RunResult { run_id, status })
+        Ok(RunResult {
+            run_id,
+            status,
+            started_at: record.started_at.as_deref().and_then(parse_time),
+            finished_at,
+        })
     }
 }
 
@@ -791,8 +799,8 @@ pub fn initial_steps(
         .collect()
 }
 
-/// A stored timestamp as ms since the Unix epoch.
-fn parse_time(text: &str) -> Option<Millis> {
+/// A stored timestamp (RFC 3339) as ms since the Unix epoch.
+pub fn parse_time(text: &str) -> Option<Millis> {
     let t =
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()

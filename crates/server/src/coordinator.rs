@@ -15,13 +15,13 @@
 //! - Leases are renewed every `lease / 3`; the renewal also returns the cancel requests that
 //!   other servers' APIs stored for runs this server holds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use co_backend::Backend;
 use co_engine::{RunConfig, RunStatus, StepStatus};
-use co_runner::{CancelHandle, Observer, Runner, StepView};
+use co_runner::{CancelHandle, Observer, RunResult, Runner, StepView};
 use co_spec::{Plan, TriggerKind, Workflow};
 use co_store::{Claim, RunRecord, Store, StoreError, WorkflowRevision};
 use indexmap::IndexMap;
@@ -245,7 +245,7 @@ impl Coordinator {
             });
         }
         inner.store.upsert_steps(&steps).await?;
-        metrics::counter!("containerops_runs_queued_total").increment(1);
+        crate::metrics::run_queued();
         inner.wake.notify_one();
         Ok(Submitted {
             run_id: record.id,
@@ -328,7 +328,10 @@ impl Coordinator {
         match local {
             Some(handle) => handle.cancel(),
             None => {
-                inner.store.request_cancel(&detail.run.id).await?;
+                if inner.store.request_cancel(&detail.run.id).await? {
+                    // It was queued: cancelled here and now, never started.
+                    crate::metrics::run_finished(RunStatus::Cancelled, None);
+                }
             }
         }
         Ok(())
@@ -451,7 +454,7 @@ async fn dispatch_loop(inner: Arc<Inner>) {
             }
         }
         if let Ok(depth) = inner.store.count_queued().await {
-            metrics::gauge!("containerops_queue_depth").set(depth as f64);
+            crate::metrics::queue_depth(depth);
         }
         tokio::select! {
             _ = inner.stop.cancelled() => return,
@@ -464,18 +467,37 @@ async fn dispatch_loop(inner: Arc<Inner>) {
 /// Run (or recover) one claimed run to its end, then release it and look for more work.
 async fn run_claim(inner: Arc<Inner>, claim: Claim) {
     let run_id = claim.run.id.clone();
-    if claim.recovered {
+    let now = co_runner::now_millis;
+    let queue_wait = if claim.recovered {
         tracing::info!(run = %run_id, "recovering a run whose server stopped");
-        metrics::counter!("containerops_runs_recovered_total").increment(1);
-    }
-    let status = match drive_claim(&inner, &claim).await {
-        Ok(status) => status,
+        None
+    } else {
+        crate::metrics::between(co_runner::parse_time(&claim.run.created_at), Some(now()))
+    };
+    let running = crate::metrics::run_started(queue_wait, claim.recovered);
+    let (status, duration) = match drive_claim(&inner, &claim).await {
+        Ok(result) => (
+            result.status,
+            crate::metrics::between(result.started_at, Some(result.finished_at)),
+        ),
         Err(e) => {
             tracing::warn!(run = %run_id, error = %e, "run could not be carried out");
             fail_run(&inner, &claim.run, &e.to_string()).await;
-            RunStatus::Failed
+            let started = claim
+                .run
+                .started_at
+                .as_deref()
+                .and_then(co_runner::parse_time);
+            (
+                RunStatus::Failed,
+                crate::metrics::between(started, Some(now())),
+            )
         }
     };
+    if status.is_finished() {
+        crate::metrics::run_finished(status, duration);
+    }
+    drop(running);
     forget(&inner, &run_id);
     if let Err(e) = inner
         .store
@@ -489,7 +511,7 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim) {
     inner.wake.notify_one();
 }
 
-async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunStatus, CoordinatorError> {
+async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunResult, CoordinatorError> {
     let run = &claim.run;
     let revision = run.revision.ok_or_else(|| {
         CoordinatorError::Invalid(vec!["the run has no stored workflow revision".into()])
@@ -549,14 +571,22 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunStatus, Coo
     let observer = Arc::new(ServerObserver {
         logs: logs_tx,
         lines: std::sync::atomic::AtomicI64::new(0),
+        // What was over before this server restored the run (reused by a resume, or finished
+        // under a server that stopped) was counted then, or is not this run's doing.
+        finished_steps: Mutex::new(
+            detail
+                .steps
+                .iter()
+                .filter(|s| s.status.is_finished())
+                .map(|s| s.key.clone())
+                .collect(),
+        ),
     });
-    let result = inner
+    inner
         .runner
         .execute(prepared, observer)
         .await
-        .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))?;
-    metrics::counter!("containerops_runs_total", "status" => result.status.as_str()).increment(1);
-    Ok(result.status)
+        .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))
 }
 
 /// Record that a claimed run could not be carried out (its workflow no longer loads, a secret is
@@ -581,7 +611,13 @@ async fn fail_run(inner: &Inner, run: &RunRecord, reason: &str) {
             ..s.clone()
         })
         .collect();
-    let _ = inner.store.upsert_steps(&steps).await;
+    if inner.store.upsert_steps(&steps).await.is_ok() {
+        for step in &steps {
+            let at = |t: &Option<String>| t.as_deref().and_then(co_runner::parse_time);
+            let ran = crate::metrics::between(at(&step.started_at), at(&step.finished_at));
+            crate::metrics::step_finished(step.status, ran);
+        }
+    }
     let record = RunRecord {
         status: RunStatus::Failed,
         error: Some(reason.to_string()),
@@ -589,26 +625,29 @@ async fn fail_run(inner: &Inner, run: &RunRecord, reason: &str) {
         ..detail.run
     };
     let _ = inner.store.update_run(&record).await;
-    metrics::counter!("containerops_runs_total", "status" => RunStatus::Failed.as_str())
-        .increment(1);
 }
 
 /// What the server watches of a run it drives: log activity (for live streams) and metrics.
 struct ServerObserver {
     logs: watch::Sender<i64>,
     lines: std::sync::atomic::AtomicI64,
+    /// The keys of the steps that are over (each is counted in the metrics once, when it ends
+    /// here; those stored as over when the run was restored are not).
+    finished_steps: Mutex<HashSet<String>>,
 }
 
 impl Observer for ServerObserver {
     fn step_changed(&self, step: &StepView) {
-        if step.status.is_finished() {
-            if let (Some(start), Some(end)) = (step.started_at, step.finished_at) {
-                metrics::histogram!(
-                    "containerops_step_duration_seconds",
-                    "status" => step.status.as_str()
-                )
-                .record((end - start) as f64 / 1000.0);
-            }
+        let newly_finished = step.status.is_finished()
+            && self
+                .finished_steps
+                .lock()
+                .is_ok_and(|mut finished| finished.insert(step.key.clone()));
+        if newly_finished {
+            crate::metrics::step_finished(
+                step.status,
+                crate::metrics::between(step.started_at, step.finished_at),
+            );
         }
         self.logs.send_modify(|v| *v += 1);
     }

@@ -41,4 +41,7 @@ pub use config::{ServerConfig, ServerOptions};
 pub use coordinator::{Coordinator, CoordinatorConfig, RunRequest, Submitted};
 pub use crypto::SecretBox;
 pub use error::{ApiError, ServerError};
+pub use metrics::{
+    MetricFamily, MetricKind, BUILD_COMMIT, BUILD_VERSION, FAMILIES as METRIC_FAMILIES,
+};
 pub use serve::{serve, Server};

@@ -99,7 +99,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
 pub async fn metrics(State(state): State<AppState>) -> Response {
     // The queue depth is a fact of the shared store: read it at every scrape.
     if let Ok(queued) = state.store().count_queued().await {
-        metrics::gauge!(crate::metrics::QUEUE_DEPTH).set(queued as f64);
+        crate::metrics::queue_depth(queued);
     }
     match crate::metrics::render() {
         Some(text) => (

@@ -20,6 +20,7 @@ mod errors;
 mod health;
 mod hooks;
 mod logs;
+mod metrics;
 mod names;
 mod openapi;
 mod process;
