@@ -3,7 +3,11 @@
 //! [`load_manifests`] parses every YAML file under `deploy/kubernetes` (multi-document, with
 //! serde-saphyr into `serde_json::Value`), so the tests can check the manifests as data: each
 //! object names itself, the kustomization lists exactly the files, the Role grants exactly the
-//! backend's API calls, the Deployment, Service and RoleBinding fit together.
+//! backend's API calls, the Deployment, Service and RoleBinding fit together. [`promql`] finds
+//! the metric names in the Grafana dashboard's queries (`deploy/grafana`), which are checked
+//! against the metrics the server exposes.
+
+pub mod promql;
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +21,11 @@ pub fn repo_root() -> PathBuf {
 /// `deploy/kubernetes`.
 pub fn kubernetes_dir() -> PathBuf {
     repo_root().join("deploy/kubernetes")
+}
+
+/// `deploy/grafana`.
+pub fn grafana_dir() -> PathBuf {
+    repo_root().join("deploy/grafana")
 }
 
 /// One YAML document of a manifest file.
