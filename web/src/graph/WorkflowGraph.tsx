@@ -4,7 +4,6 @@ import {
   Background,
   Controls,
   Handle,
-  MiniMap,
   Position,
   ReactFlow,
   ReactFlowProvider,
@@ -13,12 +12,14 @@ import {
   type Edge,
   type Node,
   type NodeChange,
+  type NodeHandle,
   type NodeProps,
 } from '@xyflow/react';
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
 import type { WorkflowModel } from '../yaml/model';
-import { buildGraph, elkInput, navigationGrid, neighbour, stackLanes, withLanes, type ActionNodeData, type BuildOptions, type GNode, type LaneNodeData, type PortInfo } from './graphData';
+import { buildGraph, elkInput, handleBoxes, navigationGrid, neighbour, showsPorts, stackLanes, withLanes, type ActionNodeData, type BuildOptions, type GNode, type LaneNodeData, type PortInfo, type RunState } from './graphData';
 import { layoutInWorker } from './layout';
+import { CanvasMiniMap } from './MiniMap';
 import { duration } from './runState';
 
 export interface WiringEnd {
@@ -84,7 +85,6 @@ function ActionNodeView({ data, selected }: NodeProps<Node<ActionNodeData>>) {
   const status = run?.status ?? (mode === 'run' ? 'pending' : undefined);
   const statusWord = status && STATUS_WORDS.has(status) ? status : status ?? '';
   const counts = run && run.copies > 1 ? Object.entries(run.counts).map(([s, n]) => `${n} ${s}`).join(' · ') : null;
-  const rows = Math.max(inputs.length, outputs.length);
   return (
     <div
       className={`action-node${selected ? ' selected' : ''}${status ? ` st-${status}` : ''}${problems.length ? ' has-problems' : ''}${diff ? ` diff-${diff}` : ''}`}
@@ -118,7 +118,7 @@ function ActionNodeView({ data, selected }: NodeProps<Node<ActionNodeData>>) {
           {counts ? ` · ${counts}` : ''}
         </div>
       ) : null}
-      {rows > 0 && mode !== 'run' ? (
+      {showsPorts(mode, inputs.length, outputs.length) ? (
         <div className="an-ports">
           <div className="ports-in">
             {inputs.map((p) => (
@@ -207,8 +207,7 @@ const nodeTypes = { action: memo(ActionNodeView), lane: memo(LaneNodeView) };
 /** Above this many actions the graph opens zoomed on its start instead of fitted whole. */
 const BIG = 60;
 
-function runSig(d: ActionNodeData): string {
-  const r = d.run;
+function runSig(r: RunState | null): string {
   if (!r) return '';
   return `${r.status}:${JSON.stringify(r.counts)}:${r.attempts}:${r.startedAt ?? ''}:${r.finishedAt ?? ''}:${r.error ?? ''}`;
 }
@@ -221,9 +220,30 @@ function shapeKey(nodes: GNode[], edgeKey: string): string {
   return `${nodes.map((n) => `${n.id}:${n.height}`).join('|')}#${edgeKey}`;
 }
 
+/** React Flow's handles of an action node (see `handleBoxes`). */
+function flowHandles(n: GNode, d: ActionNodeData, mode: GraphProps['mode']): NodeHandle[] {
+  const ports = showsPorts(mode, d.inputs.length, d.outputs.length);
+  return handleBoxes(n.width, n.height, d.inputs.map((p) => p.name), d.outputs.map((p) => p.name), ports).map((h) => ({
+    id: h.id,
+    type: h.type,
+    position: h.side === 'left' ? Position.Left : Position.Right,
+    x: h.x,
+    y: h.y,
+    width: h.width,
+    height: h.height,
+  }));
+}
+
+/** `next` if any element differs from `prev`, else `prev` (React Flow then has nothing to adopt). */
+function sameOr<T>(prev: T[], next: T[]): T[] {
+  return prev.length === next.length && next.every((x, i) => x === prev[i]) ? prev : next;
+}
+
 function GraphInner(props: GraphProps) {
   const { model, mode, selected, onSelect, checkConnection, onConnect, onDropItem, contracts, run, problems, diff } = props;
-  const base = useMemo(() => buildGraph(model, { contracts, run, problems, diff }), [model, contracts, run, problems, diff]);
+  // The structure (nodes, ports, edges) does not depend on run states: a status poll on a run
+  // page only changes the nodes whose step changed.
+  const base = useMemo(() => buildGraph(model, { contracts, problems, diff }), [model, contracts, problems, diff]);
   const key = useMemo(() => shapeKey(base.nodes.filter((n) => n.type === 'action'), base.edges.map((e) => e.id).join(',')), [base]);
   const [layout, setLayout] = useState<{ key: string; positions: Map<string, { x: number; y: number }> } | null>(null);
   const [refusal, setRefusal] = useState<string | null>(null);
@@ -247,21 +267,24 @@ function GraphInner(props: GraphProps) {
   const graph = useMemo(() => (layout && layout.key === key ? withLanes(model, base, stackLanes(model, base, layout.positions)) : base), [layout, key, model, base]);
 
   // One React Flow node object per action, reused while nothing it shows changed, so a status
-  // update of one step re-renders one node (a 1,000-step run page stays responsive).
+  // update of one step re-renders one node (a 1,000-step run page stays responsive). Every node
+  // carries its size and handles: React Flow then never has to draw an off-screen node just to
+  // measure it, so only the visible ones are ever in the DOM.
   const cache = useRef(new Map<string, { sig: string; node: Node }>());
+  const placed = useRef<Node[]>([]);
   const [dragged, setDragged] = useState<Map<string, { x: number; y: number }>>(new Map());
   useEffect(() => {
     setDragged(new Map());
-  }, [graph]);
-  const nodes = useMemo<Node[]>(() => {
+  }, [layout, key]);
+  const laidOut = useMemo<Node[]>(() => {
     const next = new Map<string, { sig: string; node: Node }>();
     const out = graph.nodes.map((n) => {
-      const pos = dragged.get(n.id) ?? n.position;
       const d = n.data as ActionNodeData;
+      const state = n.type === 'action' ? (run?.get(n.id) ?? null) : null;
       const sig =
         n.type === 'action'
-          ? `${pos.x},${pos.y},${n.height},${n.id === selected},${mode},${runSig(d)},${d.problems.join('|')},${d.diff ?? ''},${portSig(d)},${d.subtitle},${d.action.matrixCount},${JSON.stringify(d.action.retry)}`
-          : `${pos.x},${pos.y},${n.width},${n.height},${(n.data as LaneNodeData).name}`;
+          ? `${n.position.x},${n.position.y},${n.height},${n.id === selected},${mode},${runSig(state)},${d.problems.join('|')},${d.diff ?? ''},${portSig(d)},${d.subtitle},${d.action.matrixCount},${JSON.stringify(d.action.retry)}`
+          : `${n.position.x},${n.position.y},${n.width},${n.height},${(n.data as LaneNodeData).name}`;
       const old = cache.current.get(n.id);
       if (old && old.sig === sig) {
         next.set(n.id, old);
@@ -270,23 +293,30 @@ function GraphInner(props: GraphProps) {
       const node: Node = {
         id: n.id,
         type: n.type,
-        position: pos,
+        position: n.position,
         width: n.width,
         height: n.height,
-        data: n.type === 'action' ? { ...n.data, mode } : n.data,
+        measured: { width: n.width, height: n.height },
+        data: n.type === 'action' ? { ...d, run: state, mode } : n.data,
         selectable: n.type === 'action',
         draggable: n.type === 'action',
         focusable: false,
         selected: n.id === selected,
         zIndex: n.type === 'lane' ? -1 : 1,
-        ...(n.type === 'lane' ? { style: { width: n.width, height: n.height } } : {}),
+        ...(n.type === 'lane' ? { style: { width: n.width, height: n.height }, handles: [] } : { handles: flowHandles(n, d, mode) }),
       };
       next.set(n.id, { sig, node });
       return node;
     });
     cache.current = next;
-    return out;
-  }, [graph, mode, selected, dragged]);
+    placed.current = sameOr(placed.current, out);
+    return placed.current;
+  }, [graph, mode, selected, run]);
+  // Nodes dragged in this view (never written to the file): only their objects change.
+  const nodes = useMemo<Node[]>(() => (dragged.size === 0 ? laidOut : laidOut.map((n) => {
+    const p = dragged.get(n.id);
+    return p ? { ...n, position: p } : n;
+  })), [laidOut, dragged]);
   const onNodesChange = useCallback((changes: NodeChange[]) => {
     const moves = changes.filter((c) => c.type === 'position' && c.position);
     if (moves.length === 0) return;
@@ -297,12 +327,16 @@ function GraphInner(props: GraphProps) {
     });
   }, []);
 
-  // Edge objects are reused too: only the ones whose animation flag changes are new.
+  // Edge objects are reused too: only the ones whose animation flag changes are new. Big graphs
+  // do not animate the edges into running steps: React Flow re-indexes every edge when one
+  // changes, and a 1,000-step run changes some every second.
+  const animate = mode === 'run' && model.actions.length <= BIG;
   const edgeCache = useRef(new Map<string, { sig: string; edge: Edge }>());
+  const edgesRef = useRef<Edge[]>([]);
   const edges = useMemo<Edge[]>(() => {
     const next = new Map<string, { sig: string; edge: Edge }>();
     const out = graph.edges.map((e) => {
-      const animated = mode === 'run' && run?.get(e.target)?.status === 'running';
+      const animated = animate && run?.get(e.target)?.status === 'running';
       const sig = `${e.sourceHandle ?? ''}>${e.targetHandle ?? ''}:${animated}:${mode}`;
       const old = edgeCache.current.get(e.id);
       if (old && old.sig === sig) {
@@ -325,8 +359,9 @@ function GraphInner(props: GraphProps) {
       return edge;
     });
     edgeCache.current = next;
-    return out;
-  }, [graph, mode, run]);
+    edgesRef.current = sameOr(edgesRef.current, out);
+    return edgesRef.current;
+  }, [graph, mode, run, animate]);
 
   // Small graphs are fitted into view; big ones open at a readable zoom on their first lanes
   // (fitting 1,000 nodes would put every one of them on screen and defeat virtualisation).
@@ -462,7 +497,7 @@ function GraphInner(props: GraphProps) {
       >
         <Background gap={24} />
         <Controls showInteractive={false} />
-        {model.actions.length > 40 ? <MiniMap pannable zoomable /> : null}
+        {model.actions.length > 40 ? <CanvasMiniMap nodes={nodes} /> : null}
       </ReactFlow>
       <GoToAction actions={model.actions.map((a) => ({ id: a.id, name: a.name, stage: a.stage }))} onGo={goTo} />
       {refusal ? (

@@ -80,6 +80,55 @@ export function nodeHeight(inputs: number, outputs: number): number {
   return HEADER_H + Math.max(inputs, outputs, 0) * PORT_H + 10;
 }
 
+/**
+ * Where the first port row starts inside a node (the CSS of `.action-node` fixes it): top border
+ * 1 + `.an-head` 22 + `.an-sub` 18 + the ports' top border 1 and padding 3.
+ */
+export const PORTS_TOP = 45;
+/** Port handles are 10 px squares centred on the node's edge, 6 px outside the port row. */
+const PORT_HANDLE = 10;
+/** Node-level and hidden handles: 5 px squares centred on the left/right edge, half-way down. */
+const EDGE_HANDLE = 5;
+
+/** One handle's box relative to its node, as React Flow measures it from the DOM. */
+export interface HandleBox {
+  id: string | null;
+  type: 'source' | 'target';
+  side: 'left' | 'right';
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** Whether a node draws its port rows (else its port handles sit hidden on its edges). */
+export function showsPorts(mode: 'view' | 'edit' | 'run', inputs: number, outputs: number): boolean {
+  return mode !== 'run' && Math.max(inputs, outputs) > 0;
+}
+
+/**
+ * The handles of an action node, computed from its ports, so React Flow places edges of nodes it
+ * has never drawn without rendering them off screen to measure them (a 1,000-action graph would
+ * mount every node once). Equal to what the DOM gives for the CSS in styles/app.css (the e2e
+ * tests compare them).
+ */
+export function handleBoxes(width: number, height: number, inputs: readonly string[], outputs: readonly string[], ports: boolean): HandleBox[] {
+  const mid = height / 2 - EDGE_HANDLE / 2;
+  const edge = (id: string | null, type: HandleBox['type']): HandleBox =>
+    type === 'target'
+      ? { id, type, side: 'left', x: -EDGE_HANDLE / 2, y: mid, width: EDGE_HANDLE, height: EDGE_HANDLE }
+      : { id, type, side: 'right', x: width - EDGE_HANDLE / 2, y: mid, width: EDGE_HANDLE, height: EDGE_HANDLE };
+  const out: HandleBox[] = [edge(null, 'target'), edge(null, 'source')];
+  const row = (i: number) => PORTS_TOP + i * PORT_H + (PORT_H - PORT_HANDLE) / 2;
+  inputs.forEach((name, i) => {
+    out.push(ports ? { id: `in:${name}`, type: 'target', side: 'left', x: 4 - 6 - PORT_HANDLE / 2, y: row(i), width: PORT_HANDLE, height: PORT_HANDLE } : edge(`in:${name}`, 'target'));
+  });
+  outputs.forEach((name, i) => {
+    out.push(ports ? { id: `out:${name}`, type: 'source', side: 'right', x: width - 1 + 6 + PORT_HANDLE / 2 - PORT_HANDLE, y: row(i), width: PORT_HANDLE, height: PORT_HANDLE } : edge(`out:${name}`, 'source'));
+  });
+  return out;
+}
+
 function portsOf(usedOutputs: Map<string, string[]>, a: ActionModel, contract: Contract | undefined): { inputs: PortInfo[]; outputs: PortInfo[] } {
   const inputs: PortInfo[] = [];
   const seen = new Set<string>();

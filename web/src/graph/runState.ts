@@ -73,39 +73,52 @@ export function duration(a: string | null, b: string | null, now: number): strin
 /** A graph model from the steps alone, for runs without a stored revision (e.g. CLI runs). */
 export function modelFromSteps(workflow: string, steps: readonly StepView[]): WorkflowModel {
   const stages: WorkflowModel['stages'] = [];
+  const byStageName = new Map<string, WorkflowModel['stages'][number]>();
   const actions: WorkflowModel['actions'] = [];
+  const byId = new Map<string, WorkflowModel['actions'][number]>();
+  const perStage = new Map<number, string[]>();
   const waitsFor = new Map<string, string[]>();
   let prev: string[] = [];
   for (const s of steps) {
-    let stage = stages.find((x) => x.name === s.stage);
+    let stage = byStageName.get(s.stage);
     if (!stage) {
-      const before = actions.filter((a) => a.stageIndex === stages.length - 1).map((a) => a.id);
+      const before = perStage.get(stages.length - 1) ?? [];
       if (before.length) prev = before;
       stage = { name: s.stage, index: stages.length, path: [], line: 0, finally: false };
       stages.push(stage);
+      byStageName.set(s.stage, stage);
     }
     const name = baseName(s.key || s.action);
-    if (actions.some((a) => a.id === name)) continue;
-    actions.push({
+    const seen = byId.get(name);
+    if (seen) {
+      seen.matrixCount += 1;
+      continue;
+    }
+    const members = perStage.get(stage.index) ?? [];
+    const action: WorkflowModel['actions'][number] = {
       id: name,
       name,
       stage: stage.name,
       stageIndex: stage.index,
-      index: actions.filter((a) => a.stageIndex === stage.index).length,
+      index: members.length,
       path: [],
       kind: 'image',
       image: null,
       component: null,
       with: {},
       needs: null,
-      matrixCount: steps.filter((x) => baseName(x.key || x.action) === name).length,
+      matrixCount: 1,
       retry: null,
       finally: false,
       line: 0,
       endLine: 0,
       refs: [],
       declaredOutputs: [],
-    });
+    };
+    actions.push(action);
+    byId.set(name, action);
+    members.push(name);
+    perStage.set(stage.index, members);
     waitsFor.set(name, prev);
   }
   return { format: 'native', name: workflow, description: null, inputs: {}, stages, actions, waitsFor, triggers: null };
