@@ -1,5 +1,4 @@
 // Two revisions of a workflow: changed nodes highlighted on the graph beside the text diff.
-import { useMemo } from 'react';
 import { api, enc } from '../api/client';
 import type { WorkflowRevision } from '../api/types';
 import { useContracts } from '../catalog';
@@ -8,7 +7,8 @@ import { hunks, lineDiff } from '../diff/lineDiff';
 import { WorkflowGraph } from '../graph/WorkflowGraph';
 import { Link } from '../Link';
 import { useApi } from '../useApi';
-import { readModel, type WorkflowModel } from '../yaml/model';
+import type { WorkflowModel } from '../yaml/model';
+import { useModelOf } from '../yaml/modelAsync';
 
 /**
  * Added and changed actions of `b` against `a`, the names of removed ones, and renames: an added
@@ -46,12 +46,11 @@ export function RevisionDiff({ name, from, to }: { name: string; from: number; t
     (signal) => Promise.all([from, to].map((r) => api.get<WorkflowRevision>(`/workflows/${enc(name)}/revisions/${r}`, { signal }))),
     [name, from, to],
   );
-  const models = useMemo(() => (data ? data.map((r) => readModel(r.yaml).model) : null), [data]);
-  const b = models?.[1] ?? null;
+  const a = useModelOf(data?.[0]?.yaml ?? null)?.model ?? null;
+  const b = useModelOf(data?.[1]?.yaml ?? null)?.model ?? null;
   const { lookup } = useContracts(b);
   if (error) return <main className="page"><p role="alert" className="error">{error}</p></main>;
   const [ra, rb] = data ?? [];
-  const a = models?.[0] ?? null;
   if (!ra || !rb || !a || !b) return <main className="page"><p className="muted">Loading…</p></main>;
   const { marks, removed, renamed } = graphDiff(a, b, ra.yaml, rb.yaml);
   return (

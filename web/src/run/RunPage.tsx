@@ -1,9 +1,9 @@
 // The live run page: the workflow's graph with every step's status from the start, a selected
 // step's log streaming live, its inputs (secrets masked), outputs and failure reason, a timeline,
 // and Cancel run / Rerun / Resume.
-import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { ApiError, api, enc } from '../api/client';
-import type { RunCreated, RunView, StepView, WorkflowRevision } from '../api/types';
+import type { LogLine, RunCreated, RunView, StepView, WorkflowRevision } from '../api/types';
 import { useContracts } from '../catalog';
 import { WorkflowGraph } from '../graph/WorkflowGraph';
 import { baseName, duration, modelFromSteps, nodeIdOf, runStates } from '../graph/runState';
@@ -12,10 +12,14 @@ import { navigate, type Route } from '../router';
 import { useWriteBlock } from '../session';
 import { StatusChip } from '../StatusChip';
 import { ago } from '../useApi';
-import { readModel, type WorkflowModel } from '../yaml/model';
+import type { WorkflowModel } from '../yaml/model';
+import { useModelOf } from '../yaml/modelAsync';
 import { triggerWord } from '../pages/Dashboard';
 import { LogStore, followLogs } from './logStream';
 import { Gantt } from './Gantt';
+import { LogView } from './LogView';
+
+const NO_LINES: readonly LogLine[] = [];
 
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
 
@@ -50,18 +54,28 @@ function useRun(id: string): { run: RunView | null; error: string | null; reload
   return { run, error, reload: () => { setTick((t) => t + 1); } };
 }
 
+/**
+ * The graph of a run: its revision's text (parsed off the main thread when big), or, for a run
+ * without a stored revision (or whose revision cannot be read), one made from its steps.
+ */
 function useModel(run: RunView | null): WorkflowModel | null {
-  const [rev, setRev] = useState<WorkflowRevision | null>(null);
+  const [rev, setRev] = useState<{ yaml: string } | 'none' | null>(null);
   const workflow = run?.workflow;
   const revision = run?.revision;
   useEffect(() => {
-    if (!workflow || revision === null || revision === undefined) return;
-    api.get<WorkflowRevision>(`/workflows/${enc(workflow)}/revisions/${revision}`).then(setRev).catch(() => undefined);
+    if (!workflow) return;
+    if (revision === null || revision === undefined) {
+      setRev('none');
+      return;
+    }
+    api.get<WorkflowRevision>(`/workflows/${enc(workflow)}/revisions/${revision}`).then(setRev).catch(() => { setRev('none'); });
   }, [workflow, revision]);
-  const fromYaml = useMemo(() => (rev ? readModel(rev.yaml).model : null), [rev]);
-  const stepShape = run ? run.steps.map((s) => `${s.stage}/${s.key}`).join(',') : '';
+  const parsed = useModelOf(rev && rev !== 'none' ? rev.yaml : null);
+  const fromYaml = parsed?.model ?? null;
+  const noText = rev === 'none' || (parsed !== null && parsed.model === null);
+  const stepShape = run && noText ? run.steps.map((s) => `${s.stage}/${s.key}`).join(',') : '';
   // eslint-disable-next-line react-hooks/exhaustive-deps
-  const fromSteps = useMemo(() => (run ? modelFromSteps(run.workflow, run.steps) : null), [run?.workflow, stepShape]);
+  const fromSteps = useMemo(() => (run && noText ? modelFromSteps(run.workflow, run.steps) : null), [run?.workflow, noText, stepShape]);
   return fromYaml ?? fromSteps;
 }
 
@@ -203,23 +217,9 @@ function maskedInputs(model: WorkflowModel, step: StepView): [string, string][] 
 }
 
 function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model: WorkflowModel; step: StepView | null; route: Extract<Route, { page: 'run' }>; logs: LogStore; now: number }) {
-  const logVersion = useSyncExternalStore(logs.subscribe, logs.getVersion);
+  // Re-renders when lines arrive (the log store lives outside React state).
+  useSyncExternalStore(logs.subscribe, logs.getVersion);
   const streamState = logs.state;
-  const logRef = useRef<HTMLDivElement>(null);
-  const follow = useRef(true);
-  const lines = useMemo(() => {
-    if (!step) return [];
-    return [...(logs.buffer.byStep.get(step.key) ?? [])];
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [logs, step, logVersion]);
-  useEffect(() => {
-    const el = logRef.current;
-    if (!el) return;
-    if (route.line !== null) {
-      el.querySelector(`#L${route.line}`)?.scrollIntoView({ block: 'center' });
-      follow.current = false;
-    } else if (follow.current) el.scrollTop = el.scrollHeight;
-  }, [lines, route.line]);
   if (!step) {
     return (
       <aside className="step-panel">
@@ -229,16 +229,14 @@ function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model
         <h3>Steps</h3>
         <ul className="step-list">
           {run.steps.map((s) => (
-            <li key={s.key}>
-              <Link to={{ page: 'run', id: run.id, step: s.key, line: null }}>{s.key}</Link> <StatusChip status={s.status} />
-            </li>
+            <StepItem key={s.key} runId={run.id} step={s.key} status={s.status} />
           ))}
         </ul>
       </aside>
     );
   }
   const copies = run.steps.filter((s) => baseName(s.key) === baseName(step.key));
-  const shown = lines.length > 5000 ? lines.slice(-5000) : lines;
+  const lines = logs.buffer.byStep.get(step.key) ?? NO_LINES;
   return (
     <aside className="step-panel" aria-label={`step ${step.key}`}>
       <div className="row">
@@ -288,32 +286,28 @@ function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model
       <h3>
         Log <span className="muted small">({streamState})</span>
       </h3>
-      <div
-        className="log"
-        ref={logRef}
-        role="log"
-        aria-label={`log of ${step.key}`}
-        onScroll={(e) => {
-          const el = e.currentTarget;
-          follow.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 8;
-        }}
-      >
-        {shown.length === 0 ? <span className="muted">{step.status === 'pending' ? 'Not started yet.' : 'No lines yet.'}</span> : null}
-        {shown.map((l) => (
-          <div key={l.seq} id={`L${l.seq}`} className={`log-line${l.stream === 'stderr' ? ' stderr' : ''}${route.line === l.seq ? ' target' : ''}`}>
-            <Link className="ln" to={{ page: 'run', id: run.id, step: step.key, line: l.seq }} aria-label={`line ${l.seq}`}>
-              {l.seq}
-            </Link>
-            <span className="txt">
-              {step.attempts > 1 ? <span className="attempt">#{l.attempt} </span> : null}
-              {l.text}
-            </span>
-          </div>
-        ))}
-      </div>
+      <LogView
+        key={step.key}
+        lines={lines}
+        count={lines.length}
+        runId={run.id}
+        step={step.key}
+        target={route.line}
+        attempts={step.attempts > 1}
+        empty={step.status === 'pending' ? 'Not started yet.' : 'No lines yet.'}
+      />
     </aside>
   );
 }
+
+/** One entry of the step list; re-renders only when its status changes (a run may have 1,000s). */
+const StepItem = memo(function StepItem({ runId, step, status }: { runId: string; step: string; status: string }) {
+  return (
+    <li>
+      <Link to={{ page: 'run', id: runId, step, line: null }}>{step}</Link> <StatusChip status={status} />
+    </li>
+  );
+});
 
 function KeyValues({ entries }: { entries: [string, string][] }) {
   if (entries.length === 0) return <p className="muted small">none</p>;
