@@ -4,31 +4,17 @@ import { ApiError, api, enc } from './api/client';
 import type { RunCreated } from './api/types';
 import { navigate } from './router';
 import type { InputDecl } from './yaml/model';
+import { typedValue } from './typed';
 
 function initial(d: InputDecl): string {
   if (d.default === null || d.default === undefined) return '';
   return typeof d.default === 'string' ? d.default : JSON.stringify(d.default);
 }
 
-/** The value sent for an input, or a problem with it. */
+/** The value sent for a workflow input (nothing: the default applies), or a problem with it. */
 export function convertInput(d: InputDecl, raw: string): { value?: unknown; problem?: string } {
   if (raw === '') return d.required && d.default === null ? { problem: 'required' } : {};
-  switch (d.type) {
-    case 'int':
-      return /^-?\d+$/.test(raw.trim()) ? { value: Number(raw) } : { problem: 'must be a whole number' };
-    case 'float':
-      return Number.isFinite(Number(raw)) ? { value: Number(raw) } : { problem: 'must be a number' };
-    case 'bool':
-      return raw === 'true' || raw === 'false' ? { value: raw === 'true' } : { problem: 'must be true or false' };
-    case 'json':
-      try {
-        return { value: JSON.parse(raw) as unknown };
-      } catch {
-        return { problem: 'must be JSON' };
-      }
-    default:
-      return { value: raw };
-  }
+  return typedValue(d.type, raw, { expressions: false });
 }
 
 export function RunForm({ workflow, revision, inputs, blocked, onClose }: { workflow: string; revision: number | null; inputs: Record<string, InputDecl>; blocked: string | null; onClose?: () => void }) {

@@ -13,7 +13,8 @@ import { navigate } from '../router';
 import { useWriteBlock } from '../session';
 import { addAction, deleteAction, EditError, emptyWorkflow, renameAction, setActionField, setInput, wire, wiringProblem, type Port } from '../yaml/edits';
 import { readModel, type ActionModel, type WorkflowModel } from '../yaml/model';
-import { apply, PatchError, type Json } from '../yaml/patch';
+import { apply, PatchError } from '../yaml/patch';
+import { typedValue } from '../typed';
 import { commit, current, redo, start, undo, type History } from './history';
 import { YamlEditor, type LineProblem } from './YamlEditor';
 
@@ -490,27 +491,6 @@ function valueText(v: unknown): string {
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
 
-/** The typed value to write for an input, or a problem. */
-export function typedValue(type: string | null, raw: string): { value?: Json; problem?: string } {
-  if (raw.includes('${{')) return { value: raw };
-  switch (type) {
-    case 'int':
-      return /^-?\d+$/.test(raw) ? { value: Number(raw) } : { problem: `must be an int (or an expression)` };
-    case 'float':
-      return raw !== '' && Number.isFinite(Number(raw)) ? { value: Number(raw) } : { problem: 'must be a number' };
-    case 'bool':
-      return raw === 'true' || raw === 'false' ? { value: raw === 'true' } : { problem: 'must be true or false' };
-    case 'json':
-      try {
-        return { value: JSON.parse(raw) as Json };
-      } catch {
-        return { problem: 'must be JSON' };
-      }
-    default:
-      return { value: raw };
-  }
-}
-
 function Inspector({ action, view, blocked, edit, onRenamed }: { action: ActionModel; view: ComponentView | undefined; blocked: string | null; edit: (f: (t: string) => string) => void; onRenamed: (id: string) => void }) {
   const [name, setName] = useState(action.name);
   const [secrets, setSecrets] = useState<string[]>([]);
@@ -539,7 +519,7 @@ function Inspector({ action, view, blocked, edit, onRenamed }: { action: ActionM
       edit((t) => setInput(t, action.id, k, undefined));
       return;
     }
-    const c = typedValue(type, raw);
+    const c = typedValue(type, raw, { expressions: true });
     setProblems((p) => ({ ...p, [k]: c.problem ?? '' }));
     if (c.value !== undefined) {
       const v = c.value;
