@@ -5,6 +5,8 @@ import type { LogLine, RunView, StepView } from '../src/api/types';
 
 export const STAGES = 20;
 export const PER_STAGE = 50;
+/** Log lines the stream replays on connecting. */
+export const BACKLOG = 5000;
 
 /** A workflow of STAGES × PER_STAGE actions; each action reads an output of one in the stage before. */
 export function bigWorkflow(): string {
@@ -20,10 +22,13 @@ export function bigWorkflow(): string {
   return s;
 }
 
+/** Wall-clock time the page loaded: the run started then. */
+const loaded = Date.now();
+
 function stepsAt(t: number): StepView[] {
   // Steps start one stage per 2 s; each runs 1.5 s.
   const out: StepView[] = [];
-  const t0 = Date.parse('2026-01-01T00:00:00Z');
+  const t0 = loaded;
   for (let st = 0; st < STAGES; st++) {
     for (let a = 0; a < PER_STAGE; a++) {
       const start = st * 2000;
@@ -75,7 +80,9 @@ export function install(): void {
     }
     return json({ error: { code: 'not_found', message: p, details: null } }, 404);
   };
-  // Live log lines: 200 a second across the running steps.
+  // The log stream: on connecting, a backlog of 5,000 lines of `s0-a0` (a long log the server
+  // replays); then 300 lines a second: 200 across the running stage's steps and 100 more of
+  // `s0-a0` (a chatty step whose log is open in the benchmark).
   class FakeSource extends EventTarget {
     static readonly CLOSED = 2;
     readyState = 1;
@@ -83,16 +90,24 @@ export function install(): void {
     onerror: (() => void) | null = null;
     private timer: number;
     private seq = 0;
+    private emit(step: string) {
+      this.seq += 1;
+      const line: LogLine = { seq: this.seq, step, action: step, attempt: 1, stream: 'stdout', ts: new Date().toISOString(), text: `line ${this.seq} of the benchmark log: ${step} is doing its work` };
+      this.dispatchEvent(new MessageEvent('log', { data: JSON.stringify(line) }));
+    }
     constructor() {
       super();
+      // The backlog arrives in chunks of 500 lines, as it would from the network.
+      for (let c = 0; c < BACKLOG; c += 500) {
+        window.setTimeout(() => {
+          for (let i = 0; i < 500; i++) this.emit('s0-a0');
+        }, 0);
+      }
       this.timer = window.setInterval(() => {
         const t = performance.now() - began;
         const st = Math.min(STAGES - 1, Math.floor(t / 2000));
-        for (let i = 0; i < 20; i++) {
-          this.seq += 1;
-          const line: LogLine = { seq: this.seq, step: `s${st}-a${i % PER_STAGE}`, action: `s${st}-a${i % PER_STAGE}`, attempt: 1, stream: 'stdout', ts: new Date().toISOString(), text: `line ${this.seq} of the benchmark log` };
-          this.dispatchEvent(new MessageEvent('log', { data: JSON.stringify(line) }));
-        }
+        for (let i = 0; i < 20; i++) this.emit(`s${st}-a${i % PER_STAGE}`);
+        for (let i = 0; i < 10; i++) this.emit('s0-a0');
       }, 100);
     }
     close() {
