@@ -22,6 +22,8 @@ export type Diagnostic = Schemas['DiagnosticView'];
 export type ValidateResult = Schemas['ValidateResult'];
 export type RunCreated = Schemas['RunCreated'];
 export type ErrorBody = Schemas['ErrorBody'];
+export type DashboardView = Schemas['DashboardView'];
+export type WorkflowGraphView = Schemas['WorkflowGraph'];
 
 
 /** The answer of `/api/v1/session` (POST and GET). */

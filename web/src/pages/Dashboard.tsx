@@ -1,36 +1,20 @@
 import { api } from '../api/client';
-import type { RunSummary, WorkflowSummary } from '../api/types';
+import type { DashboardView, RunSummary } from '../api/types';
 import { Link } from '../Link';
 import { ago, useApi } from '../useApi';
 import { StatusChip } from '../StatusChip';
 
-interface Overview {
-  workflows: WorkflowSummary[];
-  recent: RunSummary[];
-  queued: number;
-  queuedMore: boolean;
-}
-
-async function loadOverview(signal: AbortSignal): Promise<Overview> {
-  const [w, r, q] = await Promise.all([
-    api.get<{ workflows: WorkflowSummary[] }>('/workflows', { signal }),
-    api.get<{ runs: RunSummary[]; next?: string | null }>('/runs', { query: { limit: 100 }, signal }),
-    api.get<{ runs: RunSummary[]; next?: string | null }>('/runs', { query: { status: 'queued', limit: 100 }, signal }),
-  ]);
-  return { workflows: w.workflows, recent: r.runs, queued: q.runs.length, queuedMore: !!q.next };
-}
-
 export function Dashboard() {
-  const { data, error } = useApi(loadOverview, []);
-  const latest = new Map<string, RunSummary>();
-  for (const r of data?.recent ?? []) if (!latest.has(r.workflow)) latest.set(r.workflow, r);
+  // One request: every workflow with its latest run (kept by the store, however old), the newest
+  // runs and the queue depth.
+  const { data, error } = useApi((signal) => api.get<DashboardView>('/dashboard', { signal }), []);
   return (
     <main className="page">
       <div className="page-head">
         <h1>Workflows</h1>
         <span className="spacer" />
         <span className="queue" aria-label="queue depth">
-          Queue: <strong>{data ? `${data.queued}${data.queuedMore ? '+' : ''}` : '…'}</strong> waiting
+          Queue: <strong>{data ? data.queue.queued : '…'}</strong> waiting{data && data.queue.running > 0 ? `, ${data.queue.running} running` : ''}
         </span>
         <Link className="button primary" to={{ page: 'new' }}>
           New workflow
@@ -48,7 +32,7 @@ export function Dashboard() {
         </thead>
         <tbody>
           {data?.workflows.map((w) => {
-            const r = latest.get(w.name);
+            const r = w.latest_run;
             return (
               <tr key={w.name}>
                 <td>
@@ -78,7 +62,7 @@ export function Dashboard() {
         </tbody>
       </table>
       <h2>Recent runs</h2>
-      <RunTable runs={data?.recent.slice(0, 15) ?? []} />
+      <RunTable runs={data?.recent_runs ?? []} />
     </main>
   );
 }
