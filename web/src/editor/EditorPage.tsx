@@ -12,6 +12,7 @@ import { RunForm } from '../RunForm';
 import { navigate } from '../router';
 import { useWriteBlock } from '../session';
 import { addAction, deleteAction, EditError, emptyWorkflow, renameAction, setActionField, setInput, wire, wiringProblem, type Port } from '../yaml/edits';
+import { modelFromGraph } from '../yaml/graphModel';
 import { readModel, type ActionModel, type WorkflowModel } from '../yaml/model';
 import { apply, PatchError } from '../yaml/patch';
 import { typedValue } from '../typed';
@@ -105,9 +106,12 @@ function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string)
   const [reveal, setReveal] = useState<{ line: number; seq: number } | null>(null);
 
   const parsed = useMemo(() => readModel(text), [text]);
+  // A seed-format flow is drawn from the server's graph of the text (the validator's answer).
+  const [seedGraph, setSeedGraph] = useState<WorkflowModel | null>(null);
+  const shown = parsed.model?.format === 'seed' ? seedGraph : parsed.model;
   const lastGood = useRef<WorkflowModel | null>(null);
-  if (parsed.model) lastGood.current = parsed.model;
-  const model = parsed.model ?? lastGood.current;
+  if (shown) lastGood.current = shown;
+  const model = shown ?? lastGood.current;
   const { lookup, views } = useContracts(model, initial.bindings);
 
   const change = useCallback((next: string, source: string) => {
@@ -149,14 +153,16 @@ function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string)
   // The server's validator, a moment after the last change. `validated` is the text the shown
   // problems belong to (the problems panel is aria-busy until it is the current text).
   const [validated, setValidated] = useState<string | null>(null);
+  const seed = parsed.model?.format === 'seed';
   useEffect(() => {
     const ctl = new AbortController();
     const t = window.setTimeout(() => {
       api
-        .post<ValidateResult>('/validate', { body: text, yaml: true, query: { kind: 'workflow', file: 'workflow.yaml' }, signal: ctl.signal })
+        .post<ValidateResult>('/validate', { body: text, yaml: true, query: { kind: 'workflow', file: 'workflow.yaml', graph: seed ? 'true' : undefined }, signal: ctl.signal })
         .then((r) => {
           setDiagnostics(r.diagnostics);
           setValidated(text);
+          if (r.graph) setSeedGraph(modelFromGraph(r.graph, text.split('\n').length));
         })
         .catch(() => undefined);
     }, 350);
@@ -164,7 +170,7 @@ function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string)
       window.clearTimeout(t);
       ctl.abort();
     };
-  }, [text]);
+  }, [text, seed]);
 
   const problemsByNode = useMemo(() => {
     const m = new Map<string, string[]>();
@@ -345,7 +351,7 @@ function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string)
               label="canvas graph"
             />
           ) : (
-            <p className="muted pad">The YAML does not parse yet.</p>
+            <p className="muted pad">{parsed.model?.format === 'seed' ? 'Drawing the flow as the server reads it…' : 'The YAML does not parse yet.'}</p>
           )}
           {sel && model ? <Inspector key={sel.id} action={sel} view={sel.component ? views.get(sel.component) : undefined} blocked={blocked} edit={edit} onRenamed={setSelected} /> : null}
         </section>

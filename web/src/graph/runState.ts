@@ -25,10 +25,6 @@ export function foldStatus(counts: Record<string, number>): string {
 
 /** Node id of the action a step belongs to. */
 export function nodeIdOf(model: WorkflowModel, step: Pick<StepView, 'stage' | 'action' | 'key'>): string | null {
-  if (model.format === 'seed') {
-    const a = model.actions.find((x) => x.stage === step.stage && x.name === baseName(step.action));
-    return a?.id ?? null;
-  }
   const name = baseName(step.key || step.action);
   return model.actions.some((a) => a.id === name) ? name : null;
 }
@@ -43,7 +39,7 @@ export function runStates(model: WorkflowModel, steps: readonly StepView[]): Map
     idSets.set(model, ids);
   }
   for (const s of steps) {
-    const id = model.format === 'seed' ? nodeIdOf(model, s) : ids.has(baseName(s.key || s.action)) ? baseName(s.key || s.action) : null;
+    const id = ids.has(baseName(s.key || s.action)) ? baseName(s.key || s.action) : null;
     if (!id) continue;
     const cur = out.get(id) ?? { status: 'pending', counts: {}, copies: 0, attempts: 0, startedAt: null, finishedAt: null, error: null };
     cur.counts[s.status] = (cur.counts[s.status] ?? 0) + 1;

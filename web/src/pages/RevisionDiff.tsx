@@ -8,7 +8,7 @@ import { WorkflowGraph } from '../graph/WorkflowGraph';
 import { Link } from '../Link';
 import { useApi } from '../useApi';
 import type { WorkflowModel } from '../yaml/model';
-import { useModelOf } from '../yaml/modelAsync';
+import { useShownModel } from '../yaml/modelAsync';
 
 /**
  * Added and changed actions of `b` against `a`, the names of removed ones, and renames: an added
@@ -46,8 +46,9 @@ export function RevisionDiff({ name, from, to }: { name: string; from: number; t
     (signal) => Promise.all([from, to].map((r) => api.get<WorkflowRevision>(`/workflows/${enc(name)}/revisions/${r}`, { signal }))),
     [name, from, to],
   );
-  const a = useModelOf(data?.[0]?.yaml ?? null)?.model ?? null;
-  const b = useModelOf(data?.[1]?.yaml ?? null)?.model ?? null;
+  const graph = (r: number) => `/workflows/${enc(name)}/graph?revision=${r}`;
+  const a = useShownModel(data?.[0]?.yaml ?? null, graph(from))?.model ?? null;
+  const b = useShownModel(data?.[1]?.yaml ?? null, graph(to))?.model ?? null;
   const { lookup } = useContracts(b);
   if (error) return <main className="page"><p role="alert" className="error">{error}</p></main>;
   const [ra, rb] = data ?? [];

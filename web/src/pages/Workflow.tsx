@@ -8,7 +8,7 @@ import { RunForm } from '../RunForm';
 import { navigate } from '../router';
 import { useWriteBlock } from '../session';
 import { ago, useApi } from '../useApi';
-import { useModelOf } from '../yaml/modelAsync';
+import { useShownModel } from '../yaml/modelAsync';
 import { RunTable } from './Dashboard';
 
 export function Workflow({ name }: { name: string }) {
@@ -18,7 +18,7 @@ export function Workflow({ name }: { name: string }) {
   const blocked = useWriteBlock();
   const [running, setRunning] = useState(false);
   const [selected, setSelected] = useState<string | null>(null);
-  const model = useModelOf(wf.data?.yaml ?? null)?.model ?? null;
+  const model = useShownModel(wf.data?.yaml ?? null, wf.data ? `/workflows/${enc(name)}/graph?revision=${wf.data.revision}` : null)?.model ?? null;
   const bindings = useMemo(() => bindingsOf(wf.data), [wf.data]);
   const { lookup } = useContracts(model, bindings);
   const triggers = model?.triggers ?? null;

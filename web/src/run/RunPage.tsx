@@ -13,7 +13,7 @@ import { useWriteBlock } from '../session';
 import { StatusChip } from '../StatusChip';
 import { ago } from '../useApi';
 import type { WorkflowModel } from '../yaml/model';
-import { useModelOf } from '../yaml/modelAsync';
+import { useShownModel } from '../yaml/modelAsync';
 import { triggerWord } from '../pages/Dashboard';
 import { LogStore, followLogs } from './logStream';
 import { Gantt } from './Gantt';
@@ -70,7 +70,7 @@ function useModel(run: RunView | null): WorkflowModel | null {
     }
     api.get<WorkflowRevision>(`/workflows/${enc(workflow)}/revisions/${revision}`).then(setRev).catch(() => { setRev('none'); });
   }, [workflow, revision]);
-  const parsed = useModelOf(rev && rev !== 'none' ? rev.yaml : null);
+  const parsed = useShownModel(rev && rev !== 'none' ? rev.yaml : null, run ? `/runs/${enc(run.id)}/graph` : null);
   const fromYaml = parsed?.model ?? null;
   const noText = rev === 'none' || (parsed !== null && parsed.model === null);
   const stepShape = run && noText ? run.steps.map((s) => `${s.stage}/${s.key}`).join(',') : '';

@@ -14,7 +14,7 @@ export interface Ref {
 }
 
 export interface ActionModel {
-  /** Unique node id: the action name (native), `stage/action/job` names joined for seed jobs. */
+  /** Unique node id: the action's name (a seed-format job's: `stage.action.job`, from the server's graph). */
   id: string;
   name: string;
   stage: string;
@@ -35,7 +35,7 @@ export interface ActionModel {
   line: number;
   endLine: number;
   refs: Ref[];
-  /** Outputs a seed job declares. */
+  /** Outputs a seed-format job declares. */
   declaredOutputs: string[];
 }
 
@@ -150,7 +150,11 @@ export function readModel(text: string): ModelResult {
   const lines = new Lines(text);
   const lineAt = (n: unknown) => lines.line(((n as Node | null)?.range ?? [0])[0]);
   const endAt = (n: unknown) => lines.line(Math.max(0, ((n as Node | null)?.range ?? [0, 0, 1])[2] - 1));
-  if (get(root, 'uri') !== undefined) return { model: readSeed(root, lineAt, endAt), error: null };
+  if (get(root, 'uri') !== undefined) {
+    // A seed-format flow: its jobs, stages and subscriptions are read by the server's parser
+    // (graphModel.ts shows its graph); here only what names it.
+    return { model: { format: 'seed', name: str(get(root, 'uri')) ?? '', description: str(get(root, 'title')), inputs: {}, stages: [], actions: [], waitsFor: new Map(), triggers: null }, error: null };
+  }
 
   const inputs: Record<string, InputDecl> = {};
   const inputsNode = get(root, 'inputs');
@@ -250,92 +254,6 @@ function previousNonEmpty(byStage: Map<number, string[]>, stageIndex: number): s
     if (l && l.length > 0) return l;
   }
   return [];
-}
-
-/** A seed-format flow: stages are lanes, each job of each action is a node. */
-function readSeed(root: YAMLMap, lineAt: (n: unknown) => number, endAt: (n: unknown) => number): WorkflowModel {
-  const stages: StageModel[] = [];
-  const actions: ActionModel[] = [];
-  const waitsFor = new Map<string, string[]>();
-  let previous: string[] = [];
-  const stagesNode = get(root, 'stages');
-  if (isSeq(stagesNode)) {
-    stagesNode.items.forEach((s, si) => {
-      if (!isMap(s)) return;
-      const type = str(get(s, 'type'));
-      if (type === 'start' || type === 'end') return;
-      const stage: StageModel = { name: str(get(s, 'name')) ?? `(stage ${si + 1})`, index: stages.length, path: ['stages', si], line: lineAt(s), finally: false };
-      stages.push(stage);
-      const sequence = str(get(s, 'sequencing')) === 'sequence';
-      const acts = get(s, 'actions');
-      const stageJobs: string[] = [];
-      let chainPrev = previous;
-      if (isSeq(acts)) {
-        acts.items.forEach((a, ai) => {
-          if (!isMap(a)) return;
-          const actionName = str(get(a, 'name')) ?? `(action ${ai + 1})`;
-          const jobs = get(a, 'jobs');
-          let jobPrev = sequence ? chainPrev : previous;
-          const actionJobs: string[] = [];
-          if (isSeq(jobs)) {
-            jobs.items.forEach((j, ji) => {
-              if (!isMap(j)) return;
-              const name = str(get(j, 'name')) ?? `(job ${ji + 1})`;
-              const id = `${stage.name}.${actionName}.${name}`;
-              const subs = get(j, 'subscriptions');
-              const refs: Ref[] = [];
-              if (isSeq(subs)) {
-                for (const sub of subs.items) {
-                  for (const [k, v] of Object.entries(obj(sub))) {
-                    const m = /^([^.]+)\.([^.]+)\.([^[]+)\[([^\]]+)\]$/.exec(k);
-                    if (m?.[1] && m[2] && m[3] && m[4]) refs.push({ input: typeof v === 'string' ? v : k, action: `${m[1]}.${m[2]}.${m[3]}`, output: m[4] });
-                  }
-                }
-              }
-              const outs = js(get(j, 'outputs'));
-              actions.push({
-                id,
-                name,
-                stage: stage.name,
-                stageIndex: stage.index,
-                index: actions.filter((x) => x.stageIndex === stage.index).length,
-                path: ['stages', si, 'actions', ai, 'jobs', ji],
-                kind: 'seed-job',
-                image: str(get(j, 'endpoint')),
-                component: null,
-                with: {},
-                needs: null,
-                matrixCount: 1,
-                retry: null,
-                finally: false,
-                line: lineAt(j),
-                endLine: endAt(j),
-                refs,
-                declaredOutputs: Array.isArray(outs) ? outs.map(String) : [],
-              });
-              waitsFor.set(id, jobPrev);
-              jobPrev = [id];
-              actionJobs.push(id);
-            });
-          }
-          if (sequence) chainPrev = actionJobs.length ? [actionJobs[actionJobs.length - 1] ?? ''] : chainPrev;
-          stageJobs.push(...(sequence ? [] : actionJobs));
-          if (sequence && actionJobs.length) stageJobs.splice(0, stageJobs.length, actionJobs[actionJobs.length - 1] ?? '');
-        });
-      }
-      previous = stageJobs.length ? stageJobs : previous;
-    });
-  }
-  return {
-    format: 'seed',
-    name: str(get(root, 'uri')) ?? '',
-    description: str(get(root, 'title')),
-    inputs: {},
-    stages,
-    actions,
-    waitsFor,
-    triggers: null,
-  };
 }
 
 /** Every action that `id` waits for, directly or not. */

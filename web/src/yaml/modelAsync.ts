@@ -1,6 +1,10 @@
 // The workflow model of a text, for pages that only show it (workflow, run, revision diff): big
-// texts are parsed in a Web Worker so the page stays responsive; small ones right away.
+// texts are parsed in a Web Worker so the page stays responsive; small ones right away. A
+// seed-format flow's graph is the server's (see graphModel.ts).
 import { useEffect, useMemo, useState } from 'react';
+import { api } from '../api/client';
+import type { WorkflowGraphView } from '../api/types';
+import { modelFromGraph } from './graphModel';
 import { readModel, type ModelResult } from './model';
 
 /** Texts up to this many characters are parsed on the main thread (a few ms). */
@@ -49,4 +53,35 @@ export function useModelOf(text: string | null): ModelResult | null {
   if (text === null) return null;
   if (sync) return sync;
   return big?.text === text ? big.result : null;
+}
+
+/**
+ * The model a page shows for a stored text: `useModelOf(text)`, except for a seed-format flow,
+ * whose graph comes from the server (`graphPath`: `/workflows/NAME/graph?revision=N` or
+ * `/runs/ID/graph`). Null while loading.
+ */
+export function useShownModel(text: string | null, graphPath: string | null): ModelResult | null {
+  const parsed = useModelOf(text);
+  const seed = parsed?.model?.format === 'seed';
+  const [graph, setGraph] = useState<{ path: string; result: ModelResult } | null>(null);
+  useEffect(() => {
+    if (!seed || !graphPath || text === null) return;
+    const ctl = new AbortController();
+    const lines = text.split('\n').length;
+    api
+      .get<WorkflowGraphView>(graphPath, { signal: ctl.signal })
+      .then((g) => {
+        setGraph({ path: graphPath, result: { model: modelFromGraph(g, lines), error: null } });
+      })
+      .catch((e: unknown) => {
+        if (!ctl.signal.aborted) setGraph({ path: graphPath, result: { model: parsed.model, error: { line: 1, message: e instanceof Error ? e.message : String(e) } } });
+      });
+    return () => {
+      ctl.abort();
+    };
+    // `parsed` only matters through `seed` (and as what to show if the server cannot answer).
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [seed, graphPath, text]);
+  if (!seed) return parsed;
+  return graph?.path === graphPath ? graph.result : null;
 }
