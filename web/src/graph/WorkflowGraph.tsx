@@ -243,7 +243,8 @@ function GraphInner(props: GraphProps) {
   const { model, mode, selected, onSelect, checkConnection, onConnect, onDropItem, contracts, run, problems, diff } = props;
   // The structure (nodes, ports, edges) does not depend on run states: a status poll on a run
   // page only changes the nodes whose step changed.
-  const base = useMemo(() => buildGraph(model, { contracts, problems, diff }), [model, contracts, problems, diff]);
+  const compact = mode === 'run';
+  const base = useMemo(() => buildGraph(model, { contracts, problems, diff, compact }), [model, contracts, problems, diff, compact]);
   const key = useMemo(() => shapeKey(base.nodes.filter((n) => n.type === 'action'), base.edges.map((e) => e.id).join(',')), [base]);
   const [layout, setLayout] = useState<{ key: string; positions: Map<string, { x: number; y: number }> } | null>(null);
   const [refusal, setRefusal] = useState<string | null>(null);

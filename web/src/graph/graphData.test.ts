@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { StepView } from '../api/types';
 import { readModel } from '../yaml/model';
-import { buildGraph, elkInput, navigationGrid, neighbour, type ActionNodeData } from './graphData';
+import { buildGraph, elkInput, handleBoxes, stackLanes, navigationGrid, neighbour, nodeHeight, PORTS_TOP, RUN_NODE_H, type ActionNodeData } from './graphData';
 import { foldStatus, runStates } from './runState';
 
 const ci = readFileSync(join(__dirname, '..', '..', '..', 'examples', 'ci-pipeline', 'workflow.yaml'), 'utf8');
@@ -45,5 +45,28 @@ describe('the graph', () => {
     expect(s.get('smoke')?.status).toBe('pending');
     expect(foldStatus({ succeeded: 3, failed: 1 })).toBe('failed');
     expect(foldStatus({ succeeded: 2, pending: 1 })).toBe('running');
+  });
+  it('knows where every handle of a node is without drawing it', () => {
+    const h = nodeHeight(2, 1);
+    const rows = handleBoxes(230, h, ['a', 'b'], ['out'], true);
+    expect(rows.map((x) => x.id)).toEqual([null, null, 'in:a', 'in:b', 'out:out']);
+    // port handles: centred on their rows, on the node's edges
+    expect(rows.find((x) => x.id === 'in:b')).toMatchObject({ type: 'target', side: 'left', y: PORTS_TOP + 20 + 5, width: 10 });
+    expect(rows.find((x) => x.id === 'out:out')).toMatchObject({ type: 'source', side: 'right', x: 230, y: PORTS_TOP + 5 });
+    // without port rows (run pages) they sit on the edges, half-way down
+    const hidden = handleBoxes(230, h, ['a'], ['out'], false);
+    expect(hidden.every((x) => x.y === h / 2 - 2.5)).toBe(true);
+    expect(hidden.find((x) => x.id === 'out:out')?.x).toBe(227.5);
+  });
+  it('stacks an action below the one of its lane it waits for', () => {
+    const m = readModel('name: w\nstages:\n  - name: s\n    actions:\n      - { name: late, image: i, needs: [early] }\n      - { name: early, image: i }\n').model;
+    if (!m) throw new Error('no model');
+    const elkSaysLateFirst = new Map([['late', { x: 0, y: 0 }], ['early', { x: 0, y: 100 }]]);
+    const p = stackLanes(m, buildGraph(m), elkSaysLateFirst);
+    expect((p.get('early')?.y ?? 0) < (p.get('late')?.y ?? 0)).toBe(true);
+  });
+  it('draws run pages with compact nodes of one height', () => {
+    const g = buildGraph(model, { compact: true });
+    expect(new Set(g.nodes.filter((n) => n.type === 'action').map((n) => n.height))).toEqual(new Set([RUN_NODE_H]));
   });
 });

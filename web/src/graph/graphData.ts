@@ -81,6 +81,12 @@ export function nodeHeight(inputs: number, outputs: number): number {
 }
 
 /**
+ * Height of a node on a run page (no port rows): borders 2 + `.an-head` 22 + `.an-sub` 18 +
+ * `.an-run` 20, so its edges meet the card half-way down.
+ */
+export const RUN_NODE_H = 62;
+
+/**
  * Where the first port row starts inside a node (the CSS of `.action-node` fixes it): top border
  * 1 + `.an-head` 22 + `.an-sub` 18 + the ports' top border 1 and padding 3.
  */
@@ -181,6 +187,8 @@ export interface BuildOptions {
   run?: Map<string, RunState>;
   problems?: Map<string, string[]>;
   diff?: Map<string, 'added' | 'changed'>;
+  /** Nodes without port rows (run pages): all of the same, smaller height. */
+  compact?: boolean;
 }
 
 export interface Graph {
@@ -209,7 +217,7 @@ export function buildGraph(model: WorkflowModel, opts: BuildOptions = {}): Graph
       type: 'action',
       position: { x: 0, y: 0 },
       width: NODE_W,
-      height: nodeHeight(inputs.length, outputs.length),
+      height: opts.compact ? RUN_NODE_H : nodeHeight(inputs.length, outputs.length),
       data: {
         action: a,
         inputs,
@@ -249,15 +257,30 @@ export function laneLayout(model: WorkflowModel, g: Graph): Graph {
 }
 
 /**
- * Positions with stages as columns and each stage's actions stacked top to bottom, in the order
- * ELK chose to reduce crossings (`order`: ELK's positions), else in document order.
+ * Positions with stages as columns and each stage's actions stacked top to bottom: below the ones
+ * of their lane they wait for, else in the order ELK chose to reduce crossings (`order`: ELK's
+ * positions), else in document order.
  */
 export function stackLanes(model: WorkflowModel, g: Graph, order: Map<string, { x: number; y: number }> | null): Map<string, { x: number; y: number }> {
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const positions = new Map<string, { x: number; y: number }>();
+  // An action that waits for another of its own lane (a seed-format flow's jobs in sequence, a
+  // `needs:` inside a stage) goes below it.
+  const stageOf = new Map(model.actions.map((a) => [a.id, a.stageIndex]));
+  const depth = new Map<string, number>();
+  const depthOf = (id: string, seen: Set<string>): number => {
+    const known = depth.get(id);
+    if (known !== undefined) return known;
+    if (seen.has(id)) return 0;
+    seen.add(id);
+    let d = 0;
+    for (const w of model.waitsFor.get(id) ?? []) if (stageOf.get(w) === stageOf.get(id)) d = Math.max(d, depthOf(w, seen) + 1);
+    depth.set(id, d);
+    return d;
+  };
   model.stages.forEach((s, si) => {
-    const members = model.actions.filter((a) => a.stageIndex === s.index).map((a, i) => ({ id: a.id, i, y: order?.get(a.id)?.y ?? i }));
-    members.sort((a, b) => a.y - b.y || a.i - b.i);
+    const members = model.actions.filter((a) => a.stageIndex === s.index).map((a, i) => ({ id: a.id, i, d: depthOf(a.id, new Set()), y: order?.get(a.id)?.y ?? i }));
+    members.sort((a, b) => a.d - b.d || a.y - b.y || a.i - b.i);
     let y = LANE_HEADER + LANE_PAD;
     for (const m of members) {
       const n = byId.get(m.id);
