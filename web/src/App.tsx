@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useMemo, useState, type ReactNode } from 'react';
 import { ApiError, api, setCsrfToken } from './api/client';
 import type { Session } from './api/types';
 import { Link } from './Link';
@@ -8,10 +8,13 @@ import { Components } from './pages/Components';
 import { RevisionDiff } from './pages/RevisionDiff';
 import { Runs } from './pages/Runs';
 import { Workflow } from './pages/Workflow';
-import { EditorPage } from './editor/EditorPage';
 import { RunPage } from './run/RunPage';
 import { currentRoute, navigate, routePath, useLocationKey, type Route } from './router';
 import { SessionContext, VIEWER_REASON, type SessionState } from './session';
+
+// The editor (CodeMirror and the YAML patch layer) loads only when it is opened: the pages that
+// show graphs and runs start sooner.
+const EditorPage = lazy(() => import('./editor/EditorPage').then((m) => ({ default: m.EditorPage })));
 
 type Loaded = { state: 'loading' } | { state: 'anonymous' } | { state: 'signed-in'; session: Session } | { state: 'error'; message: string };
 
@@ -117,7 +120,11 @@ function Page({ route }: { route: Route }) {
     case 'edit':
     case 'new':
       // One key for both: saving a new workflow moves to its edit page without a remount.
-      return <EditorPage key="editor" name={route.page === 'edit' ? route.name : null} />;
+      return (
+        <Suspense fallback={<p className="loading">Loading the editor…</p>}>
+          <EditorPage key="editor" name={route.page === 'edit' ? route.name : null} />
+        </Suspense>
+      );
     case 'revisions':
       return <RevisionDiff name={route.name} from={route.from} to={route.to} />;
     case 'runs':
