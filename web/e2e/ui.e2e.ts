@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { handleBoxes, nodeHeight, RUN_NODE_H } from '../src/graph/graphData';
 import { REPO, WEB, launch, login, newPage, shot, startServer, type Server } from './harness';
 
 let server: Server;
@@ -49,6 +50,32 @@ async function graphReady(page: Page) {
   await page.locator('.graph[data-layout="ready"]').waitFor();
 }
 
+/** Handle boxes of a node as the DOM has them, relative to the node, in flow px. */
+async function domHandles(page: Page, node: string) {
+  return page.evaluate((id) => {
+    const n = document.querySelector<HTMLElement>(`.react-flow__node[data-id="${id}"]`);
+    const vp = document.querySelector('.react-flow__viewport');
+    if (!n || !vp) return [];
+    const zoom = new DOMMatrixReadOnly(getComputedStyle(vp).transform).m22;
+    const nb = n.getBoundingClientRect();
+    return [...n.querySelectorAll('.react-flow__handle')].map((h) => {
+      const b = h.getBoundingClientRect();
+      return { id: h.getAttribute('data-handleid'), x: (b.x - nb.x) / zoom, y: (b.y - nb.y) / zoom, width: b.width / zoom, height: b.height / zoom };
+    });
+  }, node);
+}
+
+/** The handles React Flow is given (computed, so off-screen nodes are never drawn to be measured) are where the DOM puts them. */
+async function handlesMatch(page: Page, node: string, inputs: string[], outputs: string[], ports: boolean) {
+  const dom = await domHandles(page, node);
+  const computed = handleBoxes(230, ports ? nodeHeight(inputs.length, outputs.length) : RUN_NODE_H, inputs, outputs, ports);
+  expect(dom.map((h) => h.id).sort()).toEqual(computed.map((h) => h.id ?? null).sort());
+  for (const c of computed) {
+    const d = dom.find((h) => h.id === c.id && Math.abs(h.x - c.x) < 1);
+    expect(d, `handle ${c.id ?? 'node'} of ${node}`).toMatchObject({ x: expect.closeTo(c.x, 0) as unknown, y: expect.closeTo(c.y, 0) as unknown, width: expect.closeTo(c.width, 0) as unknown });
+  }
+}
+
 async function dragWire(page: Page, from: { x: number; y: number }, to: { x: number; y: number }, release = true) {
   await page.mouse.move(from.x, from.y);
   await page.mouse.down();
@@ -89,6 +116,13 @@ describe('the web UI', () => {
     await page.getByRole('button', { name: 'action shout' }).waitFor();
     await expect.poll(async () => (await page.locator('.react-flow__node').count()) >= 4).toBe(true);
     await settled(page);
+    // The server's validator: greet lacks its required input, pinned to its YAML line and node.
+    await expect.poll(() => page.locator('.problems').textContent()).toContain('who');
+    await page.getByRole('button', { name: 'action greet' }).getByLabel(/problem/).waitFor();
+    expect(await page.locator('.cm-lintRange-error').count()).toBeGreaterThan(0);
+    // Ports are where React Flow is told they are.
+    await handlesMatch(page, 'greet', ['who'], ['greeting'], true);
+    await handlesMatch(page, 'shout', ['text', 'times'], ['shouted'], true);
 
     // A type mismatch is refused while dragging, with the reason.
     await dragWire(page, await handle(page, 'greet', 'out:greeting'), await handle(page, 'shout', 'in:times'), false);
@@ -102,6 +136,22 @@ describe('the web UI', () => {
     await page.locator('#inp-greet-who').fill('team');
     await page.locator('#inp-greet-who').press('Enter');
     await expect.poll(() => page.getByLabel('YAML').textContent()).toContain('who: team');
+    await expect.poll(() => page.locator('.problems').textContent()).toContain('No problems');
+    // One history for canvas, forms and text: the form edit undone and redone…
+    const yaml = page.getByLabel('YAML');
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await expect.poll(() => yaml.textContent()).not.toContain('who: team');
+    await page.getByRole('button', { name: 'Redo' }).click();
+    await expect.poll(() => yaml.textContent()).toContain('who: team');
+    // …and text typed in the YAML pane draws on the canvas and is undone the same way.
+    await yaml.click();
+    await page.keyboard.press('Control+End');
+    await page.keyboard.insertText('  - name: typed\n    actions:\n      - name: typed\n        image: localhost/co-examples/busybox:latest\n');
+    await page.getByRole('button', { name: 'action typed' }).waitFor();
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByRole('button', { name: 'action typed' }).count()).toBe(0);
+    expect(await yaml.textContent()).not.toContain('typed');
+    await settled(page);
     await expect.poll(() => page.locator('.problems').textContent()).toContain('No problems');
     await shot(page, 'editor-drawn', true);
     await page.getByRole('button', { name: 'Save', exact: true }).click();
@@ -136,9 +186,48 @@ describe('the web UI', () => {
     await shout.click();
     await page.getByRole('log', { name: 'log of shout' }).getByText('SHOUTING: HELLO TEAM').waitFor();
     await graphReady(page);
+    await page.locator('.page-head .chip').filter({ hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
     await shot(page, 'run-succeeded', true);
+    await handlesMatch(page, 'shout', ['text', 'times'], ['shouted'], false);
+
+    // Keyboard: from a node, the arrows move to its neighbours and Enter opens one.
+    await greet.focus();
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('action shout');
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('action greet');
+    await page.keyboard.press('Enter');
+    await page.waitForURL(/\/steps\/greet$/);
+
+    // Every log line has a link; the link opens the page scrolled to that line.
+    const first = page.getByRole('log', { name: 'log of greet' }).locator('.log-line').filter({ hasText: 'preparing a greeting for team' });
+    const link = first.getByRole('link');
+    const href = await link.getAttribute('href');
+    expect(href).toMatch(/\/ui\/runs\/[^/]+\/steps\/greet#L\d+$/);
+    await link.click();
+    await expect.poll(() => first.getAttribute('class')).toContain('target');
+    await page.goto(`${server.url}${href ?? ''}`);
+    const target = page.locator('.log-line.target');
+    await target.waitFor();
+    expect(await target.textContent()).toContain('preparing a greeting for team');
+    expect(await target.isVisible()).toBe(true);
+
+    // The timeline: one bar per step on one time axis.
     await page.getByRole('button', { name: 'Timeline' }).click();
+    const rows = page.getByRole('list', { name: 'timeline' }).getByRole('listitem');
+    await expect.poll(() => rows.count()).toBe(2);
+    expect(await rows.nth(0).getAttribute('data-status')).toBe('succeeded');
+    expect(await rows.nth(1).locator('.gantt-bar').count()).toBe(1);
     await shot(page, 'run-timeline', true);
+
+    // Rerun makes a new run of the same revision (linked to this one); Cancel run stops it.
+    const parent = page.url().split('/runs/')[1]?.split('/')[0] ?? '';
+    await page.getByRole('button', { name: 'Rerun' }).click();
+    await page.waitForURL((u) => /\/ui\/runs\/[^/]+$/.test(u.pathname) && !u.pathname.includes(parent));
+    await page.getByRole('link', { name: parent.slice(0, 12) }).waitFor();
+    await expect.poll(() => page.getByRole('button', { name: 'Cancel run' }).isDisabled()).toBe(false);
+    await page.getByRole('button', { name: 'Cancel run' }).click();
+    await page.locator('.page-head .chip').filter({ hasText: 'cancelled' }).waitFor({ timeout: 60_000 });
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -214,8 +303,20 @@ describe('the web UI', () => {
     await login(page, server.url, server.admin);
     await page.goto(`${server.url}/ui/workflows/flaky`);
     await page.getByRole('button', { name: 'Run', exact: true }).click();
-    await page.getByRole('form', { name: 'run inputs' }).getByRole('button', { name: 'Run' }).click();
+    // The form comes from the workflow's typed inputs: defaults filled in, values type-checked.
+    const form = page.getByRole('form', { name: 'run inputs' });
+    expect(await form.getByLabel(/label/).inputValue()).toBe('nightly');
+    const shards = form.getByLabel(/shards/);
+    expect(await shards.inputValue()).toBe('3');
+    await shards.fill('');
+    await shards.pressSequentially('4.5');
+    await form.getByText('must be a whole number').waitFor();
+    expect(await form.getByRole('button', { name: 'Run' }).isDisabled()).toBe(true);
+    await shards.fill('4');
+    await form.getByRole('button', { name: 'Run' }).click();
     await page.waitForURL(/\/ui\/runs\/[^/]+$/);
+    const runId = page.url().split('/runs/')[1] ?? '';
+    expect((await server.api<{ inputs: Record<string, unknown> }>('GET', `/runs/${runId}`)).body.inputs).toEqual({ label: 'nightly', shards: 4 });
     const compile = page.getByRole('button', { name: 'action compile' });
     const unit = page.getByRole('button', { name: 'action unit' });
     await expect.poll(() => unit.getAttribute('data-status'), { timeout: 60_000 }).toBe('failed');
@@ -234,6 +335,54 @@ describe('the web UI', () => {
     await page.getByRole('heading', { name: 'Workflows' }).waitFor();
     await page.getByRole('link', { name: 'flaky' }).first().waitFor();
     await shot(page, 'dashboard', true);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('draws a seed-format flow as the server reads it, and its run', async () => {
+    const put = await server.api('PUT', '/workflows/seed-e2e', { yaml: fixture('seed-flow.yaml') });
+    expect(put.status).toBe(201);
+    const { context, page, errors } = await newPage(browser);
+    await login(page, server.url, server.admin);
+    await page.goto(`${server.url}/ui/workflows/seed-e2e`);
+    for (const job of ['compile', 'package', 'upload']) await page.getByRole('button', { name: `action ${job}` }).waitFor();
+    await page.getByRole('group', { name: 'stage build' }).waitFor();
+    await page.getByRole('group', { name: 'stage publish' }).waitFor();
+    // the subscription (written `compile.compile[CO_ARTIFACT]`) is a wire from compile's output
+    await page.locator('.react-flow__handle[data-nodeid="build.compile.compile"][data-handleid="out:CO_ARTIFACT"]').waitFor();
+    await graphReady(page);
+    await shot(page, 'seed-flow', true);
+    const run = await server.api<{ id: string }>('POST', '/workflows/seed-e2e/runs', { inputs: {} });
+    expect(run.status).toBe(201);
+    await page.goto(`${server.url}/ui/runs/${run.body.id}`);
+    const done = ['succeeded', 'failed', 'skipped', 'cancelled'];
+    for (const job of ['compile', 'package', 'upload']) {
+      await expect.poll(async () => done.includes((await page.getByRole('button', { name: `action ${job}` }).getAttribute('data-status')) ?? ''), { timeout: 60_000 }).toBe(true);
+    }
+    expect(await page.getByRole('button', { name: 'action compile' }).getAttribute('data-status')).toBe('succeeded');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('lists runs by workflow and status, and the component catalog', async () => {
+    const { context, page, errors } = await newPage(browser);
+    await login(page, server.url, server.admin);
+    await page.goto(`${server.url}/ui/runs`);
+    await page.getByLabel('Status').selectOption('failed');
+    await page.waitForURL(/\?status=failed$/);
+    const cells = page.locator('table.list tbody tr td:nth-child(3)');
+    await expect.poll(async () => (await cells.allTextContents()).length).toBeGreaterThan(0);
+    expect(new Set(await cells.allTextContents())).toEqual(new Set(['failed']));
+    await page.goto(`${server.url}/ui/runs?workflow=two-step`);
+    const wfs = page.locator('table.list tbody tr td:nth-child(2)');
+    await expect.poll(async () => (await wfs.allTextContents()).length).toBeGreaterThanOrEqual(2);
+    expect(new Set(await wfs.allTextContents())).toEqual(new Set(['two-step']));
+    await page.goto(`${server.url}/ui/components/shout`);
+    const inputs = page.getByRole('table').filter({ has: page.getByText('Inputs', { exact: true }) });
+    await inputs.getByRole('cell', { name: 'times' }).waitFor();
+    expect(await inputs.textContent()).toContain('int');
+    await page.getByText('image localhost/co-examples/busybox:latest').first().waitFor();
+    await shot(page, 'components', true);
     expect(errors).toEqual([]);
     await context.close();
   });
