@@ -65,6 +65,7 @@ With a server (containerops server), the same history commands and more talk to 
   containerops --server http://127.0.0.1:8080 logs -f 01jd…
   containerops --server http://127.0.0.1:8080 runs cancel 01jd…
   containerops --server http://127.0.0.1:8080 runs resume 01jd…
+  containerops --server http://127.0.0.1:8080 secrets set REGISTRY_TOKEN < token.txt
 `run`, `validate` and `component` always work locally.
 
 Environment:
@@ -137,6 +138,10 @@ enum Command {
     /// Workflows stored on a server: apply a file as a new revision, list them (needs --server).
     #[command(subcommand)]
     Workflows(commands::workflows::WorkflowsCommand),
+    /// Secrets stored on a server: set one (value from stdin or a file), list names, delete
+    /// (needs --server).
+    #[command(subcommand)]
+    Secrets(commands::secrets::SecretsCommand),
 }
 
 type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = u8>>>;
@@ -229,6 +234,7 @@ fn main() -> ExitCode {
             Command::Runs(cmd) => Box::pin(commands::runs::runs(cmd, server)),
             Command::Logs(args) => Box::pin(commands::runs::logs(args, server)),
             Command::Workflows(cmd) => Box::pin(commands::workflows::workflows(cmd, server)),
+            Command::Secrets(cmd) => Box::pin(commands::secrets::secrets(cmd, server)),
         };
         // Anything else stops once nobody reads its output (`logs -f … | head`).
         out::watch_stdout();

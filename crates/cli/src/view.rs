@@ -66,10 +66,45 @@ fn duration_of(step: &StepView) -> Option<String> {
     Some(human(step.finished_at? - step.started_at?))
 }
 
+/// `attempt 2 of 3` (`attempt 2` when the most is unknown).
+fn attempt_words(attempt: u32, max_attempts: u32) -> String {
+    if max_attempts >= attempt {
+        format!("attempt {attempt} of {max_attempts}")
+    } else {
+        format!("attempt {attempt}")
+    }
+}
+
+/// What a step waiting for a retry is about to do: `retrying in 2.0s (attempt 2 of 3)`.
+fn retrying_words(step: &StepView) -> String {
+    let next = attempt_words(step.attempt + 1, step.max_attempts);
+    match step.retry_in {
+        Some(ms) if ms > 0 => format!("retrying in {} ({next})", human(ms)),
+        _ => format!("retrying now ({next})"),
+    }
+}
+
 fn status_line(step: &StepView) -> String {
+    if step.status == StepStatus::Waiting {
+        // `build failed (attempt 1 of 3): exit code 1; retrying in 2.0s (attempt 2 of 3)`
+        let reason = step
+            .error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default();
+        return format!(
+            "{} failed ({}){reason}; {}",
+            step.action,
+            attempt_words(step.attempt, step.max_attempts),
+            retrying_words(step)
+        );
+    }
     let mut line = format!("{} {}", step.action, step.status);
     if step.attempt > 1 {
-        line.push_str(&format!(" (attempt {})", step.attempt));
+        line.push_str(&format!(
+            " ({})",
+            attempt_words(step.attempt, step.max_attempts)
+        ));
     }
     if let Some(d) = duration_of(step) {
         line.push_str(&format!(" in {d}"));
@@ -177,9 +212,12 @@ impl Live {
                 let template = format!(
                     "  {{spinner:.cyan}} {stage}{name}  {}{{elapsed:.dim}}",
                     if step.status == StepStatus::Waiting {
-                        format!("retrying (attempt {}) ", step.attempt + 1)
+                        format!("{} ", retrying_words(step))
                     } else if step.attempt > 1 {
-                        format!("running (attempt {}) ", step.attempt)
+                        format!(
+                            "running ({}) ",
+                            attempt_words(step.attempt, step.max_attempts)
+                        )
                     } else {
                         "running ".to_string()
                     }

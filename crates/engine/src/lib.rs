@@ -200,7 +200,8 @@ pub struct Engine {
 impl Engine {
     /// Set up a run: convert and check the inputs (unknown, missing required, wrong type).
     pub fn new(plan: Arc<Plan>, config: RunConfig) -> Result<Engine, ConfigError> {
-        let inputs = resolve_inputs(&plan, config.inputs)?;
+        let owner = format!("workflow {}", plan.workflow.name);
+        let inputs = resolve_inputs(&owner, &plan.workflow.inputs, config.inputs)?;
         let n = plan.nodes.len();
         let mut dependents = vec![Vec::new(); n];
         let mut remaining_deps = vec![0; n];
@@ -578,6 +579,7 @@ impl Engine {
             let factor = 1u32 << (attempt - 1).min(20);
             let wait = retry.backoff.saturating_mul(factor);
             step.status = StepStatus::Waiting;
+            step.retry_in = Some(millis(wait));
             out.push(Command::StepChanged { node });
             if wait.is_zero() {
                 self.launch(now, node, attempt + 1, out);
@@ -783,6 +785,7 @@ impl Engine {
         };
         step.attempt = attempt;
         step.attempt_started_at = None;
+        step.retry_in = None;
         step.started_at.get_or_insert(now);
         match built {
             Ok((launch, secrets)) => {
@@ -845,26 +848,31 @@ impl Engine {
     }
 }
 
-/// Convert workflow inputs to their declared types, add defaults, report unknown and missing ones.
-fn resolve_inputs(
-    plan: &Plan,
+/// Convert inputs given as `--input`s (text) or JSON to their declared types, add defaults, and
+/// report unknown (with a "did you mean" for a likely typo) and missing ones, each in words.
+/// `owner` names what declares them (`workflow hello`, `component checksum`).
+pub fn resolve_inputs(
+    owner: &str,
+    declared: &IndexMap<String, co_spec::ParamDecl>,
     given: IndexMap<String, Value>,
 ) -> Result<IndexMap<String, Value>, ConfigError> {
-    let declared = &plan.workflow.inputs;
     let mut problems = Vec::new();
     for name in given.keys() {
         if !declared.contains_key(name) {
             let known: Vec<&str> = declared.keys().map(String::as_str).collect();
             problems.push(if known.is_empty() {
-                format!(
-                    "unknown input {name:?}: workflow {} declares no inputs",
-                    plan.workflow.name
-                )
+                format!("unknown input {name:?}: {owner} declares no inputs")
             } else {
-                format!(
-                    "unknown input {name:?}; declared inputs: {}",
-                    known.join(", ")
-                )
+                match co_spec::suggest(name, known.iter().copied()) {
+                    Some(close) => format!(
+                        "unknown input {name:?}; did you mean {close:?}? (declared inputs: {})",
+                        known.join(", ")
+                    ),
+                    None => format!(
+                        "unknown input {name:?}; declared inputs: {}",
+                        known.join(", ")
+                    ),
+                }
             });
         }
     }

@@ -23,6 +23,8 @@ pub struct StepState {
     /// it is being launched (or waits for a free slot). Its timeout counts from here.
     pub attempt_started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// While `waiting` for a retry: the backoff before the next attempt starts (0: at once).
+    pub retry_in: Option<Millis>,
     /// It was started after a cancel request (its `if:` asked for it): only a second cancel stops it.
     pub(crate) started_after_cancel: bool,
 }

@@ -58,6 +58,8 @@ struct Sim {
     /// Every reattach, in order: (step key, attempt).
     reattached: Vec<(String, u32)>,
     stops: Vec<(String, u32)>,
+    /// The backoff announced by every change to `waiting` (step key, `retry_in`).
+    retry_waits: Vec<(String, Option<Millis>)>,
     masked: Vec<String>,
     finished: Option<RunStatus>,
     /// Most attempts of one action running at once, by action name.
@@ -90,6 +92,7 @@ impl Sim {
             launched: Vec::new(),
             reattached: Vec::new(),
             stops: Vec::new(),
+            retry_waits: Vec::new(),
             masked: Vec::new(),
             finished: None,
             peak: HashMap::new(),
@@ -136,6 +139,7 @@ impl Sim {
             launched: Vec::new(),
             reattached: Vec::new(),
             stops: Vec::new(),
+            retry_waits: Vec::new(),
             masked: Vec::new(),
             finished: None,
             peak: HashMap::new(),
@@ -243,7 +247,18 @@ impl Sim {
                     self.timer_seq += 1;
                     self.timers.insert((at, self.timer_seq), timer);
                 }
-                Command::StepChanged { .. } | Command::AttemptEnded { .. } => {}
+                Command::StepChanged { node } => {
+                    let waiting = self
+                        .engine
+                        .step(node)
+                        .filter(|step| step.status == StepStatus::Waiting)
+                        .map(|step| step.retry_in);
+                    if let Some(retry_in) = waiting {
+                        let key = self.key(node);
+                        self.retry_waits.push((key, retry_in));
+                    }
+                }
+                Command::AttemptEnded { .. } => {}
                 Command::MaskSecrets(s) => self.masked.extend(s),
                 Command::RunFinished(status) => {
                     assert!(self.finished.is_none(), "run finished twice");
@@ -570,6 +585,10 @@ stages:
     assert_eq!(attempts, [1, 2, 3, 4]);
     let waits: Vec<Millis> = times.windows(2).map(|w| w[1] - w[0]).collect();
     assert_eq!(waits, [1000, 2000, 4000]);
+    // Each change to `waiting` says how long the wait is (the CLI's "retrying in" line).
+    let announced: Vec<Option<Millis>> = sim.retry_waits.iter().map(|(_, w)| *w).collect();
+    assert_eq!(announced, [Some(1000), Some(2000), Some(4000)]);
+    assert_eq!(sim.engine.step(0).expect("step").retry_in, None);
     assert_eq!(sim.engine.step(0).expect("step").attempt, 4);
     assert_eq!(sim.env("net", "CO_ATTEMPT").as_deref(), Some("4"));
 }
@@ -964,6 +983,7 @@ stages:
     let mut inputs = IndexMap::new();
     inputs.insert("n".to_string(), json!("abc"));
     inputs.insert("zzz".to_string(), json!("1"));
+    inputs.insert("nn".to_string(), json!("1"));
     let err = Engine::new(
         plan(&yaml),
         RunConfig {
@@ -974,7 +994,14 @@ stages:
     .err()
     .expect("invalid");
     let text = err.to_string();
-    assert!(text.contains("unknown input \"zzz\""), "{text}");
+    assert!(
+        text.contains("unknown input \"zzz\"; declared inputs: n, m"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unknown input \"nn\"; did you mean \"n\"?"),
+        "{text}"
+    );
     assert!(text.contains("input n: expected int"), "{text}");
     assert!(text.contains("input m is required"), "{text}");
 }

@@ -46,6 +46,10 @@ pub struct StepView {
     pub action: String,
     pub status: StepStatus,
     pub attempt: u32,
+    /// The most attempts the step may take (its `retry.attempts`; 1 without retries).
+    pub max_attempts: u32,
+    /// While `waiting` for a retry: how long until the next attempt starts.
+    pub retry_in: Option<Millis>,
     pub error: Option<String>,
     pub outputs: serde_json::Map<String, Value>,
     pub started_at: Option<Millis>,
@@ -836,6 +840,11 @@ fn step_view(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepView>
         action,
         status: step.status,
         attempt: step.attempt,
+        max_attempts: engine
+            .plan()
+            .action_of(node)
+            .map_or(1, |a| a.action.retry.attempts),
+        retry_in: step.retry_in,
         error: step.error.as_deref().map(|e| masker.mask(e).into_owned()),
         outputs: step
             .outputs

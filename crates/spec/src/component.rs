@@ -137,6 +137,8 @@ fn build(cx: &mut Cx, f: Field<'_>, dir: &Path) -> Option<Build> {
     }
     let m = cx.map(f.value, f.value_pos(), "`build`")?;
     cx.check_keys(&m, &["context", "containerfile"], "`build`");
+    let context_pos = m.get("context").map_or(f.key.pos, |f| f.value_pos());
+    let containerfile_pos = m.get("containerfile").map_or(f.key.pos, |f| f.value_pos());
     let context = match m.get("context") {
         Some(f) => cx.string(f)?,
         None => ".".to_string(),
@@ -148,6 +150,8 @@ fn build(cx: &mut Cx, f: Field<'_>, dir: &Path) -> Option<Build> {
     Some(Build {
         context: absolute(&dir.join(context)),
         containerfile: PathBuf::from(containerfile),
+        containerfile_span: cx.span(containerfile_pos),
+        context_span: cx.span(context_pos),
     })
 }
 

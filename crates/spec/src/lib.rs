@@ -180,7 +180,10 @@ impl<'a> Loader<'a> {
         };
         let (c, diags) = loader::component_from_text(&text, &display, &dir, file);
         match c {
-            Some(c) if diags.is_empty() => Ok(c),
+            Some(c) if diags.is_empty() => match loader::check_build_files(&c) {
+                None => Ok(c),
+                Some(d) => Err(Diagnostics(vec![d])),
+            },
             _ => Err(Diagnostics(diags)),
         }
     }
@@ -226,6 +229,12 @@ pub fn plan(workflow: Arc<Workflow>) -> Plan {
 /// The candidate closest to `word`, if it is close enough to be a likely typo ("did you mean …?").
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     suggest::suggest(word, candidates)
+}
+
+/// Every candidate close enough to `word` to be what was meant, closest first (for "not found;
+/// close names: …" messages).
+pub fn close_names<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    suggest::close_names(word, candidates)
 }
 
 /// Parse a duration: `90s`, `10m`, `1h30m`, `500ms`, `2h`.

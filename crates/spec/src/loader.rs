@@ -137,7 +137,13 @@ impl<'a> Resolver<'a> {
         };
         let dir = file.parent().map(Path::to_path_buf).unwrap_or_default();
         match self.component(&text, &display.display().to_string(), &dir, file) {
-            Some(c) => Resolved::Found(Arc::new(c)),
+            Some(c) => match check_build_files(&c) {
+                None => Resolved::Found(Arc::new(c)),
+                Some(d) => {
+                    self.diags.push(d);
+                    Resolved::Invalid
+                }
+            },
             None => Resolved::Invalid,
         }
     }
@@ -207,6 +213,37 @@ fn catalog_ref(reference: &str) -> Option<(&str, &str)> {
         && !version.contains(['/', '\\'])
         && !version.chars().any(char::is_whitespace);
     ok.then_some((name, version))
+}
+
+/// For a component read from disk: its `build:` context must be a directory holding the
+/// Containerfile it names (a component from a catalog's text is not checked: a server has no
+/// files). `None` when there is no `build:` or both exist.
+pub(crate) fn check_build_files(component: &Component) -> Option<Diagnostic> {
+    let build = component.build.as_ref()?;
+    if !build.context.is_dir() {
+        return Some(Diagnostic {
+            span: build.context_span.clone(),
+            message: format!(
+                "the build context {} of component `{}` is not a directory (`context:` is \
+                 relative to the component's file)",
+                build.context.display(),
+                component.name
+            ),
+        });
+    }
+    let file = build.context.join(&build.containerfile);
+    if file.is_file() {
+        return None;
+    }
+    Some(Diagnostic {
+        span: build.containerfile_span.clone(),
+        message: format!(
+            "the Containerfile {} of component `{}` does not exist (`containerfile:` is relative \
+             to the build context, default `Containerfile`)",
+            file.display(),
+            component.name
+        ),
+    })
 }
 
 fn io_message(e: &std::io::Error) -> String {

@@ -46,6 +46,11 @@ pub struct Build {
     pub context: PathBuf,
     /// Containerfile path relative to `context`.
     pub containerfile: PathBuf,
+    /// Where the Containerfile is named (the `containerfile:` value, else `build:`), for
+    /// diagnostics about it.
+    pub containerfile_span: Span,
+    /// Where the context is named (the `context:` value, else `build:`).
+    pub context_span: Span,
 }
 
 /// A validated `component.yaml` (SPEC §2).

@@ -8,12 +8,21 @@ pub(crate) fn suggest<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    close_names(word, candidates).into_iter().next()
+}
+
+/// Every candidate close to `word` (as [`suggest`] measures it), closest first (ties in the
+/// candidates' order), without `word` itself.
+pub(crate) fn close_names<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
     let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
     let w = norm(word);
     let limit = (w.chars().count() / 3).max(1);
-    let mut best: Option<(usize, &'a str)> = None;
+    let mut close: Vec<(usize, &'a str)> = Vec::new();
     for c in candidates {
-        if c == word {
+        if c == word || close.iter().any(|(_, seen)| *seen == c) {
             continue;
         }
         let nc = norm(c);
@@ -24,11 +33,13 @@ pub(crate) fn suggest<'a>(
         } else {
             strsim::damerau_levenshtein(&w, &nc)
         };
-        if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
-            best = Some((d, c));
+        if d <= limit {
+            close.push((d, c));
         }
     }
-    best.map(|(_, c)| c)
+    // Stable: equally close names keep their order.
+    close.sort_by_key(|(d, _)| *d);
+    close.into_iter().map(|(_, c)| c).collect()
 }
 
 /// Both start with the same stem of at least four characters that covers all but the last
@@ -52,7 +63,7 @@ pub(crate) fn did_you_mean<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::suggest;
+    use super::{close_names, suggest};
 
     #[test]
     fn suggestions() {
@@ -69,5 +80,14 @@ mod tests {
         assert_eq!(suggest("time", fields), Some("timeout"));
         assert_eq!(suggest("stage", fields), None);
         assert_eq!(suggest("x", fields), None);
+    }
+
+    #[test]
+    fn close_names_closest_first() {
+        let names = ["hello", "help", "world", "hallo", "hello"];
+        assert_eq!(close_names("helo", names), ["hello", "help"]);
+        assert_eq!(close_names("hello", names), ["hallo"]);
+        assert_eq!(close_names("wrld", names), ["world"]);
+        assert!(close_names("nope", names).is_empty());
     }
 }

@@ -164,6 +164,18 @@ impl Client {
         self.json(request).await
     }
 
+    /// `PUT` a JSON body, answer JSON (`null` for an empty answer such as 204).
+    pub async fn put(&self, segments: &[&str], body: &Value) -> Result<Value, ClientError> {
+        let url = self.url(segments, &[]);
+        self.json(self.request(Method::PUT, url).json(body)).await
+    }
+
+    /// `DELETE`, answer JSON (`null` for an empty answer such as 204).
+    pub async fn delete(&self, segments: &[&str]) -> Result<Value, ClientError> {
+        let url = self.url(segments, &[]);
+        self.json(self.request(Method::DELETE, url)).await
+    }
+
     /// `POST` a JSON body; the answer's status (any success) and JSON.
     pub async fn post_json_status(
         &self,

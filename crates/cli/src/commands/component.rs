@@ -126,6 +126,24 @@ async fn test(args: TestArgs) -> u8 {
             return exit::INVALID;
         }
     };
+    // Every problem is reported against the user's component.yaml, never the temporary
+    // workflow around it: the inputs are checked here (unknown ones with a "did you mean"),
+    // so the generated workflow is valid.
+    let shown = component.path.display().to_string();
+    let given = inputs
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    if let Err(e) = co_engine::resolve_inputs(
+        &format!("component {}", component.name),
+        &component.inputs,
+        given,
+    ) {
+        for problem in &e.0 {
+            eprintln!("{shown}: error: {problem}");
+        }
+        return exit::INVALID;
+    }
     let dir = component
         .path
         .parent()
@@ -133,6 +151,12 @@ async fn test(args: TestArgs) -> u8 {
         .unwrap_or_else(|| args.dir.clone());
     let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let text = test_workflow(&component, &dir, &inputs);
+    if let Err(d) = loader.parse_workflow(&text, &shown, &dir) {
+        for problem in &d.0 {
+            eprintln!("{shown}: error: {}", problem.message);
+        }
+        return exit::INVALID;
+    }
     let file = match tempfile_with(&text) {
         Ok(f) => f,
         Err(e) => {

@@ -3,6 +3,7 @@
 pub mod component;
 pub mod run;
 pub mod runs;
+pub mod secrets;
 pub mod server;
 pub mod validate;
 pub mod workflows;

@@ -126,7 +126,8 @@ pub struct AgainArgs {
 
 #[derive(Args)]
 #[command(after_help = "\
-Lines are printed as `ACTION | TEXT` for a whole run, or bare for one action. Secrets were masked
+Lines are printed as `ACTION | TEXT` for a whole run, or bare for one action (a matrix action's
+lines say which copy printed each: `build[os=linux] | TEXT`). Secrets were masked
 before the lines were stored. With -f, lines are printed as they come until the run ends (on a
 server: a live stream that picks up where it broke off if the connection drops).
 
@@ -259,19 +260,10 @@ pub async fn logs(args: LogsArgs, server: Option<Server>) -> u8 {
         Err(e) => return store_error(e),
     };
     let run_id = detail.run.id.clone();
-    if let Some(action) = &args.action {
-        let known = detail.steps.iter().any(|s| {
-            &s.key == action || &s.action == action || s.action.starts_with(&format!("{action}["))
-        });
-        if !known {
-            let names: Vec<&str> = detail.steps.iter().map(|s| s.action.as_str()).collect();
-            eprintln!(
-                "error: run {run_id} has no action {action:?}; its actions: {}",
-                names.join(", ")
-            );
-            return exit::INVALID;
-        }
-    }
+    let bare = match action_filter(&detail, args.action.as_deref()) {
+        Ok(bare) => bare,
+        Err(code) => return code,
+    };
     let labels: std::collections::HashMap<&str, &str> = detail
         .steps
         .iter()
@@ -290,7 +282,7 @@ pub async fn logs(args: LogsArgs, server: Option<Server>) -> u8 {
         if let Some(last) = page.last() {
             after = last.seq;
             for line in &page {
-                if args.action.is_some() {
+                if bare {
                     println!("{}", line.text);
                 } else {
                     let action = labels
@@ -316,6 +308,31 @@ pub async fn logs(args: LogsArgs, server: Option<Server>) -> u8 {
         }
     }
     exit::OK
+}
+
+/// Check `logs ID ACTION`'s ACTION against the run's steps: whether lines may be printed bare
+/// (the action is one step; a matrix action's copies are told apart as `build[os=linux] | …`),
+/// or exit code 2 with the run's actions named.
+fn action_filter(detail: &co_store::RunDetail, action: Option<&str>) -> Result<bool, u8> {
+    let Some(action) = action else {
+        return Ok(false);
+    };
+    let copy_prefix = format!("{action}[");
+    let matching = detail
+        .steps
+        .iter()
+        .filter(|s| s.key == action || s.action == action || s.action.starts_with(&copy_prefix))
+        .count();
+    if matching == 0 {
+        let names: Vec<&str> = detail.steps.iter().map(|s| s.action.as_str()).collect();
+        eprintln!(
+            "error: run {} has no action {action:?}; its actions: {}",
+            detail.run.id,
+            names.join(", ")
+        );
+        return Err(exit::INVALID);
+    }
+    Ok(matching == 1)
 }
 
 /// How often `logs -f` looks for new lines in the local store (another process writes them).
@@ -582,25 +599,21 @@ async fn remote_logs(client: &Client, args: LogsArgs) -> u8 {
         id if id.is_empty() => args.id.clone(),
         id => id,
     };
-    if let Some(action) = &args.action {
-        let detail = match client::view::run_detail(&run) {
-            Ok(detail) => detail,
-            Err(e) => return e.report(),
-        };
-        let known = detail.steps.iter().any(|s| {
-            &s.key == action || &s.action == action || s.action.starts_with(&format!("{action}["))
-        });
-        if !known {
-            let names: Vec<&str> = detail.steps.iter().map(|s| s.action.as_str()).collect();
-            eprintln!(
-                "error: run {run_id} has no action {action:?}; its actions: {}",
-                names.join(", ")
-            );
-            return exit::INVALID;
+    let bare = match args.action.as_deref() {
+        None => false,
+        Some(action) => {
+            let detail = match client::view::run_detail(&run) {
+                Ok(detail) => detail,
+                Err(e) => return e.report(),
+            };
+            match action_filter(&detail, Some(action)) {
+                Ok(bare) => bare,
+                Err(code) => return code,
+            }
         }
-    }
+    };
     let printer = Printer {
-        bare: args.action.is_some(),
+        bare,
         to_stderr: false,
     };
     let step = args.action.as_deref();

@@ -13,4 +13,5 @@ mod support;
 mod errors;
 mod logs;
 mod runs;
+mod secrets;
 mod workflows;

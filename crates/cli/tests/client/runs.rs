@@ -93,13 +93,35 @@ fn invalid_inputs_and_unknown_workflows_exit_2() {
         .run();
     unknown_input.code(2);
     assert!(unknown_input.stderr.contains("nope"), "{unknown_input:?}");
+    let typo = server
+        .cli()
+        .args(["runs", "start", "typed", "--input", "cuont=1"])
+        .run();
+    typo.code(2);
+    assert!(
+        typo.stderr
+            .contains("unknown input \"cuont\"; did you mean \"count\"?"),
+        "{typo:?}"
+    );
 
     let missing = server
         .cli()
         .args(["runs", "start", "no-such-workflow"])
         .run();
     missing.code(2);
-    assert!(missing.stderr.contains("no-such-workflow"), "{missing:?}");
+    assert_eq!(
+        missing.stderr.trim(),
+        "error: workflow \"no-such-workflow\" was not found",
+        "{missing:?}"
+    );
+    // A close name is offered.
+    let close = server.cli().args(["runs", "start", "typd"]).run();
+    close.code(2);
+    assert_eq!(
+        close.stderr.trim(),
+        "error: workflow \"typd\" was not found; did you mean \"typed\"?",
+        "{close:?}"
+    );
 
     let malformed = server
         .cli()
@@ -124,6 +146,12 @@ fn invalid_inputs_and_unknown_workflows_exit_2() {
         ])
         .run();
     no_revision.code(2);
+    assert!(
+        no_revision
+            .stderr
+            .contains("workflow \"typed\" has no revision 9 (its latest is 1)"),
+        "{no_revision:?}"
+    );
 
     let unknown_run = server.cli().args(["runs", "show", "01nosuchrun"]).run();
     unknown_run.code(2);

@@ -304,6 +304,12 @@ impl Cli {
         self
     }
 
+    /// Feed this file to the process's stdin (instead of nothing).
+    pub fn stdin_file(mut self, path: &Path) -> Cli {
+        self.command.stdin(std::fs::File::open(path).unwrap());
+        self
+    }
+
     /// Run to the end (within the watchdog).
     pub fn run(mut self) -> Output {
         let child = self

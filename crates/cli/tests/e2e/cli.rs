@@ -63,6 +63,34 @@ fn validate_accepts_good_files() {
     assert_eq!(w.list_json(), Vec::<Value>::new(), "validate runs nothing");
 }
 
+/// `validate` of a component whose `build:` names a Containerfile that is not there: the
+/// problem at the `containerfile:` value, exit 2; with the file there, ok.
+#[test]
+fn validate_checks_that_the_containerfile_exists() {
+    let w = World::new();
+    let comp = w.write(
+        "components/built/component.yaml",
+        &format!("name: built\nversion: 1.0.0\nimage: {BUSYBOX}\nbuild:\n  context: .\n  containerfile: Containerfile\n"),
+    );
+    let out = w.exec(&["validate".as_ref(), comp.as_os_str()]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(
+        out.stderr
+            .contains("component.yaml:6:18: error: the Containerfile ")
+            && out
+                .stderr
+                .contains("components/built/Containerfile of component `built` does not exist"),
+        "{}",
+        out.both()
+    );
+    w.write(
+        "components/built/Containerfile",
+        &format!("FROM {BUSYBOX}\n"),
+    );
+    let out = w.exec(&["validate".as_ref(), comp.as_os_str()]);
+    assert_eq!(out.code, 0, "{}", out.both());
+}
+
 fn bad_workflow() -> &'static str {
     // line numbers matter: 1-based
     "name: Bad_Name\n\
@@ -249,6 +277,10 @@ fn bad_inputs_exit_2() {
     w.write("wf.yaml", &wf);
     for (args, needle) in [
         (vec!["--input", "name=x", "--input", "nope=1"], "nope"),
+        (
+            vec!["--input", "nmae=x"],
+            "unknown input \"nmae\"; did you mean \"name\"?",
+        ),
         (vec!["--input", "name=x", "--input", "count=abc"], "count"),
         (vec!["--input", "count=2"], "name"),
         (vec!["--input", "name"], "name"),
@@ -512,6 +544,24 @@ fn component_test_prints_outputs() {
         "times=many",
     ]);
     assert_eq!(out.code, 2, "{}", out.both());
+    // Problems name the user's file, never the temporary workflow around the component; a
+    // typo gets a suggestion.
+    assert!(
+        out.stderr
+            .contains("components/upper/component.yaml: error: input times: expected int"),
+        "{}",
+        out.both()
+    );
+    let out = w.exec(&["component", "test", "components/upper", "--input", "txt=a"]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(
+        out.stderr.contains(
+            "components/upper/component.yaml: error: unknown input \"txt\"; did you mean \"text\"?"
+        ) && out.stderr.contains("input text is required"),
+        "{}",
+        out.both()
+    );
+    assert!(!out.stderr.contains("component-test-"), "{}", out.both());
 
     // a component whose step fails: exit 1
     w.write(

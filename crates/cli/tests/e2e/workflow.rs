@@ -280,6 +280,14 @@ fn retry_counts_attempts_with_co_attempt() {
     assert_eq!(flaky["attempts"], 2);
     assert_eq!(flaky["exit_code"], 0);
     assert_eq!(flaky["outputs"], json!({"attempt": "2"}));
+    // The progress says that it retries, which attempt of how many, and after what delay.
+    assert!(
+        run.stderr.contains(
+            "==> flaky failed (attempt 1 of 2): exit code 1; retrying in 1.0s (attempt 2 of 2)"
+        ),
+        "{}",
+        run.stderr
+    );
     let logs = w.logs(run.id(), Some("flaky"));
     assert!(
         logs.contains("attempt 1") && logs.contains("attempt 2"),
@@ -381,7 +389,7 @@ stages:
 #[test]
 fn matrix_copies_with_max_parallel_one() {
     let w = World::new();
-    let copy = "mkdir /workspace/lock || { echo \"lock taken: ran in parallel\"; exit 7; }\necho \"$CO_INPUT_OS-$CO_INPUT_N\" >> /workspace/copies\necho \"[COUT] combo = ${{ matrix.os }}/${{ matrix.n }}\"\necho \"[COUT] action = $CO_ACTION\"\nsleep 1\nrmdir /workspace/lock\n";
+    let copy = "mkdir /workspace/lock || { echo \"lock taken: ran in parallel\"; exit 7; }\necho \"$CO_INPUT_OS-$CO_INPUT_N\" >> /workspace/copies\necho \"hi from $CO_INPUT_OS-$CO_INPUT_N\"\necho \"[COUT] combo = ${{ matrix.os }}/${{ matrix.n }}\"\necho \"[COUT] action = $CO_ACTION\"\nsleep 1\nrmdir /workspace/lock\n";
     let count = "echo \"[COUT] copies = $(wc -l < /workspace/copies)\"\n";
     let yaml = format!(
         r#"name: matrix
@@ -428,6 +436,18 @@ stages:
     assert_eq!(run.out("count", "copies").trim(), "4");
     let copy_logs = w.logs(run.id(), Some("act[os=b,n=2]"));
     assert!(!copy_logs.contains("lock taken"), "{copy_logs}");
+    assert!(
+        copy_logs.lines().any(|l| l == "hi from b-2") && !copy_logs.contains(" | "),
+        "one copy's lines are bare: {copy_logs}"
+    );
+    // The matrix action's lines say which copy printed each.
+    let action_logs = w.logs(run.id(), Some("act"));
+    for (os, n) in [("a", 1), ("a", 2), ("b", 1), ("b", 2)] {
+        assert!(
+            action_logs.contains(&format!("act[os={os},n={n}] | hi from {os}-{n}")),
+            "{action_logs}"
+        );
+    }
     let all = w.logs(run.id(), None);
     for name in &names {
         assert!(

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::check_name;
 use crate::app::AppState;
-use crate::coordinator::{RunRequest, Submitted};
+use crate::coordinator::{CoordinatorError, RunRequest, Submitted};
 use crate::error::{ApiError, ErrorBody, OrNotFound};
 use crate::extract::ApiJson;
 
@@ -286,14 +286,20 @@ async fn submit(
     let submitted = state
         .coordinator()
         .submit(RunRequest {
-            workflow,
+            workflow: workflow.clone(),
             revision,
             inputs,
             trigger: json!({"event": "api"}),
             delivery: None,
         })
-        .await?;
-    Ok(created(submitted))
+        .await;
+    match submitted {
+        Ok(submitted) => Ok(created(submitted)),
+        Err(CoordinatorError::NotFound(_)) => {
+            Err(super::workflows::revision_not_found(state, &workflow, revision).await)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn created(submitted: Submitted) -> (StatusCode, Json<RunCreated>) {

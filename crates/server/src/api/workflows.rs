@@ -21,7 +21,7 @@ use crate::catalog::{
     parse_component, parse_workflow, split_binding, top_level_name, used_bindings, StoreCatalog,
     COMPONENT_FILE, WORKFLOW_FILE,
 };
-use crate::error::{ApiError, ErrorBody, OrNotFound};
+use crate::error::{ApiError, ErrorBody};
 use crate::extract::Document;
 use crate::graph::WorkflowGraph;
 
@@ -479,14 +479,48 @@ pub async fn load_revision(
     revision: Option<i64>,
 ) -> Result<WorkflowRevision, ApiError> {
     check_name(NameKind::Workflow, name)?;
-    state
-        .store()
-        .get_workflow_revision(name, revision)
-        .await
-        .or_not_found(|| match revision {
-            Some(n) => format!("workflow {name:?} has no revision {n}"),
-            None => format!("no workflow named {name:?}"),
-        })
+    match state.store().get_workflow_revision(name, revision).await {
+        Err(co_store::StoreError::NotFound(_)) => {
+            Err(revision_not_found(state, name, revision).await)
+        }
+        other => Ok(other?),
+    }
+}
+
+/// The 404 for revision `revision` (`None`: the latest) of workflow `name`, which the store did
+/// not find: a missing revision names the latest one; a missing workflow says it was not found
+/// and names the stored workflows with close names (edit distance), if any.
+pub async fn revision_not_found(state: &AppState, name: &str, revision: Option<i64>) -> ApiError {
+    let stored = match state.store().list_workflows().await {
+        Ok(list) => list,
+        Err(e) => return e.into(),
+    };
+    if let (Some(n), Some(found)) = (revision, stored.iter().find(|w| w.name == name)) {
+        return ApiError::not_found(format!(
+            "workflow {name:?} has no revision {n} (its latest is {})",
+            found.latest_revision
+        ));
+    }
+    ApiError::not_found(workflow_not_found_message(
+        name,
+        stored.iter().map(|w| w.name.as_str()),
+    ))
+}
+
+/// `workflow "nope" was not found` with the close names among `stored`.
+fn workflow_not_found_message<'a>(name: &str, stored: impl IntoIterator<Item = &'a str>) -> String {
+    /// At most this many close names are listed.
+    const SHOWN: usize = 5;
+    let close = co_spec::close_names(name, stored);
+    let quoted: Vec<String> = close.iter().take(SHOWN).map(|c| format!("{c:?}")).collect();
+    match quoted.as_slice() {
+        [] => format!("workflow {name:?} was not found"),
+        [one] => format!("workflow {name:?} was not found; did you mean {one}?"),
+        many => format!(
+            "workflow {name:?} was not found; close names: {}",
+            many.join(", ")
+        ),
+    }
 }
 
 async fn get_revision(
@@ -529,7 +563,7 @@ pub async fn revisions(
         })
         .collect();
     if revisions.is_empty() {
-        return Err(ApiError::not_found(format!("no workflow named {name:?}")));
+        return Err(revision_not_found(&state, &name, None).await);
     }
     Ok(Json(RevisionList { name, revisions }))
 }
@@ -609,6 +643,23 @@ pub fn looks_like_component(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_workflow_names_close_ones() {
+        let stored = ["hello", "help", "deploy", "hallo"];
+        assert_eq!(
+            workflow_not_found_message("helo", stored),
+            r#"workflow "helo" was not found; close names: "hello", "help""#
+        );
+        assert_eq!(
+            workflow_not_found_message("deplyo", stored),
+            r#"workflow "deplyo" was not found; did you mean "deploy"?"#
+        );
+        assert_eq!(
+            workflow_not_found_message("nope", stored),
+            r#"workflow "nope" was not found"#
+        );
+    }
 
     #[test]
     fn components_are_recognised_by_top_level_version_and_image() {

@@ -272,3 +272,41 @@ fn names_longer_than_the_limit_are_refused_at_validation() {
         render(&err)
     );
 }
+
+/// A component read from disk whose `build:` names a Containerfile (or context) that is not there
+/// is reported at that value, loaded alone or through a workflow; one given as text (a server's
+/// catalog) is not checked.
+#[test]
+fn a_missing_containerfile_or_build_context_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let comp = dir.path().join("c/component.yaml");
+    std::fs::create_dir_all(comp.parent().unwrap()).unwrap();
+    let text =
+        "name: c\nversion: 1.0.0\nimage: i\nbuild:\n  context: .\n  containerfile: Dockerfile\n";
+    std::fs::write(&comp, text).unwrap();
+    let loader = co_spec::Loader::new(&co_spec::NoCatalog);
+    let err = render(&loader.load_component(&comp).unwrap_err());
+    assert!(
+        err.contains("component.yaml:6:18: error: the Containerfile ")
+            && err.contains("c/Dockerfile of component `c` does not exist"),
+        "{err}"
+    );
+    let wf =
+        "name: w\nstages:\n  - name: s\n    actions:\n      - name: a\n        component: ./c\n";
+    let err = render(&loader.parse_workflow(wf, "w.yaml", dir.path()).unwrap_err());
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(loader
+        .parse_component(text, "c/component.yaml", dir.path())
+        .is_ok());
+    // with the file there, both load
+    std::fs::write(comp.with_file_name("Dockerfile"), "FROM scratch\n").unwrap();
+    assert!(loader.load_component(&comp).is_ok());
+    // a context that is not a directory, reported at `context:`
+    std::fs::write(&comp, text.replace("context: .", "context: ./nowhere")).unwrap();
+    let err = render(&loader.load_component(&comp).unwrap_err());
+    assert!(
+        err.contains("component.yaml:5:12: error: the build context ")
+            && err.contains("is not a directory"),
+        "{err}"
+    );
+}
