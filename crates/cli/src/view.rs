@@ -21,13 +21,20 @@ pub trait CliObserver: Observer {
 
 /// Live view on a terminal, plain lines otherwise. With `json`, everything goes to stderr.
 pub fn observer(json: bool, plan: Arc<Plan>) -> Arc<dyn CliObserver> {
+    observer_of(json, plan.nodes.iter().map(|n| n.key.as_str()))
+}
+
+/// The same for a run known by its step keys (a run on a server, followed by `runs start
+/// --wait`).
+pub fn observer_of<'a>(json: bool, keys: impl Iterator<Item = &'a str>) -> Arc<dyn CliObserver> {
     let terminal = if json {
         std::io::stderr().is_terminal()
     } else {
         std::io::stdout().is_terminal()
     };
     if terminal {
-        Arc::new(Live::new(json, &plan))
+        let width = keys.map(|k| k.chars().count()).max().unwrap_or(8).min(40);
+        Arc::new(Live::new(json, width))
     } else {
         let out: Box<dyn Write + Send> = if json {
             Box::new(std::io::stderr())
@@ -80,7 +87,9 @@ fn retrying_words(step: &StepView) -> String {
     let next = attempt_words(step.attempt + 1, step.max_attempts);
     match step.retry_in {
         Some(ms) if ms > 0 => format!("retrying in {} ({next})", human(ms)),
-        _ => format!("retrying now ({next})"),
+        Some(_) => format!("retrying now ({next})"),
+        // A run on a server: its step events do not say when.
+        None => format!("retrying ({next})"),
     }
 }
 
@@ -168,19 +177,12 @@ struct Live {
 const MAX_LIVE_LINES: usize = 40;
 
 impl Live {
-    fn new(json: bool, plan: &Plan) -> Live {
+    fn new(json: bool, width: usize) -> Live {
         let target = if json {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::stdout()
         };
-        let width = plan
-            .nodes
-            .iter()
-            .map(|n| n.key.chars().count())
-            .max()
-            .unwrap_or(8)
-            .min(40);
         Live {
             multi: MultiProgress::with_draw_target(target),
             bars: Mutex::new(HashMap::new()),
@@ -289,10 +291,14 @@ impl CliObserver for Live {
 
 /// Milliseconds from one stored timestamp to another.
 pub fn millis_between(from: &str, to: &str) -> Option<i64> {
+    Some(millis_of(to)? - millis_of(from)?)
+}
+
+/// A stored (RFC 3339) timestamp as milliseconds since the Unix epoch.
+pub fn millis_of(timestamp: &str) -> Option<i64> {
     use time::format_description::well_known::Rfc3339;
-    let a = time::OffsetDateTime::parse(from, &Rfc3339).ok()?;
-    let b = time::OffsetDateTime::parse(to, &Rfc3339).ok()?;
-    i64::try_from((b - a).whole_milliseconds()).ok()
+    let t = time::OffsetDateTime::parse(timestamp, &Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
 }
 
 /// The summary after a run: status, duration, each step, and the outputs.

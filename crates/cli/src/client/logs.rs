@@ -83,6 +83,25 @@ impl Printer {
     }
 }
 
+/// Where a followed stream's events go: [`Printer`] (`logs -f`), or the run's progress view
+/// (`runs start --wait`, [`super::progress::Progress`]).
+pub trait Sink {
+    /// One log line; `false` once our output is closed (e.g. `| head`).
+    fn line(&self, line: &LogLine) -> bool;
+    /// Whether to ask the server for `step` events (`?steps=true`).
+    fn wants_steps(&self) -> bool {
+        false
+    }
+    /// One `step` event: a step as `GET /api/v1/runs/{id}` shows it.
+    fn step(&self, _step: &Value) {}
+}
+
+impl Sink for Printer {
+    fn line(&self, line: &LogLine) -> bool {
+        self.print(line)
+    }
+}
+
 /// How following a stream ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Followed {
@@ -144,11 +163,17 @@ pub async fn follow(
     run_id: &str,
     step: Option<&str>,
     after: i64,
-    printer: Printer,
+    sink: &dyn Sink,
 ) -> Result<Followed, ClientError> {
     let mut last = after;
     let mut failures: u32 = 0;
-    let query = [("step", step.unwrap_or_default().to_string())];
+    let query = [
+        ("step", step.unwrap_or_default().to_string()),
+        (
+            "steps",
+            if sink.wants_steps() { "true" } else { "" }.to_string(),
+        ),
+    ];
     loop {
         let resume_from = (last > 0).then_some(last);
         let opened = client
@@ -174,7 +199,7 @@ pub async fn follow(
                 Ok(Some(Err(e))) => break super::root_cause(&e),
                 Ok(Some(Ok(chunk))) => {
                     for event in parser.push(&chunk) {
-                        match handle(&event, &mut last, printer)? {
+                        match handle(&event, &mut last, sink)? {
                             Step::Continue => {}
                             Step::Progress => failures = 0,
                             Step::Done(end) => return Ok(end),
@@ -200,7 +225,7 @@ enum Step {
     Done(Followed),
 }
 
-fn handle(event: &Event, last: &mut i64, printer: Printer) -> Result<Step, ClientError> {
+fn handle(event: &Event, last: &mut i64, sink: &dyn Sink) -> Result<Step, ClientError> {
     match event.event.as_str() {
         "log" => {
             let value: Value = serde_json::from_str(&event.data).map_err(|e| {
@@ -213,11 +238,21 @@ fn handle(event: &Event, last: &mut i64, printer: Printer) -> Result<Step, Clien
             if line.seq != 0 && line.seq <= *last {
                 return Ok(Step::Continue); // already printed (a replay after reconnecting)
             }
-            if !printer.print(&line) {
+            if !sink.line(&line) {
                 return Ok(Step::Done(Followed::OutputClosed));
             }
             *last = (*last).max(line.seq);
             Ok(Step::Progress)
+        }
+        "step" => {
+            let value: Value = serde_json::from_str(&event.data).map_err(|e| {
+                ClientError::Protocol(format!(
+                    "the server sent a step event that is not JSON ({e}): {}",
+                    event.data
+                ))
+            })?;
+            sink.step(&value);
+            Ok(Step::Continue)
         }
         "end" => {
             let word = serde_json::from_str::<Value>(&event.data)
@@ -284,9 +319,15 @@ mod tests {
             Some("5"),
             r#"{"seq":5,"step":"a","action":"a","text":"x"}"#,
         );
-        assert!(matches!(handle(&old, &mut last, QUIET), Ok(Step::Continue)));
+        assert!(matches!(
+            handle(&old, &mut last, &QUIET),
+            Ok(Step::Continue)
+        ));
         let new = event("log", Some("6"), r#"{"step":"a","text":"y"}"#);
-        assert!(matches!(handle(&new, &mut last, QUIET), Ok(Step::Progress)));
+        assert!(matches!(
+            handle(&new, &mut last, &QUIET),
+            Ok(Step::Progress)
+        ));
         assert_eq!(last, 6);
     }
 
@@ -296,13 +337,13 @@ mod tests {
         match handle(
             &event("end", None, r#"{"status":"failed"}"#),
             &mut last,
-            QUIET,
+            &QUIET,
         ) {
             Ok(Step::Done(Followed::Ended(s))) => assert_eq!(s, Some(RunStatus::Failed)),
             _ => panic!("not the end"),
         }
-        assert!(handle(&event("ping", None, ""), &mut last, QUIET).is_ok());
-        assert!(handle(&event("log", None, "not json"), &mut last, QUIET).is_err());
+        assert!(handle(&event("ping", None, ""), &mut last, &QUIET).is_ok());
+        assert!(handle(&event("log", None, "not json"), &mut last, &QUIET).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! ([`ClientError::report`]).
 
 pub mod logs;
+pub mod progress;
 pub mod sse;
 pub mod view;
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::run::{open_store, OutputFormat};
 use crate::client::logs::{Followed, Printer};
+use crate::client::progress::Progress;
 use crate::client::{self, Client, ClientError, Server};
 use crate::exit;
 use crate::view;
@@ -30,8 +31,9 @@ Examples:
     Show(ShowArgs),
     /// Start a run of a workflow stored on the server (needs --server).
     #[command(after_help = "\
-Prints the new run's id. With --wait, follows its logs like `logs -f`, prints the summary and exits
-with the run's exit code: 0 succeeded, 1 failed, 130 cancelled (2: invalid inputs). Ctrl-C while
+Prints the new run's id. With --wait, shows its progress as a local run does (each step, live on a
+terminal or as `==> STEP …` lines, with its log lines), prints the summary and exits with the
+run's exit code: 0 succeeded, 1 failed, 130 cancelled (2: invalid inputs). Ctrl-C while
 waiting cancels the run on the server; a second Ctrl-C stops waiting.
 
 Examples:
@@ -443,11 +445,14 @@ async fn new_run(
 /// Ctrl-C cancels the run on the server, a second stops waiting.
 async fn wait_for_run(client: &Client, id: &str, json: bool) -> u8 {
     use tokio::signal::unix::{signal, SignalKind};
-    let printer = Printer {
-        bare: false,
-        to_stderr: json,
+    // The run's steps first, so that the view (the same as a local run's: live on a terminal,
+    // plain lines otherwise; on stderr with --output json) opens with all of them.
+    let run = match client.get(&["runs", id], &[]).await {
+        Ok(run) => run,
+        Err(e) => return e.report(),
     };
-    let follow = client::logs::follow(client, id, None, 0, printer);
+    let progress = Progress::start(json, &run);
+    let follow = client::logs::follow(client, id, None, 0, &progress);
     tokio::pin!(follow);
     let signals = signal(SignalKind::interrupt())
         .and_then(|int| signal(SignalKind::terminate()).map(|term| (int, term)));
@@ -462,6 +467,7 @@ async fn wait_for_run(client: &Client, id: &str, json: bool) -> u8 {
                     _ = term.recv() => {}
                 }
                 if interrupted {
+                    progress.finish(id, None);
                     eprintln!(
                         "\nstopped waiting; the run is being cancelled on the server \
                          (containerops runs show {id})"
@@ -479,8 +485,12 @@ async fn wait_for_run(client: &Client, id: &str, json: bool) -> u8 {
     let ended = match followed {
         Ok(Followed::Ended(status)) => status,
         Ok(Followed::OutputClosed) => return exit::OK,
-        Err(e) => return e.report(),
+        Err(e) => {
+            progress.finish(id, None);
+            return e.report();
+        }
     };
+    progress.finish(id, ended);
     let status = match client.get(&["runs", id], &[]).await {
         Ok(run) => {
             let shown = if json {
@@ -619,7 +629,7 @@ async fn remote_logs(client: &Client, args: LogsArgs) -> u8 {
     let step = args.action.as_deref();
     let after = args.after.max(0);
     let result = if args.follow {
-        client::logs::follow(client, &run_id, step, after, printer).await
+        client::logs::follow(client, &run_id, step, after, &printer).await
     } else {
         client::logs::pages(client, &run_id, step, after, printer).await
     };

@@ -23,6 +23,20 @@ fn start_wait_follows_the_run_and_exits_with_its_code() {
     let id = lines[0];
     assert_eq!(id.len(), 26, "a run id first: {out:?}");
     assert!(lines.contains(&"say | hello team"), "{out:?}");
+    // Step progress, as a local run shows it (plain lines: stdout is not a terminal).
+    assert!(
+        lines.contains(&format!("run {id} started (1 steps)").as_str()),
+        "{out:?}"
+    );
+    let done = lines
+        .iter()
+        .position(|l| l.starts_with("==> say succeeded in "));
+    let said = lines.iter().position(|l| *l == "say | hello team");
+    assert!(done.is_some() && said < done, "{out:?}");
+    assert!(
+        lines.contains(&format!("run {id} succeeded").as_str()),
+        "{out:?}"
+    );
     // The summary, like a local run's.
     assert!(out.stdout.contains("SUCCEEDED"), "{out:?}");
     assert!(out.stdout.contains("greeting = hi team"), "{out:?}");
@@ -66,6 +80,11 @@ fn start_wait_with_json_prints_the_run_and_sends_logs_to_stderr() {
     assert_eq!(run["steps"][0]["exit_code"], 3);
     assert_eq!(run["steps"][0]["error"], "exit code 3");
     assert!(out.stderr.contains("say | about to fail"), "{out:?}");
+    // The progress goes to stderr with the logs.
+    assert!(
+        out.stderr.contains("==> say failed in ") && out.stderr.contains(": exit code 3"),
+        "{out:?}"
+    );
 }
 
 #[test]
