@@ -203,6 +203,16 @@ function GoToAction({ actions, onGo }: { actions: { id: string; name: string; st
 }
 
 const nodeTypes = { action: memo(ActionNodeView), lane: memo(LaneNodeView) };
+const PRO = { hideAttribution: true };
+
+/** The two ends of a wire between typed ports (null: not between an output and an input). */
+function ends(c: Connection | Edge): [WiringEnd, WiringEnd] | null {
+  if (!c.sourceHandle?.startsWith('out:') || !c.targetHandle?.startsWith('in:')) return null;
+  return [
+    { action: c.source, port: c.sourceHandle.slice(4) },
+    { action: c.target, port: c.targetHandle.slice(3) },
+  ];
+}
 
 /** Above this many actions the graph opens zoomed on its start instead of fitted whole. */
 const BIG = 60;
@@ -390,14 +400,6 @@ function GraphInner(props: GraphProps) {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [layout, key, flow]);
 
-  const ends = (c: Connection | Edge): [WiringEnd, WiringEnd] | null => {
-    if (!c.sourceHandle?.startsWith('out:') || !c.targetHandle?.startsWith('in:')) return null;
-    return [
-      { action: c.source, port: c.sourceHandle.slice(4) },
-      { action: c.target, port: c.targetHandle.slice(3) },
-    ];
-  };
-
   const isValidConnection = useCallback(
     (c: Connection | Edge) => {
       const e = ends(c);
@@ -460,6 +462,28 @@ function GraphInner(props: GraphProps) {
     [graph, flow, onSelect],
   );
 
+  // Stable callbacks: React Flow copies each prop it is given into its store, and every store
+  // update runs the selectors of every drawn node and edge (a drag re-renders this component on
+  // each mouse move).
+  const onNodeClick = useCallback(
+    (_: unknown, n: Node) => {
+      if (n.type === 'action') onSelect?.(n.id);
+    },
+    [onSelect],
+  );
+  const onPaneClick = useCallback(() => onSelect?.(null), [onSelect]);
+  const onConnectStart = useCallback(() => {
+    setRefusal(null);
+  }, []);
+  const onConnectEnds = useCallback(
+    (c: Connection) => {
+      const e = ends(c);
+      if (e) onConnect?.(e[0], e[1]);
+    },
+    [onConnect],
+  );
+  const gotoList = useMemo(() => model.actions.map((a) => ({ id: a.id, name: a.name, stage: a.stage })), [model]);
+
   return (
     <div
       className="graph"
@@ -476,31 +500,24 @@ function GraphInner(props: GraphProps) {
         edges={edges}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
-        onNodeClick={(_, n) => {
-          if (n.type === 'action') onSelect?.(n.id);
-        }}
-        onPaneClick={() => onSelect?.(null)}
-        onConnectStart={() => {
-          setRefusal(null);
-        }}
+        onNodeClick={onNodeClick}
+        onPaneClick={onPaneClick}
+        onConnectStart={onConnectStart}
         isValidConnection={isValidConnection}
-        onConnect={(c) => {
-          const e = ends(c);
-          if (e) onConnect?.(e[0], e[1]);
-        }}
+        onConnect={onConnectEnds}
         nodesConnectable={mode === 'edit'}
         onlyRenderVisibleElements
         disableKeyboardA11y
         minZoom={0.05}
         maxZoom={2}
-        proOptions={{ hideAttribution: true }}
+        proOptions={PRO}
         deleteKeyCode={null}
       >
         <Background gap={24} />
         <Controls showInteractive={false} />
         {model.actions.length > 40 ? <CanvasMiniMap nodes={nodes} /> : null}
       </ReactFlow>
-      <GoToAction actions={model.actions.map((a) => ({ id: a.id, name: a.name, stage: a.stage }))} onGo={goTo} />
+      <GoToAction actions={gotoList} onGo={goTo} />
       {refusal ? (
         <div className="refusal" role="status">
           {refusal}
