@@ -45,6 +45,7 @@ function stepsAt(t: number): StepView[] {
           attempts: status === 'pending' ? 0 : 1,
           exit_code: status === 'succeeded' ? 0 : null,
           outputs: status === 'succeeded' ? { out: `${st}-${a}` } : {},
+          inputs: status === 'pending' ? {} : { n: a },
           error: null,
           started_at: t >= start ? new Date(t0 + start).toISOString() : null,
           finished_at: t >= end ? new Date(t0 + end).toISOString() : null,

@@ -10,13 +10,18 @@ use serde_json::Value;
 use crate::context::{EvalCtx, StatusFlags};
 use crate::Engine;
 
-/// The launch of `attempt` of `node`, and the secret input values it carries; or why it cannot be
-/// built (an expression failed, an input has the wrong type, a required input has no value).
-pub(crate) fn build(
-    engine: &Engine,
-    node: NodeId,
-    attempt: u32,
-) -> Result<(StepLaunch, Vec<String>), String> {
+/// A launch, built.
+pub(crate) struct Built {
+    pub launch: StepLaunch,
+    /// The values of its `secret`-typed inputs (to mask from now on).
+    pub secrets: Vec<String>,
+    /// Its inputs as they may be shown (`secret`-typed values masked): [`crate::StepState::inputs`].
+    pub inputs: IndexMap<String, Value>,
+}
+
+/// The launch of `attempt` of `node`; or why it cannot be built (an expression failed, an input
+/// has the wrong type, a required input has no value).
+pub(crate) fn build(engine: &Engine, node: NodeId, attempt: u32) -> Result<Built, String> {
     let plan = &engine.plan;
     let plan_node = plan.nodes.get(node).ok_or("unknown step")?;
     let planned = plan.actions.get(plan_node.action).ok_or("unknown action")?;
@@ -35,6 +40,7 @@ pub(crate) fn build(
 
     let ctx = EvalCtx::new(engine, node, Some(&env), flags);
     let mut secrets = Vec::new();
+    let mut shown = IndexMap::new();
     let inputs: Option<Vec<(String, Value)>> = if action.legacy {
         None
     } else {
@@ -59,6 +65,9 @@ pub(crate) fn build(
                     };
                     if decl.ty == ValueType::Secret {
                         secrets.push(co_protocol::value_text(&value));
+                        shown.insert(name.clone(), Value::from(co_protocol::MASK));
+                    } else {
+                        shown.insert(name.clone(), value.clone());
                     }
                     inputs.push((name.clone(), value));
                 }
@@ -66,6 +75,7 @@ pub(crate) fn build(
             Runs::Image(_) => {
                 for (name, template) in &action.with {
                     let value = eval(template, &ctx).map_err(|e| format!("input {name}: {e}"))?;
+                    shown.insert(name.clone(), value.clone());
                     inputs.push((name.clone(), value));
                 }
             }
@@ -112,8 +122,8 @@ pub(crate) fn build(
 
     let resources = action.effective_resources();
     secrets.retain(|s| !s.is_empty());
-    Ok((
-        StepLaunch {
+    Ok(Built {
+        launch: StepLaunch {
             run_id: engine.run_id.clone(),
             workflow: plan.workflow.name.clone(),
             step_key: plan_node.key.clone(),
@@ -126,7 +136,8 @@ pub(crate) fn build(
             kubernetes: action.component().and_then(|c| c.kubernetes.clone()),
         },
         secrets,
-    ))
+        inputs: shown,
+    })
 }
 
 fn eval(template: &Template, ctx: &EvalCtx<'_>) -> Result<Value, co_expr::EvalError> {

@@ -140,6 +140,8 @@ pub struct StepSnapshot {
     pub attempt: u32,
     pub exit_code: Option<i64>,
     pub outputs: IndexMap<String, Value>,
+    /// The inputs of its last launch as stored ([`StepState::inputs`]).
+    pub inputs: IndexMap<String, Value>,
     pub error: Option<String>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
@@ -265,6 +267,7 @@ impl Engine {
             step.attempt = snap.attempt;
             step.exit_code = snap.exit_code;
             step.outputs = snap.outputs;
+            step.inputs = snap.inputs;
             step.error = snap.error;
             step.started_at = snap.started_at;
             step.finished_at = snap.finished_at;
@@ -308,14 +311,15 @@ impl Engine {
                     let from = attempt_started[node].unwrap_or(now);
                     engine.steps[node].attempt_started_at = Some(from);
                     match launch::build(&engine, node, attempt) {
-                        Ok((launch, secrets)) => {
-                            if !secrets.is_empty() {
-                                out.push(Command::MaskSecrets(secrets));
+                        Ok(built) => {
+                            if !built.secrets.is_empty() {
+                                out.push(Command::MaskSecrets(built.secrets));
                             }
+                            engine.steps[node].inputs = built.inputs;
                             out.push(Command::Reattach {
                                 node,
                                 attempt,
-                                launch: Box::new(launch),
+                                launch: Box::new(built.launch),
                             });
                             let limit = engine
                                 .plan
@@ -405,6 +409,41 @@ impl Engine {
 
     pub fn cancel_requested(&self) -> bool {
         self.cancel_requested
+    }
+
+    /// The workflow inputs as they may be shown and stored: the value of every input of type
+    /// `secret` is [`co_protocol::MASK`], and every other value is masked where it contains a
+    /// secret ([`Engine::initial_secrets`]).
+    pub fn shown_inputs(&self) -> IndexMap<String, Value> {
+        let masker = co_protocol::Masker::new(self.initial_secrets());
+        self.inputs
+            .iter()
+            .map(|(name, value)| {
+                let shown = if self.is_secret_input(name) {
+                    Value::from(co_protocol::MASK)
+                } else {
+                    masker.mask_json(value)
+                };
+                (name.clone(), shown)
+            })
+            .collect()
+    }
+
+    /// The workflow inputs of type `secret` with their values (to keep encrypted, or not at all).
+    pub fn secret_inputs(&self) -> IndexMap<String, Value> {
+        self.inputs
+            .iter()
+            .filter(|(name, _)| self.is_secret_input(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect()
+    }
+
+    fn is_secret_input(&self, name: &str) -> bool {
+        self.plan
+            .workflow
+            .inputs
+            .get(name)
+            .is_some_and(|decl| decl.ty == ValueType::Secret)
     }
 
     /// Values that must be masked in logs from the start: every `--secret` and every workflow
@@ -788,18 +827,19 @@ impl Engine {
         step.retry_in = None;
         step.started_at.get_or_insert(now);
         match built {
-            Ok((launch, secrets)) => {
+            Ok(built) => {
                 step.status = StepStatus::Running;
                 step.error = None;
-                if !secrets.is_empty() {
-                    out.push(Command::MaskSecrets(secrets));
+                step.inputs = built.inputs;
+                if !built.secrets.is_empty() {
+                    out.push(Command::MaskSecrets(built.secrets));
                 }
                 out.push(Command::StepChanged { node });
                 // The timeout is set when the container has started (`Input::Started`).
                 out.push(Command::Launch {
                     node,
                     attempt,
-                    launch: Box::new(launch),
+                    launch: Box::new(built.launch),
                 });
             }
             Err(message) => {

@@ -16,6 +16,11 @@ pub struct StepState {
     pub exit_code: Option<i64>,
     /// Typed outputs of the last attempt.
     pub outputs: IndexMap<String, Value>,
+    /// The inputs of its last launch, in the order declared, as they may be shown: the value of a
+    /// `secret`-typed input is [`co_protocol::MASK`]. Other values may still contain a secret
+    /// (mask them with the run's masker before showing them). Empty before the first launch and
+    /// for seed-format jobs (their `environments` are not inputs).
+    pub inputs: IndexMap<String, Value>,
     /// Why it failed (or was cancelled), in words.
     pub error: Option<String>,
     pub started_at: Option<Millis>,

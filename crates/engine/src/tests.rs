@@ -964,8 +964,50 @@ stages:
     let mut initial = sim.engine.initial_secrets();
     initial.sort();
     assert_eq!(initial, ["key-456", "tok-123"]);
+    // Shown and stored: the secret input masked; kept (to encrypt): its value.
+    assert_eq!(sim.engine.shown_inputs()["token"], json!("***"));
+    assert_eq!(sim.engine.secret_inputs()["token"], json!("tok-123"));
     let sim = sim.run();
     assert_eq!(sim.env("c", "CO_INPUT_API").as_deref(), Some("key-456"));
+    // An image step's inputs have no types: the runner's masker masks the secret in them.
+    let node = sim.node("c");
+    assert_eq!(
+        sim.engine.step(node).unwrap().inputs["api"],
+        json!("key-456")
+    );
+}
+
+#[test]
+fn shown_workflow_inputs_mask_secret_values_wherever_they_appear() {
+    let yaml = format!(
+        r#"name: sec
+inputs:
+  token: {{ type: secret }}
+  url: {{ type: string }}
+  n: {{ type: int, default: 3 }}
+stages:
+  - name: s
+    actions: [{{ name: c, image: {IMG} }}]
+"#
+    );
+    let mut inputs = IndexMap::new();
+    inputs.insert("token".to_string(), json!("tok-123456"));
+    inputs.insert("url".to_string(), json!("https://u:tok-123456@host/"));
+    let sim = Sim::with_config(
+        &yaml,
+        RunConfig {
+            inputs,
+            ..RunConfig::default()
+        },
+    );
+    assert_eq!(
+        serde_json::to_value(sim.engine.shown_inputs()).unwrap(),
+        json!({"token": "***", "url": "https://u:***@host/", "n": 3})
+    );
+    assert_eq!(
+        serde_json::to_value(sim.engine.secret_inputs()).unwrap(),
+        json!({"token": "tok-123456"})
+    );
 }
 
 #[test]
@@ -1137,6 +1179,12 @@ timeout: 1m
         Some(r#"{"text":"hi there","times":2,"token":"s3cr3t"}"#)
     );
     assert_eq!(sim.masked, ["s3cr3t"]);
+    // The step's inputs as shown: in the order declared, the secret-typed one masked.
+    let inputs = &sim.engine.step(sim.node("up")).unwrap().inputs;
+    assert_eq!(
+        serde_json::to_value(inputs).unwrap(),
+        json!({"text": "hi there", "times": 2, "token": "***"})
+    );
     let launch = &sim.launched[0];
     assert_eq!(
         launch.command.as_deref(),

@@ -23,7 +23,7 @@ pub use input::{
     WORKSPACE_DIR,
 };
 pub use lines::{Line, LineSplitter, Stream, MAX_LINE_BYTES};
-pub use mask::{Masker, MIN_BASE64_FRAGMENT, MIN_SECRET_LINE};
+pub use mask::{Masker, MASK, MIN_BASE64_FRAGMENT, MIN_SECRET_LINE};
 pub use output::{
     typed_outputs, Collected, OutputCollector, OutputDecl, MAX_OUTPUTS_BYTES, MAX_OUTPUT_KEYS,
     MAX_REPORTED_ERRORS,

@@ -28,7 +28,8 @@ pub const MIN_SECRET_LINE: usize = 4;
 /// JSON text escaped again inside another JSON string, is masked; three layers deep is not.
 pub const MAX_DECODE_DEPTH: usize = 2;
 
-const MASK: &str = "***";
+/// What a masked value (or each masked run of text) is replaced with.
+pub const MASK: &str = "***";
 
 /// Replaces every secret value, and its base64 forms, with `***`.
 ///

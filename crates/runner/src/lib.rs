@@ -52,6 +52,9 @@ pub struct StepView {
     pub retry_in: Option<Millis>,
     pub error: Option<String>,
     pub outputs: serde_json::Map<String, Value>,
+    /// The inputs of its last launch, masked: `secret`-typed values are `***`, and every known
+    /// secret inside the other values is masked too.
+    pub inputs: serde_json::Map<String, Value>,
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
 }
@@ -226,7 +229,10 @@ impl Runner {
             id: engine.run_id().to_string(),
             workflow: workflow.name.clone(),
             status: RunStatus::Queued,
-            inputs: map_value(engine.inputs().iter()),
+            // Secret inputs are stored masked and nowhere else: a local run is never resumed
+            // or recovered from the store, so nothing needs their values later.
+            inputs: map_value(engine.shown_inputs().iter()),
+            secret_inputs: None,
             outputs: Value::Object(Default::default()),
             error: None,
             created_at: format_time(now_millis()),
@@ -287,11 +293,8 @@ impl Runner {
                     status: step.status,
                     attempt,
                     exit_code: step.exit_code,
-                    outputs: step
-                        .outputs
-                        .as_object()
-                        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-                        .unwrap_or_default(),
+                    outputs: object_entries(&step.outputs),
+                    inputs: object_entries(&step.inputs),
                     error: step.error.clone(),
                     started_at: parse(&step.started_at),
                     finished_at: parse(&step.finished_at),
@@ -794,6 +797,7 @@ pub fn initial_steps(
                     attempts: 0,
                     exit_code: None,
                     outputs: Value::Object(Default::default()),
+                    inputs: Value::Object(Default::default()),
                     error: None,
                     started_at: None,
                     finished_at: None,
@@ -808,6 +812,13 @@ pub fn parse_time(text: &str) -> Option<Millis> {
     let t =
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
     i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
+fn object_entries(value: &Value) -> indexmap::IndexMap<String, Value> {
+    value
+        .as_object()
+        .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default()
 }
 
 fn map_value<'a>(entries: impl Iterator<Item = (&'a String, &'a Value)>) -> Value {
@@ -828,8 +839,8 @@ fn display_action(plan: &Plan, node: NodeId) -> Option<(String, String)> {
     ))
 }
 
-/// A step as shown and stored: its error and outputs pass through the run's masker (a secret can
-/// reach them through a failing value or a `[COUT]` line).
+/// A step as shown and stored: its error, outputs and inputs pass through the run's masker (a
+/// secret can reach them through a failing value, a `[COUT]` line or an expression).
 fn step_view(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepView> {
     let step = engine.step(node)?;
     let (stage, action) = display_action(engine.plan(), node)?;
@@ -851,6 +862,11 @@ fn step_view(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepView>
             .iter()
             .map(|(k, v)| (k.clone(), masker.mask_json(v)))
             .collect(),
+        inputs: step
+            .inputs
+            .iter()
+            .map(|(k, v)| (k.clone(), masker.mask_json(v)))
+            .collect(),
         started_at: step.started_at,
         finished_at: step.finished_at,
     })
@@ -869,6 +885,7 @@ fn step_record(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepRec
         attempts: i64::from(view.attempt),
         exit_code: step.exit_code,
         outputs: Value::Object(view.outputs),
+        inputs: Value::Object(view.inputs),
         error: view.error,
         started_at: view.started_at.map(format_time),
         finished_at: view.finished_at.map(format_time),

@@ -50,8 +50,12 @@ pub struct CoordinatorConfig {
     pub limits: co_runner::RunLimits,
 }
 
-/// Decrypts stored secrets for the runs that need them (the server's secret box).
-pub trait SecretReader: Send + Sync {
+/// Encrypts and decrypts what the store keeps secret (the server's secret box): the coordinator
+/// decrypts the stored secrets a run needs, and seals the values of a run's `secret`-typed inputs
+/// before the run is queued.
+pub trait SecretCipher: Send + Sync {
+    /// The ciphertext of `value`, bound to `name` (it decrypts under that name only).
+    fn encrypt(&self, name: &str, value: &str) -> Result<String, String>;
     /// The plain value of secret `name` from its stored ciphertext.
     fn decrypt(&self, name: &str, ciphertext: &str) -> Result<String, String>;
 }
@@ -97,6 +101,9 @@ pub enum CoordinatorError {
     /// Bad inputs, an invalid stored workflow, a run that cannot be resumed: each problem in words.
     #[error("{}", .0.join("; "))]
     Invalid(Vec<String>),
+    /// A run's secret inputs could not be sealed or opened (no randomness, another key).
+    #[error("{0}")]
+    Secrets(String),
     #[error(transparent)]
     Store(#[from] co_store::StoreError),
 }
@@ -118,7 +125,7 @@ struct Inner {
     store: Store,
     runner: Runner,
     config: CoordinatorConfig,
-    secrets: Arc<dyn SecretReader>,
+    secrets: Arc<dyn SecretCipher>,
     wake: Notify,
     cron_reload: Notify,
     /// Every run this server finishes driving, with its status.
@@ -145,7 +152,7 @@ impl Coordinator {
         store: Store,
         backend: Arc<dyn Backend>,
         config: CoordinatorConfig,
-        secrets: Arc<dyn SecretReader>,
+        secrets: Arc<dyn SecretCipher>,
     ) -> Coordinator {
         let runner = Runner::new(backend, store.clone()).with_limits(config.limits);
         let inner = Arc::new(Inner {
@@ -203,13 +210,9 @@ impl Coordinator {
             id: run_id.clone(),
             workflow: workflow.name.clone(),
             status: RunStatus::Queued,
-            inputs: Value::Object(
-                engine
-                    .inputs()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            // Secret inputs: masked here, their values sealed for this run only.
+            inputs: Value::Object(engine.shown_inputs().into_iter().collect()),
+            secret_inputs: seal_inputs(&*inner.secrets, &run_id, &engine.secret_inputs())?,
             outputs: json!({}),
             error: None,
             created_at: co_store::now_timestamp(),
@@ -298,9 +301,18 @@ impl Coordinator {
         let (workflow, plan) = load_plan(&inner.store, &stored, &stored.yaml).await?;
         let id = co_runner::new_run_id();
         let event = if resume { "resume" } else { "rerun" };
+        // The same secret input values, sealed again for the new run.
+        let secret_inputs = match &old.run.secret_inputs {
+            Some(sealed) => {
+                let values = open_inputs(&*inner.secrets, &old.run.id, sealed)?;
+                seal_inputs(&*inner.secrets, &id, &values)?
+            }
+            None => None,
+        };
         let record = RunRecord {
             id: id.clone(),
             status: RunStatus::Queued,
+            secret_inputs,
             outputs: json!({}),
             error: None,
             created_at: co_store::now_timestamp(),
@@ -385,6 +397,47 @@ impl Coordinator {
             tracing::warn!(error = %e, "could not release the leases of the runs in flight");
         }
     }
+}
+
+/// The name a run's secret inputs are sealed under: the ciphertext opens for that run only.
+fn secret_inputs_name(run_id: &str) -> String {
+    format!("run {run_id} inputs")
+}
+
+/// The ciphertext of a run's `secret`-typed input values (a JSON object), or `None` if it has
+/// none.
+fn seal_inputs(
+    cipher: &dyn SecretCipher,
+    run_id: &str,
+    values: &IndexMap<String, Value>,
+) -> Result<Option<String>, CoordinatorError> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    let text = serde_json::to_string(values)
+        .map_err(|e| CoordinatorError::Secrets(format!("cannot encode the secret inputs: {e}")))?;
+    cipher
+        .encrypt(&secret_inputs_name(run_id), &text)
+        .map(Some)
+        .map_err(|e| CoordinatorError::Secrets(format!("cannot encrypt the secret inputs: {e}")))
+}
+
+/// The values of a run's `secret`-typed inputs from their ciphertext.
+fn open_inputs(
+    cipher: &dyn SecretCipher,
+    run_id: &str,
+    sealed: &str,
+) -> Result<IndexMap<String, Value>, CoordinatorError> {
+    let text = cipher
+        .decrypt(&secret_inputs_name(run_id), sealed)
+        .map_err(|e| {
+            CoordinatorError::Secrets(format!("the secret inputs of run {run_id}: {e}"))
+        })?;
+    serde_json::from_str(&text).map_err(|e| {
+        CoordinatorError::Secrets(format!(
+            "the secret inputs of run {run_id} are damaged: {e}"
+        ))
+    })
 }
 
 /// Parse a stored workflow revision with the registered components as its catalog (the same
@@ -541,11 +594,15 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunResult, Coo
         return Err(CoordinatorError::Invalid(missing));
     }
     let detail = inner.store.get_run(&run.id).await?;
-    let inputs: IndexMap<String, Value> = run
+    let mut inputs: IndexMap<String, Value> = run
         .inputs
         .as_object()
         .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
         .unwrap_or_default();
+    // The masked secret inputs get their values back, only in this process, only for the steps.
+    if let Some(sealed) = &run.secret_inputs {
+        inputs.extend(open_inputs(&*inner.secrets, &run.id, sealed)?);
+    }
     let config = RunConfig {
         run_id: run.id.clone(),
         inputs,

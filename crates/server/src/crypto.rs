@@ -10,7 +10,9 @@
 //! PostgreSQL database must share the key.
 //!
 //! The coordinator reads the secrets a run needs with [`SecretBox::read`] (or
-//! [`SecretBox::read_all`]); the API only ever writes them.
+//! [`SecretBox::read_all`]); the API only ever writes them. The coordinator also seals the values
+//! of a run's `secret`-typed inputs (under the name `run RUN_ID inputs`) before the run is stored,
+//! and opens them when it starts, recovers, reruns or resumes it.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -213,8 +215,13 @@ impl SecretBox {
     }
 }
 
-/// What the coordinator uses to read the secrets of the runs it starts.
-impl crate::coordinator::SecretReader for SecretBox {
+/// What the coordinator uses to read the secrets of the runs it starts, and to keep their secret
+/// inputs.
+impl crate::coordinator::SecretCipher for SecretBox {
+    fn encrypt(&self, name: &str, value: &str) -> Result<String, String> {
+        SecretBox::encrypt(self, name, value).map_err(|e| e.to_string())
+    }
+
     fn decrypt(&self, name: &str, ciphertext: &str) -> Result<String, String> {
         SecretBox::decrypt(self, name, ciphertext).map_err(|e| e.to_string())
     }

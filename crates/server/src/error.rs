@@ -169,6 +169,10 @@ impl From<CoordinatorError> for ApiError {
         match e {
             CoordinatorError::NotFound(what) => ApiError::not_found(what),
             CoordinatorError::Invalid(problems) => ApiError::invalid_inputs(problems),
+            CoordinatorError::Secrets(message) => {
+                tracing::error!(error = %message, "secrets error");
+                ApiError::internal(message)
+            }
             CoordinatorError::Store(e) => e.into(),
         }
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use co_backend::Stream;
 use co_engine::{RunStatus, StepStatus};
 use co_runner::fake::{FakeBackend, FakeStep};
-use co_server::coordinator::{CoordinatorError, HookDelivery, SecretReader};
+use co_server::coordinator::{CoordinatorError, HookDelivery, SecretCipher};
 use co_server::{Coordinator, CoordinatorConfig, RunRequest};
 use co_store::Store;
 use indexmap::IndexMap;
@@ -19,7 +19,11 @@ use tokio::sync::mpsc;
 const IMG: &str = "localhost/test/busybox:latest";
 
 struct Plain;
-impl SecretReader for Plain {
+impl SecretCipher for Plain {
+    fn encrypt(&self, _name: &str, value: &str) -> Result<String, String> {
+        Ok(value.to_string())
+    }
+
     fn decrypt(&self, _name: &str, ciphertext: &str) -> Result<String, String> {
         Ok(ciphertext.to_string())
     }

@@ -65,6 +65,10 @@
 //! (workflow, kind, delivery) ([`DeliveryKey`]); deliveries recorded before it count for every
 //! kind.
 //!
+//! `0005_secret_inputs.sql` adds `runs.secret_inputs` (the ciphertext of a run's `secret`-typed
+//! inputs, whose values `runs.inputs` shows as `***`) and `steps.inputs` (each step's masked
+//! inputs, for display).
+//!
 //! To grow the schema, add numbered migrations (never edit a shipped one). If a migration ever has to differ between the databases,
 //! split the directory into `migrations/sqlite` and `migrations/postgres`, keeping the existing
 //! files byte-identical in both (sqlx checks their checksums), and pick the migrator by
@@ -184,7 +188,13 @@ pub struct RunRecord {
     pub id: String,
     pub workflow: String,
     pub status: RunStatus,
+    /// The inputs as they may be shown: the value of a `secret`-typed input is `***` (its value
+    /// is in `secret_inputs`, encrypted, or nowhere).
     pub inputs: Value,
+    /// The values of the run's `secret`-typed inputs, encrypted by the caller (the store only
+    /// ever sees ciphertext); `None` when there are none or nothing will need them again (a
+    /// local run). Like `inputs`, never changed by [`Store::update_run`].
+    pub secret_inputs: Option<String>,
     pub outputs: Value,
     pub error: Option<String>,
     pub created_at: String,
@@ -219,6 +229,8 @@ pub struct StepRecord {
     pub attempts: i64,
     pub exit_code: Option<i64>,
     pub outputs: Value,
+    /// The inputs of its last launch, masked (a JSON object; `{}` before the first launch).
+    pub inputs: Value,
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -281,13 +293,13 @@ pub struct Store {
 macro_rules! run_columns {
     () => {
         "id, workflow, status, inputs, outputs, error, created_at, started_at, finished_at, \
-         source_path, source, revision, trigger, parent, max_concurrency"
+         source_path, source, revision, trigger, parent, max_concurrency, secret_inputs"
     };
 }
 macro_rules! step_columns {
     () => {
         "run_id, step_key, position, stage, action, status, attempts, exit_code, outputs, error, \
-         started_at, finished_at"
+         started_at, finished_at, inputs"
     };
 }
 macro_rules! attempt_columns {
@@ -387,12 +399,13 @@ impl Store {
         let step_sql = concat!(
             "INSERT INTO steps (",
             step_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (run_id, step_key) DO UPDATE SET position = excluded.position, \
              stage = excluded.stage, action = excluded.action, status = excluded.status, \
              attempts = excluded.attempts, exit_code = excluded.exit_code, \
              outputs = excluded.outputs, error = excluded.error, \
-             started_at = excluded.started_at, finished_at = excluded.finished_at"
+             started_at = excluded.started_at, finished_at = excluded.finished_at, \
+             inputs = excluded.inputs"
         );
         let attempt_sql = concat!(
             "INSERT INTO attempts (",
@@ -418,6 +431,7 @@ impl Store {
                 .bind(clean_opt(&step.error))
                 .bind(normalize_opt(step.started_at.as_deref())?)
                 .bind(normalize_opt(step.finished_at.as_deref())?)
+                .bind(json_text(&step.inputs)?)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| write_error(e, &step.run_id, "recording step"))?;
@@ -711,7 +725,7 @@ fn insert_run_query(run: &RunRecord, status: RunStatus) -> Result<AnyQuery<'stat
     const SQL: &str = concat!(
         "INSERT INTO runs (",
         run_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     );
     if let Some(limit) = run.max_concurrency.filter(|l| *l < 1) {
         return Err(StoreError::Invalid(format!(
@@ -734,7 +748,8 @@ fn insert_run_query(run: &RunRecord, status: RunStatus) -> Result<AnyQuery<'stat
         .bind(run.revision)
         .bind(json_text(&run.trigger)?)
         .bind(clean_opt(&run.parent))
-        .bind(run.max_concurrency))
+        .bind(run.max_concurrency)
+        .bind(run.secret_inputs.clone()))
 }
 
 /// A failed run insert: a taken id is [`StoreError::Conflict`].
@@ -753,6 +768,7 @@ fn run_from_row(row: &AnyRow) -> Result<RunRecord> {
         workflow: column(row, "workflow")?,
         status: status_column(row)?,
         inputs: json_column(row, "inputs")?,
+        secret_inputs: column(row, "secret_inputs")?,
         outputs: json_column(row, "outputs")?,
         error: column(row, "error")?,
         created_at: column(row, "created_at")?,
@@ -778,6 +794,7 @@ fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
         attempts: column(row, "attempts")?,
         exit_code: column(row, "exit_code")?,
         outputs: json_column(row, "outputs")?,
+        inputs: json_column(row, "inputs")?,
         error: column(row, "error")?,
         started_at: column(row, "started_at")?,
         finished_at: column(row, "finished_at")?,

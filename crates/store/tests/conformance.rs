@@ -204,6 +204,7 @@ fn run(id: &str, workflow: &str, status: &str, created_ms: i64) -> RunRecord {
         workflow: workflow.into(),
         status: status.parse().unwrap(),
         inputs: json!({"who": "world"}),
+        secret_inputs: None,
         outputs: json!({}),
         error: None,
         created_at: at(created_ms),
@@ -229,6 +230,7 @@ fn step(run_id: &str, position: i64, key: &str, action: &str) -> StepRecord {
         attempts: 0,
         exit_code: None,
         outputs: json!({}),
+        inputs: json!({}),
         error: None,
         started_at: None,
         finished_at: None,
@@ -429,6 +431,7 @@ mod cases {
             "payload": {"ref": "refs/heads/main", "z": 1, "a": [1.50, "x"]}});
         rec.parent = Some("01HRTPARENT".into());
         rec.max_concurrency = Some(2);
+        rec.secret_inputs = Some("v1:c2VhbGVk".into());
         db.store.insert_run(&rec).await.unwrap();
 
         let got = db.store.get_run(&rec.id).await.unwrap();
@@ -554,6 +557,7 @@ mod cases {
         c2.attempts = 2;
         c2.exit_code = Some(0);
         c2.outputs = json!({"greeting": "hello world", "n": 3, "ok": true});
+        c2.inputs = json!({"text": "hi", "times": 2, "token": "***"});
         c2.error = None;
         c2.started_at = Some(at(1));
         c2.finished_at = Some(at(2));

@@ -14,7 +14,7 @@ const model = (() => {
 })();
 
 function step(key: string, status: StepView['status'], stage = 'test'): StepView {
-  return { stage, action: key, key, status, attempts: 1, outputs: {}, attempts_detail: [], error: null, exit_code: null, started_at: null, finished_at: null };
+  return { stage, action: key, key, status, attempts: 1, outputs: {}, inputs: {}, attempts_detail: [], error: null, exit_code: null, started_at: null, finished_at: null };
 }
 
 describe('the graph', () => {

@@ -653,6 +653,29 @@ impl Drop for Cleanup {
     }
 }
 
+/// The default local store (`$XDG_DATA_HOME/containerops/containerops.db`) is owner-only: the
+/// directories created for it are 0700 and the database 0600, whatever the umask.
+#[cfg(unix)]
+#[test]
+fn the_default_local_store_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let w = World::new();
+    let mut cmd = w.command();
+    cmd.env_remove("CONTAINEROPS_DB").args(["runs", "list"]);
+    let out = crate::support::finish_command(cmd);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let mode = |rel: &str| {
+        std::fs::metadata(w.path(rel))
+            .unwrap_or_else(|e| panic!("{rel}: {e}"))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode("xdg"), 0o700);
+    assert_eq!(mode("xdg/containerops"), 0o700);
+    assert_eq!(mode("xdg/containerops/containerops.db"), 0o600);
+}
+
 /// Two runs at the same time on the same database both succeed and are both listed.
 #[test]
 fn two_runs_at_once_share_the_database() {

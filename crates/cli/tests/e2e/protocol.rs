@@ -453,6 +453,30 @@ stages:
     let action_logs = w.logs(run.id(), Some("leak"));
     assert_no_secret("`logs ID leak`", &action_logs);
     assert!(action_logs.contains("data: "), "{action_logs}");
+    assert_no_secret(
+        "`runs show --output json`",
+        &w.exec(&["runs", "show", run.id(), "--output", "json"])
+            .stdout,
+    );
+    // The local store holds neither the `--secret` nor the secret input (a local run is never
+    // resumed, so the input is stored masked and nowhere else); TOKEN_SECRET is written in the
+    // workflow file itself, whose text is stored as given.
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        let mut name = w.db.as_os_str().to_os_string();
+        name.push(suffix);
+        stored.extend(std::fs::read(&name).unwrap_or_default());
+    }
+    for secret in [API_SECRET, INPUT_SECRET] {
+        assert!(
+            !stored.windows(secret.len()).any(|b| b == secret.as_bytes()),
+            "the local database holds {secret} in clear"
+        );
+    }
+    assert!(
+        stored.windows(5).any(|b| b == b"\"***\""),
+        "the masked inputs are stored"
+    );
 
     // The same run in text mode: the live view and the summary go to stdout; `--secret API_KEY`
     // reads the value from the environment.

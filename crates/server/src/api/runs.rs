@@ -132,7 +132,7 @@ pub struct AttemptView {
     pub finished_at: Option<String>,
 }
 
-/// A step: the SPEC §5 fields, plus its `key` and every attempt.
+/// A step: the SPEC §5 fields, plus its `key`, its inputs and every attempt.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct StepView {
     pub stage: String,
@@ -142,6 +142,11 @@ pub struct StepView {
     pub exit_code: Option<i64>,
     #[schema(value_type = Object)]
     pub outputs: Value,
+    /// The inputs of its last launch (`{}` before it starts; seed-format jobs have none): the
+    /// value of a `secret`-typed input is `***`, and every known secret inside another value is
+    /// masked as `***` too.
+    #[schema(value_type = Object)]
+    pub inputs: Value,
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
@@ -172,6 +177,7 @@ impl StepView {
             attempts: s.attempts,
             exit_code: s.exit_code,
             outputs: s.outputs,
+            inputs: s.inputs,
             error: s.error,
             started_at: s.started_at,
             finished_at: s.finished_at,
@@ -191,6 +197,8 @@ pub struct RunView {
     #[schema(value_type = Object)]
     pub outputs: Value,
     pub steps: Vec<StepView>,
+    /// The run's inputs; the value of a `secret`-typed input is `***` (it is kept encrypted and
+    /// only ever given to the steps that use it).
     #[schema(value_type = Object)]
     pub inputs: Value,
     pub revision: Option<i64>,
@@ -483,6 +491,7 @@ mod tests {
                 workflow: "hello".into(),
                 status: RunStatus::Failed,
                 inputs: json!({"who": "x"}),
+                secret_inputs: None,
                 outputs: json!({}),
                 error: None,
                 created_at: "2026-01-01T00:00:00.000Z".into(),
@@ -505,6 +514,7 @@ mod tests {
                 attempts: 2,
                 exit_code: Some(3),
                 outputs: json!({"greeting": "hi"}),
+                inputs: json!({"who": "x"}),
                 error: Some("exit code 3".into()),
                 started_at: Some("2026-01-01T00:00:01.000Z".into()),
                 finished_at: Some("2026-01-01T00:00:02.000Z".into()),

@@ -364,6 +364,7 @@ async fn graphs_of_revisions_texts_and_runs(db: &TestDb) {
         workflow: "pipe-local".into(),
         status: co_store::RunStatus::Succeeded,
         inputs: json!({}),
+        secret_inputs: None,
         outputs: json!({}),
         error: None,
         created_at: co_store::now_timestamp(),

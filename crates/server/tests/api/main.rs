@@ -25,6 +25,7 @@ mod names;
 mod openapi;
 mod process;
 mod runs;
+mod secret_inputs;
 mod secrets;
 mod session;
 mod ui;

@@ -988,6 +988,7 @@ pub async fn update_run_keeps_the_queue_columns_and_what_the_run_is(db: &TestDb)
     r1.revision = Some(2);
     r1.parent = Some("r0".into());
     r1.trigger = json!({"event": "cron", "tick": "2026-03-01T12:00:00.000Z"});
+    r1.secret_inputs = Some("v1:c2VhbGVk".into());
     enqueue(s, &r1).await;
     enqueue(s, &queued("r2", "solo", 1, Some(1))).await;
     assert_eq!(claimed_id(s, "A", 0, 1000).await.as_deref(), Some("r1"));
@@ -1001,6 +1002,8 @@ pub async fn update_run_keeps_the_queue_columns_and_what_the_run_is(db: &TestDb)
     update.parent = None;
     update.trigger = json!(null);
     update.max_concurrency = None;
+    update.inputs = json!({"changed": true});
+    update.secret_inputs = None;
     s.update_run(&update).await.unwrap();
     let mut expected = r1.clone();
     expected.status = RunStatus::Running;
