@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { StepView } from '../api/types';
 import { timeSpan, visibleRows } from './Gantt';
 
-const step = (started: string | null, finished: string | null): StepView => ({ stage: 's', action: 'a', key: 'a', status: finished ? 'succeeded' : started ? 'running' : 'pending', attempts: 1, outputs: {}, attempts_detail: [], error: null, exit_code: null, started_at: started, finished_at: finished });
+const step = (started: string | null, finished: string | null): StepView => ({ stage: 's', action: 'a', key: 'a', status: finished ? 'succeeded' : started ? 'running' : 'pending', attempts: 1, outputs: {}, inputs: {}, attempts_detail: [], error: null, exit_code: null, started_at: started, finished_at: finished });
 
 describe('the timeline', () => {
   it('draws only the rows in view, plus a few around them', () => {
