@@ -138,6 +138,11 @@ fn step_view(node: usize, step: &Value) -> Option<StepView> {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
+        inputs: step
+            .get("inputs")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
         started_at: time("started_at"),
         finished_at: time("finished_at"),
     })
