@@ -36,6 +36,7 @@ use co_backend::{
 mod build;
 pub mod discovery;
 mod error;
+mod files;
 mod ignore;
 mod inventory;
 pub mod names;

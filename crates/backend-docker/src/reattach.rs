@@ -241,6 +241,7 @@ mod tests {
             cpu_millis: None,
             memory_bytes: None,
             kubernetes: None,
+            files: Vec::new(),
         };
         let with = |run: &str, step: &str, attempt: &str| Inspected {
             config: crate::inventory::InspectedConfig {

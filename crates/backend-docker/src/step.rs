@@ -237,7 +237,8 @@ enum Timer {
     KillSettle,
 }
 
-/// Attach (before start, so no output is lost), register for the exit, start, follow.
+/// Deliver the variables that are files, attach (before start, so no output is lost), register
+/// for the exit, start, follow.
 pub(crate) async fn start_and_follow(
     inner: &Inner,
     id: &str,
@@ -247,6 +248,7 @@ pub(crate) async fn start_and_follow(
     cancel: &CancellationToken,
 ) -> Result<StepExit, BackendError> {
     let docker = &inner.conn.docker;
+    crate::files::upload(inner, id, name, &launch.files).await?;
     let attach = docker
         .attach_container(id, Some(attach_options()))
         .await
@@ -624,6 +626,7 @@ mod tests {
             cpu_millis: Some(500),
             memory_bytes: Some(64 << 20),
             kubernetes: None,
+            files: Vec::new(),
         }
     }
 

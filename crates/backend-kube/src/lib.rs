@@ -10,8 +10,9 @@
 //!   tests give it one whose HTTP service is scripted).
 //! - `create_workspace`: PVC `co-ws-<run>` (reused if it exists and belongs to the run), and the
 //!   run's Pod watch (`watch`: one `list` + `watch` per run, label `containerops.run`).
-//! - `run_step`: the Pod `co-<run>-<step>-<attempt>` (see [`names`], [`spec`]); its state from
-//!   the run's watch; its log followed from the start; the exit code from
+//! - `run_step`: the Pod `co-<run>-<step>-<attempt>` (see [`names`], [`spec`]), then the Secrets
+//!   of its variables too large for the environment (mounted as files, owned by the Pod); its
+//!   state from the run's watch; its log followed from the start; the exit code from
 //!   `status.containerStatuses[step].state.terminated`; then the Pod is deleted.
 //! - `reattach`: the attempt's Pod found by name (else labels), its whole log from the start,
 //!   then as `run_step`.
@@ -28,7 +29,7 @@ use async_trait::async_trait;
 use co_backend::{
     labels, Backend, BackendError, CancellationToken, OutputSink, StepExit, StepLaunch, Workspace,
 };
-use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
+use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
 mod error;
@@ -74,6 +75,7 @@ const fn core(resource: &'static str, verb: &'static str) -> ApiCall {
 /// | persistentvolumeclaims create | `create_workspace` |
 /// | persistentvolumeclaims get | `create_workspace` (reuse after a restart) |
 /// | persistentvolumeclaims delete | `finish_run` |
+/// | secrets create | `run_step`, `reattach`: variables too large for the environment, as files (owned by the Pod, so they go with it; never read, listed or deleted) |
 ///
 /// Besides these, [`KubeBackend::connect`] reads `GET /version` (a non-resource URL every
 /// authenticated account may read through the default `system:public-info-viewer` role).
@@ -87,6 +89,7 @@ pub const API_CALLS: &[ApiCall] = &[
     core("persistentvolumeclaims", "create"),
     core("persistentvolumeclaims", "get"),
     core("persistentvolumeclaims", "delete"),
+    core("secrets", "create"),
 ];
 
 /// The `rules:` of the RBAC Role the backend needs in its namespace, generated from
@@ -328,6 +331,10 @@ impl Inner {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 
+    pub(crate) fn secrets(&self) -> Api<Secret> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
     fn pvcs(&self) -> Api<PersistentVolumeClaim> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
@@ -548,7 +555,7 @@ mod tests {
         let rules = role_rules_yaml();
         assert_eq!(
             rules,
-            "rules:\n  - apiGroups: [\"\"]\n    resources: [\"pods\"]\n    verbs: [\"create\", \"get\", \"list\", \"watch\", \"delete\"]\n  - apiGroups: [\"\"]\n    resources: [\"pods/log\"]\n    verbs: [\"get\"]\n  - apiGroups: [\"\"]\n    resources: [\"persistentvolumeclaims\"]\n    verbs: [\"create\", \"get\", \"delete\"]\n"
+            "rules:\n  - apiGroups: [\"\"]\n    resources: [\"pods\"]\n    verbs: [\"create\", \"get\", \"list\", \"watch\", \"delete\"]\n  - apiGroups: [\"\"]\n    resources: [\"pods/log\"]\n    verbs: [\"get\"]\n  - apiGroups: [\"\"]\n    resources: [\"persistentvolumeclaims\"]\n    verbs: [\"create\", \"get\", \"delete\"]\n  - apiGroups: [\"\"]\n    resources: [\"secrets\"]\n    verbs: [\"create\"]\n"
         );
     }
 

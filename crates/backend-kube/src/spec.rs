@@ -9,10 +9,12 @@ use co_backend::{labels, BackendError, StepLaunch};
 use k8s_openapi::api::core::v1::{
     Affinity, Container, EmptyDirVolumeSource, EnvVar, LocalObjectReference, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PersistentVolumeClaimVolumeSource, Pod, PodSecurityContext, PodSpec,
-    ResourceRequirements, Toleration, Volume, VolumeMount, VolumeResourceRequirements,
+    ProjectedVolumeSource, ResourceRequirements, Secret, SecretProjection, Toleration, Volume,
+    VolumeMount, VolumeProjection, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::ByteString;
 use serde_json::Value;
 
 use crate::names;
@@ -24,6 +26,12 @@ pub const CONTAINER: &str = "step";
 pub const WORKSPACE_PATH: &str = "/workspace";
 /// The name of the workspace volume in a Pod.
 const WORKSPACE_VOLUME: &str = "workspace";
+/// The name of the volume of variables delivered as files ([`co_backend::ENV_FILES_DIR`]).
+const ENV_FILES_VOLUME: &str = "env-files";
+/// Most bytes of data one Secret may hold (the API server refuses more).
+pub const MAX_SECRET_BYTES: usize = 1024 * 1024;
+/// Mode of the files of variables delivered as files.
+const ENV_FILE_MODE: i32 = 0o444;
 /// The node label used to pin the steps of a run to one node (ReadWriteOnce workspaces).
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 /// Marks everything this backend creates.
@@ -62,8 +70,90 @@ impl WorkspaceVolume {
     }
 }
 
+/// The files of `launch` ([`StepLaunch::files`]) in Secrets of at most [`MAX_SECRET_BYTES`]
+/// each, in order, one data key per file (its name in [`co_backend::ENV_FILES_DIR`]); named
+/// `<pod>-env-1`, `<pod>-env-2`, … (an attempt's Pod owns them once it exists, so they go with it).
+/// A file larger than a Secret can hold fails the step: nothing can deliver it on Kubernetes.
+pub fn env_secrets(launch: &StepLaunch) -> Result<Vec<Secret>, BackendError> {
+    let pod = names::pod_name(&launch.run_id, &launch.step_key, launch.attempt);
+    let mut groups: Vec<(usize, BTreeMap<String, ByteString>)> = Vec::new();
+    for file in &launch.files {
+        let size = file.content.len();
+        if size > MAX_SECRET_BYTES {
+            return Err(BackendError::NotRunnable(format!(
+                "{} is {size} bytes; on Kubernetes a variable delivered as a file may be at most \
+                 {MAX_SECRET_BYTES} bytes (1 MiB, what one Secret holds)",
+                file.name
+            )));
+        }
+        let key = file
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or(file.name.as_str())
+            .to_string();
+        let value = ByteString(file.content.clone().into_bytes());
+        match groups.last_mut() {
+            Some((used, data)) if *used + size <= MAX_SECRET_BYTES => {
+                *used += size;
+                data.insert(key, value);
+            }
+            _ => groups.push((size, BTreeMap::from([(key, value)]))),
+        }
+    }
+    let (pod_labels, annotations) = attempt_labels(launch);
+    Ok(groups
+        .into_iter()
+        .enumerate()
+        .map(|(i, (_, data))| Secret {
+            metadata: ObjectMeta {
+                name: Some(format!("{pod}-env-{}", i + 1)),
+                labels: Some(pod_labels.clone()),
+                annotations: Some(annotations.clone()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data),
+            immutable: Some(true),
+            type_: Some("Opaque".to_string()),
+            ..Secret::default()
+        })
+        .collect())
+}
+
+/// `secret` owned by the Pod `pod` (deleted with it).
+pub fn owned_by(mut secret: Secret, pod: &Pod) -> Secret {
+    secret.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".to_string(),
+        kind: "Pod".to_string(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        uid: pod.metadata.uid.clone().unwrap_or_default(),
+        ..OwnerReference::default()
+    }]);
+    secret
+}
+
+/// The labels of an attempt's objects (label values made valid) and the exact values as
+/// annotations.
+fn attempt_labels(launch: &StepLaunch) -> (BTreeMap<String, String>, BTreeMap<String, String>) {
+    let exact = [
+        (labels::RUN, launch.run_id.clone()),
+        (labels::STEP, launch.step_key.clone()),
+        (labels::ATTEMPT, launch.attempt.to_string()),
+        (labels::WORKFLOW, launch.workflow.clone()),
+    ];
+    let mut label_map = BTreeMap::new();
+    let mut annotations = BTreeMap::new();
+    for (k, v) in &exact {
+        label_map.insert((*k).to_string(), names::label_value(v));
+        annotations.insert((*k).to_string(), v.clone());
+    }
+    label_map.insert(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string());
+    (label_map, annotations)
+}
+
 /// The Pod of one attempt. `pin_node`: the node every step of the run must run on (ReadWriteOnce
-/// workspaces). Fails only if the component's `kubernetes:` block does not fit the Pod spec.
+/// workspaces). Fails if the component's `kubernetes:` block does not fit the Pod spec, or a
+/// variable delivered as a file is too large for a Secret ([`env_secrets`]).
 pub fn pod(
     launch: &StepLaunch,
     workspace: &WorkspaceVolume,
@@ -71,20 +161,12 @@ pub fn pod(
     stop_grace_seconds: i64,
 ) -> Result<Pod, BackendError> {
     let block = KubeBlock::parse(launch.kubernetes.as_ref())?;
-    let exact = [
-        (labels::RUN, launch.run_id.clone()),
-        (labels::STEP, launch.step_key.clone()),
-        (labels::ATTEMPT, launch.attempt.to_string()),
-        (labels::WORKFLOW, launch.workflow.clone()),
-    ];
     // The component's labels and annotations first; ours win on the same key.
+    let (ours, our_annotations) = attempt_labels(launch);
     let mut pod_labels = block.labels.clone().unwrap_or_default();
+    pod_labels.extend(ours);
     let mut annotations = block.annotations.clone().unwrap_or_default();
-    for (k, v) in &exact {
-        pod_labels.insert((*k).to_string(), names::label_value(v));
-        annotations.insert((*k).to_string(), v.clone());
-    }
-    pod_labels.insert(MANAGED_BY.0.to_string(), MANAGED_BY.1.to_string());
+    annotations.extend(our_annotations);
 
     let mut node_selector = block.node_selector.clone().unwrap_or_default();
     if let Some(node) = pin_node {
@@ -104,6 +186,41 @@ pub fn pod(
         }),
         ..Volume::default()
     };
+    let mut volumes = vec![volume];
+    let mut mounts = vec![VolumeMount {
+        name: WORKSPACE_VOLUME.to_string(),
+        mount_path: WORKSPACE_PATH.to_string(),
+        ..VolumeMount::default()
+    }];
+    // Variables delivered as files: the attempt's Secrets, all in one directory.
+    let secrets = env_secrets(launch)?;
+    if !secrets.is_empty() {
+        volumes.push(Volume {
+            name: ENV_FILES_VOLUME.to_string(),
+            projected: Some(ProjectedVolumeSource {
+                default_mode: Some(ENV_FILE_MODE),
+                sources: Some(
+                    secrets
+                        .iter()
+                        .map(|s| VolumeProjection {
+                            secret: Some(SecretProjection {
+                                name: s.metadata.name.clone().unwrap_or_default(),
+                                ..SecretProjection::default()
+                            }),
+                            ..VolumeProjection::default()
+                        })
+                        .collect(),
+                ),
+            }),
+            ..Volume::default()
+        });
+        mounts.push(VolumeMount {
+            name: ENV_FILES_VOLUME.to_string(),
+            mount_path: co_backend::ENV_FILES_DIR.to_string(),
+            read_only: Some(true),
+            ..VolumeMount::default()
+        });
+    }
 
     let container = Container {
         name: CONTAINER.to_string(),
@@ -125,11 +242,7 @@ pub fn pod(
                 .collect(),
         ),
         resources: resources(launch),
-        volume_mounts: Some(vec![VolumeMount {
-            name: WORKSPACE_VOLUME.to_string(),
-            mount_path: WORKSPACE_PATH.to_string(),
-            ..VolumeMount::default()
-        }]),
+        volume_mounts: Some(mounts),
         ..Container::default()
     };
 
@@ -151,7 +264,7 @@ pub fn pod(
             // as on Docker.
             enable_service_links: Some(false),
             containers: vec![container],
-            volumes: Some(vec![volume]),
+            volumes: Some(volumes),
             node_selector: (!node_selector.is_empty()).then_some(node_selector),
             tolerations: block.tolerations,
             affinity: block.affinity,
@@ -392,6 +505,7 @@ mod tests {
                 "runtimeClassName": "gvisor",
                 "securityContext": { "runAsUser": 1000, "runAsNonRoot": true, "fsGroup": 2000 }
             })),
+            files: Vec::new(),
         }
     }
 

@@ -96,6 +96,13 @@ async fn launch_and_follow(
     let Some(created) = create(inner, &pod, name, launch, &mut sub, cancel).await? else {
         return Ok(STOPPED);
     };
+    // The Secrets of variables delivered as files, owned by the Pod (the kubelet waits for them
+    // before it starts the container). One that exists already is not ours to trust: an earlier
+    // process's, perhaps owned by a Pod on its way out; a retry gets new names.
+    if let Err(e) = create_env_secrets(inner, launch, &created, false).await {
+        delete(&inner.pods(), name, Some(0)).await;
+        return Err(e);
+    }
     let followed = Followed {
         name,
         launch,
@@ -140,6 +147,39 @@ async fn create(
             }
         }
     }
+}
+
+/// Create the Secrets of `launch`'s variables delivered as files, owned by `pod`. `reattach`: the
+/// Pod was created by an earlier process, which may have stopped before its Secrets existed; any
+/// that exist are its own.
+async fn create_env_secrets(
+    inner: &Inner,
+    launch: &StepLaunch,
+    pod: &Pod,
+    reattach: bool,
+) -> Result<(), BackendError> {
+    let api = inner.secrets();
+    for secret in spec::env_secrets(launch)? {
+        let secret = spec::owned_by(secret, pod);
+        let name = secret.metadata.name.clone().unwrap_or_default();
+        match api.create(&PostParams::default(), &secret).await {
+            Ok(_) => {}
+            Err(e) if error::is_conflict(&e) && reattach => {}
+            Err(e) if error::is_conflict(&e) => {
+                return Err(BackendError::Other(format!(
+                    "the Secret {name} (this attempt's variables delivered as files) exists \
+                     already, left over by an earlier process; the attempt did not start"
+                )))
+            }
+            Err(e) => {
+                return Err(error::api(
+                    &format!("creating the Secret {name} (variables delivered as files)"),
+                    &e,
+                ))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Delete a Pod (`grace`: seconds, `None`: its own `terminationGracePeriodSeconds`). Failures are
@@ -226,6 +266,10 @@ pub(crate) async fn reattach(
         return Ok(None);
     }
     tracing::info!(pod = %actual, "reattaching to the Pod of an earlier process");
+    if let Err(e) = create_env_secrets(inner, launch, &pod, true).await {
+        run.unsubscribe(&actual);
+        return Err(e);
+    }
     let followed = Followed {
         name: &actual,
         launch,

@@ -8,7 +8,7 @@
 //!   left behind by a crash can be found again and removed (`Backend::finish_run` sweeps by label).
 
 use async_trait::async_trait;
-pub use co_protocol::Stream;
+pub use co_protocol::{EnvFile, Stream, ENV_FILES_DIR};
 pub use tokio_util::sync::CancellationToken;
 
 /// Label keys put on every container and volume.
@@ -37,6 +37,9 @@ pub struct StepLaunch {
     pub memory_bytes: Option<u64>,
     /// The `kubernetes:` block of the component, for backends that use it.
     pub kubernetes: Option<serde_json::Value>,
+    /// Variables too large for the environment, to be delivered as files at these paths before
+    /// the command starts (`env` has `NAME_FILE` pointing at each; [`co_protocol::deliver_env`]).
+    pub files: Vec<EnvFile>,
 }
 
 impl StepLaunch {
@@ -115,12 +118,17 @@ pub enum BackendError {
     /// The image is neither present locally nor pullable.
     #[error("image {image} not found{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     ImageNotFound { image: String, detail: String },
+    /// The step cannot run as it was given on this platform (e.g. an input too large to
+    /// deliver); retrying cannot help.
+    #[error("{0}")]
+    NotRunnable(String),
     #[error("{0}")]
     Other(String),
 }
 
 impl BackendError {
-    /// Whether trying again could help (a missing image will still be missing).
+    /// Whether trying again could help (a missing image will still be missing, a step that
+    /// cannot run will not run).
     pub fn is_retriable(&self) -> bool {
         matches!(self, BackendError::Other(_))
     }
@@ -204,6 +212,7 @@ mod tests {
             cpu_millis: None,
             memory_bytes: None,
             kubernetes: None,
+            files: Vec::new(),
         };
         assert_eq!(
             launch.effective_env(),

@@ -84,6 +84,7 @@ async fn backend_only(backend: &DockerBackend, steps: usize, round: usize) -> Re
             cpu_millis: None,
             memory_bytes: None,
             kubernetes: None,
+            files: Vec::new(),
         };
         let exit = backend
             .run_step(&launch, &workspace, &mut Discard, CancellationToken::new())

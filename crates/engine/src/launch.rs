@@ -94,6 +94,9 @@ pub(crate) fn build(engine: &Engine, node: NodeId, attempt: u32) -> Result<Built
         (None, Some(component)) => component.command.clone(),
         (None, None) => None,
     };
+    if let Some(args) = &command {
+        co_protocol::check_command(args).map_err(|e| format!("command: {e}"))?;
+    }
 
     let protocol = co_protocol::step_env(
         &StepContext {
@@ -120,6 +123,8 @@ pub(crate) fn build(engine: &Engine, node: NodeId, attempt: u32) -> Result<Built
         merged.insert(k, v);
     }
 
+    // Values too large for a process environment go to files (SPEC §1 notes, docs/spec.md).
+    let (env, files) = co_protocol::deliver_env(merged.into_iter().collect());
     let resources = action.effective_resources();
     secrets.retain(|s| !s.is_empty());
     Ok(Built {
@@ -130,10 +135,11 @@ pub(crate) fn build(engine: &Engine, node: NodeId, attempt: u32) -> Result<Built
             attempt,
             image: action.image().to_string(),
             command,
-            env: merged.into_iter().collect(),
+            env,
             cpu_millis: resources.cpu_millis,
             memory_bytes: resources.memory_bytes,
             kubernetes: action.component().and_then(|c| c.kubernetes.clone()),
+            files,
         },
         secrets,
         inputs: shown,

@@ -1544,3 +1544,73 @@ fn a_step_error_is_cut_at_its_limit_with_a_note() {
         )
     );
 }
+
+#[test]
+fn a_large_input_is_delivered_as_files_with_variables_pointing_at_them() {
+    let big: &'static str = Box::leak("x".repeat(co_protocol::MAX_VALUE_BYTES).into_boxed_str());
+    let sim = Sim::new(&chain_with_output())
+        .script("a", vec![Script::Exit(0, vec![("v", big)])])
+        .run();
+    assert_eq!(sim.status("b"), StepStatus::Succeeded);
+    let launch = sim
+        .launched
+        .iter()
+        .find(|l| l.step_key == "b")
+        .expect("b launched");
+    // The value is in no variable; CO_INPUT_V, CO_DATA and CO_DATA_JSON are files.
+    assert!(
+        launch.env.iter().all(|(_, v)| v.len() < 1024),
+        "{:?}",
+        launch.env
+    );
+    let files: Vec<(&str, &str, usize)> = launch
+        .files
+        .iter()
+        .map(|f| (f.name.as_str(), f.path.as_str(), f.content.len()))
+        .collect();
+    let n = big.len();
+    assert_eq!(
+        files,
+        [
+            ("CO_DATA", "/run/containerops/env/CO_DATA", n + 2),
+            ("CO_DATA_JSON", "/run/containerops/env/CO_DATA_JSON", n + 8),
+            ("CO_INPUT_V", "/run/containerops/env/CO_INPUT_V", n),
+        ]
+    );
+    assert_eq!(
+        sim.env("b", "CO_INPUT_V_FILE").as_deref(),
+        Some("/run/containerops/env/CO_INPUT_V")
+    );
+    assert_eq!(sim.env("b", "CO_INPUT_V"), None);
+    assert_eq!(sim.env("b", "CO_RUN_ID").as_deref(), Some("r1"));
+    // Small inputs stay variables.
+    assert!(sim
+        .launched
+        .iter()
+        .find(|l| l.step_key == "c")
+        .unwrap()
+        .files
+        .is_empty());
+}
+
+#[test]
+fn a_command_line_linux_cannot_start_fails_the_step_with_the_reason() {
+    let big: &'static str = Box::leak("x".repeat(200 * 1024).into_boxed_str());
+    let yaml = chain_with_output().replace(
+        "{ name: b, image: localhost/test/busybox:latest, timeout: 10s,",
+        "{ name: b, image: localhost/test/busybox:latest, timeout: 10s, command: [\"echo\", \"${{ actions.a.outputs.v }}\"],",
+    );
+    let sim = Sim::new(&yaml)
+        .script("a", vec![Script::Exit(0, vec![("v", big)])])
+        .run();
+    assert_eq!(sim.status("b"), StepStatus::Failed);
+    let error = sim.error("b").unwrap_or_default();
+    assert!(
+        error.starts_with("command: argument 2 is 204800 bytes;"),
+        "{error}"
+    );
+    assert!(
+        sim.launches.iter().all(|(key, _, _)| key != "b"),
+        "never launched"
+    );
+}

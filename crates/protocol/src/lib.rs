@@ -5,19 +5,25 @@
 //!
 //! * Typed values: [`coerce`] converts a value to a declared [`ValueType`].
 //! * Input side: [`encode_co_data`], [`decode_co_data`], [`encode_co_data_json`],
-//!   [`input_env_name`], [`step_env`].
+//!   [`input_env_name`], [`step_env`], [`deliver_env`] (variables too large for an
+//!   environment become files).
 //! * Output side: [`LineSplitter`] (bytes → [`Line`]s), [`OutputCollector`] (`[COUT]` lines →
 //!   [`Collected`]), [`typed_outputs`].
 //! * Secret masking: [`Masker`].
 
 use serde_json::Value;
 
+mod env_files;
 mod input;
 mod lines;
 mod mask;
 mod output;
 mod value;
 
+pub use env_files::{
+    check_command, deliver_env, EnvFile, ENV_FILES_DIR, FILE_SUFFIX, MAX_ARG_BYTES,
+    MAX_COMMAND_BYTES, MAX_ENV_BYTES, MAX_ENV_VALUE_BYTES,
+};
 pub use input::{
     decode_co_data, encode_co_data, encode_co_data_json, input_env_name, step_env, StepContext,
     WORKSPACE_DIR,

@@ -726,13 +726,29 @@ impl Driver {
                     .run_step(&launch, &workspace, &mut sink, token)
                     .await
             };
-            let (collected, container_id) = sink.finish();
+            let sink::Finished {
+                collected,
+                container_id,
+                start_failure,
+            } = sink.finish();
             let outcome = match result {
                 Ok(exit) => Outcome {
                     exit_code: exit.exit_code,
                     stopped: exit.stopped,
                     oom_killed: exit.oom_killed,
-                    backend_error: None,
+                    // The runtime could not start the command: say so in its words (the same
+                    // launch would fail again).
+                    backend_error: start_failure
+                        .filter(|_| !exit.stopped && exit.exit_code.is_some_and(|c| c != 0))
+                        .map(|why| {
+                            let code = exit.exit_code.unwrap_or_default();
+                            (
+                                format!(
+                                    "the container's command could not start: {why} (exit code {code})"
+                                ),
+                                false,
+                            )
+                        }),
                     collected,
                 },
                 Err(e) => Outcome {

@@ -99,6 +99,47 @@ pub(crate) struct StepSink {
     splitter: LineSplitter,
     collector: OutputCollector,
     container_id: Option<String>,
+    first: FirstLine,
+}
+
+/// The attempt's first line, while it is the only one (to recognise a command that never ran).
+#[derive(Default)]
+struct FirstLine {
+    lines: u64,
+    first: Option<(Stream, String)>,
+}
+
+/// Longest line kept to recognise a start failure.
+const MAX_START_FAILURE: usize = 2048;
+
+impl FirstLine {
+    fn see(&mut self, line: &Line) {
+        self.lines += 1;
+        if self.lines == 1 && line.text.len() <= MAX_START_FAILURE {
+            self.first = Some((line.stream, line.text.clone()));
+        } else {
+            self.first = None;
+        }
+    }
+
+    /// The container runtime's words when the command could not be started: the whole output
+    /// was one stderr line as runc (`exec /bin/sh: argument list too long`) or crun (`… exec
+    /// container process `/bin/app`: Exec format error`) write it when the exec fails.
+    fn start_failure(&self) -> Option<&str> {
+        let (stream, text) = self.first.as_ref()?;
+        let text = text.trim();
+        let runc = text.starts_with("exec ") && text.contains(": ");
+        let crun = text.contains("exec container process");
+        (*stream == Stream::Stderr && (runc || crun)).then_some(text)
+    }
+}
+
+/// What a step's output said, once it ended.
+pub(crate) struct Finished {
+    pub collected: Collected,
+    pub container_id: Option<String>,
+    /// The runtime's message if the output was only that the command could not start.
+    pub start_failure: Option<String>,
 }
 
 impl StepSink {
@@ -109,17 +150,23 @@ impl StepSink {
             splitter: LineSplitter::new(),
             collector: OutputCollector::new(),
             container_id: None,
+            first: FirstLine::default(),
         }
     }
 
-    /// End of output: what the component reported, and its container id.
-    pub fn finish(mut self) -> (Collected, Option<String>) {
-        let (target, collector) = (&mut self.target, &mut self.collector);
+    /// End of output: what the component reported, its container id, a start failure.
+    pub fn finish(mut self) -> Finished {
+        let (target, collector, first) = (&mut self.target, &mut self.collector, &mut self.first);
         self.splitter.finish(&mut |line| {
+            first.see(&line);
             collector.feed(&line);
             target.line(&line);
         });
-        (self.collector.finish(), self.container_id)
+        Finished {
+            start_failure: self.first.start_failure().map(str::to_string),
+            collected: self.collector.finish(),
+            container_id: self.container_id,
+        }
     }
 }
 
@@ -133,8 +180,9 @@ impl OutputSink for StepSink {
     }
 
     fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let (target, collector) = (&mut self.target, &mut self.collector);
+        let (target, collector, first) = (&mut self.target, &mut self.collector, &mut self.first);
         self.splitter.push(stream, bytes, &mut |line| {
+            first.see(&line);
             collector.feed(&line);
             target.line(&line);
         });

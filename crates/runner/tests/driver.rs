@@ -543,3 +543,44 @@ async fn a_panicking_attempt_task_ends_the_step_instead_of_hanging() {
     assert!(error.contains("the attempt's task failed"), "{error}");
     assert!(backend.open_workspaces.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_command_the_runtime_could_not_start_fails_with_the_runtimes_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|launch| match launch.step_key.as_str() {
+        "arm" => FakeStep {
+            output: vec![(Stream::Stderr, "exec /app: exec format error".into())],
+            exit_code: 1,
+            ..FakeStep::default()
+        },
+        // The same line among others is the program's own output.
+        _ => FakeStep {
+            output: vec![
+                out("starting"),
+                (Stream::Stderr, "exec /app: exec format error".into()),
+            ],
+            exit_code: 1,
+            ..FakeStep::default()
+        },
+    }));
+    let runner = Runner::new(backend.clone(), store.clone());
+    let yaml = format!(
+        "name: starts\nstages:\n  - name: s\n    actions:\n      - {{ name: arm, image: {IMG}, retry: {{ attempts: 3 }} }}\n      - {{ name: chatty, image: {IMG} }}\n"
+    );
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    runner
+        .execute(prepared, Arc::new(Recorder::default()))
+        .await
+        .unwrap();
+    let detail = store.get_run(&run_id).await.unwrap();
+    let arm = detail.steps.iter().find(|s| s.key == "arm").unwrap();
+    assert_eq!(
+        arm.error.as_deref(),
+        Some("the container's command could not start: exec /app: exec format error (exit code 1)")
+    );
+    assert_eq!(arm.attempts, 1, "not retried: it would not start again");
+    let chatty = detail.steps.iter().find(|s| s.key == "chatty").unwrap();
+    assert_eq!(chatty.error.as_deref(), Some("exit code 1"));
+}

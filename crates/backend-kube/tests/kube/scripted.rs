@@ -3,7 +3,7 @@
 //! time once nothing else can happen, so no test sleeps or measures wall-clock time.
 
 use co_backend::{
-    Backend, BackendError, CancellationToken, StepExit, StepLaunch, Stream, Workspace,
+    Backend, BackendError, CancellationToken, EnvFile, StepExit, StepLaunch, Stream, Workspace,
 };
 use co_backend_kube::{ApiCall, KubeBackend, WorkspaceMode};
 use serde_json::{json, Value};
@@ -828,6 +828,160 @@ pub async fn pvc_create_reuse_and_finish_run() -> Vec<ApiCall> {
 
 // ---- the tests ------------------------------------------------------------------------------
 
+/// A launch of `step` with two variables delivered as files of `size` bytes each (`x`s).
+fn launch_with_files(step: &str, size: usize) -> StepLaunch {
+    let mut l = launch(step, 1);
+    let big = "x".repeat(size);
+    for name in ["CO_DATA", "CO_INPUT_V"] {
+        let path = format!("{}/{name}", co_backend::ENV_FILES_DIR);
+        l.env.push((format!("{name}_FILE"), path.clone()));
+        l.files.push(EnvFile {
+            name: name.into(),
+            path,
+            content: big.clone(),
+        });
+    }
+    l
+}
+
+/// Variables too large for the environment: the Pod mounts them from Secrets (two: the files do
+/// not fit in one) that it owns, created right after it.
+pub async fn large_inputs_are_secrets_owned_by_the_pod() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let size = 600 * 1024;
+    let step = spawn_step(
+        &backend,
+        launch_with_files("big", size),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let events = open_watch(&mut api, vec![]).await;
+    let posted = expect_create(&mut api, 101).await;
+    let name = pod_name("big", 1);
+    assert_eq!(
+        posted["spec"]["volumes"][1],
+        json!({"name": "env-files", "projected": {"defaultMode": 0o444, "sources": [
+            {"secret": {"name": format!("{name}-env-1")}},
+            {"secret": {"name": format!("{name}-env-2")}}]}})
+    );
+    assert_eq!(
+        posted["spec"]["containers"][0]["volumeMounts"][1],
+        json!({"name": "env-files", "mountPath": "/run/containerops/env", "readOnly": true})
+    );
+    for (i, key) in [(1, "CO_DATA"), (2, "CO_INPUT_V")] {
+        let ex = api.expect("POST", SECRETS, &[]).await;
+        let body = ex.body.clone();
+        assert_eq!(body["metadata"]["name"], json!(format!("{name}-env-{i}")));
+        assert_eq!(
+            body["metadata"]["ownerReferences"],
+            json!([{"apiVersion": "v1", "kind": "Pod", "name": name, "uid": format!("uid-{name}")}])
+        );
+        assert_eq!(body["metadata"]["labels"]["containerops.run"], json!(RUN));
+        assert_eq!(
+            (&body["immutable"], &body["type"]),
+            (&json!(true), &json!("Opaque"))
+        );
+        let data = body["data"].as_object().unwrap();
+        assert_eq!(data.keys().collect::<Vec<_>>(), [key]);
+        // base64 of `xxx…`: 4 characters per 3 bytes.
+        let encoded = data[key].as_str().unwrap();
+        assert_eq!(encoded.len(), size.div_ceil(3) * 4);
+        assert!(encoded.starts_with("eHh4eHh4"), "{}", &encoded[..16]);
+        ex.json(201, body);
+    }
+    events.send(
+        "MODIFIED",
+        &pod_at(&posted, 102, Some("n"), terminated(0, "Completed")),
+    );
+    let mut log = api.expect_log(&name).await;
+    log.write("read 614400 bytes\n");
+    log.end();
+    // Deleting the Pod deletes its Secrets (their owner): nothing else to delete.
+    api.expect_delete(&name, json!({}), posted.clone()).await;
+    let (result, sink) = step.await.unwrap();
+    assert_eq!(result.unwrap(), StepExit::exited(0));
+    assert_eq!(sink.text(Stream::Stdout), "read 614400 bytes\n");
+    api.assert_idle();
+    api.calls
+}
+
+/// A file no Secret can hold fails the step before anything is created (not retriable).
+pub async fn an_input_file_over_one_mib_fails_before_anything_is_created() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let step = spawn_step(
+        &backend,
+        launch_with_files("huge", 1024 * 1024 + 1),
+        no_ws(),
+        &CancellationToken::new(),
+    );
+    let _events = open_watch(&mut api, vec![]).await;
+    let (result, sink) = step.await.unwrap();
+    let err = result.unwrap_err();
+    assert!(!err.is_retriable());
+    assert_eq!(
+        err.to_string(),
+        "CO_DATA is 1048577 bytes; on Kubernetes a variable delivered as a file may be at most \
+         1048576 bytes (1 MiB, what one Secret holds)"
+    );
+    assert!(sink.started.is_empty());
+    api.assert_idle();
+    api.calls
+}
+
+/// Reattach to a Pod with files: its Secrets are created if the earlier process stopped before
+/// it made them (one exists: fine, it is the Pod's own).
+pub async fn reattach_creates_missing_secrets() -> Vec<ApiCall> {
+    let (client, mut api) = pair();
+    let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
+    let l = launch_with_files("big", 600 * 1024);
+    let name = pod_name("big", 1);
+    let created = serde_json::to_value(
+        co_backend_kube::spec::pod(
+            &l,
+            &co_backend_kube::spec::WorkspaceVolume::EmptyDir,
+            None,
+            7,
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let pending_pod = pod_at(&created, 90, Some("n"), pending());
+    let task = spawn_reattach(&backend, l);
+    let events = open_watch(&mut api, vec![pending_pod.clone()]).await;
+    api.expect("GET", &format!("{PODS}/{name}"), &[])
+        .await
+        .json(200, pending_pod.clone());
+    let ex = api.expect("POST", SECRETS, &[]).await;
+    assert_eq!(ex.body["metadata"]["name"], json!(format!("{name}-env-1")));
+    ex.status(
+        409,
+        "AlreadyExists",
+        &format!("secrets \"{name}-env-1\" already exists"),
+    );
+    let ex = api.expect("POST", SECRETS, &[]).await;
+    assert_eq!(ex.body["metadata"]["name"], json!(format!("{name}-env-2")));
+    assert_eq!(
+        ex.body["metadata"]["ownerReferences"][0]["uid"],
+        json!(format!("uid-{name}"))
+    );
+    let body = ex.body.clone();
+    ex.json(201, body);
+    events.send(
+        "MODIFIED",
+        &pod_at(&created, 91, Some("n"), terminated(0, "Completed")),
+    );
+    let mut log = api.expect_log(&name).await;
+    log.write("done\n");
+    log.end();
+    api.expect_delete(&name, json!({}), created.clone()).await;
+    let (result, sink) = task.await.unwrap();
+    assert_eq!(result.unwrap(), Some(StepExit::exited(0)));
+    assert_eq!(sink.text(Stream::Stdout), "done\n");
+    api.calls
+}
+
 macro_rules! scenario_tests {
     ($($name:ident),* $(,)?) => {
         $(
@@ -865,5 +1019,8 @@ pub mod tests {
         reattach_finished,
         reattach_gone,
         pvc_create_reuse_and_finish_run,
+        large_inputs_are_secrets_owned_by_the_pod,
+        an_input_file_over_one_mib_fails_before_anything_is_created,
+        reattach_creates_missing_secrets,
     );
 }

@@ -208,6 +208,72 @@ fn output_of_exactly_one_mib_is_kept() {
         .all(|l| l.len() == 1023 && l.bytes().all(|b| b == b'b')));
 }
 
+/// A 1 MiB output passed on as an input is too large for a process environment: the next step
+/// gets it as files (`CO_INPUT_V_FILE`, `CO_DATA_FILE`, `CO_DATA_JSON_FILE`) and reads it whole.
+#[test]
+fn a_one_mib_output_feeds_the_next_step_as_files() {
+    let w = World::new();
+    let write = "printf '[COUT] v = '\nhead -c 1048576 /dev/zero | tr '\\0' 'a'\necho\n";
+    let read = r#"echo "[COUT] v_bytes = $(wc -c < "$CO_INPUT_V_FILE")"
+echo "[COUT] v_as = $(tr -d a < "$CO_INPUT_V_FILE" | wc -c)"
+echo "[COUT] data_bytes = $(wc -c < "$CO_DATA_FILE")"
+echo "[COUT] json_bytes = $(wc -c < "$CO_DATA_JSON_FILE")"
+echo "[COUT] v_set = ${CO_INPUT_V+set}"
+echo "[COUT] small = $CO_INPUT_SMALL"
+echo "[COUT] mode = $(stat -c %a "$CO_INPUT_V_FILE")"
+"#;
+    let yaml = format!(
+        "name: proto-big-input\nstages:\n  - name: one\n    actions:\n      - name: write\n{}  - name: two\n    actions:\n      - name: read\n{}        with:\n          v: \"${{{{ actions.write.outputs.v }}}}\"\n          small: ok\n",
+        sh(write, 8),
+        sh(read, 8)
+    );
+    let run = w.run_yaml(&yaml, &[]);
+    run.assert_all_succeeded();
+    let o = |k: &str| run.out("read", k);
+    assert_eq!(o("v_bytes"), "1048576", "{}", run.pretty());
+    assert_eq!(o("v_as"), "0", "only `a`s");
+    assert_eq!(o("data_bytes"), (1048576 + "v= small=ok".len()).to_string());
+    assert_eq!(
+        o("json_bytes"),
+        (1048576 + r#"{"v":"","small":"ok"}"#.len()).to_string()
+    );
+    assert_eq!(o("v_set"), "", "the variable itself is not set");
+    assert_eq!(o("small"), "ok", "small inputs stay variables");
+    assert_eq!(o("mode"), "444");
+}
+
+/// A command the runtime cannot start (not a program) fails with the runtime's words, not a bare
+/// exit code, and is not retried.
+#[test]
+fn a_command_that_cannot_start_fails_with_the_runtimes_words() {
+    let w = World::new();
+    let yaml = format!(
+        r#"name: proto-no-start
+stages:
+  - name: one
+    actions:
+      - name: write
+{}  - name: two
+    actions:
+      - name: run
+        image: {BUSYBOX}
+        command: ["/workspace/notbin"]
+        retry: {{ attempts: 3 }}
+"#,
+        sh(
+            "printf 'garbage\\0\\1' > /workspace/notbin\nchmod +x /workspace/notbin",
+            8
+        )
+    );
+    let run = w.run_yaml(&yaml, &[]);
+    assert_eq!(run.code, 1, "{}", run.pretty());
+    assert_eq!(
+        run.error_of("run"),
+        "the container's command could not start: exec /workspace/notbin: exec format error (exit code 1)"
+    );
+    assert_eq!(run.step("run")["attempts"], 1);
+}
+
 #[test]
 fn output_over_one_mib_fails_the_step() {
     let w = World::new();

@@ -17,6 +17,7 @@ use co_backend_kube::ApiCall;
 
 pub const PODS: &str = "/api/v1/namespaces/ns/pods";
 pub const PVCS: &str = "/api/v1/namespaces/ns/persistentvolumeclaims";
+pub const SECRETS: &str = "/api/v1/namespaces/ns/secrets";
 
 /// The other end of the backend's client.
 pub struct ApiServer {

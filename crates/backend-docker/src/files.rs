@@ -1,0 +1,121 @@
+//! Variables too large for the environment reach a step as files ([`co_protocol::deliver_env`]):
+//! uploaded into the created container (`PUT /containers/{id}/archive`) before it starts.
+
+use bollard::query_parameters::UploadToContainerOptionsBuilder;
+use co_backend::{BackendError, EnvFile};
+
+use crate::{error, Inner};
+
+/// Mode of the delivered files (readable by whatever user the image runs as).
+const FILE_MODE: u32 = 0o444;
+const DIR_MODE: u32 = 0o755;
+
+/// Upload `files` into the created (not yet started) container `id`.
+pub(crate) async fn upload(
+    inner: &Inner,
+    id: &str,
+    name: &str,
+    files: &[EnvFile],
+) -> Result<(), BackendError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let archive = archive(files).map_err(|e| {
+        BackendError::Other(format!(
+            "container {name}: cannot pack the variables delivered as files: {e}"
+        ))
+    })?;
+    let options = UploadToContainerOptionsBuilder::default().path("/").build();
+    inner
+        .conn
+        .docker
+        .upload_to_container(id, Some(options), bollard::body_full(archive.into()))
+        .await
+        .map_err(|e| {
+            let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+            error::engine(
+                &format!(
+                    "container {name}: delivering {} as files under {} failed",
+                    names.join(", "),
+                    co_backend::ENV_FILES_DIR
+                ),
+                &e,
+            )
+        })
+}
+
+/// A tar archive (paths relative to `/`) with the files and the directories above them (those
+/// not in every image: `/run` itself is left as the image has it, or created by the engine).
+fn archive(files: &[EnvFile]) -> std::io::Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut dirs: Vec<String> = Vec::new();
+    for file in files {
+        let rel = file.path.trim_start_matches('/');
+        // Every directory above the file below its top level (`run/containerops/`,
+        // `run/containerops/env/`).
+        let parts: Vec<&str> = rel.split('/').collect();
+        for depth in 2..parts.len() {
+            let dir = format!("{}/", parts[..depth].join("/"));
+            if !dirs.contains(&dir) {
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                header.set_mode(DIR_MODE);
+                header.set_mtime(0);
+                header.set_cksum();
+                tar.append_data(&mut header, &dir, std::io::empty())?;
+                dirs.push(dir);
+            }
+        }
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_size(file.content.len() as u64);
+        header.set_mode(FILE_MODE);
+        header.set_mtime(0);
+        header.set_cksum();
+        tar.append_data(&mut header, rel, file.content.as_bytes())?;
+    }
+    tar.into_inner()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    #[test]
+    fn the_archive_holds_the_files_and_their_directories() {
+        let files = [
+            EnvFile {
+                name: "CO_DATA".into(),
+                path: "/run/containerops/env/CO_DATA".into(),
+                content: "a=1".into(),
+            },
+            EnvFile {
+                name: "CO_INPUT_A".into(),
+                path: "/run/containerops/env/CO_INPUT_A".into(),
+                content: "1".into(),
+            },
+        ];
+        let bytes = archive(&files).unwrap();
+        let mut a = tar::Archive::new(bytes.as_slice());
+        let mut seen = Vec::new();
+        for entry in a.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().display().to_string();
+            let mode = entry.header().mode().unwrap();
+            let mut text = String::new();
+            entry.read_to_string(&mut text).unwrap();
+            seen.push((path, mode, text));
+        }
+        assert_eq!(
+            seen,
+            [
+                ("run/containerops/".to_string(), 0o755, String::new()),
+                ("run/containerops/env/".into(), 0o755, String::new()),
+                ("run/containerops/env/CO_DATA".into(), 0o444, "a=1".into()),
+                ("run/containerops/env/CO_INPUT_A".into(), 0o444, "1".into()),
+            ]
+        );
+    }
+}
