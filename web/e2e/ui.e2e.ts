@@ -16,15 +16,16 @@ const fixture = (name: string) => readFileSync(join(WEB, 'e2e', 'fixtures', name
 beforeAll(async () => {
   server = await startServer();
   ({ browser } = await launch());
-  for (const c of ['greet.yaml', 'shout.yaml']) {
+  for (const c of ['greet.yaml', 'shout.yaml', 'deploy.yaml']) {
     const r = await server.api('POST', '/components', fixture(c), undefined, true);
     expect([200, 201]).toContain(r.status);
   }
 });
 
 afterAll(async () => {
-  await browser.close();
-  await server.stop();
+  // (either may be missing when starting them failed: that error is the one to see)
+  await (browser as Browser | undefined)?.close();
+  await (server as Server | undefined)?.stop();
 });
 
 async function handle(page: Page, node: string, id: string) {
@@ -360,6 +361,66 @@ describe('the web UI', () => {
       await expect.poll(async () => done.includes((await page.getByRole('button', { name: `action ${job}` }).getAttribute('data-status')) ?? ''), { timeout: 60_000 }).toBe(true);
     }
     expect(await page.getByRole('button', { name: 'action compile' }).getAttribute('data-status')).toBe('succeeded');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('searches the palette, drops an image step into a lane, and picks a secret by name', async () => {
+    expect((await server.api('PUT', '/secrets/deploy-key', { value: 'e2e-not-a-real-key' })).status).toBe(204);
+    const { context, page, errors } = await newPage(browser);
+    await login(page, server.url, server.admin);
+    await page.goto(`${server.url}/ui/new`);
+    await page.getByLabel('Search components').fill('dep');
+    await expect.poll(() => page.locator('.palette-item').allTextContents()).toEqual(['container image+', 'deploy@1.0.0+']);
+    await page.getByRole('button', { name: 'Add deploy@1.0.0' }).click();
+    await page.getByRole('button', { name: 'action deploy' }).waitFor();
+    await settled(page);
+    // Dropped onto the deploy lane, a container image step runs in parallel there.
+    const lane = page.getByRole('group', { name: 'stage deploy' });
+    const box = await lane.boundingBox();
+    if (!box) throw new Error('no lane');
+    await page.getByLabel('palette container image').dragTo(lane, { targetPosition: { x: box.width / 2, y: box.height - 8 } });
+    await page.getByRole('button', { name: 'action step' }).waitFor();
+    const yaml = page.getByLabel('YAML');
+    await expect.poll(() => yaml.textContent()).toMatch(/- name: deploy\s+actions:\s+- name: deploy\s+component: deploy@1\.0\.0\s+- name: step\s+image:/);
+    // A secret input offers the server's secret names, and writes the reference.
+    await page.getByRole('button', { name: 'action deploy' }).click();
+    await page.locator('#inp-deploy-token').selectOption('deploy-key');
+    await expect.poll(() => yaml.textContent()).toContain('token: "${{ secrets.deploy-key }}"');
+    await shot(page, 'editor-palette');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('resumes the live log after a dropped connection, with no gap and no line twice', async () => {
+    const runs = await server.api<{ runs: { id: string; status: string }[] }>('GET', '/runs?workflow=two-step&status=succeeded');
+    const id = runs.body.runs[0]?.id ?? '';
+    const { context, page, errors } = await newPage(browser);
+    await login(page, server.url, server.admin);
+    // The first stream request is cut after its first log line (the connection drops), so the
+    // browser's EventSource reconnects by itself; that attempt fails (a 502 from a proxy), so
+    // EventSource gives up and the page reopens the stream after the last line it holds.
+    const asked: string[] = [];
+    await page.route('**/api/v1/runs/*/logs/stream*', async (route) => {
+      asked.push(new URL(route.request().url()).search);
+      if (asked.length === 1) {
+        const whole = await (await route.fetch()).text();
+        const firstLine = whole.indexOf('event: log');
+        const cut = whole.indexOf('\n\n', firstLine) + 2;
+        await route.fulfill({ status: 200, headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' }, body: whole.slice(0, cut) });
+      } else if (asked.length === 2) await route.fulfill({ status: 502, body: 'bad gateway' });
+      else await route.continue();
+    });
+    await page.goto(`${server.url}/ui/runs/${id}/steps/shout`);
+    const log = page.getByRole('log', { name: 'log of shout' });
+    await log.getByText('[COUT] shouted = hello team!').waitFor({ timeout: 30_000 });
+    expect(asked).toEqual(['', '', '?after=1']);
+    const stored = await server.api<{ lines: { seq: number }[] }>('GET', `/runs/${id}/logs`);
+    const shown = async (step: string) => page.getByRole('log', { name: `log of ${step}` }).locator('.log-line .ln').allTextContents();
+    expect(await shown('shout')).toEqual(['3', '4']);
+    await page.getByRole('button', { name: 'action greet' }).click();
+    await expect.poll(() => shown('greet')).toEqual(['1', '2']);
+    expect(stored.body.lines.map((l) => l.seq)).toEqual([1, 2, 3, 4]);
     expect(errors).toEqual([]);
     await context.close();
   });
