@@ -438,6 +438,23 @@ describe('the web UI', () => {
     const wfs = page.locator('table.list tbody tr td:nth-child(2)');
     await expect.poll(async () => (await wfs.allTextContents()).length).toBeGreaterThanOrEqual(2);
     expect(new Set(await wfs.allTextContents())).toEqual(new Set(['two-step']));
+    // Paging: 26 runs of one workflow are two pages (25 a page), none on both.
+    const many = 'name: many\nstages:\n  - name: s\n    actions:\n      - { name: a, image: "localhost/co-examples/busybox:latest", command: ["true"] }\n';
+    expect((await server.api('PUT', '/workflows/many', { yaml: many })).status).toBe(201);
+    const made: string[] = [];
+    for (let i = 0; i < 26; i++) made.push((await server.api<{ id: string }>('POST', '/workflows/many/runs', { inputs: {} })).body.id);
+    await page.goto(`${server.url}/ui/runs?workflow=many`);
+    const ids = page.locator('table.list tbody tr td:nth-child(1)');
+    await expect.poll(() => ids.count()).toBe(25);
+    const first = await ids.allTextContents();
+    await page.getByRole('link', { name: 'Next page' }).click();
+    await expect.poll(() => ids.count()).toBe(1);
+    const second = await ids.allTextContents();
+    expect(new Set([...first, ...second]).size).toBe(26);
+    expect(new Set([...first, ...second])).toEqual(new Set(made.map((id) => id.slice(0, 12))));
+    await page.getByRole('link', { name: 'First page' }).click();
+    await expect.poll(() => ids.count()).toBe(25);
+    for (const id of made) await server.api('POST', `/runs/${id}/cancel`);
     await page.goto(`${server.url}/ui/components/shout`);
     const inputs = page.getByRole('table').filter({ has: page.getByText('Inputs', { exact: true }) });
     await inputs.getByRole('cell', { name: 'times' }).waitFor();
