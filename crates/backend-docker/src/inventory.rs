@@ -358,24 +358,40 @@ pub(crate) async fn remove_run(
 ) -> Result<(), BackendError> {
     let docker = &inner.conn.docker;
     let mut failures = Vec::new();
-    let containers = list_containers(inner, labels::RUN, Some(run_id)).await?;
-    // A few at a time: the engine serialises much of the work anyway.
-    for chunk in containers.chunks(REMOVE_PARALLELISM) {
-        let results =
-            futures::future::join_all(chunk.iter().map(|c| remove_container(docker, &c.id))).await;
-        failures.extend(
-            results
-                .into_iter()
-                .filter_map(Result::err)
-                .map(|e| e.to_string()),
-        );
-    }
-    if let Some(ws) = workspace {
-        if let Err(e) = remove_volume(docker, ws).await {
-            failures.push(e.to_string());
+    // The containers this backend knows of go while the engine lists whatever else carries the
+    // run's label (the safety net: containers of an earlier process, or of a create whose answer
+    // was lost). On Podman the listing takes as long as several removals; one after the other,
+    // it added ~0.4 s to every run's end.
+    let known = async {
+        let deferred = inner.await_removals(run_id).await;
+        let failed = remove_containers(docker, &deferred).await;
+        (deferred, failed)
+    };
+    let (listed, (known, failed)) =
+        tokio::join!(list_containers(inner, labels::RUN, Some(run_id)), known);
+    failures.extend(failed);
+    let others: Vec<String> = listed?
+        .into_iter()
+        .map(|c| c.id)
+        .filter(|id| !known.contains(id))
+        .collect();
+    failures.extend(remove_containers(docker, &others).await);
+    // The same for volumes: the workspace goes while the others are listed.
+    let removed_workspace = async {
+        match workspace {
+            Some(ws) => remove_volume(docker, ws).await.err(),
+            None => None,
         }
-    }
-    for v in list_volumes(inner, labels::RUN, Some(run_id)).await? {
+    };
+    let (volumes, failed) = tokio::join!(
+        list_volumes(inner, labels::RUN, Some(run_id)),
+        removed_workspace
+    );
+    failures.extend(failed.map(|e| e.to_string()));
+    for v in volumes? {
+        if Some(v.name.as_str()) == workspace {
+            continue;
+        }
         if let Err(e) = remove_volume(docker, &v.name).await {
             failures.push(e.to_string());
         }
@@ -391,6 +407,23 @@ pub(crate) async fn remove_run(
             labels::RUN
         )))
     }
+}
+
+/// Remove containers, a few at a time (the engine serialises much of the work anyway); the
+/// failures in words.
+async fn remove_containers(docker: &bollard::Docker, ids: &[String]) -> Vec<String> {
+    let mut failures = Vec::new();
+    for chunk in ids.chunks(REMOVE_PARALLELISM) {
+        let results =
+            futures::future::join_all(chunk.iter().map(|id| remove_container(docker, id))).await;
+        failures.extend(
+            results
+                .into_iter()
+                .filter_map(Result::err)
+                .map(|e| e.to_string()),
+        );
+    }
+    failures
 }
 
 #[cfg(test)]

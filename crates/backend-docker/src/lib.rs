@@ -211,14 +211,25 @@ impl DockerBackend {
     /// of finished, stopped and reattached steps; containers the removal policy defers stay until
     /// `finish_run`).
     pub async fn await_removals(&self, run_id: &str) {
-        self.inner.await_removals(run_id).await;
+        // The deferred ones stay deferred: put them back for `finish_run`.
+        let deferred = self.inner.await_removals(run_id).await;
+        if !deferred.is_empty() {
+            let mut map = self
+                .inner
+                .removals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            map.entry(run_id.to_string())
+                .or_default()
+                .deferred
+                .extend(deferred);
+        }
     }
 
     /// Remove every container and volume labelled with `run_id` (and wait for this backend's
     /// pending removals of that run first). Safe to call for a run that left nothing behind; use
     /// it to clean up after a crash.
     pub async fn cleanup_run(&self, run_id: &str) -> Result<(), BackendError> {
-        self.inner.await_removals(run_id).await;
         inventory::remove_run(&self.inner, run_id, None).await
     }
 }
@@ -260,7 +271,6 @@ impl Backend for DockerBackend {
     }
 
     async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError> {
-        self.inner.await_removals(&workspace.run_id).await;
         inventory::remove_run(&self.inner, &workspace.run_id, Some(&workspace.name)).await
     }
 }
@@ -289,9 +299,9 @@ impl Inner {
     }
 
     /// Wait for the background removals of `run_id`'s containers (telling those still waiting
-    /// for the engine's cleanup to remove at once). Deferred containers are left to the caller's
-    /// sweep by label.
-    pub(crate) async fn await_removals(&self, run_id: &str) {
+    /// for the engine's cleanup to remove at once), and forget the run's removals: the ids of the
+    /// containers the policy deferred are returned, for the caller to remove.
+    pub(crate) async fn await_removals(&self, run_id: &str) -> Vec<String> {
         let pending = {
             let mut map = self.removals.lock().unwrap_or_else(|p| p.into_inner());
             map.remove(run_id).unwrap_or_default()
@@ -304,6 +314,7 @@ impl Inner {
                 tracing::warn!(error = %e, run = run_id, "a background container removal did not finish");
             }
         }
+        pending.deferred.into()
     }
 
     /// A step of `run_id` is over: remove its container `id` as the removal policy says

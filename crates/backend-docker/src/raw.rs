@@ -123,6 +123,14 @@ impl RawClient {
         }
     }
 
+    /// `GET /_ping` (use a client without a version prefix): the answer's headers, where the
+    /// engine names itself and its API version.
+    pub(crate) async fn ping(&self) -> Result<http::HeaderMap, RawError> {
+        let (parts, body) = self.get("/_ping").await?.into_parts();
+        body.collect().await.map_err(RawError::io)?;
+        Ok(parts.headers)
+    }
+
     /// `GET` a JSON document and decode it.
     pub(crate) async fn get_json<T: DeserializeOwned>(
         &self,

@@ -4,10 +4,12 @@
 //!   co-bench all [--out FILE]          everything below, results written as JSON
 //!   co-bench engine --shape wide|deep [--steps N] [--store]
 //!   co-bench overhead [--steps N] [--rounds R]
+//!   co-bench launch [--bin PATH] [--rounds R]
 //!   co-bench server [--bin PATH] [--postgres URL] [--seconds S]
 //!   co-bench size [--bin PATH] [--budget-mib N]   the release binary's size, failing above N MiB
 
 mod engine;
+mod launch;
 mod overhead;
 mod server;
 
@@ -105,6 +107,12 @@ fn main() -> Result<()> {
             let result = runtime.block_on(overhead::run(steps, rounds))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
+        "launch" => {
+            let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
+            let rounds: usize = arg(&args, "--rounds", 10)?;
+            let result = launch::run(&bin, rounds)?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
         "server" => {
             let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
             let postgres: String = arg(&args, "--postgres", String::new())?;
@@ -144,6 +152,9 @@ fn main() -> Result<()> {
             eprintln!("size: the release binary");
             let size = binary_size(&bin, BINARY_BUDGET_MIB)?;
             eprintln!("  {size}");
+            eprintln!("launch: containerops run vs podman run --rm, 1 and 5 steps");
+            let launch = launch::run(&bin, 10)?;
+            eprintln!("  {launch}");
             let mut servers = Vec::new();
             eprintln!("server: run starts/s and GET latency (SQLite)");
             servers.push(runtime.block_on(server::run(&bin, None, 5))?);
@@ -156,6 +167,7 @@ fn main() -> Result<()> {
                 "machine": machine(),
                 "engine": engine_results,
                 "overhead": overhead,
+                "launch": launch,
                 "server": servers,
                 "binary": size,
             });
@@ -166,7 +178,7 @@ fn main() -> Result<()> {
             eprintln!("written to {out}");
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        other => bail!("unknown command {other:?}: use all, engine, overhead, server or size"),
+        other => bail!("unknown command {other:?}: use all, engine, overhead, launch, server or size"),
     }
     Ok(())
 }

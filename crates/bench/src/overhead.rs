@@ -115,7 +115,7 @@ async fn engine(runner: &Runner, plan: &Arc<co_spec::Plan>) -> Result<f64> {
     Ok(ms(t.elapsed()))
 }
 
-fn median(values: &mut [f64]) -> f64 {
+pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     match values.len() {
         0 => f64::NAN,
