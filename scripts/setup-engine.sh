@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what ContainerOps needs on a fresh Debian machine:
-# Podman with its Docker-compatible API socket (the local container engine).
+# Podman with its Docker-compatible API socket (the local container engine), and catatonit, the
+# init process Podman runs as PID 1 of every step container (HostConfig.Init): without it a
+# `sh -c` step ignores the SIGTERM of a timeout or cancel. (Docker Engine ships its own,
+# docker-init.)
 # Idempotent: does nothing that is already done. Needs root (apt).
 set -euo pipefail
 
@@ -12,6 +15,7 @@ need_pkgs=()
 command -v podman >/dev/null 2>&1 || need_pkgs+=(podman)
 command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 [ -x /bin/busybox ] || need_pkgs+=(busybox-static)
+[ -x /usr/libexec/podman/catatonit ] || need_pkgs+=(catatonit)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing ${need_pkgs[*]} (apt)"
   export DEBIAN_FRONTEND=noninteractive

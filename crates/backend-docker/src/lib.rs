@@ -101,19 +101,41 @@ impl Default for Removal {
     }
 }
 
+/// The longest stop grace accepted (see [`DockerOptions::stop_grace`]).
+pub const MAX_STOP_GRACE: Duration = Duration::from_secs(3600);
+
 /// Settings of a [`DockerBackend`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerOptions {
-    /// Time between SIGTERM and SIGKILL when a step is cancelled.
+    /// Time between SIGTERM and SIGKILL when a step is stopped (timeout or cancel); at most
+    /// [`MAX_STOP_GRACE`] (see [`DockerOptions::check_stop_grace`]). Steps run with an init
+    /// process, so SIGTERM reaches the step's own process even when it is a shell.
     pub stop_grace: Duration,
     pub exit_detection: ExitDetection,
     pub removal: Removal,
 }
 
+impl DockerOptions {
+    /// The default [`DockerOptions::stop_grace`].
+    pub const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(10);
+
+    /// `Err` (in words) for a stop grace over [`MAX_STOP_GRACE`].
+    pub fn check_stop_grace(grace: Duration) -> Result<Duration, String> {
+        if grace > MAX_STOP_GRACE {
+            return Err(format!(
+                "the stop grace may be at most {}s (1h), not {}s",
+                MAX_STOP_GRACE.as_secs(),
+                grace.as_secs()
+            ));
+        }
+        Ok(grace)
+    }
+}
+
 impl Default for DockerOptions {
     fn default() -> Self {
         DockerOptions {
-            stop_grace: Duration::from_secs(10),
+            stop_grace: DockerOptions::DEFAULT_STOP_GRACE,
             exit_detection: ExitDetection::default(),
             removal: Removal::default(),
         }

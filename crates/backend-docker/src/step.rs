@@ -100,6 +100,10 @@ pub(crate) fn container_body(launch: &StepLaunch, ws: &Workspace) -> ContainerCr
             memory,
             // No swap beyond the limit: a memory limit is a limit (and OOM is then reported).
             memory_swap: memory,
+            // An init process as PID 1 (Docker's docker-init, Podman's catatonit) passes signals
+            // on and reaps zombies: `sh -c 'sleep 300'` as PID 1 would ignore the SIGTERM of a
+            // timeout or cancel and linger for the whole stop grace.
+            init: Some(true),
             ..Default::default()
         }),
         ..Default::default()
@@ -214,6 +218,19 @@ fn could_not_start(name: &str, launch: &StepLaunch, e: &bollard::errors::Error) 
         launch.image,
         error::describe(e)
     ))
+}
+
+/// The init process's own complaint, if `first` (a step's first output, on stderr) is one: with
+/// an init process as PID 1 a command that cannot be executed no longer fails the start; the
+/// init reports it (catatonit: `ERROR (catatonit:6): failed to exec pid1: No such file or
+/// directory`; docker-init: `[FATAL tini (7)] exec /x failed: No such file or directory`) and
+/// exits non-zero.
+fn init_complaint(first: &[u8]) -> Option<String> {
+    let line = first.split(|&b| b == b'\n').next()?;
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim();
+    (line.starts_with("ERROR (catatonit:") || line.starts_with("[FATAL tini"))
+        .then(|| error::shorten(line, 300))
 }
 
 /// What an engine query says about the exit.
@@ -409,6 +426,9 @@ pub(crate) async fn follow(
         probe = Some(wait_exit(inner.long.clone(), id.to_string()).boxed());
     }
     let mut output_done = false;
+    let mut first_output = true;
+    // The init process could not run the command (see `init_complaint`).
+    let mut complaint: Option<String> = None;
     // `exited`: `Some(code)` once the container is known to have exited (`code` may be unknown).
     let mut stopping = false;
     let timer = tokio::time::sleep(Duration::ZERO);
@@ -445,6 +465,11 @@ pub(crate) async fn follow(
                     break;
                 }
                 Timer::Grace => {
+                    tracing::warn!(
+                        container = name,
+                        grace = ?inner.options.stop_grace,
+                        "the step's container did not stop within the stop grace of its SIGTERM; killing it (SIGKILL)"
+                    );
                     signal(docker, id, "SIGKILL").await;
                     timer.as_mut().reset(Instant::now() + KILL_SETTLE);
                     timer_kind = Timer::KillSettle;
@@ -481,7 +506,12 @@ pub(crate) async fn follow(
                 }
             },
             item = output.next(), if !output_done => match item {
-                Some(Ok((stream, bytes))) => sink.output(stream, &bytes),
+                Some(Ok((stream, bytes))) => {
+                    if std::mem::take(&mut first_output) && stream == Stream::Stderr {
+                        complaint = init_complaint(&bytes);
+                    }
+                    sink.output(stream, &bytes);
+                }
                 Some(Err(e)) => {
                     inner.watcher.unregister(id);
                     return Err(e);
@@ -522,7 +552,21 @@ pub(crate) async fn follow(
         return Ok(STOPPED);
     };
     if stopping {
-        return Ok(STOPPED);
+        // The exit code says how it ended: 143 on SIGTERM, 137 when it had to be killed.
+        return Ok(StepExit {
+            exit_code: code,
+            ..STOPPED
+        });
+    }
+    if let (Some(complaint), false) = (complaint, code == Some(0)) {
+        let command = launch
+            .command
+            .as_ref()
+            .map_or_else(|| "the image's command".to_string(), |c| c.join(" "));
+        return Err(BackendError::Other(format!(
+            "container {name} (image {}) could not start {command}: {complaint}",
+            launch.image
+        )));
     }
     let needs_inspect =
         code.is_none() || code == Some(137) || (code != Some(0) && launch.memory_bytes.is_some());
@@ -651,6 +695,7 @@ mod tests {
         assert_eq!(hc.memory, Some(64 << 20));
         assert_eq!(hc.memory_swap, Some(64 << 20));
         assert_eq!(hc.binds.unwrap(), ["co-ws-r1:/workspace"]);
+        assert_eq!(hc.init, Some(true));
     }
 
     #[test]
@@ -669,6 +714,18 @@ mod tests {
         assert!(b.entrypoint.is_none() && b.cmd.is_none());
         let hc = b.host_config.unwrap();
         assert!(hc.memory.is_none() && hc.nano_cpus.is_none());
+    }
+
+    #[test]
+    fn the_init_process_saying_it_cannot_run_the_command_is_recognised() {
+        assert_eq!(
+            init_complaint(
+                b"ERROR (catatonit:6): failed to exec pid1: No such file or directory\n"
+            ),
+            Some("ERROR (catatonit:6): failed to exec pid1: No such file or directory".into())
+        );
+        assert!(init_complaint(b"[FATAL tini (7)] exec /x failed: No such file\n").is_some());
+        assert_eq!(init_complaint(b"error: the step's own message\n"), None);
     }
 
     #[test]

@@ -178,7 +178,9 @@ fn main() -> Result<()> {
             eprintln!("written to {out}");
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        other => bail!("unknown command {other:?}: use all, engine, overhead, launch, server or size"),
+        other => {
+            bail!("unknown command {other:?}: use all, engine, overhead, launch, server or size")
+        }
     }
     Ok(())
 }

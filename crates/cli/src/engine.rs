@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use co_backend::Backend;
-use co_backend_docker::{DockerBackend, ImageBuild};
+use co_backend_docker::{DockerBackend, DockerOptions, ImageBuild};
 use co_backend_kube::{KubeBackend, KubeOptions};
 use co_spec::{Catalog, Component, Workflow};
 
@@ -36,12 +37,20 @@ impl Catalog for DirCatalog {
     }
 }
 
-/// Connect to the local engine, or explain how to start one.
-pub async fn connect() -> Result<Arc<DockerBackend>, String> {
-    DockerBackend::connect()
-        .await
-        .map(Arc::new)
-        .map_err(|e| format!("error: {e}"))
+/// Connect to the local engine (steps stopped with `stop_grace` between SIGTERM and SIGKILL),
+/// or explain how to start one.
+pub async fn connect(stop_grace: Duration) -> Result<Arc<DockerBackend>, String> {
+    let options = DockerOptions {
+        stop_grace,
+        ..DockerOptions::default()
+    };
+    DockerBackend::connect_with(
+        &co_backend_docker::discovery::candidates_from_env(),
+        options,
+    )
+    .await
+    .map(Arc::new)
+    .map_err(|e| format!("error: {e}"))
 }
 
 /// Connect to a Kubernetes cluster (kubeconfig or in-cluster; `connect` also checks that the API

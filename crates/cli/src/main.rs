@@ -118,7 +118,7 @@ enum Command {
     /// Validate and run a workflow (workflow.yaml or a seed-format flow) on the local engine or
     /// on Kubernetes (`--backend kubernetes`).
     #[command(after_help = commands::run::AFTER_HELP)]
-    Run(commands::run::RunArgs),
+    Run(Box<commands::run::RunArgs>),
     /// Check workflow and component files without running anything.
     #[command(
         after_help = "Prints every problem as FILE:LINE:COL: error: MESSAGE and exits 2 if any."
@@ -221,7 +221,7 @@ fn main() -> ExitCode {
             // must clean up. The server prints nothing on stdout.
             Command::Run(args) => {
                 out::watch_stdout();
-                return commands::run::run(args).await;
+                return commands::run::run(*args).await;
             }
             Command::Component(cmd) => {
                 out::watch_stdout();

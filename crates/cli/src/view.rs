@@ -126,6 +126,15 @@ fn status_line(step: &StepView) -> String {
     line
 }
 
+/// `build timed out after 2s: stopping it`.
+fn timed_out_line(step: &StepView, limit: Duration) -> String {
+    format!(
+        "{} timed out after {}: stopping it",
+        step.action,
+        co_engine::format_duration(limit)
+    )
+}
+
 /// Plain lines: one per state change, one per log line (`action | text`).
 struct Plain {
     out: Mutex<Box<dyn Write + Send>>,
@@ -152,6 +161,10 @@ impl Observer for Plain {
 
     fn log_line(&self, _step: &str, action: &str, _attempt: u32, _stream: Stream, text: &str) {
         self.write(&format!("{action} | {text}"));
+    }
+
+    fn step_timed_out(&self, step: &StepView, limit: Duration) {
+        self.write(&format!("==> {}", timed_out_line(step, limit)));
     }
 
     fn run_finished(&self, run_id: &str, status: RunStatus) {
@@ -274,6 +287,13 @@ impl Observer for Live {
             Stream::Stderr => style(format!("{action} |")).magenta(),
         };
         let _ = self.multi.println(format!("{prefix} {text}"));
+    }
+
+    fn step_timed_out(&self, step: &StepView, limit: Duration) {
+        let line = timed_out_line(step, limit);
+        let _ = self
+            .multi
+            .println(format!("{} {}", style("⏱").yellow(), line));
     }
 }
 

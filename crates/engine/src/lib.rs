@@ -446,6 +446,15 @@ impl Engine {
             .is_some_and(|decl| decl.ty == ValueType::Secret)
     }
 
+    /// The timeout of `node`, if the engine is stopping its running attempt because it ran out
+    /// of time (after the [`Command::Stop`] that says so, until the attempt's exit).
+    pub fn timed_out(&self, node: NodeId) -> Option<Duration> {
+        match self.stop_reason.get(node)? {
+            Some(StopReason::Timeout(limit)) => Some(*limit),
+            _ => None,
+        }
+    }
+
     /// Values that must be masked in logs from the start: every `--secret` and every workflow
     /// input of type `secret`.
     pub fn initial_secrets(&self) -> Vec<String> {

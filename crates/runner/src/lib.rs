@@ -65,6 +65,9 @@ pub trait Observer: Send + Sync {
     fn step_changed(&self, _step: &StepView) {}
     /// One output line, already masked.
     fn log_line(&self, _step: &str, _action: &str, _attempt: u32, _stream: Stream, _text: &str) {}
+    /// The step's attempt ran out of time (`limit`): it is being stopped (SIGTERM, then SIGKILL
+    /// after the backend's stop grace); its end follows as a [`Observer::step_changed`].
+    fn step_timed_out(&self, _step: &StepView, _limit: std::time::Duration) {}
     fn run_finished(&self, _run_id: &str, _status: RunStatus) {}
 }
 
@@ -637,6 +640,9 @@ impl Driver {
                     launch,
                 } => self.launch(node, attempt, *launch, true),
                 Command::Stop { node, attempt } => {
+                    if let Some(limit) = self.engine.timed_out(node) {
+                        self.timed_out(node, attempt, limit, &masker);
+                    }
                     if let Some(token) = self.tokens.get(&(node, attempt)) {
                         token.cancel();
                     }
@@ -656,6 +662,21 @@ impl Driver {
             }
         }
         recorded
+    }
+
+    /// Say that an attempt is being stopped for its timeout (log line and observer).
+    fn timed_out(&self, node: NodeId, attempt: u32, limit: std::time::Duration, masker: &Masker) {
+        let Some(view) = step_view(&self.engine, node, masker) else {
+            return;
+        };
+        tracing::info!(
+            run = %self.engine.run_id(),
+            step = %view.key,
+            attempt,
+            timeout = %co_engine::format_duration(limit),
+            "step timed out; stopping its container"
+        );
+        self.observer.step_timed_out(&view, limit);
     }
 
     /// Run an attempt on the backend in its own task (or, `reattach`, attach to its container

@@ -40,6 +40,7 @@ struct Recorder {
     lines: Mutex<Vec<(String, String)>>,
     finished: Mutex<Option<RunStatus>>,
     cancel_on_running: Mutex<Option<(String, CancelHandle)>>,
+    timed_out: Mutex<Vec<(String, std::time::Duration)>>,
 }
 
 impl Observer for Recorder {
@@ -65,6 +66,12 @@ impl Observer for Recorder {
     }
     fn run_finished(&self, _run_id: &str, status: RunStatus) {
         *self.finished.lock().unwrap() = Some(status);
+    }
+    fn step_timed_out(&self, step: &StepView, limit: std::time::Duration) {
+        self.timed_out
+            .lock()
+            .unwrap()
+            .push((step.key.clone(), limit));
     }
 }
 
@@ -337,15 +344,18 @@ async fn a_timeout_stops_a_hanging_step() {
     );
     let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
     let run_id = prepared.run_id().to_string();
-    let result = runner
-        .execute(prepared, Arc::new(co_runner::NoObserver))
-        .await
-        .unwrap();
+    let observer = Arc::new(Recorder::default());
+    let result = runner.execute(prepared, observer.clone()).await.unwrap();
     assert_eq!(result.status, RunStatus::Failed);
     let detail = store.get_run(&run_id).await.unwrap();
     assert_eq!(
         detail.steps[0].error.as_deref(),
         Some("timed out after 200ms")
+    );
+    // The observer heard it when it fired (the CLI prints it).
+    assert_eq!(
+        *observer.timed_out.lock().unwrap(),
+        [("hang".to_string(), std::time::Duration::from_millis(200))]
     );
 }
 

@@ -159,6 +159,11 @@ options! {
         /// sockets) or kubernetes (a Pod per step attempt) [default: docker].
         #[arg(long, env = "CONTAINEROPS_BACKEND", value_name = "docker|kubernetes")]
         pub backend: Option<String>,
+        /// How long a step stopped by its timeout or a cancel gets between SIGTERM and SIGKILL on
+        /// Docker/Podman, at most 1h (steps run with an init process, so SIGTERM reaches a
+        /// shell's commands too; on Kubernetes: k8s_stop_grace) [default: 10s].
+        #[arg(long, env = "CONTAINEROPS_STOP_GRACE", value_name = "DURATION")]
+        pub stop_grace: Option<String>,
         /// How long a claim on a run lasts without renewal [default: 30s].
         #[arg(long, env = "CONTAINEROPS_LEASE", value_name = "DURATION", hide = true)]
         pub lease: Option<String>,
@@ -598,6 +603,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     pub server_id: String,
     pub backend: BackendKind,
+    /// Between SIGTERM and SIGKILL when a step is stopped on Docker/Podman.
+    pub stop_grace: Duration,
     pub lease: Duration,
     /// The Kubernetes backend's settings (used when `backend` is [`BackendKind::Kubernetes`]).
     pub kubernetes: KubeOptions,
@@ -627,6 +634,7 @@ impl ServerConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             server_id: default_server_id(),
             backend: BackendKind::Docker,
+            stop_grace: co_backend_docker::DockerOptions::DEFAULT_STOP_GRACE,
             lease: DEFAULT_LEASE,
             kubernetes: KubeOptions::default(),
             session_ttl: crate::session::DEFAULT_TTL,
@@ -683,6 +691,12 @@ impl ServerConfig {
         }
         if let Some(backend) = o.backend {
             c.backend = BackendKind::parse(&backend)?;
+        }
+        if let Some(text) = o.stop_grace {
+            c.stop_grace = co_spec::parse_duration(&text)
+                .map_err(|e| e.to_string())
+                .and_then(co_backend_docker::DockerOptions::check_stop_grace)
+                .map_err(|e| ConfigError(format!("stop_grace {text:?}: {e}")))?;
         }
         if let Some(text) = o.lease {
             c.lease = co_spec::parse_duration(&text)
@@ -895,6 +909,22 @@ mod tests {
     }
 
     #[test]
+    fn the_stop_grace_is_an_option() {
+        assert_eq!(
+            resolve(&[], &[]).unwrap().stop_grace,
+            Duration::from_secs(10)
+        );
+        let c = resolve(&[], &[("CONTAINEROPS_STOP_GRACE", "2m")]).unwrap();
+        assert_eq!(c.stop_grace, Duration::from_secs(120));
+        let c = resolve(
+            &["--stop-grace", "0s"],
+            &[("CONTAINEROPS_STOP_GRACE", "2m")],
+        )
+        .unwrap();
+        assert_eq!(c.stop_grace, Duration::ZERO);
+    }
+
+    #[test]
     fn mistakes_are_reported_in_words() {
         let bad_env = resolve(&[], &[("CONTAINEROPS_MAX_RUNS", "many")]).unwrap_err();
         assert!(bad_env.0.contains("CONTAINEROPS_MAX_RUNS"), "{bad_env}");
@@ -932,6 +962,11 @@ mod tests {
             (&["--server-id", " "][..], "server_id"),
             (&["--lease", "1ms"][..], "lease"),
             (&["--lease", "soon"][..], "lease \"soon\""),
+            (
+                &["--stop-grace", "2h"][..],
+                "stop_grace \"2h\": the stop grace may be at most",
+            ),
+            (&["--stop-grace", "soon"][..], "stop_grace \"soon\""),
             (&["--session-ttl", "30s"][..], "between 1m and 720h"),
             (&["--session-ttl", "31d"][..], "session_ttl \"31d\""),
             (&["--session-ttl", "800h"][..], "not 800h"),

@@ -88,7 +88,12 @@ impl Server {
 
         let (backend, probe): (Arc<dyn Backend>, Arc<dyn BackendProbe>) = match config.backend {
             BackendKind::Docker => {
-                let docker = co_backend_docker::DockerBackend::connect()
+                let options = co_backend_docker::DockerOptions {
+                    stop_grace: config.stop_grace,
+                    ..co_backend_docker::DockerOptions::default()
+                };
+                let candidates = co_backend_docker::discovery::candidates_from_env();
+                let docker = co_backend_docker::DockerBackend::connect_with(&candidates, options)
                     .await
                     .map_err(|e| ServerError::Backend(e.to_string()))?;
                 tracing::info!(engine = %docker.info(), "container engine");

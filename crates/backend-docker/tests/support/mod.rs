@@ -41,12 +41,25 @@ pub async fn backend_with(mode: ExitDetection) -> DockerBackend {
     .await
 }
 
-/// `opts` with a short stop grace period (tests cancel `sleep`, which ignores SIGTERM as PID 1).
+/// `opts` with a short stop grace period (for the tests whose steps must be killed).
 pub async fn backend_with_options(opts: DockerOptions) -> DockerBackend {
-    let opts = DockerOptions {
+    connect(DockerOptions {
         stop_grace: Duration::from_millis(500),
         ..opts
-    };
+    })
+    .await
+}
+
+/// A backend with a stop grace long enough that a step stopped within it was stopped by SIGTERM.
+pub async fn backend_with_grace(stop_grace: Duration) -> DockerBackend {
+    connect(DockerOptions {
+        stop_grace,
+        ..DockerOptions::default()
+    })
+    .await
+}
+
+async fn connect(opts: DockerOptions) -> DockerBackend {
     match DockerBackend::connect_with(&discovery::candidates_from_env(), opts).await {
         Ok(b) => b,
         Err(e) => panic!(

@@ -67,13 +67,14 @@ async fn build(args: BuildArgs) -> u8 {
         );
         return exit::INVALID;
     }
-    let backend = match crate::engine::connect().await {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::FAILED;
-        }
-    };
+    let backend =
+        match crate::engine::connect(co_backend_docker::DockerOptions::DEFAULT_STOP_GRACE).await {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::FAILED;
+            }
+        };
     match crate::engine::build_component(&backend, &component).await {
         Ok(()) => {
             eprintln!("built {}", component.image);
@@ -173,6 +174,7 @@ async fn test(args: TestArgs) -> u8 {
         // `component test` runs on the local engine, where `component build` built the image.
         backend: super::run::BackendChoice::Docker,
         max_parallel_steps: None,
+        stop_grace: None,
         kube: super::run::KubeArgs::default(),
     })
     .await

@@ -192,6 +192,12 @@ pub struct RunArgs {
     /// kubernetes: 100].
     #[arg(long, value_name = "N", env = "CONTAINEROPS_MAX_PARALLEL_STEPS", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallel_steps: Option<u32>,
+    /// How long a step stopped by its timeout or a cancel gets between SIGTERM and SIGKILL on
+    /// the local engine, at most 1h (steps run with an init process, so SIGTERM reaches a
+    /// shell's commands too) [default: 10s; env: CONTAINEROPS_STOP_GRACE]. Kubernetes:
+    /// --k8s-stop-grace.
+    #[arg(long, value_name = "DURATION")]
+    pub stop_grace: Option<String>,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -210,7 +216,10 @@ impl RunArgs {
 /// The backend of a run, before connecting: checked arguments only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackendPlan {
-    Docker { rebuild: bool },
+    Docker {
+        rebuild: bool,
+        stop_grace: std::time::Duration,
+    },
     Kubernetes(co_backend_kube::KubeOptions),
 }
 
@@ -232,9 +241,15 @@ impl RunArgs {
                 }
                 Ok(BackendPlan::Docker {
                     rebuild: self.rebuild,
+                    stop_grace: self.stop_grace(env)?,
                 })
             }
             BackendChoice::Kubernetes => {
+                if self.stop_grace.is_some() {
+                    return Err("--stop-grace applies to the local engine; with --backend \
+                                kubernetes use --k8s-stop-grace"
+                        .into());
+                }
                 if self.rebuild {
                     return Err(
                         "--rebuild builds images on the local engine; with --backend \
@@ -246,6 +261,26 @@ impl RunArgs {
                 self.kube.options(env).map(BackendPlan::Kubernetes)
             }
         }
+    }
+}
+
+impl RunArgs {
+    /// `--stop-grace`, else `$CONTAINEROPS_STOP_GRACE`, else the default.
+    fn stop_grace(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<std::time::Duration, String> {
+        let (given, name) = match &self.stop_grace {
+            Some(text) => (text.clone(), "--stop-grace"),
+            None => match env("CONTAINEROPS_STOP_GRACE").filter(|v| !v.trim().is_empty()) {
+                Some(text) => (text, "CONTAINEROPS_STOP_GRACE"),
+                None => return Ok(co_backend_docker::DockerOptions::DEFAULT_STOP_GRACE),
+            },
+        };
+        co_spec::parse_duration(&given)
+            .map_err(|e| e.to_string())
+            .and_then(co_backend_docker::DockerOptions::check_stop_grace)
+            .map_err(|e| format!("{name} {given:?}: {e}"))
     }
 }
 
@@ -276,8 +311,11 @@ pub async fn run(args: RunArgs) -> u8 {
     let plan = Arc::new(co_spec::plan(workflow.clone()));
 
     let backend = match backend_plan {
-        BackendPlan::Docker { rebuild } => {
-            let docker = match crate::engine::connect().await {
+        BackendPlan::Docker {
+            rebuild,
+            stop_grace,
+        } => {
+            let docker = match crate::engine::connect(stop_grace).await {
                 Ok(b) => b,
                 Err(e) => {
                     eprintln!("{e}");
@@ -446,13 +484,49 @@ mod tests {
         let args = parse(&["--backend", "docker"]).unwrap();
         assert_eq!(
             args.backend_plan(&no_env),
-            Ok(BackendPlan::Docker { rebuild: false })
+            Ok(BackendPlan::Docker {
+                rebuild: false,
+                stop_grace: Duration::from_secs(10)
+            })
         );
         let args = parse(&["--backend", "podman", "--rebuild"]).unwrap();
         assert_eq!(
             args.backend_plan(&no_env),
-            Ok(BackendPlan::Docker { rebuild: true })
+            Ok(BackendPlan::Docker {
+                rebuild: true,
+                stop_grace: Duration::from_secs(10)
+            })
         );
+    }
+
+    #[test]
+    fn the_stop_grace_comes_from_the_flag_else_the_environment() {
+        let docker = |secs| {
+            Ok(BackendPlan::Docker {
+                rebuild: false,
+                stop_grace: Duration::from_secs(secs),
+            })
+        };
+        let plan = |args: &[&str], env: &dyn Fn(&str) -> Option<String>| {
+            parse(args).unwrap().backend_plan(env)
+        };
+        let env = |name: &str| (name == "CONTAINEROPS_STOP_GRACE").then(|| "3s".to_string());
+        assert_eq!(plan(&[], &no_env), docker(10));
+        assert_eq!(plan(&["--stop-grace", "2m"], &no_env), docker(120));
+        assert_eq!(plan(&[], &env), docker(3));
+        assert_eq!(plan(&["--stop-grace", "0s"], &env), docker(0));
+        let err = plan(&["--stop-grace", "2h"], &no_env).unwrap_err();
+        assert!(
+            err.contains("--stop-grace \"2h\"") && err.contains("at most"),
+            "{err}"
+        );
+        let err = plan(&["--stop-grace", "soon"], &no_env).unwrap_err();
+        assert!(err.contains("--stop-grace \"soon\""), "{err}");
+        let bad = |name: &str| (name == "CONTAINEROPS_STOP_GRACE").then(|| "x".to_string());
+        let err = plan(&[], &bad).unwrap_err();
+        assert!(err.contains("CONTAINEROPS_STOP_GRACE \"x\""), "{err}");
+        let err = plan(&["--backend", "kubernetes", "--stop-grace", "1s"], &no_env).unwrap_err();
+        assert!(err.contains("--k8s-stop-grace"), "{err}");
     }
 
     #[test]
@@ -514,7 +588,10 @@ mod tests {
         let args = parse(&["--backend", "docker"]).unwrap();
         assert_eq!(
             args.backend_plan(&env),
-            Ok(BackendPlan::Docker { rebuild: false })
+            Ok(BackendPlan::Docker {
+                rebuild: false,
+                stop_grace: Duration::from_secs(10)
+            })
         );
         // Kubernetes uses them; flags win.
         let args = parse(&["--backend", "kubernetes", "--namespace", "flag"]).unwrap();

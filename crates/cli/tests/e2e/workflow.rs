@@ -307,6 +307,10 @@ fn retry_counts_attempts_with_co_attempt() {
 /// The bounds do not depend on the machine's speed: the `sleeper` has 15 s to start its container
 /// and print its line before its timeout fires (a loaded machine may take seconds to start three
 /// containers), and nothing is asserted about what `component-timeout` prints before its 2 s.
+///
+/// Both are `sh -c` scripts, which as PID 1 would ignore SIGTERM: the init process the steps run
+/// with passes it on, so with a 10-minute stop grace the containers still end at once, by SIGTERM
+/// (exit code 143; 137 would mean SIGKILL). The CLI says when a timeout fires.
 #[test]
 fn timeout_kills_the_container() {
     let w = World::new();
@@ -331,12 +335,22 @@ stages:
 "#,
         sh("echo sleeping\nsleep 600", 8)
     );
-    let run = w.run_yaml(&yaml, &[]);
+    let run = w.run_yaml(&yaml, &["--stop-grace", "10m"]);
     assert_eq!(run.code, 1, "{}", run.pretty());
     assert_eq!(run.status(), "failed");
     assert_eq!(run.status_of("sleeper"), "failed");
     let e = run.error_of("sleeper");
     assert!(e.contains("timed out after 15s"), "{e}");
+    for (action, limit) in [("sleeper", "15s"), ("component-timeout", "2s")] {
+        assert_eq!(
+            run.step(action)["exit_code"],
+            143,
+            "{action} was stopped by SIGTERM: {}",
+            run.pretty()
+        );
+        let said = format!("==> {action} timed out after {limit}: stopping it");
+        assert!(run.stderr.contains(&said), "{said}\n{}", run.pretty());
+    }
     assert!(w.logs(run.id(), Some("sleeper")).contains("sleeping"));
     assert_eq!(run.status_of("component-timeout"), "failed");
     let e = run.error_of("component-timeout");
