@@ -12,8 +12,9 @@ import { RunForm } from '../RunForm';
 import { navigate } from '../router';
 import { useWriteBlock } from '../session';
 import { addAction, deleteAction, EditError, emptyWorkflow, renameAction, setActionField, setInput, wire, wiringProblem, type Port } from '../yaml/edits';
-import { modelFromGraph } from '../yaml/graphModel';
-import { readModel, type ActionModel, type WorkflowModel } from '../yaml/model';
+import { isSeedText, modelFromGraph } from '../yaml/graphModel';
+import { useModelOf } from '../yaml/modelAsync';
+import type { ActionModel, ModelResult, WorkflowModel } from '../yaml/model';
 import { apply, PatchError } from '../yaml/patch';
 import { typedValue } from '../typed';
 import { commit, current, redo, start, undo, type History } from './history';
@@ -31,6 +32,9 @@ interface Loaded {
 }
 
 let loads = 0;
+
+/** The model while a big text is being parsed. */
+const PENDING: ModelResult = { model: null, error: null };
 
 /**
  * One editor for `/ui/new` and `/ui/workflows/NAME/edit` (the app renders it under one key).
@@ -105,7 +109,10 @@ function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string)
   const [runForm, setRunForm] = useState(false);
   const [reveal, setReveal] = useState<{ line: number; seq: number } | null>(null);
 
-  const parsed = useMemo(() => readModel(text), [text]);
+  // Big texts (a 1,000-action workflow) are parsed in a Web Worker, so a keystroke costs the
+  // editor only CodeMirror and the history; the canvas follows when the parse answers.
+  const read = useModelOf(text);
+  const parsed = read ?? PENDING;
   // A seed-format flow is drawn from the server's graph of the text (the validator's answer).
   const [seedGraph, setSeedGraph] = useState<WorkflowModel | null>(null);
   const shown = parsed.model?.format === 'seed' ? seedGraph : parsed.model;
@@ -153,7 +160,7 @@ function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string)
   // The server's validator, a moment after the last change. `validated` is the text the shown
   // problems belong to (the problems panel is aria-busy until it is the current text).
   const [validated, setValidated] = useState<string | null>(null);
-  const seed = parsed.model?.format === 'seed';
+  const seed = isSeedText(text);
   useEffect(() => {
     const ctl = new AbortController();
     const t = window.setTimeout(() => {
@@ -351,7 +358,7 @@ function Editor({ initial, onAdopt }: { initial: Loaded; onAdopt: (name: string)
               label="canvas graph"
             />
           ) : (
-            <p className="muted pad">{parsed.model?.format === 'seed' ? 'Drawing the flow as the server reads it…' : 'The YAML does not parse yet.'}</p>
+            <p className="muted pad">{read === null ? 'Reading the workflow…' : parsed.model?.format === 'seed' ? 'Drawing the flow as the server reads it…' : 'The YAML does not parse yet.'}</p>
           )}
           {sel && model ? <Inspector key={sel.id} action={sel} view={sel.component ? views.get(sel.component) : undefined} blocked={blocked} edit={edit} onRenamed={setSelected} /> : null}
         </section>
