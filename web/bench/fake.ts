@@ -71,7 +71,8 @@ export function install(): void {
     if (p === '/workflows/big/revisions') return json({ name: 'big', revisions: [{ revision: 1, created_at: now }] });
     if (p === '/runs') return json({ runs: [], next: null });
     if (p === '/components' ) return json({ components: [] });
-    if (p === '/validate') return json({ valid: true, kind: 'workflow', diagnostics: [] });
+    if (p === '/validate') return json({ valid: true, kind: 'workflow', diagnostics: [], graph: null });
+    if (p === '/secrets') return json({ secrets: [] });
     if (p === '/runs/bench') {
       const t = performance.now() - began;
       const steps = stepsAt(t);
