@@ -432,12 +432,12 @@ describe('the web UI', () => {
     await page.getByLabel('Status').selectOption('failed');
     await page.waitForURL(/\?status=failed$/);
     const cells = page.locator('table.list tbody tr td:nth-child(3)');
-    await expect.poll(async () => (await cells.allTextContents()).length).toBeGreaterThan(0);
-    expect(new Set(await cells.allTextContents())).toEqual(new Set(['failed']));
+    // The unfiltered list stays on screen until the filtered answer arrives: wait for it.
+    await expect.poll(async () => [...new Set(await cells.allTextContents())]).toEqual(['failed']);
     await page.goto(`${server.url}/ui/runs?workflow=two-step`);
     const wfs = page.locator('table.list tbody tr td:nth-child(2)');
     await expect.poll(async () => (await wfs.allTextContents()).length).toBeGreaterThanOrEqual(2);
-    expect(new Set(await wfs.allTextContents())).toEqual(new Set(['two-step']));
+    await expect.poll(async () => [...new Set(await wfs.allTextContents())]).toEqual(['two-step']);
     // Paging: 26 runs of one workflow are two pages (25 a page), none on both.
     const many = 'name: many\nstages:\n  - name: s\n    actions:\n      - { name: a, image: "localhost/co-examples/busybox:latest", command: ["true"] }\n';
     expect((await server.api('PUT', '/workflows/many', { yaml: many })).status).toBe(201);
