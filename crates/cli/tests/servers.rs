@@ -26,6 +26,8 @@ const TAKEOVER_LEASE: &str = "2s";
 /// machine (renewals come every lease/3) never hands a live server's runs to the other one. No
 /// assertion depends on it; a takeover after a kill waits it out.
 const SHARED_LEASE: &str = "15s";
+/// A lease no test waits out: a server restarted with the same id takes its runs back at once.
+const LONG_LEASE: &str = "10m";
 
 // ---------------------------------------------------------------------------------------------
 // The engine API (for what the server cannot tell: containers, volumes)
@@ -99,6 +101,8 @@ struct Server {
     child: Child,
     base: String,
     stderr_lines: mpsc::Receiver<String>,
+    /// Every log line read so far.
+    seen: Vec<String>,
 }
 
 impl Server {
@@ -129,6 +133,7 @@ impl Server {
             child,
             base: String::new(),
             stderr_lines: rx,
+            seen: Vec::new(),
         };
         let line = server.wait_for_log(|l| l.contains("listening"));
         let addr = line
@@ -140,13 +145,24 @@ impl Server {
         server
     }
 
-    /// Block until the server logs a line matching `pred` (it logs as it works).
+    /// The first line the server logged (so far, or from now on: it logs as it works) that
+    /// matches `pred`.
     fn wait_for_log(&mut self, pred: impl Fn(&str) -> bool) -> String {
+        if let Some(line) = self.seen.iter().find(|l| pred(l)) {
+            return line.clone();
+        }
         loop {
             match self.stderr_lines.recv_timeout(Duration::from_secs(120)) {
-                Ok(line) if pred(&line) => return line,
-                Ok(_) => {}
-                Err(e) => panic!("server log ended or went quiet before the expected line: {e}"),
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if pred(&line) {
+                        return line;
+                    }
+                }
+                Err(e) => panic!(
+                    "server log ended or went quiet before the expected line: {e}\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -303,10 +319,12 @@ fn ulid_like() -> String {
     format!("{}_{}", nanos, std::process::id())
 }
 
-/// Kill the server while `wait` runs, restart on the same database, let the step finish.
+/// Kill the server while `wait` runs, restart it (the same server id) on the same database, let
+/// the step finish. The restarted server takes its runs back at once: with a lease of 10 minutes,
+/// waiting it out would fail the test.
 fn survives_kill_9(database: &str, dir: &Path) {
     require_engine();
-    let a = Server::start(database, dir, "server-a", TAKEOVER_LEASE);
+    let a = Server::start(database, dir, "server-a", LONG_LEASE);
     a.apply(&workflow("durable"));
     let run = a.start_run("durable");
     wait_for_line(&a, &run, "wait", "waiting");
@@ -320,7 +338,8 @@ fn survives_kill_9(database: &str, dir: &Path) {
     assert_eq!(running.len(), 1, "{running:?}");
     assert_eq!(running[0]["Labels"]["containerops.step"], "wait");
 
-    let mut b = Server::start(database, dir, "server-b", TAKEOVER_LEASE);
+    let mut b = Server::start(database, dir, "server-a", LONG_LEASE);
+    b.wait_for_log(|l| l.contains("taking them back at once") && l.contains(&run));
     b.wait_for_log(|l| l.contains("recovering") && l.contains(&run));
     // Let the step finish only now: the rest of its output arrives through the reattached stream.
     std::fs::write(workspace_dir(&run).join("go"), "").unwrap();

@@ -14,6 +14,8 @@
 //!   recovered run has attempts that were running — those are reattached to their containers.
 //! - Leases are renewed every `lease / 3`; the renewal also returns the cancel requests that
 //!   other servers' APIs stored for runs this server holds.
+//! - A server that starts with the id of an earlier process takes that process's runs back at
+//!   once (their leases are ended before the first claim), rather than waiting out its lease.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -460,6 +462,7 @@ async fn load_plan(
 // Dispatching and running
 
 async fn dispatch_loop(inner: Arc<Inner>) {
+    take_back_own_runs(&inner).await;
     loop {
         loop {
             if inner.stop.is_cancelled() {
@@ -514,6 +517,26 @@ async fn dispatch_loop(inner: Arc<Inner>) {
             _ = inner.wake.notified() => {}
             _ = tokio::time::sleep(DISPATCH_POLL) => {}
         }
+    }
+}
+
+/// A server restarted with the same id finds runs that its earlier process held: nothing drives
+/// them (this process has just started), so their leases end now and the first claims recover
+/// them, instead of waiting out the dead process's lease.
+async fn take_back_own_runs(inner: &Inner) {
+    let id = &inner.config.server_id;
+    match inner.store.renew_leases_report(id, 0).await {
+        Ok(renewal) if !renewal.held.is_empty() => tracing::info!(
+            server_id = %id,
+            runs = ?renewal.held,
+            "this server id held runs before it restarted; taking them back at once"
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(
+            server_id = %id,
+            error = %e,
+            "cannot take back the runs this server id held before; they are recovered when their leases expire"
+        ),
     }
 }
 
