@@ -32,6 +32,7 @@ use co_backend::{
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod, Secret};
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 
+mod account;
 mod error;
 mod logs;
 pub mod names;
@@ -198,6 +199,8 @@ impl Default for KubeOptions {
 #[derive(Clone)]
 pub struct KubeBackend {
     inner: Arc<Inner>,
+    /// The service account our credentials are, if they are one's.
+    service_account: Option<String>,
 }
 
 pub(crate) struct Inner {
@@ -265,6 +268,7 @@ impl KubeBackend {
             .clone()
             .unwrap_or_else(|| config.default_namespace.clone());
         let url = config.cluster_url.clone();
+        let service_account = account::config_service_account(&config);
         let client = kube::Client::try_from(config).map_err(|e| BackendError::Unavailable {
             message: format!("cannot set up a client for {url} ({source}): {e}"),
             hint: hint.to_string(),
@@ -292,7 +296,9 @@ impl KubeBackend {
                 )))
             }
         }
-        Ok(KubeBackend::with_client(client, namespace, options))
+        let mut backend = KubeBackend::with_client(client, namespace, options);
+        backend.service_account = service_account;
+        Ok(backend)
     }
 
     /// A backend on an existing client, in `namespace` (`options.namespace` and
@@ -305,7 +311,21 @@ impl KubeBackend {
                 options,
                 runs: Mutex::new(HashMap::new()),
             }),
+            service_account: None,
         }
+    }
+
+    /// The name of the service account the backend's credentials are (in a cluster, the server's
+    /// own), when they are a service account token; `None` otherwise (or on
+    /// [`KubeBackend::with_client`], unless set with [`KubeBackend::as_service_account`]).
+    pub fn service_account(&self) -> Option<&str> {
+        self.service_account.as_deref()
+    }
+
+    /// The same backend, known to run as service account `name`.
+    pub fn as_service_account(mut self, name: impl Into<String>) -> Self {
+        self.service_account = Some(name.into());
+        self
     }
 
     /// The namespace Pods and PVCs are created in.

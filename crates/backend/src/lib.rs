@@ -119,7 +119,8 @@ pub enum BackendError {
     #[error("image {image} not found{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
     ImageNotFound { image: String, detail: String },
     /// The step cannot run as it was given on this platform (e.g. an input too large to
-    /// deliver); retrying cannot help.
+    /// deliver, or an image registry or service account the server's policy does not allow);
+    /// retrying cannot help.
     #[error("{0}")]
     NotRunnable(String),
     #[error("{0}")]

@@ -53,6 +53,7 @@ Config file example (/etc/containerops/server.toml):
   database = \"postgres://co:secret@db:5432/containerops\"
   secret_key = \"<base64 of 32 bytes, e.g. from: head -c32 /dev/urandom | base64>\"
   max_runs = 8
+  allowed_registries = [\"docker.io\", \"ghcr.io/acme\"]
   backend = \"kubernetes\"
   namespace = \"ci\"
   k8s_workspace = \"rwx\"
@@ -176,6 +177,22 @@ options! {
         /// embedded at build time; debug builds: the workspace's web/dist].
         #[arg(long, env = "CONTAINEROPS_UI_DIR", value_name = "DIR")]
         pub ui_dir: Option<PathBuf>,
+        /// Image registries steps may use, comma-separated (a TOML array in the file): hosts with
+        /// their port, if any (docker.io, ghcr.io, localhost:5000), each optionally with a path
+        /// prefix (ghcr.io/acme allows ghcr.io/acme/… only). An image without a registry
+        /// (alpine, acme/tool) is on docker.io. A workflow or component with an image from
+        /// another registry is refused when it is validated or stored, when a run is queued, and
+        /// again when the step launches [default: every registry].
+        #[arg(long, env = "CONTAINEROPS_ALLOWED_REGISTRIES", value_name = "LIST", value_delimiter = ',')]
+        #[serde(default, deserialize_with = "comma_list")]
+        pub allowed_registries: Option<Vec<String>>,
+        /// Kubernetes service accounts a component's `kubernetes: { serviceAccountName: … }` may
+        /// name, comma-separated (a TOML array in the file; empty: none). The service account the
+        /// server itself runs as is never allowed, even if listed [default: any but the server's
+        /// own].
+        #[arg(long, env = "CONTAINEROPS_ALLOWED_SERVICE_ACCOUNTS", value_name = "LIST", value_delimiter = ',')]
+        #[serde(default, deserialize_with = "comma_list")]
+        pub allowed_service_accounts: Option<Vec<String>>,
         #[command(flatten)]
         #[serde(flatten)]
         pub kubernetes: KubeSettings,
@@ -218,6 +235,21 @@ options! {
         #[arg(long, env = "CONTAINEROPS_K8S_UNSCHEDULABLE_GRACE", value_name = "DURATION")]
         pub k8s_unschedulable_grace: Option<String>,
     }
+}
+
+/// A list option in the config file: a TOML array, or one string of comma-separated entries (as
+/// on the command line and in the environment).
+fn comma_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(Option::<List>::deserialize(d)?.map(|list| match list {
+        List::One(text) => text.split(',').map(str::to_string).collect(),
+        List::Many(entries) => entries,
+    }))
 }
 
 /// A value that `Debug` does not show (tokens, keys).
@@ -527,6 +559,44 @@ impl KubeSettings {
     }
 }
 
+/// The entries of `allowed_registries`, checked (an empty list would refuse every image).
+fn registry_rules(entries: &[String]) -> Result<Vec<crate::policy::RegistryRule>, ConfigError> {
+    let rules = entries
+        .iter()
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| crate::policy::RegistryRule::parse(e))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ConfigError(format!("allowed_registries: {e}")))?;
+    if rules.is_empty() {
+        return Err(ConfigError(
+            "allowed_registries is empty, which would refuse every image; name the registries \
+             steps may use (e.g. docker.io,ghcr.io/acme), or leave it unset to allow every one"
+                .into(),
+        ));
+    }
+    Ok(rules)
+}
+
+/// The entries of `allowed_service_accounts`, checked (empty entries are dropped: an empty list
+/// allows none).
+fn service_accounts(entries: &[String]) -> Result<Vec<String>, ConfigError> {
+    entries
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            if is_dns_subdomain(e) {
+                Ok(e.to_string())
+            } else {
+                Err(ConfigError(format!(
+                    "allowed_service_accounts: {e:?} is not a service account name (lower-case \
+                     letters, digits, `-` and `.`)"
+                )))
+            }
+        })
+        .collect()
+}
+
 /// `[a-z0-9]([-a-z0-9]*[a-z0-9])?`, at most 63 characters (namespace names).
 fn is_dns_label(name: &str) -> bool {
     let b = name.as_bytes();
@@ -612,6 +682,10 @@ pub struct ServerConfig {
     pub session_ttl: Duration,
     /// Where the web UI's files come from.
     pub ui: crate::ui::UiSource,
+    /// The image registries and service accounts steps may use (`allowed_registries`,
+    /// `allowed_service_accounts`); the server's own service account is added when the
+    /// Kubernetes backend connects.
+    pub policy: crate::policy::LaunchPolicy,
 }
 
 /// A configuration problem, in words.
@@ -639,6 +713,7 @@ impl ServerConfig {
             kubernetes: KubeOptions::default(),
             session_ttl: crate::session::DEFAULT_TTL,
             ui: crate::ui::UiSource::default_for_build(),
+            policy: crate::policy::LaunchPolicy::default(),
         }
     }
 
@@ -708,6 +783,12 @@ impl ServerConfig {
         }
         if let Some(dir) = o.ui_dir {
             c.ui = crate::ui::UiSource::Dir(dir);
+        }
+        if let Some(entries) = o.allowed_registries {
+            c.policy.registries = Some(registry_rules(&entries)?);
+        }
+        if let Some(entries) = o.allowed_service_accounts {
+            c.policy.service_accounts = Some(service_accounts(&entries)?);
         }
         if c.backend == BackendKind::Kubernetes {
             c.kubernetes = o.kubernetes.options(&|key| key.to_string())?;
@@ -922,6 +1003,74 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.stop_grace, Duration::ZERO);
+    }
+
+    #[test]
+    fn allowed_registries_and_service_accounts() {
+        use crate::policy::RegistryRule;
+        let c = resolve(&[], &[]).unwrap();
+        assert_eq!(c.policy, crate::policy::LaunchPolicy::default());
+        let c = resolve(
+            &["--allowed-registries", "docker.io, ghcr.io/acme"],
+            &[("CONTAINEROPS_ALLOWED_SERVICE_ACCOUNTS", "builder,deployer")],
+        )
+        .unwrap();
+        assert_eq!(
+            c.policy.registries,
+            Some(vec![
+                RegistryRule::parse("docker.io").unwrap(),
+                RegistryRule::parse("ghcr.io/acme").unwrap()
+            ])
+        );
+        assert_eq!(
+            c.policy.service_accounts,
+            Some(vec!["builder".to_string(), "deployer".to_string()])
+        );
+        // The file takes arrays; an empty list of service accounts allows none.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("server.toml");
+        std::fs::write(
+            &file,
+            "allowed_registries = [\"localhost:5000\"]\nallowed_service_accounts = []\n",
+        )
+        .unwrap();
+        let c = resolve(&["--config", file.to_str().unwrap()], &[]).unwrap();
+        assert_eq!(
+            c.policy.registries,
+            Some(vec![RegistryRule::parse("localhost:5000").unwrap()])
+        );
+        assert_eq!(c.policy.service_accounts, Some(vec![]));
+        std::fs::write(&file, "allowed_service_accounts = \"a, b\"\n").unwrap();
+        let c = resolve(&["--config", file.to_str().unwrap()], &[]).unwrap();
+        assert_eq!(
+            c.policy.service_accounts,
+            Some(vec!["a".to_string(), "b".to_string()])
+        );
+        let c = resolve(&["--allowed-service-accounts", ""], &[]).unwrap();
+        assert_eq!(c.policy.service_accounts, Some(vec![]));
+
+        for (args, needle) in [
+            (
+                &["--allowed-registries", ""][..],
+                "allowed_registries is empty",
+            ),
+            (
+                &["--allowed-registries", "docker.io,myregistry"][..],
+                "`myregistry` is not a registry host",
+            ),
+            (
+                &["--allowed-registries", "https://ghcr.io"][..],
+                "without a scheme",
+            ),
+            (
+                &["--allowed-service-accounts", "Builder"][..],
+                "\"Builder\" is not a service account name",
+            ),
+        ] {
+            let err = resolve(args, &[]).unwrap_err();
+            assert!(err.0.contains(needle), "{args:?}: {err}");
+            assert!(!err.0.contains("  "), "{args:?}: {err}");
+        }
     }
 
     #[test]

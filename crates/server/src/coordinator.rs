@@ -50,6 +50,9 @@ pub struct CoordinatorConfig {
     pub lease: Duration,
     /// What the driver allows the runs (steps at once over all runs, log caps).
     pub limits: co_runner::RunLimits,
+    /// The registries and service accounts steps may use: a run whose workflow breaks it is
+    /// refused when queued and fails (with the reason) when it starts.
+    pub policy: Arc<crate::policy::LaunchPolicy>,
 }
 
 /// Encrypts and decrypts what the store keeps secret (the server's secret box): the coordinator
@@ -187,6 +190,11 @@ impl Coordinator {
         &self.inner.store
     }
 
+    /// The registries and service accounts steps may use here.
+    pub fn policy(&self) -> &crate::policy::LaunchPolicy {
+        &self.inner.config.policy
+    }
+
     /// Validate and queue a run of a stored workflow; the dispatcher starts it within
     /// milliseconds when capacity allows.
     pub async fn submit(&self, request: RunRequest) -> Result<Submitted, CoordinatorError> {
@@ -196,7 +204,7 @@ impl Coordinator {
             .get_workflow_revision(&request.workflow, request.revision)
             .await
             .map_err(not_found)?;
-        let (workflow, plan) = load_plan(&inner.store, &revision, &revision.yaml).await?;
+        let (workflow, plan) = load_runnable(inner, &revision, &revision.yaml).await?;
         let run_id = co_runner::new_run_id();
         // Converts the inputs to their types and reports every problem (nothing is stored then).
         let engine = co_engine::Engine::new(
@@ -300,7 +308,7 @@ impl Coordinator {
             .get_workflow_revision(&old.run.workflow, Some(revision))
             .await
             .map_err(not_found)?;
-        let (workflow, plan) = load_plan(&inner.store, &stored, &stored.yaml).await?;
+        let (workflow, plan) = load_runnable(inner, &stored, &stored.yaml).await?;
         let id = co_runner::new_run_id();
         let event = if resume { "resume" } else { "rerun" };
         // The same secret input values, sealed again for the new run.
@@ -399,6 +407,23 @@ impl Coordinator {
             tracing::warn!(error = %e, "could not release the leases of the runs in flight");
         }
     }
+}
+
+/// [`load_plan`], refused unless the launch policy allows every action's image and service
+/// account.
+async fn load_runnable(
+    inner: &Inner,
+    stored: &WorkflowRevision,
+    yaml: &str,
+) -> Result<(Arc<Workflow>, Arc<Plan>), CoordinatorError> {
+    let (workflow, plan) = load_plan(&inner.store, stored, yaml).await?;
+    let problems = inner.config.policy.workflow_problems(&workflow);
+    if !problems.is_empty() {
+        return Err(CoordinatorError::Invalid(
+            problems.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    Ok((workflow, plan))
 }
 
 /// The name a run's secret inputs are sealed under: the ciphertext opens for that run only.
@@ -597,7 +622,7 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunResult, Coo
         .store
         .get_workflow_revision(&run.workflow, Some(revision))
         .await?;
-    let (workflow, plan) = load_plan(&inner.store, &stored, &run.source).await?;
+    let (workflow, plan) = load_runnable(inner, &stored, &run.source).await?;
     let mut secrets = IndexMap::new();
     let mut missing = Vec::new();
     for name in workflow.secret_names() {

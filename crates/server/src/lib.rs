@@ -11,7 +11,8 @@
 //! - Every API error has one JSON shape, `{"error": {"code", "message", "details"}}`
 //!   ([`ApiError`]), including the framework's own (404, 405, 413).
 //!
-//! Code map (HTTP side): [`config`] (flags > env > file > defaults), `serve` (start/stop),
+//! Code map (HTTP side): [`config`] (flags > env > file > defaults), [`policy`] (the registries
+//! and service accounts steps may use), `serve` (start/stop),
 //! `app` (state, router, middleware), `auth` (bearer tokens, roles), `crypto` (secrets),
 //! `catalog` (parsing stored documents), `extract` (body extractors), `api` (handlers),
 //! [`openapi`] (the generated document), `metrics` (Prometheus), [`session`] (browser sessions
@@ -31,6 +32,7 @@ mod extract;
 mod graph;
 mod metrics;
 pub mod openapi;
+pub mod policy;
 mod serve;
 pub mod session;
 pub mod ui;

@@ -86,6 +86,7 @@ impl Server {
             );
         }
 
+        let mut policy = config.policy.clone();
         let (backend, probe): (Arc<dyn Backend>, Arc<dyn BackendProbe>) = match config.backend {
             BackendKind::Docker => {
                 let options = co_backend_docker::DockerOptions {
@@ -108,8 +109,11 @@ impl Server {
                     namespace = kube.namespace(),
                     context = kube.options().context.as_deref().unwrap_or("(current)"),
                     workspace = ?kube.options().workspace,
+                    service_account = kube.service_account().unwrap_or("(not a service account)"),
                     "Kubernetes backend"
                 );
+                // No step may run as the server itself.
+                policy.own_service_account = kube.service_account().map(str::to_string);
                 // /readyz: `connect` has just checked that the API server answers and accepts
                 // our credentials. The probe makes no further call on purpose: the API server is
                 // shared by every replica, so failing readiness when it blips would take them all
@@ -123,6 +127,10 @@ impl Server {
                 Arc::new(AlwaysReady),
             ),
         };
+        let policy = Arc::new(policy);
+        // Checked at every launch too: a run queued before the policy changed is held to it.
+        let backend: Arc<dyn Backend> =
+            Arc::new(crate::policy::PolicyBackend::new(backend, policy.clone()));
         let coordinator = Coordinator::start(
             store.clone(),
             backend,
@@ -131,6 +139,7 @@ impl Server {
                 max_runs: config.max_runs,
                 lease: config.lease,
                 limits: config.limits,
+                policy,
             },
             Arc::new(secrets.clone()),
         );

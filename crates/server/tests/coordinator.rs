@@ -61,6 +61,7 @@ fn config(id: &str) -> CoordinatorConfig {
         max_runs: None,
         lease: Duration::from_secs(30),
         limits: co_runner::RunLimits::default(),
+        policy: Default::default(),
     }
 }
 
@@ -541,4 +542,72 @@ async fn a_server_whose_own_lease_lapsed_keeps_driving_its_run_once() {
     let detail = w.store.get_run(&held).await.unwrap();
     assert_eq!(detail.attempts.len(), 1, "{:?}", detail.attempts);
     w.coordinator.shutdown().await;
+}
+
+/// The launch policy: a run of a workflow whose image is from a registry the server does not
+/// allow is refused when it is queued; one queued earlier (under another policy, here by another
+/// server) fails with the reason when it would start, and nothing of it is launched.
+#[tokio::test]
+async fn runs_against_the_launch_policy_are_refused_when_queued_and_when_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("shared.db").to_string_lossy())
+        .await
+        .unwrap();
+    let failing = Arc::new(Mutex::new(Vec::new()));
+    let (backend_a, mut started_a) = backend(failing.clone());
+    let (backend_b, _rb) = backend(failing);
+    // `a` allows everything and runs one run at a time; `b` allows `localhost` images only.
+    let mut open = config("a");
+    open.max_runs = Some(1);
+    let a = Coordinator::start(store.clone(), backend_a, open, Arc::new(Plain));
+    let strict = co_server::policy::LaunchPolicy {
+        registries: Some(vec![
+            co_server::policy::RegistryRule::parse("localhost").unwrap()
+        ]),
+        ..Default::default()
+    };
+    let mut strict_config = config("b");
+    strict_config.policy = Arc::new(strict);
+    let hang = format!(
+        "name: hold\nstages:\n  - name: s\n    actions: [{{ name: hang, image: {IMG} }}]\n"
+    );
+    let outside = "name: outside\nstages:\n  - name: s\n    actions: [{ name: pull, image: quay.io/acme/tool:1 }]\n";
+    store.put_workflow_revision("hold", &hang).await.unwrap();
+    store
+        .put_workflow_revision("outside", outside)
+        .await
+        .unwrap();
+
+    let held = a.submit(request("hold")).await.unwrap().run_id;
+    step_started(&mut started_a, &held, "hang").await;
+    // Queued behind the held run under `a`'s policy.
+    let queued = a.submit(request("outside")).await.unwrap().run_id;
+
+    let b = Coordinator::start(
+        store.clone(),
+        backend_b.clone(),
+        strict_config,
+        Arc::new(Plain),
+    );
+    let mut events = b.finished_runs();
+    match b.submit(request("outside")).await {
+        Err(CoordinatorError::Invalid(problems)) => {
+            let text = problems.join("\n");
+            assert!(
+                text.contains("action `pull`: image `quay.io/acme/tool:1` is from registry `quay.io`, which this server does not allow (allowed_registries: localhost)"),
+                "{text}"
+            );
+        }
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert_eq!(finished(&mut events, &queued).await, RunStatus::Failed);
+    let detail = store.get_run(&queued).await.unwrap();
+    let error = detail.run.error.unwrap_or_default();
+    assert!(error.contains("does not allow"), "{error}");
+    assert_eq!(detail.steps[0].status, StepStatus::Skipped);
+    assert!(backend_b.launches.lock().unwrap().is_empty());
+
+    a.cancel(&held).await.unwrap();
+    a.shutdown().await;
+    b.shutdown().await;
 }

@@ -133,8 +133,14 @@ pub async fn register(
     doc: Document,
 ) -> Result<(StatusCode, Json<ComponentSummary>), ApiError> {
     let file = display_file(doc.file, query.file, COMPONENT_FILE);
-    let component =
-        parse_component(&doc.text, &file).map_err(|d| diagnostics_error("the component", &d))?;
+    let component = parse_component(&doc.text, &file)
+        .and_then(|c| {
+            state
+                .coordinator()
+                .policy()
+                .check_component(c, &doc.text, &file)
+        })
+        .map_err(|d| diagnostics_error("the component", &d))?;
     let (name, version) = (component.name, component.version);
     let conflict = || {
         ApiError::conflict(format!(

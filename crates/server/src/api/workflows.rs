@@ -317,6 +317,7 @@ async fn save(
     let catalog = StoreCatalog::load(state.store()).await?;
     let bindings = bindings_for(state, &catalog, &doc, url_name.as_deref()).await?;
     let workflow = parse_workflow(&catalog.bind(bindings.clone()), &doc.text, &file)
+        .and_then(|w| state.coordinator().policy().check_workflow(w))
         .map_err(|d| diagnostics_error("the workflow", &d))?;
     let name = workflow.name.clone();
     if let Some(url_name) = url_name {
@@ -604,18 +605,23 @@ pub async fn validate(
         }
     };
     let mut graph = None;
+    let policy = state.coordinator().policy();
     let result = if component {
         let file = display_file(doc.file.clone(), query.file, COMPONENT_FILE);
-        parse_component(&doc.text, &file).map(|_| ())
+        parse_component(&doc.text, &file)
+            .and_then(|c| policy.check_component(c, &doc.text, &file))
+            .map(|_| ())
     } else {
         let file = display_file(doc.file.clone(), query.file, WORKFLOW_FILE);
         let catalog = StoreCatalog::load(state.store()).await?;
         let bindings = bindings_for(&state, &catalog, &doc, None).await?;
-        parse_workflow(&catalog.bind(bindings), &doc.text, &file).map(|workflow| {
-            if query.graph == Some(true) {
-                graph = Some(super::graph::graph_of(workflow, None));
-            }
-        })
+        parse_workflow(&catalog.bind(bindings), &doc.text, &file)
+            .and_then(|w| policy.check_workflow(w))
+            .map(|workflow| {
+                if query.graph == Some(true) {
+                    graph = Some(super::graph::graph_of(workflow, None));
+                }
+            })
     };
     let diagnostics = match result {
         Ok(()) => Vec::new(),

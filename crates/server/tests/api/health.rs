@@ -49,6 +49,7 @@ async fn not_ready_is_503_with_the_reason(db: &TestDb) {
             max_runs: None,
             lease: std::time::Duration::from_secs(30),
             limits: co_runner::RunLimits::default(),
+            policy: Default::default(),
         },
         Arc::new(secrets.clone()),
     );

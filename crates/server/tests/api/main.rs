@@ -23,6 +23,7 @@ mod logs;
 mod metrics;
 mod names;
 mod openapi;
+mod policy;
 mod process;
 mod runs;
 mod secret_inputs;
