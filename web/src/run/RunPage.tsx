@@ -18,6 +18,7 @@ import { triggerWord } from '../pages/Dashboard';
 import { LogStore, followLogs } from './logStream';
 import { Gantt } from './Gantt';
 import { LogView } from './LogView';
+import { stepInputs } from './stepInputs';
 
 const NO_LINES: readonly LogLine[] = [];
 
@@ -207,15 +208,6 @@ export function RunPage({ route }: { route: Extract<Route, { page: 'run' }> }) {
   );
 }
 
-function maskedInputs(model: WorkflowModel, step: StepView): [string, string][] {
-  const a = model.actions.find((x) => x.id === baseName(step.key || step.action));
-  if (!a) return [];
-  return Object.entries(a.with).map(([k, v]) => {
-    const s = typeof v === 'string' ? v : JSON.stringify(v);
-    return [k, /\$\{\{\s*secrets\./.test(s) ? '***' : s];
-  });
-}
-
 function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model: WorkflowModel; step: StepView | null; route: Extract<Route, { page: 'run' }>; logs: LogStore; now: number }) {
   // Re-renders when lines arrive (the log store lives outside React state).
   useSyncExternalStore(logs.subscribe, logs.getVersion);
@@ -236,6 +228,7 @@ function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model
     );
   }
   const copies = run.steps.filter((s) => baseName(s.key) === baseName(step.key));
+  const inputs = stepInputs(model, step);
   const lines = logs.buffer.byStep.get(step.key) ?? NO_LINES;
   return (
     <aside className="step-panel" aria-label={`step ${step.key}`}>
@@ -279,8 +272,10 @@ function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model
           </tbody>
         </table>
       ) : null}
-      <h3>Inputs</h3>
-      <KeyValues entries={maskedInputs(model, step)} />
+      <h3>
+        Inputs {inputs.source === 'written' ? <span className="muted small">(as written; the values once it starts)</span> : null}
+      </h3>
+      <KeyValues entries={inputs.entries} label={`inputs of ${step.key}`} />
       <h3>Outputs</h3>
       <KeyValues entries={Object.entries(step.outputs).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)])} />
       <h3>
@@ -309,10 +304,10 @@ const StepItem = memo(function StepItem({ runId, step, status }: { runId: string
   );
 });
 
-function KeyValues({ entries }: { entries: [string, string][] }) {
+function KeyValues({ entries, label }: { entries: [string, string][]; label?: string }) {
   if (entries.length === 0) return <p className="muted small">none</p>;
   return (
-    <dl className="kv">
+    <dl className="kv" aria-label={label}>
       {entries.map(([k, v]) => (
         <div key={k}>
           <dt>{k}</dt>
