@@ -12,6 +12,10 @@
 //!   engine's log and followed live (an attach is only the doorbell; Podman's followed logs and
 //!   attach-with-logs lose or mangle output, see `replay`), the exit learned like `run_step`'s,
 //!   then removed. `create_workspace` reuses an existing workspace of the same run.
+//! - An engine that stops answering while a step runs (its API service restarted) is waited for
+//!   ([`DockerOptions::engine_outage_limit`]); then the step is followed on the same way, its
+//!   output replayed from the engine's log from the byte where the broken stream stopped, so no
+//!   output is lost or doubled and the container is never started twice.
 //! - [`DockerBackend::build_image`] builds images through the engine's build API;
 //!   [`DockerBackend::image_exists`], [`DockerBackend::list_containers`] and
 //!   [`DockerBackend::list_volumes`] let the CLI and tests check what exists.
@@ -113,6 +117,11 @@ pub struct DockerOptions {
     pub stop_grace: Duration,
     pub exit_detection: ExitDetection,
     pub removal: Removal,
+    /// How long a step whose container runs waits for an engine that stopped answering (its API
+    /// service restarted, its socket gone) before the step fails with a reason. The container
+    /// goes on meanwhile; once the engine answers, the output is read on from the byte where it
+    /// broke off (from the engine's log of the container) and the exit is learned as usual.
+    pub engine_outage_limit: Duration,
 }
 
 impl DockerOptions {
@@ -138,6 +147,7 @@ impl Default for DockerOptions {
             stop_grace: DockerOptions::DEFAULT_STOP_GRACE,
             exit_detection: ExitDetection::default(),
             removal: Removal::default(),
+            engine_outage_limit: Duration::from_secs(120),
         }
     }
 }

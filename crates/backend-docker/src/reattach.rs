@@ -9,15 +9,22 @@
 //!    (it may have exited before the registration), then `sink.started` and the whole output from
 //!    the start, from the engine's log, live until it ends. Exited: `sink.started`, its whole
 //!    output, its exit code.
-//! 4. The exit, OOM flag and cancellation as in `run_step` (the same [`follow`] loop); then the
+//! 4. The exit, OOM flag and cancellation as in `run_step` (the same `follow` loop); then the
 //!    container is removed in the background at once (whatever the removal policy: there is no
 //!    launch to keep fast, and it has outlived one process already), awaited by `finish_run`.
+//!
+//! Step 3 ([`resume`]) is also how a step goes on when the engine stops answering in the middle
+//! of it (its API service restarted): once the engine answers again, the container is followed
+//! on with its log replayed from the byte where the broken output stream stopped.
 
 use co_backend::{labels, BackendError, CancellationToken, OutputSink, StepExit, StepLaunch};
 
 use crate::inventory::{inspect_container, list_containers, Inspected};
 use crate::replay::Replay;
-use crate::step::{attach_options, follow, register_exit, start_and_follow, Followed, STOPPED};
+use crate::step::{
+    attach_options, follow_resuming, register_exit, start_and_follow, Followed, OutputSource,
+    STOPPED,
+};
 use crate::{error, names, Inner};
 
 /// What the container's state says to do.
@@ -98,99 +105,92 @@ pub(crate) async fn reattach(
             );
             start_and_follow(inner, &id, &name, launch, sink, &cancel).await
         }
-        Found::Exited(code) => {
-            sink.started(&id);
-            let mut output = Replay::new(
-                inner.conn.docker.clone(),
-                inner.conn.raw.clone(),
-                &id,
-                &name,
-                None,
-                true,
-            );
-            let followed = Followed {
-                id: &id,
-                name: &name,
-                launch,
-                notice: None,
-                exited: Some(Some(code)),
-            };
-            follow(inner, followed, &mut output, sink, &cancel).await
+        Found::Exited(_) | Found::Running => {
+            match resume(inner, &id, &name, launch, [0, 0]).await? {
+                None => return Ok(None),
+                Some((followed, output)) => {
+                    sink.started(&id);
+                    follow_resuming(inner, followed, output, [0, 0], sink, &cancel).await
+                }
+            }
         }
-        Found::Running => match replay_running(inner, &id, &name, launch, sink, &cancel).await {
-            Ok(None) => return Ok(None),
-            Ok(Some(exit)) => Ok(exit),
-            Err(e) => Err(e),
-        },
     };
     inner.step_finished(&launch.run_id, id, true);
     result.map(Some)
 }
 
-/// Follow a container that was running when found. `None`: it vanished meanwhile.
-async fn replay_running(
+/// Follow container `id` (started earlier) from its state now: its output from the engine's
+/// log beyond `delivered` (bytes of each stream already passed on; `[0, 0]`: from the start),
+/// live while it runs, and its exit. `None`: it is gone (or going).
+pub(crate) async fn resume<'a>(
     inner: &Inner,
-    id: &str,
-    name: &str,
-    launch: &StepLaunch,
-    sink: &mut dyn OutputSink,
-    cancel: &CancellationToken,
-) -> Result<Option<StepExit>, BackendError> {
-    let notice = register_exit(inner, id, name).await;
-    let attach = match inner
-        .conn
-        .docker
-        .attach_container(id, Some(attach_options()))
-        .await
-    {
-        Ok(a) => Some((a.output, a.input)),
-        Err(e) => {
-            // Not fatal: the log is then polled until the exit is known.
-            tracing::warn!(container = name, error = %error::describe(&e), "cannot attach to the container; polling its log");
-            None
-        }
+    id: &'a str,
+    name: &'a str,
+    launch: &'a StepLaunch,
+    delivered: [u64; 2],
+) -> Result<Option<(Followed<'a>, Box<dyn OutputSource>)>, BackendError> {
+    let raw = &inner.conn.raw;
+    let Some(found) = inspect_container(raw, id).await? else {
+        return Ok(None);
     };
-    // An exit before the registration above has no die event to come: look once more.
-    let state = match inspect_container(&inner.conn.raw, id).await {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            inner.watcher.unregister(id);
-            return Ok(None);
-        }
-        Err(e) => {
-            inner.watcher.unregister(id);
-            return Err(e);
-        }
-    };
-    let exited = match classify(&state) {
-        Found::Gone => {
-            inner.watcher.unregister(id);
-            return Ok(None);
-        }
-        Found::Exited(code) => Some(Some(code)),
-        Found::Running | Found::NotStarted => None,
-    };
-    // Podman keeps an attach to a container that has exited open for ever: drop it then.
-    let attach = if exited.is_some() { None } else { attach };
-    sink.started(id);
-    let mut output = Replay::new(
-        inner.conn.docker.clone(),
-        inner.conn.raw.clone(),
-        id,
-        name,
-        attach,
-        exited.is_some(),
-    );
-    let followed = Followed {
+    let followed = |notice, exited| Followed {
         id,
         name,
         launch,
         notice,
         exited,
     };
-    follow(inner, followed, &mut output, sink, cancel)
-        .await
-        .map(Some)
+    let docker = inner.conn.docker.clone();
+    match classify(&found) {
+        Found::Gone => Ok(None),
+        Found::Exited(code) => {
+            let output = Replay::new(docker, raw.clone(), id, name, None, true, delivered);
+            Ok(Some((followed(None, Some(Some(code))), Box::new(output))))
+        }
+        Found::Running | Found::NotStarted => {
+            let notice = register_exit(inner, id, name).await;
+            let attach = match docker.attach_container(id, Some(attach_options())).await {
+                Ok(a) => Some((a.output, a.input)),
+                Err(e) => {
+                    // Not fatal: the log is then polled until the exit is known.
+                    tracing::warn!(container = name, error = %error::describe(&e), "cannot attach to the container; polling its log");
+                    None
+                }
+            };
+            // An exit before the registration above has no die event to come: look once more.
+            let state = match inspect_container(raw, id).await {
+                Ok(Some(c)) => c,
+                Ok(None) => {
+                    inner.watcher.unregister(id);
+                    return Ok(None);
+                }
+                Err(e) => {
+                    inner.watcher.unregister(id);
+                    return Err(e);
+                }
+            };
+            let exited = match classify(&state) {
+                Found::Gone => {
+                    inner.watcher.unregister(id);
+                    return Ok(None);
+                }
+                Found::Exited(code) => Some(Some(code)),
+                Found::Running | Found::NotStarted => None,
+            };
+            // Podman keeps an attach to a container that has exited open for ever: drop it then.
+            let attach = if exited.is_some() { None } else { attach };
+            let output = Replay::new(
+                docker,
+                raw.clone(),
+                id,
+                name,
+                attach,
+                exited.is_some(),
+                delivered,
+            );
+            Ok(Some((followed(notice, exited), Box::new(output))))
+        }
+    }
 }
 
 #[cfg(test)]

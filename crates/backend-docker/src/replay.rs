@@ -142,10 +142,11 @@ fn index(s: Stream) -> usize {
 }
 
 impl Replay {
-    /// Replay container `id` (`name` for messages). `attach`: a live attach stream of the running
-    /// container (output and input halves); `None` when the container has `exited` (then one read
-    /// passes on everything) or could not be attached (then the log and the container's state are
-    /// polled until it exits).
+    /// Replay container `id` (`name` for messages) beyond `delivered` (bytes of each stream
+    /// already passed on). `attach`: a live attach stream of the running container (output and
+    /// input halves); `None` when the container has `exited` (then one read passes on
+    /// everything) or could not be attached (then the log and the container's state are polled
+    /// until it exits).
     pub(crate) fn new(
         docker: Docker,
         raw: RawClient,
@@ -153,6 +154,7 @@ impl Replay {
         name: &str,
         attach: Option<(Frames, Pin<Box<dyn tokio::io::AsyncWrite + Send>>)>,
         exited: bool,
+        delivered: [u64; 2],
     ) -> Self {
         let now = Instant::now();
         let doorbell = match attach {
@@ -168,7 +170,7 @@ impl Replay {
             raw,
             id: id.to_string(),
             name: name.to_string(),
-            delivered: [0, 0],
+            delivered,
             doorbell,
             read: None,
             // The first read starts at once and is followed by another (the attach may have
@@ -444,7 +446,7 @@ mod tests {
             Box::pin(tokio::io::sink()),
         );
         let raw = RawClient::new(crate::raw::Transport::Tcp("127.0.0.1:9".into()), "1.41");
-        Replay::new(docker, raw, "id", "name", Some(doorbell), false)
+        Replay::new(docker, raw, "id", "name", Some(doorbell), false, [0, 0])
     }
 
     fn read(

@@ -272,7 +272,7 @@ pub(crate) async fn start_and_follow(
         // Podman prepares the container (runtime create) when the first attach comes, so a
         // command that does not exist fails here.
         .map_err(|e| could_not_start(name, launch, &e))?;
-    let mut output = AttachOutput {
+    let output = AttachOutput {
         name: name.to_string(),
         stream: attach.output,
         _input: attach.input,
@@ -283,7 +283,7 @@ pub(crate) async fn start_and_follow(
         return Err(could_not_start(name, launch, &e));
     }
     sink.started(id);
-    follow(
+    follow_resuming(
         inner,
         Followed {
             id,
@@ -292,11 +292,133 @@ pub(crate) async fn start_and_follow(
             notice,
             exited: None,
         },
-        &mut output,
+        Box::new(output),
+        [0, 0],
         sink,
         cancel,
     )
     .await
+}
+
+/// How often an engine that stopped answering is asked again, and how long one ask may take.
+const ENGINE_POLL: Duration = Duration::from_millis(500);
+const PING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Whether the engine answers `_ping` now.
+pub(crate) async fn engine_answers(inner: &Inner) -> bool {
+    matches!(
+        tokio::time::timeout(PING_TIMEOUT, inner.conn.raw.get("/_ping")).await,
+        Ok(Ok(_))
+    )
+}
+
+/// Wait (up to [`crate::DockerOptions::engine_outage_limit`]) for the engine to answer again.
+async fn wait_for_engine(
+    inner: &Inner,
+    name: &str,
+    why: &BackendError,
+) -> Result<(), BackendError> {
+    if engine_answers(inner).await {
+        return Ok(());
+    }
+    let limit = inner.options.engine_outage_limit;
+    tracing::warn!(
+        container = name,
+        reason = %why,
+        "the container engine is unreachable; waiting up to {}s for it to answer again (the container goes on)",
+        limit.as_secs()
+    );
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        tokio::time::sleep(ENGINE_POLL).await;
+        if engine_answers(inner).await {
+            tracing::info!(
+                container = name,
+                "the container engine answers again; following the container on from its log"
+            );
+            return Ok(());
+        }
+    }
+    Err(BackendError::Other(format!(
+        "the container engine was unreachable for {}s ({why}); container {name} may still be \
+         running, and its output from then on is not recorded",
+        limit.as_secs()
+    )))
+}
+
+/// [`follow`], and when the engine connection breaks meanwhile (the engine's API service is
+/// restarted, say): wait for the engine, then follow the container on with its output replayed
+/// from the engine's log from where the sink's output ends (`delivered`: bytes of each stream
+/// already passed on), so nothing is lost or passed on twice. A container that vanished
+/// meanwhile fails the attempt with a reason.
+pub(crate) async fn follow_resuming(
+    inner: &Inner,
+    mut followed: Followed<'_>,
+    mut output: Box<dyn OutputSource>,
+    delivered: [u64; 2],
+    sink: &mut dyn OutputSink,
+    cancel: &CancellationToken,
+) -> Result<StepExit, BackendError> {
+    let mut counted = Counted { sink, delivered };
+    loop {
+        let (id, name, launch) = (followed.id, followed.name, followed.launch);
+        let broken = match follow(inner, followed, output.as_mut(), &mut counted, cancel).await {
+            Ok(exit) => return Ok(exit),
+            Err(broken) => broken,
+        };
+        if !broken.lost && engine_answers(inner).await {
+            return Err(broken.error);
+        }
+        wait_for_engine(inner, name, &broken.error).await?;
+        match crate::reattach::resume(inner, id, name, launch, counted.delivered).await? {
+            Some((again, source)) => {
+                followed = again;
+                output = source;
+            }
+            None => {
+                return Err(BackendError::Other(format!(
+                    "container {name} vanished while the container engine was unreachable \
+                     ({}); its output may be incomplete",
+                    broken.error
+                )))
+            }
+        }
+    }
+}
+
+/// A sink that counts the bytes of each stream passed on (where a resumed replay goes on).
+struct Counted<'a> {
+    sink: &'a mut dyn OutputSink,
+    delivered: [u64; 2],
+}
+
+impl OutputSink for Counted<'_> {
+    fn started(&mut self, container_id: &str) {
+        self.sink.started(container_id);
+    }
+
+    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        let i = match stream {
+            Stream::Stdout => 0,
+            Stream::Stderr => 1,
+        };
+        self.delivered[i] += bytes.len() as u64;
+        self.sink.output(stream, bytes);
+    }
+}
+
+/// Why [`follow`] stopped before the container's end was known.
+pub(crate) struct Broken {
+    pub error: BackendError,
+    /// The engine connection broke (the output stream, or the event subscription). Otherwise an
+    /// engine request failed, which is the same thing when the engine no longer answers.
+    pub lost: bool,
+}
+
+impl From<BackendError> for Broken {
+    fn from(error: BackendError) -> Self {
+        Broken { error, lost: false }
+    }
 }
 
 /// Attach to stdout and stderr, live output only.
@@ -410,7 +532,7 @@ pub(crate) async fn follow(
     output: &mut dyn OutputSource,
     sink: &mut dyn OutputSink,
     cancel: &CancellationToken,
-) -> Result<StepExit, BackendError> {
+) -> Result<StepExit, Broken> {
     let Followed {
         id,
         name,
@@ -487,11 +609,23 @@ pub(crate) async fn follow(
                         probe = None;
                     }
                     // The loop head asks the engine once the output has ended.
+                    Notice::Lost if exited.is_none() => {
+                        // The engine connection broke: what the output stream said since may be
+                        // cut short too (an ended stream looks like an ended container).
+                        inner.watcher.unregister(id);
+                        return Err(Broken {
+                            error: BackendError::Other(format!(
+                                "lost the event subscription while following container {name}"
+                            )),
+                            lost: true,
+                        });
+                    }
                     Notice::Lost => {}
                 }
             },
             r = opt(&mut probe), if probe.is_some() => {
                 probe = None;
+                let r = r.inspect_err(|_| inner.watcher.unregister(id));
                 match r? {
                     Probe::Exited(code) => exited = Some(code),
                     // Output ended before the engine saw the exit: the die event (or `wait`)
@@ -514,7 +648,7 @@ pub(crate) async fn follow(
                 }
                 Some(Err(e)) => {
                     inner.watcher.unregister(id);
-                    return Err(e);
+                    return Err(Broken { error: e, lost: true });
                 }
                 None => {
                     output_done = true;
@@ -566,7 +700,8 @@ pub(crate) async fn follow(
         return Err(BackendError::Other(format!(
             "container {name} (image {}) could not start {command}: {complaint}",
             launch.image
-        )));
+        ))
+        .into());
     }
     let needs_inspect =
         code.is_none() || code == Some(137) || (code != Some(0) && launch.memory_bytes.is_some());

@@ -10,8 +10,11 @@
 //!   every container are removed, and the run row gets its final status.
 
 pub mod fake;
+mod hold;
 pub mod report;
 mod sink;
+
+pub use hold::Ownership;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -143,6 +146,8 @@ pub struct PreparedRun {
     rx: mpsc::UnboundedReceiver<Event>,
     /// A restored run: the commands that get it going again (instead of starting it).
     restored: Option<Restored>,
+    /// The server's hold on the run (`None`: a local run, nobody else can take it).
+    ownership: Option<Ownership>,
 }
 
 /// What a restored run needs besides its engine.
@@ -161,6 +166,14 @@ impl PreparedRun {
 
     pub fn cancel_handle(&self) -> CancelHandle {
         CancelHandle(self.tx.clone())
+    }
+
+    /// Drive the run on behalf of a server that claimed it (see [`Ownership`]): if another
+    /// server takes it over, nothing more is recorded or done, and [`Runner::execute`] ends with
+    /// [`co_store::StoreError::NotHeld`] without touching the run or its containers.
+    pub fn held_by(mut self, ownership: Ownership) -> PreparedRun {
+        self.ownership = Some(ownership);
+        self
     }
 }
 
@@ -263,6 +276,7 @@ impl Runner {
             tx,
             rx,
             restored: None,
+            ownership: None,
         })
     }
 
@@ -343,6 +357,7 @@ impl Runner {
                 stored_lines,
                 last_seq,
             }),
+            ownership: None,
         })
     }
 
@@ -358,6 +373,7 @@ impl Runner {
             tx,
             rx,
             restored,
+            ownership,
         } = prepared;
         let run_id = record.id.clone();
         let views: Vec<StepView> = (0..engine.plan().nodes.len())
@@ -371,7 +387,7 @@ impl Runner {
                 record.status = RunStatus::Failed;
                 record.error = Some(e.to_string());
                 record.finished_at = Some(format_time(now_millis()));
-                self.store.update_run(&record).await?;
+                self.record_run(&record, ownership.as_ref()).await?;
                 observer.run_finished(&run_id, RunStatus::Failed);
                 return Err(e.into());
             }
@@ -380,7 +396,7 @@ impl Runner {
         if record.started_at.is_none() {
             record.started_at = Some(format_time(now_millis()));
         }
-        self.store.update_run(&record).await?;
+        self.record_run(&record, ownership.as_ref()).await?;
 
         let masker = Arc::new(RwLock::new(Masker::new(engine.initial_secrets())));
         let mut driver = Driver {
@@ -398,6 +414,8 @@ impl Runner {
             timers: Vec::new(),
             in_flight: 0,
             stored_lines: HashMap::new(),
+            ownership,
+            step_tasks: Vec::new(),
         };
         driver.secrets = driver.engine.initial_secrets();
         let initial = match restored {
@@ -408,6 +426,12 @@ impl Runner {
             None => driver.engine.handle(now_millis(), Input::Start),
         };
         let result = driver.drive(rx, initial).await;
+        if let Err(RunnerError::Store(e @ co_store::StoreError::NotHeld { .. })) = result {
+            // Another server drives the run now: leave it, its containers and its workspace to
+            // that server (dropping the driver drops the steps still followed here).
+            tracing::warn!(run = %run_id, error = %e, "no longer driving the run");
+            return Err(e.into());
+        }
 
         // Whatever happened, clean up and record the end.
         let flushed = self.logs.flush().await;
@@ -427,7 +451,7 @@ impl Runner {
             problems.push(format!("cleanup: {e}"));
         }
         record.error = (!problems.is_empty()).then(|| problems.join("; "));
-        self.store.update_run(&record).await?;
+        self.record_run(&record, driver.ownership.as_ref()).await?;
         observer.run_finished(&run_id, status);
         result?;
         Ok(RunResult {
@@ -437,6 +461,42 @@ impl Runner {
             finished_at,
         })
     }
+}
+
+impl Runner {
+    /// Record the run row, riding out a store that is unavailable for a while. For a server's
+    /// run, only while the server still holds it.
+    async fn record_run(
+        &self,
+        record: &RunRecord,
+        ownership: Option<&Ownership>,
+    ) -> Result<(), RunnerError> {
+        if let Some(ownership) = ownership {
+            if !ownership.clone().wait_held().await {
+                return Err(not_held(&record.id));
+            }
+        }
+        let owner = ownership.map(|o| o.owner.as_str());
+        co_store::retry_while_unavailable("recording the run", || {
+            self.store.update_run_as(owner, record)
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+fn not_held(run_id: &str) -> RunnerError {
+    RunnerError::Store(co_store::StoreError::NotHeld {
+        run: run_id.to_string(),
+        holder: None,
+    })
+}
+
+fn is_not_held(result: &Result<(), RunnerError>) -> bool {
+    matches!(
+        result,
+        Err(RunnerError::Store(co_store::StoreError::NotHeld { .. }))
+    )
 }
 
 /// Most commands carried out (and recorded) in one batch.
@@ -458,6 +518,19 @@ struct Driver {
     in_flight: usize,
     /// Reattached attempts: how many of their lines are already stored.
     stored_lines: HashMap<(NodeId, u32), i64>,
+    /// The server's hold on the run (see [`Ownership`]).
+    ownership: Option<Ownership>,
+    /// The tasks that run or follow the attempts: dropped with the driver (a server that no
+    /// longer holds the run stops following its containers, without touching them).
+    step_tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        for task in &self.step_tasks {
+            task.abort();
+        }
+    }
 }
 
 impl Driver {
@@ -467,7 +540,7 @@ impl Driver {
         initial: Vec<Command>,
     ) -> Result<(), RunnerError> {
         let mut result = self.apply(initial).await;
-        while self.engine.finished().is_none() || self.in_flight > 0 {
+        while !is_not_held(&result) && (self.engine.finished().is_none() || self.in_flight > 0) {
             let Some(event) = rx.recv().await else {
                 break;
             };
@@ -480,6 +553,9 @@ impl Driver {
                 commands.extend(self.feed(event));
             }
             result = result.and(self.apply(commands).await);
+            if is_not_held(&result) {
+                break;
+            }
             if result.is_err()
                 && self.engine.finished().is_none()
                 && !self.engine.cancel_requested()
@@ -539,6 +615,11 @@ impl Driver {
     /// Carry out one batch of engine commands: first record every change they carry in one
     /// transaction, then show them, then perform the effects (launches, stops, timers).
     async fn apply(&mut self, commands: Vec<Command>) -> Result<(), RunnerError> {
+        if let Some(ownership) = &mut self.ownership {
+            if !ownership.wait_held().await {
+                return Err(not_held(self.engine.run_id()));
+            }
+        }
         let now = now_millis();
         let mut changed: Vec<NodeId> = Vec::new();
         let mut attempts: Vec<AttemptRecord> = Vec::new();
@@ -614,14 +695,20 @@ impl Driver {
             .iter()
             .filter_map(|&node| step_record(&self.engine, node, &masker))
             .collect();
-        // On a store failure the effects still happen (the engine already counts on them) and
-        // the error makes `drive` cancel the run.
-        let recorded = self
-            .runner
-            .store
-            .record_progress(&steps, &attempts)
-            .await
-            .map_err(RunnerError::from);
+        // A store that is unavailable (restarting, full) is waited for: nothing is carried out
+        // before it is recorded. On another store failure the effects still happen (the engine
+        // already counts on them) and the error makes `drive` cancel the run. A server that no
+        // longer holds the run records and does nothing more.
+        let owner = self.ownership.as_ref().map(|o| o.owner.clone());
+        let store = self.runner.store.clone();
+        let recorded = co_store::retry_while_unavailable("recording the run's progress", || {
+            store.record_progress_as(owner.as_deref(), &steps, &attempts)
+        })
+        .await
+        .map_err(RunnerError::from);
+        if is_not_held(&recorded) {
+            return recorded;
+        }
         for &node in &changed {
             if let Some(view) = step_view(&self.engine, node, &masker) {
                 self.observer.step_changed(&view);
@@ -710,12 +797,16 @@ impl Driver {
                 masker: self.masker.clone(),
                 observer: self.observer.clone(),
                 already_stored: self.stored_lines.remove(&(node, attempt)).unwrap_or(0),
+                ownership: self.ownership.clone(),
+                held_back: Vec::new(),
+                dropped_while_held: 0,
             },
         );
         let backend = self.runner.backend.clone();
         let workspace = self.workspace.clone();
         let tx = self.tx.clone();
         let slots = self.runner.slots.clone();
+        self.step_tasks.retain(|t| !t.is_finished());
         let attempt_task = tokio::spawn(async move {
             // A launch waits for a free slot (in order); a cancel meanwhile ends it unstarted. A
             // reattached container runs already: it takes a slot if one is free, else none.
@@ -751,7 +842,7 @@ impl Driver {
                 collected,
                 container_id,
                 start_failure,
-            } = sink.finish();
+            } = sink.finish().await;
             let outcome = match result {
                 Ok(exit) => Outcome {
                     exit_code: exit.exit_code,
@@ -780,6 +871,7 @@ impl Driver {
             };
             (outcome, container_id)
         });
+        self.step_tasks.push(attempt_task.abort_handle());
         // The attempt always ends with an event, even if its task panicked (in an observer, say):
         // the run must not wait for it forever.
         tokio::spawn(async move {

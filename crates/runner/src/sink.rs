@@ -8,7 +8,7 @@ use co_spec::NodeId;
 use co_store::{LogRecord, LogWriter};
 use tokio::sync::mpsc;
 
-use crate::{format_time, now_millis, Event, Observer};
+use crate::{format_time, now_millis, Event, Observer, Ownership};
 
 /// Longest log line stored or shown; the rest is replaced by a note (outputs keep up to 1 MiB).
 const MAX_LOG_LINE: usize = 16 * 1024;
@@ -27,7 +27,16 @@ pub(crate) struct LogTarget {
     /// is replayed from the start): they feed the `[COUT]` collector but are not stored or shown
     /// again.
     pub already_stored: i64,
+    /// A server's hold on the run: while its lease is in doubt, lines are held back (stored once
+    /// it is renewed; dropped with the step if another server took the run over).
+    pub ownership: Option<Ownership>,
+    /// Lines held back meanwhile (at most [`MAX_HELD_BACK`]; the rest are counted).
+    pub held_back: Vec<Line>,
+    pub dropped_while_held: usize,
 }
+
+/// Most lines one step holds back while its server's lease is in doubt.
+const MAX_HELD_BACK: usize = 10_000;
 
 impl LogTarget {
     fn line(&mut self, line: &Line) {
@@ -35,6 +44,52 @@ impl LogTarget {
             self.already_stored -= 1;
             return;
         }
+        if self.ownership.as_ref().is_some_and(|o| !o.held_now()) {
+            if self.held_back.len() < MAX_HELD_BACK {
+                self.held_back.push(line.clone());
+            } else {
+                self.dropped_while_held += 1;
+            }
+            return;
+        }
+        self.store_held();
+        self.store(line);
+    }
+
+    /// Store the lines held back, in order.
+    fn store_held(&mut self) {
+        for held in std::mem::take(&mut self.held_back) {
+            self.store(&held);
+        }
+        if self.dropped_while_held > 0 {
+            let note = format!(
+                "… {} more line(s) not stored: the server's hold on the run was in doubt",
+                self.dropped_while_held
+            );
+            self.dropped_while_held = 0;
+            self.store(&Line {
+                stream: Stream::Stderr,
+                text: note,
+                truncated_bytes: 0,
+            });
+        }
+    }
+
+    /// The lines held back, stored once the lease surely holds (never, if the server stops).
+    async fn release_held(&mut self) {
+        if self.held_back.is_empty() && self.dropped_while_held == 0 {
+            return;
+        }
+        let held = match &mut self.ownership {
+            Some(ownership) => ownership.wait_held().await,
+            None => true,
+        };
+        if held {
+            self.store_held();
+        }
+    }
+
+    fn store(&mut self, line: &Line) {
         let masked = match self.masker.read() {
             Ok(masker) => masker.mask(&line.text).into_owned(),
             // A poisoned lock means a panic elsewhere: never let an unmasked line through.
@@ -154,14 +209,16 @@ impl StepSink {
         }
     }
 
-    /// End of output: what the component reported, its container id, a start failure.
-    pub fn finish(mut self) -> Finished {
+    /// End of output: what the component reported, its container id, a start failure (once
+    /// every line is stored, or dropped because the server no longer holds the run).
+    pub async fn finish(mut self) -> Finished {
         let (target, collector, first) = (&mut self.target, &mut self.collector, &mut self.first);
         self.splitter.finish(&mut |line| {
             first.see(&line);
             collector.feed(&line);
             target.line(&line);
         });
+        self.target.release_held().await;
         Finished {
             start_failure: self.first.start_failure().map(str::to_string),
             collected: self.collector.finish(),

@@ -594,3 +594,129 @@ async fn a_command_the_runtime_could_not_start_fails_with_the_runtimes_words() {
     let chatty = detail.steps.iter().find(|s| s.key == "chatty").unwrap();
     assert_eq!(chatty.error.as_deref(), Some("exit code 1"));
 }
+
+// ---- a server's hold on the run (`Ownership`) ------------------------------------------------
+
+const TWO_STEPS: &str = "name: held\nstages:\n  - name: s\n    actions:\n      - { name: a, image: i }\n  - name: t\n    actions:\n      - { name: b, image: i }\n";
+
+/// A run prepared and claimed by server `owner` (as the coordinator does), with its hold on it.
+async fn claimed(
+    runner: &Runner,
+    store: &Store,
+    owner: &str,
+    claimed_until: i64,
+) -> (co_runner::PreparedRun, tokio::sync::watch::Sender<i64>) {
+    let prepared = runner.prepare(plan(TWO_STEPS), config()).await.unwrap();
+    let now = co_runner::now_millis();
+    let claim = store
+        .claim_run(owner, now, now + 60_000, None)
+        .await
+        .unwrap();
+    assert_eq!(claim.map(|c| c.run.id).as_deref(), Some(prepared.run_id()));
+    let (renew, renewed_until) = tokio::sync::watch::channel(0);
+    let prepared = prepared.held_by(co_runner::Ownership {
+        owner: owner.to_string(),
+        claimed_until,
+        renewed_until,
+    });
+    (prepared, renew)
+}
+
+/// Let the spawned driver run until it opened the run's workspace: in a current-thread runtime
+/// it then goes on without pause until it must wait for something (the lease, here).
+async fn until_workspace_open(backend: &FakeBackend) {
+    for _ in 0..10_000 {
+        if !backend.open_workspaces.lock().unwrap().is_empty() {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("the driver never opened the run's workspace");
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_driver_whose_lease_lapsed_records_and_launches_nothing_until_it_is_renewed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|_| FakeStep::default()));
+    let runner = Runner::new(backend.clone(), store.clone());
+    let lapsed = co_runner::now_millis() - 1;
+    let (prepared, renew) = claimed(&runner, &store, "server-a", lapsed).await;
+    let run_id = prepared.run_id().to_string();
+    let driver = {
+        let runner = runner.clone();
+        tokio::spawn(async move {
+            runner
+                .execute(prepared, Arc::new(Recorder::default()))
+                .await
+        })
+    };
+    until_workspace_open(&backend).await;
+    assert!(backend.launches.lock().unwrap().is_empty());
+    assert_eq!(store.get_run(&run_id).await.unwrap().run.started_at, None);
+
+    let renewed_at = co_runner::now_millis();
+    renew.send_replace(renewed_at + 60_000);
+    let result = driver.await.unwrap().unwrap();
+    assert_eq!(result.status, RunStatus::Succeeded);
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert_eq!(detail.attempts.len(), 2);
+    // Every attempt started once the lease was renewed, not before.
+    let renewed = co_store::normalize_timestamp(&co_runner::format_time(renewed_at)).unwrap();
+    for a in &detail.attempts {
+        assert!(
+            a.started_at.as_deref().unwrap() >= renewed.as_str(),
+            "{a:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn a_driver_whose_run_was_taken_over_records_and_launches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|_| FakeStep::default()));
+    let runner = Runner::new(backend.clone(), store.clone());
+    for lapsed in [true, false] {
+        // Lapsed: frozen past its lease, then renewed by mistake (the fence still holds). Not
+        // lapsed: a server that believes its lease holds (cut off from the database while
+        // another took over, say).
+        let until = co_runner::now_millis() + if lapsed { -1 } else { 60_000 };
+        let (prepared, renew) = claimed(&runner, &store, "server-a", until).await;
+        let run_id = prepared.run_id().to_string();
+        // Another server recovers it (its clock says server-a's lease is long over).
+        let now = co_runner::now_millis();
+        let b = store
+            .claim_run("server-b", now + 120_000, now + 180_000, None)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(b.recovered && b.run.id == run_id);
+        let before = store.get_run(&run_id).await.unwrap();
+        backend.open_workspaces.lock().unwrap().clear();
+
+        let driver = {
+            let runner = runner.clone();
+            tokio::spawn(async move {
+                runner
+                    .execute(prepared, Arc::new(Recorder::default()))
+                    .await
+            })
+        };
+        until_workspace_open(&backend).await;
+        renew.send_replace(co_runner::now_millis() + 60_000);
+        let err = driver.await.unwrap().unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                co_runner::RunnerError::Store(co_store::StoreError::NotHeld { holder, .. })
+                    if holder.as_deref() == Some("server-b")
+            ),
+            "{err:?}"
+        );
+        assert!(backend.launches.lock().unwrap().is_empty());
+        assert_eq!(store.get_run(&run_id).await.unwrap(), before);
+        // Its workspace is the new owner's: not finished here.
+        assert_eq!(backend.open_workspaces.lock().unwrap().len(), 1);
+    }
+}

@@ -143,6 +143,9 @@ struct Inner {
     driving: Mutex<HashMap<String, tokio::task::AbortHandle>>,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
     stop: CancellationToken,
+    /// The end of the lease (ms since the Unix epoch) as last renewed for every run held here:
+    /// the drivers' [`co_runner::Ownership`] (past it they record and do nothing until renewed).
+    renewed_until: watch::Sender<i64>,
 }
 
 /// Cheap to clone.
@@ -173,6 +176,7 @@ impl Coordinator {
             driving: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
             stop: CancellationToken::new(),
+            renewed_until: watch::Sender::new(0),
         });
         let loops = vec![
             tokio::spawn(dispatch_loop(inner.clone())),
@@ -519,7 +523,7 @@ async fn dispatch_loop(inner: Arc<Inner>) {
                         tracing::info!(run = %run_id, "this server's lease on the run had lapsed; renewed, still driving it");
                         continue;
                     }
-                    let task = tokio::spawn(run_claim(inner.clone(), claim));
+                    let task = tokio::spawn(run_claim(inner.clone(), claim, lease_until));
                     driving.insert(run_id, task.abort_handle());
                     drop(driving);
                     if let Ok(mut tasks) = inner.tasks.lock() {
@@ -566,7 +570,7 @@ async fn take_back_own_runs(inner: &Inner) {
 }
 
 /// Run (or recover) one claimed run to its end, then release it and look for more work.
-async fn run_claim(inner: Arc<Inner>, claim: Claim) {
+async fn run_claim(inner: Arc<Inner>, claim: Claim, lease_until: i64) {
     let run_id = claim.run.id.clone();
     let now = co_runner::now_millis;
     let queue_wait = if claim.recovered {
@@ -576,11 +580,20 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim) {
         crate::metrics::between(co_runner::parse_time(&claim.run.created_at), Some(now()))
     };
     let running = crate::metrics::run_started(queue_wait, claim.recovered);
-    let (status, duration) = match drive_claim(&inner, &claim).await {
-        Ok(result) => (
+    let (status, duration) = match drive_claim(&inner, &claim, lease_until).await {
+        Ok(Some(result)) => (
             result.status,
             crate::metrics::between(result.started_at, Some(result.finished_at)),
         ),
+        Ok(None) => {
+            // Another server took the run over while this one's lease was in doubt: it is that
+            // server's to finish (and to release).
+            tracing::warn!(run = %run_id, "another server took this run over; no longer driving it");
+            drop(running);
+            forget(&inner, &run_id);
+            let _ = inner.activity.send(run_id);
+            return;
+        }
         Err(e) => {
             tracing::warn!(run = %run_id, error = %e, "run could not be carried out");
             fail_run(&inner, &claim.run, &e.to_string()).await;
@@ -612,7 +625,12 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim) {
     inner.wake.notify_one();
 }
 
-async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunResult, CoordinatorError> {
+/// `None`: the run was taken over by another server meanwhile.
+async fn drive_claim(
+    inner: &Arc<Inner>,
+    claim: &Claim,
+    lease_until: i64,
+) -> Result<Option<RunResult>, CoordinatorError> {
     let run = &claim.run;
     let revision = run.revision.ok_or_else(|| {
         CoordinatorError::Invalid(vec!["the run has no stored workflow revision".into()])
@@ -661,7 +679,12 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunResult, Coo
         .runner
         .restore(plan, config, &detail, false)
         .await
-        .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))?;
+        .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))?
+        .held_by(co_runner::Ownership {
+            owner: inner.config.server_id.clone(),
+            claimed_until: lease_until,
+            renewed_until: inner.renewed_until.subscribe(),
+        });
     let (logs_tx, logs_rx) = watch::channel(0i64);
     if let Ok(mut active) = inner.active.lock() {
         active.insert(
@@ -687,11 +710,11 @@ async fn drive_claim(inner: &Arc<Inner>, claim: &Claim) -> Result<RunResult, Coo
                 .collect(),
         ),
     });
-    inner
-        .runner
-        .execute(prepared, observer)
-        .await
-        .map_err(|e| CoordinatorError::Invalid(vec![e.to_string()]))
+    match inner.runner.execute(prepared, observer).await {
+        Ok(result) => Ok(Some(result)),
+        Err(co_runner::RunnerError::Store(StoreError::NotHeld { .. })) => Ok(None),
+        Err(e) => Err(CoordinatorError::Invalid(vec![e.to_string()])),
+    }
 }
 
 /// Record that a claimed run could not be carried out (its workflow no longer loads, a secret is
@@ -793,6 +816,7 @@ async fn lease_loop(inner: Arc<Inner>) {
             .await
         {
             Ok(report) => {
+                inner.renewed_until.send_replace(until);
                 // Runs we drive but no longer hold were taken over by another server (our lease
                 // lapsed): stop driving them at once, without touching their containers, so no
                 // step runs twice.

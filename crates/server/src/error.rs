@@ -156,7 +156,11 @@ impl From<co_store::StoreError> for ApiError {
             E::Ambiguous(_) => ApiError::bad_request(e.to_string()),
             E::Conflict(_) => ApiError::conflict(e.to_string()),
             E::Invalid(_) => ApiError::bad_request(e.to_string()),
-            E::Database(_) | E::Open { .. } | E::WriterClosed => {
+            E::Unavailable(_) => {
+                tracing::warn!(error = %e, "store unavailable");
+                ApiError::unavailable(e.to_string())
+            }
+            E::Database(_) | E::Open { .. } | E::WriterClosed | E::NotHeld { .. } => {
                 tracing::error!(error = %e, "store error");
                 ApiError::internal(e.to_string())
             }

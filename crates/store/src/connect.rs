@@ -177,11 +177,23 @@ pub(crate) async fn open(url: &str) -> Result<(AnyPool, Backend)> {
         })
     })?;
     let memory = matches!(target, Target::SqliteMemory);
-    let pool = pool_options
-        .after_connect(move |conn, _meta| {
-            Box::pin(async move { configure_connection(conn, backend, memory).await })
-        })
-        .connect_lazy_with(options.clone());
+    let mut pool_options = pool_options.after_connect(move |conn, _meta| {
+        Box::pin(async move { configure_connection(conn, backend, memory).await })
+    });
+    if !memory {
+        // A connection whose transaction could be neither committed nor rolled back (SQLite
+        // rolls back by itself when COMMIT meets a full disk, and the rollback sqlx then sends
+        // fails) would refuse every later transaction ("begin_with at non-zero transaction
+        // depth") for as long as it lives: close it instead of pooling it. The ping first
+        // carries out a rollback still queued by a dropped transaction.
+        pool_options = pool_options.after_release(|conn, _meta| {
+            Box::pin(async move {
+                conn.ping().await?;
+                Ok(!conn.is_in_transaction())
+            })
+        });
+    }
+    let pool = pool_options.connect_lazy_with(options.clone());
 
     if memory {
         // The database exists only while a connection to it is open: migrate through the pool,

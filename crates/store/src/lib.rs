@@ -133,6 +133,7 @@
 
 mod connect;
 mod log_writer;
+mod outage;
 mod private;
 mod timestamp;
 
@@ -147,6 +148,7 @@ use sqlx::{Any, AnyPool, Row};
 pub use co_status::{RunStatus, StepStatus, UnknownStatus};
 pub use connect::{redact_url, Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
 pub use log_writer::{LogWriter, LogWriterStats};
+pub use outage::{retry_while_unavailable, MAX_PAUSE};
 pub use private::{create_private_dir_all, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use service::*;
 pub use timestamp::{format_timestamp, normalize_timestamp, now_timestamp};
@@ -178,6 +180,15 @@ pub enum StoreError {
     /// The [`LogWriter`] was closed (or its task is gone); the line was not accepted.
     #[error("the log writer is closed")]
     WriterClosed,
+    /// The database cannot take the request now (the connection is lost or refused, the server
+    /// is restarting, the disk is full, the database is locked); the same request may succeed
+    /// later. The text says what the database said.
+    #[error("the run store is unavailable: {0}")]
+    Unavailable(String),
+    /// A write on behalf of a run's owner ([`Store::record_progress_as`]) found the run held by
+    /// another server (it took the run over after this one's lease lapsed): nothing was written.
+    #[error("run {run} is now held by {}", .holder.as_deref().unwrap_or("no server"))]
+    NotHeld { run: String, holder: Option<String> },
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -355,8 +366,14 @@ impl Store {
     /// run is (workflow, inputs, source, revision, trigger, parent, max_concurrency), and not who
     /// holds it (owner, lease, cancel request).
     pub async fn update_run(&self, run: &RunRecord) -> Result<()> {
+        self.update_run_as(None, run).await
+    }
+
+    /// [`Store::update_run`] on behalf of `owner`: only while `owner` holds the run, else
+    /// [`StoreError::NotHeld`] and nothing is written (see [`Store::record_progress_as`]).
+    pub async fn update_run_as(&self, owner: Option<&str>, run: &RunRecord) -> Result<()> {
         let sql = "UPDATE runs SET status = $2, outputs = $3, error = $4, started_at = $5, \
-                   finished_at = $6 WHERE id = $1";
+                   finished_at = $6 WHERE id = $1 AND ($7 = '' OR owner = $7)";
         let done = sqlx::query(sql)
             .bind(&run.id)
             .bind(run.status.as_str())
@@ -364,11 +381,23 @@ impl Store {
             .bind(clean_opt(&run.error))
             .bind(normalize_opt(run.started_at.as_deref())?)
             .bind(normalize_opt(run.finished_at.as_deref())?)
+            .bind(owner.unwrap_or_default())
             .execute(&self.pool)
             .await
             .map_err(|e| write_error(e, &run.id, "updating run"))?;
         if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound(run.id.clone()));
+            let row = sqlx::query("SELECT owner FROM runs WHERE id = $1")
+                .bind(&run.id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(|e| read_error(e, "checking who holds the run"))?;
+            return Err(match row {
+                Some(row) => StoreError::NotHeld {
+                    run: run.id.clone(),
+                    holder: column(&row, "owner")?,
+                },
+                None => StoreError::NotFound(run.id.clone()),
+            });
         }
         Ok(())
     }
@@ -388,6 +417,19 @@ impl Store {
     /// changed is recorded at once (the driver's "persist, then act").
     pub async fn record_progress(
         &self,
+        steps: &[StepRecord],
+        attempts: &[AttemptRecord],
+    ) -> Result<()> {
+        self.record_progress_as(None, steps, attempts).await
+    }
+
+    /// [`Store::record_progress`] on behalf of `owner` (a server driving the run it claimed):
+    /// in the same transaction, the run must still be held by `owner`, else nothing is written
+    /// and the answer is [`StoreError::NotHeld`] (a fence: a server that was frozen or cut off
+    /// past its lease cannot overwrite what the server that took the run over recorded).
+    pub async fn record_progress_as(
+        &self,
+        owner: Option<&str>,
         steps: &[StepRecord],
         attempts: &[AttemptRecord],
     ) -> Result<()> {
@@ -417,6 +459,23 @@ impl Store {
              finished_at = excluded.finished_at"
         );
         let mut tx = self.begin_write().await?;
+        if let Some(owner) = owner {
+            let row = sqlx::query("SELECT owner FROM runs WHERE id = $1")
+                .bind(&run_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| write_error(e, &run_id, "checking who holds the run"))?;
+            let holder: Option<String> = match &row {
+                Some(row) => column(row, "owner")?,
+                None => return Err(StoreError::NotFound(run_id)),
+            };
+            if holder.as_deref() != Some(owner) {
+                return Err(StoreError::NotHeld {
+                    run: run_id,
+                    holder,
+                });
+            }
+        }
         for step in steps {
             sqlx::query(step_sql)
                 .bind(&step.run_id)
@@ -627,7 +686,7 @@ impl Store {
         self.pool
             .begin_with(self.backend.begin_write())
             .await
-            .map_err(|e| StoreError::Database(format!("starting a write transaction: {e}")))
+            .map_err(|e| read_error(e, "starting a write transaction"))
     }
 }
 
@@ -827,17 +886,55 @@ fn log_from_row(row: &AnyRow) -> Result<LogRecord> {
     })
 }
 
-/// Maps a failed write: a missing run (foreign key) is [`StoreError::NotFound`], anything else a
-/// [`StoreError::Database`] with context.
+/// Maps a failed write: a missing run (foreign key) is [`StoreError::NotFound`], a database
+/// that cannot take it now [`StoreError::Unavailable`], anything else a [`StoreError::Database`]
+/// with context.
 fn write_error(err: sqlx::Error, run_id: &str, doing: &str) -> StoreError {
     match err.as_database_error() {
         Some(db) if db.is_foreign_key_violation() => StoreError::NotFound(run_id.to_string()),
+        _ if is_unavailable(&err) => {
+            StoreError::Unavailable(format!("{doing} (run {run_id}): {err}"))
+        }
         _ => StoreError::Database(format!("{doing} (run {run_id}): {err}")),
     }
 }
 
 fn read_error(err: sqlx::Error, doing: &str) -> StoreError {
-    StoreError::Database(format!("{doing}: {err}"))
+    if is_unavailable(&err) {
+        StoreError::Unavailable(format!("{doing}: {err}"))
+    } else {
+        StoreError::Database(format!("{doing}: {err}"))
+    }
+}
+
+/// Whether `err` says the database cannot take requests now, rather than that this request is
+/// wrong: no connection (refused, reset, timed out), a PostgreSQL server shutting down or
+/// starting (SQLSTATE class 08, 57P01–57P03) or out of resources (class 53: disk full, out of
+/// memory, too many connections), an SQLite database that is full, locked, busy or failed to do
+/// IO (result codes 5, 6, 10, 13, 14).
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => true,
+        sqlx::Error::Database(db) => {
+            let Some(code) = db.code() else {
+                return false;
+            };
+            if code.starts_with("08") || code.starts_with("53") {
+                return true;
+            }
+            if matches!(&*code, "57P01" | "57P02" | "57P03") {
+                return true;
+            }
+            // SQLite: a (possibly extended) result code; the primary one is its low byte.
+            code.parse::<u32>()
+                .is_ok_and(|c| matches!(c & 0xff, 5 | 6 | 10 | 13 | 14))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]

@@ -25,8 +25,10 @@ enum Message {
 /// later [`flush`](LogWriter::flush) (or [`close`](LogWriter::close)) has returned `Ok`; a crash
 /// loses at most the lines that were queued or in the transaction being written.
 ///
-/// Failures (e.g. a line of a run that is not recorded) are logged with `tracing` when they happen
-/// and returned by the next `flush`/`close`. One failing run does not cost other runs their lines:
+/// While the store is unavailable ([`crate::StoreError::Unavailable`]) a batch is tried again until
+/// it is stored; lines pushed meanwhile wait for the next batch. Other failures (e.g. a line of a
+/// run that is not recorded) are logged with `tracing` when they happen and returned by the next
+/// `flush`/`close`. One failing run does not cost other runs their lines:
 /// a failed batch is retried run by run.
 ///
 /// Dropping every clone also lets the task write what is queued and end, but only `close` says when
@@ -149,10 +151,13 @@ async fn write_loop(
     }
 }
 
-/// Everything in one transaction; if that fails, once more run by run, so that the lines of other
-/// runs still land (and a transient failure gets a second try).
+/// Everything in one transaction, tried again for as long as the store is unavailable (the lines
+/// wait in memory: a database restart or a full disk loses none); if it fails otherwise, once
+/// more run by run, so that the lines of other runs still land.
 async fn write(store: &Store, lines: &[LogRecord], counters: &Counters) -> Result<()> {
-    let Err(err) = store.append_logs(lines).await else {
+    let stored =
+        crate::retry_while_unavailable("storing log lines", || store.append_logs(lines)).await;
+    let Err(err) = stored else {
         Counters::add(&counters.lines_written, lines.len());
         Counters::add(&counters.batches_written, 1);
         return Ok(());

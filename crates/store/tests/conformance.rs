@@ -1274,6 +1274,7 @@ conformance!(
     service::claim_respects_per_workflow_limits_without_blocking_others,
     service::claim_respects_max_owned,
     service::expired_leases_are_recovered_by_another_owner,
+    service::writes_as_an_owner_are_refused_once_another_holds_the_run,
     service::renew_leases_extends_and_reports_cancel_requests,
     service::release_run_drops_the_claim,
     service::request_cancel_cancels_queued_at_once_and_flags_running,

@@ -863,6 +863,56 @@ pub async fn expired_leases_are_recovered_by_another_owner(db: &TestDb) {
     assert_eq!(claim(s, "F", 200_000, 300_000).await, None);
 }
 
+/// A server that lost a run (frozen or cut off past its lease while another recovered it)
+/// cannot record anything for it any more: the owner check is in the same transaction.
+pub async fn writes_as_an_owner_are_refused_once_another_holds_the_run(db: &TestDb) {
+    let s = &db.store;
+    enqueue(s, &queued("r1", "hello", 0, None)).await;
+    let a = claim(s, "A", 0, 1000).await.unwrap();
+    let mut started = a.run.clone();
+    started.started_at = Some(at(1));
+    s.update_run_as(Some("A"), &started).await.unwrap();
+    let first = step("r1", 0, "say", "say");
+    s.record_progress_as(
+        Some("A"),
+        std::slice::from_ref(&first),
+        &[attempt("r1", "say", 1)],
+    )
+    .await
+    .unwrap();
+
+    // B recovers it after A's lease; A's late writes change nothing.
+    let b = claim(s, "B", 1001, 5000).await.unwrap();
+    assert!(b.recovered);
+    let before = s.get_run("r1").await.unwrap();
+    let mut late = first.clone();
+    late.status = StepStatus::Failed;
+    late.error = Some("from a server that no longer holds the run".into());
+    let err = s
+        .record_progress_as(Some("A"), &[late], &[attempt("r1", "say", 2)])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NotHeld { run, holder } if run == "r1" && holder.as_deref() == Some("B")),
+        "{err:?}"
+    );
+    assert_eq!(err.to_string(), "run r1 is now held by B");
+    let mut finished = started.clone();
+    finished.status = RunStatus::Failed;
+    let err = s.update_run_as(Some("A"), &finished).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotHeld { .. }), "{err:?}");
+    assert_eq!(s.get_run("r1").await.unwrap(), before);
+
+    // The holder writes; a missing run is not found either way.
+    s.update_run_as(Some("B"), &finished).await.unwrap();
+    assert_eq!(status_of(s, "r1").await, "failed");
+    let err = s
+        .update_run_as(Some("B"), &queued("nope", "hello", 0, None))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+}
+
 pub async fn renew_leases_extends_and_reports_cancel_requests(db: &TestDb) {
     let s = &db.store;
     for i in 1..=3 {
