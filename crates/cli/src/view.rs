@@ -56,6 +56,7 @@ fn symbol(status: StepStatus) -> console::StyledObject<&'static str> {
         StepStatus::Failed => style("✘").red(),
         StepStatus::Skipped => style("⊘").dim(),
         StepStatus::Cancelled => style("■").yellow(),
+        StepStatus::Reused => style("↺").green(),
     }
 }
 
@@ -357,7 +358,9 @@ pub fn print_summary(detail: &RunDetail) {
             step.action,
             step.status
         );
-        if step.attempts > 1 {
+        if let Some(from) = &step.reused_from {
+            line.push_str(&format!(" from run {from}"));
+        } else if step.attempts > 1 {
             line.push_str(&format!(" after {} attempts", step.attempts));
         }
         if let Some(t) = took {

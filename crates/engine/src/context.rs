@@ -81,7 +81,7 @@ impl<'a> EvalCtx<'a> {
                     Some((key, deeper)) => match step.outputs.get(*key) {
                         Some(value) => navigate(value.clone(), deeper),
                         // A step that did not succeed has no outputs: its references are null.
-                        None if step.status != StepStatus::Succeeded => Some(Value::Null),
+                        None if !step.status.is_success() => Some(Value::Null),
                         None => None,
                     },
                 }
@@ -103,7 +103,8 @@ fn aggregate_status(statuses: impl Iterator<Item = StepStatus>) -> &'static str 
         StepStatus::Failed
     } else if any(StepStatus::Cancelled) {
         StepStatus::Cancelled
-    } else if any(StepStatus::Succeeded) {
+    } else if any(StepStatus::Succeeded) || any(StepStatus::Reused) {
+        // A reused step succeeded (in the run it came from): expressions see `succeeded`.
         StepStatus::Succeeded
     } else {
         StepStatus::Skipped

@@ -744,11 +744,9 @@ impl Engine {
         if let Some(flag) = self.failed_ancestor.get_mut(node) {
             *flag = failed_ancestor;
         }
-        let all_succeeded = deps.iter().all(|&d| {
-            self.steps
-                .get(d)
-                .is_some_and(|s| s.status == StepStatus::Succeeded)
-        });
+        let all_succeeded = deps
+            .iter()
+            .all(|&d| self.steps.get(d).is_some_and(|s| s.status.is_success()));
         let Some(action) = self.plan.action_of(node) else {
             return;
         };

@@ -1366,6 +1366,27 @@ stages:
     )
 }
 
+/// A `reused` step (a resumed run's) counts as succeeded: what waits for it runs with its outputs,
+/// expressions see `succeeded`, and it is never launched or changed.
+#[test]
+fn a_reused_step_is_a_success_with_its_outputs() {
+    let yaml = chain_with_output().replace(
+        "[{ name: c, image: localhost/test/busybox:latest }]",
+        "[{ name: c, image: localhost/test/busybox:latest, if: \"actions.a.status == 'succeeded' && success()\" }]",
+    );
+    assert_ne!(yaml, chain_with_output(), "the `if:` is in the workflow");
+    let reused = StepSnapshot {
+        status: StepStatus::Reused,
+        ..done(&[("v", json!("from-earlier"))])
+    };
+    let sim = Sim::restored(&yaml, &[("a", reused)], false).resume();
+    assert_eq!(sim.launched_keys(), ["b", "c"]);
+    assert_eq!(sim.env("b", "CO_INPUT_V").as_deref(), Some("from-earlier"));
+    assert_eq!(sim.status("a"), StepStatus::Reused);
+    assert_eq!(sim.status("c"), StepStatus::Succeeded);
+    assert_eq!(sim.finished, Some(RunStatus::Succeeded));
+}
+
 #[test]
 fn a_restored_run_reattaches_to_running_attempts_and_goes_on() {
     let running = StepSnapshot {

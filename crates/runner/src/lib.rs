@@ -12,6 +12,7 @@
 pub mod fake;
 mod hold;
 pub mod report;
+mod resume;
 mod sink;
 
 pub use hold::Ownership;
@@ -28,6 +29,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, Semaphore};
 
 pub use co_engine::ConfigError;
+pub use resume::ResumeFrom;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {
@@ -892,33 +894,42 @@ impl Driver {
     }
 }
 
-/// The step rows of a run that has not started: every step `pending` — or, resuming from an
-/// earlier run of the same plan (`resume_from`), the steps that succeeded there keep their result
-/// (status, attempts, exit code, outputs, times) so the engine reuses them.
+/// The step rows of a run that has not started: every step `pending` — or, resuming an earlier
+/// run (`resume_from`), the steps the resume rule reuses ([`ResumeFrom`], `resume.rs`) are
+/// `reused`, with that run's result (attempts, exit code, outputs, times) and the run they ran in
+/// (`reused_from`); the engine treats them as succeeded.
 pub fn initial_steps(
     plan: &Plan,
     run_id: &str,
-    resume_from: Option<&co_store::RunDetail>,
+    resume_from: Option<ResumeFrom<'_>>,
 ) -> Vec<StepRecord> {
+    let reused = match resume_from {
+        Some(from) => resume::reused(plan, from),
+        None => vec![None; plan.nodes.len()],
+    };
     plan.nodes
         .iter()
         .enumerate()
         .filter_map(|(node, plan_node)| {
             let (stage, action) = display_action(plan, node)?;
-            let kept = resume_from
-                .and_then(|d| d.steps.iter().find(|s| s.key == plan_node.key))
-                .filter(|s| s.status == StepStatus::Succeeded);
-            Some(match kept {
+            let position = i64::try_from(node).unwrap_or(i64::MAX);
+            Some(match reused.get(node).copied().flatten() {
                 Some(step) => StepRecord {
                     run_id: run_id.to_string(),
-                    position: i64::try_from(node).unwrap_or(i64::MAX),
+                    position,
                     stage,
                     action,
+                    status: StepStatus::Reused,
+                    // The run it ran in: a step reused twice names the first one.
+                    reused_from: step
+                        .reused_from
+                        .clone()
+                        .or_else(|| Some(step.run_id.clone())),
                     ..step.clone()
                 },
                 None => StepRecord {
                     run_id: run_id.to_string(),
-                    position: i64::try_from(node).unwrap_or(i64::MAX),
+                    position,
                     key: plan_node.key.clone(),
                     stage,
                     action,
@@ -930,6 +941,7 @@ pub fn initial_steps(
                     error: None,
                     started_at: None,
                     finished_at: None,
+                    reused_from: None,
                 },
             })
         })
@@ -1018,5 +1030,7 @@ fn step_record(engine: &Engine, node: NodeId, masker: &Masker) -> Option<StepRec
         error: view.error,
         started_at: view.started_at.map(format_time),
         finished_at: view.finished_at.map(format_time),
+        // Steps the engine changes ran in this run.
+        reused_from: None,
     })
 }

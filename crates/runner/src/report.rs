@@ -10,7 +10,7 @@ pub fn run_json(detail: &RunDetail) -> Value {
         .steps
         .iter()
         .map(|s| {
-            json!({
+            let mut step = json!({
                 "stage": s.stage,
                 "action": s.action,
                 "status": s.status,
@@ -20,7 +20,13 @@ pub fn run_json(detail: &RunDetail) -> Value {
                 "error": s.error,
                 "started_at": s.started_at,
                 "finished_at": s.finished_at,
-            })
+            });
+            // A `reused` step (a resumed run's) names the run it ran in; other steps keep the
+            // SPEC's keys exactly.
+            if let (Some(from), Some(fields)) = (&s.reused_from, step.as_object_mut()) {
+                fields.insert("reused_from".into(), Value::String(from.clone()));
+            }
+            step
         })
         .collect();
     json!({

@@ -270,18 +270,34 @@ impl Coordinator {
         })
     }
 
-    /// Queue a new run with the same workflow revision, inputs and trigger as `run_id`.
-    pub async fn rerun(&self, run_id: &str) -> Result<Submitted, CoordinatorError> {
-        self.again(run_id, false).await
+    /// Queue a new run with the same inputs and trigger as `run_id`, of the same workflow
+    /// revision or of `revision`.
+    pub async fn rerun(
+        &self,
+        run_id: &str,
+        revision: Option<i64>,
+    ) -> Result<Submitted, CoordinatorError> {
+        self.again(run_id, false, revision).await
     }
 
-    /// Queue a new run of the same revision and inputs that reuses the outputs of the steps that
-    /// succeeded in `run_id` and runs the rest. `Invalid` if `run_id` succeeded or is not over.
-    pub async fn resume(&self, run_id: &str) -> Result<Submitted, CoordinatorError> {
-        self.again(run_id, true).await
+    /// Queue a new run with the same inputs, of the same revision or of `revision`, that reuses
+    /// the results of the steps of `run_id` that succeeded and whose definition did not change
+    /// (`co_runner::ResumeFrom`: the rule) as `reused` steps, and runs the rest. `Invalid` if
+    /// `run_id` succeeded or is not over, or its inputs do not fit `revision`.
+    pub async fn resume(
+        &self,
+        run_id: &str,
+        revision: Option<i64>,
+    ) -> Result<Submitted, CoordinatorError> {
+        self.again(run_id, true, revision).await
     }
 
-    async fn again(&self, run_id: &str, resume: bool) -> Result<Submitted, CoordinatorError> {
+    async fn again(
+        &self,
+        run_id: &str,
+        resume: bool,
+        new_revision: Option<i64>,
+    ) -> Result<Submitted, CoordinatorError> {
         let inner = &self.inner;
         let old = inner.store.get_run(run_id).await.map_err(not_found)?;
         let Some(revision) = old.run.revision else {
@@ -307,12 +323,56 @@ impl Coordinator {
                 }
             }
         }
-        let stored = inner
+        let old_stored = inner
             .store
             .get_workflow_revision(&old.run.workflow, Some(revision))
             .await
             .map_err(not_found)?;
-        let (workflow, plan) = load_runnable(inner, &stored, &stored.yaml).await?;
+        // What the earlier run ran (for the comparison only), and what the new run runs (which
+        // must pass the server's policy).
+        let (stored, workflow, plan, old_plan) = match new_revision {
+            Some(n) if n != revision => {
+                let (_, old_plan) = load_plan(&inner.store, &old_stored, &old_stored.yaml).await?;
+                let stored = inner
+                    .store
+                    .get_workflow_revision(&old.run.workflow, Some(n))
+                    .await
+                    .map_err(not_found)?;
+                let (workflow, plan) = load_runnable(inner, &stored, &stored.yaml).await?;
+                (stored, workflow, plan, old_plan)
+            }
+            _ => {
+                let (workflow, plan) = load_runnable(inner, &old_stored, &old_stored.yaml).await?;
+                let old_plan = plan.clone();
+                (old_stored, workflow, plan, old_plan)
+            }
+        };
+        // The earlier run's inputs (secret ones shown as `***`: their values are sealed apart and
+        // carried over below), as the revision to run reads them (it may declare others).
+        let given: indexmap::IndexMap<String, Value> = old
+            .run
+            .inputs
+            .as_object()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .unwrap_or_default();
+        let inputs = co_engine::resolve_inputs(
+            &format!("workflow {}", workflow.name),
+            &workflow.inputs,
+            given,
+        )
+        .map_err(|e| {
+            CoordinatorError::Invalid(
+                e.0.iter()
+                    .map(|p| {
+                        format!(
+                            "the inputs of run {} do not fit revision {} of workflow {:?}: {p}",
+                            old.run.id, stored.revision, stored.name
+                        )
+                    })
+                    .collect(),
+            )
+        })?;
+        let inputs = Value::Object(inputs.into_iter().collect());
         let id = co_runner::new_run_id();
         let event = if resume { "resume" } else { "rerun" };
         // The same secret input values, sealed again for the new run.
@@ -335,9 +395,19 @@ impl Coordinator {
             parent: Some(old.run.id.clone()),
             trigger: json!({ "event": event, "from": old.run.id, "original": old.run.trigger }),
             max_concurrency: workflow.concurrency.map(i64::from),
+            source_path: format!("{}@{}", stored.name, stored.revision),
+            source: stored.yaml.clone(),
+            revision: Some(stored.revision),
             ..old.run.clone()
         };
-        let steps = co_runner::initial_steps(&plan, &id, resume.then_some(&old));
+        let same_inputs = inputs == old.run.inputs;
+        let record = RunRecord { inputs, ..record };
+        let from = co_runner::ResumeFrom {
+            run: &old,
+            plan: &old_plan,
+            same_inputs,
+        };
+        let steps = co_runner::initial_steps(&plan, &id, resume.then_some(from));
         self.enqueue(record, steps, None).await
     }
 

@@ -321,7 +321,7 @@ async fn resume_reuses_succeeded_steps_and_rerun_runs_everything() {
     assert_eq!(finished(&mut events, &first_id).await, RunStatus::Failed);
     let launches_before = w.backend.launches.lock().unwrap().len();
 
-    let resumed = w.coordinator.resume(&first_id).await.unwrap();
+    let resumed = w.coordinator.resume(&first_id, None).await.unwrap();
     assert_eq!(
         finished(&mut events, &resumed.run_id).await,
         RunStatus::Succeeded
@@ -335,21 +335,97 @@ async fn resume_reuses_succeeded_steps_and_rerun_runs_everything() {
         .map(|l| l.step_key.clone())
         .collect();
     assert_eq!(new, ["fail-then-ok"]);
-    assert_eq!(detail.steps[0].status, StepStatus::Succeeded);
+    assert_eq!(detail.steps[0].status, StepStatus::Reused);
+    assert_eq!(
+        detail.steps[0].reused_from.as_deref(),
+        Some(first_id.as_str())
+    );
     assert_eq!(detail.steps[0].outputs, json!({"from": "first"}));
+    assert_eq!(detail.steps[1].status, StepStatus::Succeeded);
+    assert_eq!(detail.steps[1].reused_from, None);
 
     // A succeeded run cannot be resumed; it can be rerun, which runs every step.
     assert!(matches!(
-        w.coordinator.resume(&resumed.run_id).await,
+        w.coordinator.resume(&resumed.run_id, None).await,
         Err(CoordinatorError::Invalid(_))
     ));
     let before = w.backend.launches.lock().unwrap().len();
-    let rerun = w.coordinator.rerun(&resumed.run_id).await.unwrap();
+    let rerun = w.coordinator.rerun(&resumed.run_id, None).await.unwrap();
     assert_eq!(
         finished(&mut events, &rerun.run_id).await,
         RunStatus::Succeeded
     );
     assert_eq!(w.backend.launches.lock().unwrap().len() - before, 2);
+}
+
+/// Resuming with another revision reuses only the steps whose definition did not change (and
+/// whose dependencies were reused); the run records that revision; the earlier run's inputs must
+/// fit it.
+#[tokio::test]
+async fn resume_with_a_revision_reuses_only_unchanged_steps() {
+    let w = world().await;
+    let mut events = w.coordinator.finished_runs();
+    let v1 = format!(
+        "name: fix\ninputs:\n  n: {{ type: int, default: 1 }}\nstages:\n  - name: one\n    actions:\n      - {{ name: first, image: {IMG} }}\n      - {{ name: side, image: {IMG} }}\n  - name: two\n    actions:\n      - {{ name: fail-a, image: {IMG}, needs: [first] }}\n      - {{ name: later, image: {IMG}, needs: [side] }}\n"
+    );
+    w.store.put_workflow_revision("fix", &v1).await.unwrap();
+    let first_id = w.coordinator.submit(request("fix")).await.unwrap().run_id;
+    w.failing.lock().unwrap().push(first_id.clone());
+    assert_eq!(finished(&mut events, &first_id).await, RunStatus::Failed);
+
+    // Revision 2 changes `side` (an env value) and keeps everything else.
+    let v2 = v1.replace(
+        &format!("{{ name: side, image: {IMG} }}"),
+        &format!("{{ name: side, image: {IMG}, env: {{ X: changed }} }}"),
+    );
+    assert_ne!(v1, v2);
+    w.store.put_workflow_revision("fix", &v2).await.unwrap();
+    let before = w.backend.launches.lock().unwrap().len();
+    let resumed = w.coordinator.resume(&first_id, Some(2)).await.unwrap();
+    assert_eq!(
+        finished(&mut events, &resumed.run_id).await,
+        RunStatus::Succeeded
+    );
+    let detail = w.store.get_run(&resumed.run_id).await.unwrap();
+    assert_eq!(detail.run.revision, Some(2));
+    assert_eq!(detail.run.source, v2);
+    let status = |key: &str| {
+        let step = detail.steps.iter().find(|s| s.key == key).unwrap();
+        (step.status, step.reused_from.clone())
+    };
+    assert_eq!(
+        status("first"),
+        (StepStatus::Reused, Some(first_id.clone()))
+    );
+    assert_eq!(status("side"), (StepStatus::Succeeded, None));
+    assert_eq!(status("fail-a"), (StepStatus::Succeeded, None));
+    // `later` succeeded before, but waits for `side`, which ran again.
+    assert_eq!(status("later"), (StepStatus::Succeeded, None));
+    let mut ran: Vec<String> = w.backend.launches.lock().unwrap()[before..]
+        .iter()
+        .map(|l| l.step_key.clone())
+        .collect();
+    ran.sort();
+    assert_eq!(ran, ["fail-a", "later", "side"]);
+
+    // Inputs that do not fit the revision: refused, saying why; an unknown revision: not found.
+    let v3 = v2.replace(
+        "n: { type: int, default: 1 }",
+        "m: { type: int, required: true }",
+    );
+    w.store.put_workflow_revision("fix", &v3).await.unwrap();
+    match w.coordinator.resume(&first_id, Some(3)).await {
+        Err(CoordinatorError::Invalid(problems)) => {
+            let text = problems.join("\n");
+            assert!(text.contains("do not fit revision 3"), "{text}");
+            assert!(text.contains("unknown input \"n\""), "{text}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        w.coordinator.resume(&first_id, Some(9)).await,
+        Err(CoordinatorError::NotFound(_))
+    ));
 }
 
 #[tokio::test]

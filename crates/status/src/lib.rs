@@ -139,6 +139,16 @@ statuses! {
         /// Its condition said no, or what it needs did not succeed.
         Skipped = "skipped" (finished),
         Cancelled = "cancelled" (finished),
+        /// Not run: a resumed run took its result from an earlier run (`reused_from`).
+        Reused = "reused" (finished),
+    }
+}
+
+impl StepStatus {
+    /// Whether the step's outputs are there to use: it succeeded, in this run or in the earlier
+    /// run it was reused from.
+    pub fn is_success(self) -> bool {
+        matches!(self, StepStatus::Succeeded | StepStatus::Reused)
     }
 }
 
@@ -184,8 +194,14 @@ mod tests {
                 .filter(|s| s.is_finished())
                 .map(|s| s.as_str())
                 .collect::<Vec<_>>(),
-            finished(&["succeeded", "failed", "skipped", "cancelled"])
+            finished(&["succeeded", "failed", "skipped", "cancelled", "reused"])
         );
+        let success: Vec<&str> = StepStatus::ALL
+            .iter()
+            .filter(|s| s.is_success())
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(success, ["succeeded", "reused"]);
     }
 
     #[test]

@@ -245,6 +245,8 @@ pub struct StepRecord {
     pub error: Option<String>,
     pub started_at: Option<String>,
     pub finished_at: Option<String>,
+    /// A `reused` step: the run it ran in (its result was taken from there).
+    pub reused_from: Option<String>,
 }
 
 /// One attempt of a step.
@@ -310,7 +312,7 @@ macro_rules! run_columns {
 macro_rules! step_columns {
     () => {
         "run_id, step_key, position, stage, action, status, attempts, exit_code, outputs, error, \
-         started_at, finished_at, inputs"
+         started_at, finished_at, inputs, reused_from"
     };
 }
 macro_rules! attempt_columns {
@@ -441,13 +443,13 @@ impl Store {
         let step_sql = concat!(
             "INSERT INTO steps (",
             step_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
              ON CONFLICT (run_id, step_key) DO UPDATE SET position = excluded.position, \
              stage = excluded.stage, action = excluded.action, status = excluded.status, \
              attempts = excluded.attempts, exit_code = excluded.exit_code, \
              outputs = excluded.outputs, error = excluded.error, \
              started_at = excluded.started_at, finished_at = excluded.finished_at, \
-             inputs = excluded.inputs"
+             inputs = excluded.inputs, reused_from = excluded.reused_from"
         );
         let attempt_sql = concat!(
             "INSERT INTO attempts (",
@@ -491,6 +493,7 @@ impl Store {
                 .bind(normalize_opt(step.started_at.as_deref())?)
                 .bind(normalize_opt(step.finished_at.as_deref())?)
                 .bind(json_text(&step.inputs)?)
+                .bind(&step.reused_from)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| write_error(e, &step.run_id, "recording step"))?;
@@ -857,6 +860,7 @@ fn step_from_row(row: &AnyRow) -> Result<StepRecord> {
         error: column(row, "error")?,
         started_at: column(row, "started_at")?,
         finished_at: column(row, "finished_at")?,
+        reused_from: column(row, "reused_from")?,
     })
 }
 

@@ -234,6 +234,7 @@ fn step(run_id: &str, position: i64, key: &str, action: &str) -> StepRecord {
         error: None,
         started_at: None,
         finished_at: None,
+        reused_from: None,
     }
 }
 
@@ -570,7 +571,16 @@ mod cases {
             .await
             .unwrap();
         let got = db.store.get_run("steps").await.unwrap().steps;
-        assert_eq!(got, vec![b, c2, a2]);
+        assert_eq!(got, vec![b.clone(), c2.clone(), a2]);
+
+        // A reused step keeps the run it ran in (migration 0006).
+        let mut b2 = b;
+        b2.status = StepStatus::Reused;
+        b2.reused_from = Some("01earlier".into());
+        db.store.upsert_steps(&[b2.clone()]).await.unwrap();
+        let got = db.store.get_run("steps").await.unwrap().steps;
+        assert_eq!(got.first(), Some(&b2));
+        assert_eq!(got.get(1), Some(&c2));
 
         db.store.upsert_steps(&[]).await.unwrap();
     }

@@ -252,6 +252,13 @@ function StepPanel({ run, model, step, route, logs, now }: { run: RunView; model
           ))}
         </p>
       ) : null}
+      {step.reused_from ? (
+        <p className="small reused-note">
+          Not run here: reused from run{' '}
+          <Link to={{ page: 'run', id: step.reused_from, step: step.key, line: null }}>{step.reused_from.slice(0, 12)}</Link>, whose result
+          (outputs and log) it took.
+        </p>
+      ) : null}
       {step.error ? (
         <p className="failure" role="alert">
           Failed: {step.error}

@@ -46,6 +46,11 @@ impl Progress {
             })
             .collect();
         observer.run_started(&text_field(run, "id"), &views);
+        // Steps already past `pending` (a resumed run's `reused` ones, or those of a run that
+        // was already going) are shown as they are now.
+        for view in views.iter().filter(|v| v.status != StepStatus::Pending) {
+            observer.step_changed(view);
+        }
         Progress {
             observer,
             steps: Mutex::new(shown),

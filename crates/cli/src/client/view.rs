@@ -55,6 +55,7 @@ pub fn run_detail(value: &Value) -> Result<RunDetail, ClientError> {
                 error: opt_text(s, "error"),
                 started_at: opt_text(s, "started_at"),
                 finished_at: opt_text(s, "finished_at"),
+                reused_from: opt_text(s, "reused_from"),
             })
         })
         .collect::<Result<_, ClientError>>()?;

@@ -49,20 +49,31 @@ Running steps are stopped and removed; `finally` and always() steps still run.
 Example:
   containerops --server http://127.0.0.1:8080 runs cancel 01jd…")]
     Cancel(CancelArgs),
-    /// Resume a failed run on the server: a new run that reuses the outputs of the steps that
-    /// succeeded and runs the rest (needs --server).
+    /// Resume a failed or cancelled run on the server: a new run that reuses the results of the
+    /// steps that succeeded (shown as `reused`, with the run they ran in) and runs the rest
+    /// (needs --server).
     #[command(after_help = "\
 Prints the new run's id (--wait: follows it like `runs start --wait`).
 
-Example:
-  containerops --server http://127.0.0.1:8080 runs resume 01jd… --wait")]
+With --revision N the new run runs revision N of the workflow (e.g. one that fixes the failed
+step), with the same inputs. A step is reused when it succeeded in the earlier run, its definition
+is unchanged (the same component name@version or image, command, `with` inputs, env and `if:`, as
+written), every step it waits for is reused too, and the inputs read the same; every other step
+runs.
+
+Examples:
+  containerops --server http://127.0.0.1:8080 runs resume 01jd… --wait
+  containerops --server http://127.0.0.1:8080 workflows apply fixed.yaml      # revision 4
+  containerops --server http://127.0.0.1:8080 runs resume 01jd… --revision 4 --wait")]
     Resume(AgainArgs),
-    /// Run a run's workflow revision again with the same inputs, as a new run (needs --server).
+    /// Run a run's workflow again with the same inputs, as a new run: the same revision, or
+    /// --revision N (needs --server).
     #[command(after_help = "\
 Prints the new run's id (--wait: follows it like `runs start --wait`).
 
-Example:
-  containerops --server http://127.0.0.1:8080 runs rerun 01jd…")]
+Examples:
+  containerops --server http://127.0.0.1:8080 runs rerun 01jd…
+  containerops --server http://127.0.0.1:8080 runs rerun 01jd… --revision 5")]
     Rerun(AgainArgs),
 }
 
@@ -118,6 +129,10 @@ pub struct CancelArgs {
 pub struct AgainArgs {
     /// The id of the earlier run.
     pub id: String,
+    /// Run this revision of the workflow instead of the earlier run's (with `resume`, only steps
+    /// whose definition did not change are reused).
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
     /// Follow the new run until it ends and exit with its exit code.
     #[arg(short, long)]
     pub wait: bool,
@@ -399,15 +414,18 @@ async fn remote(client: &Client, command: RunsCommand) -> u8 {
             }
             Err(e) => e.report(),
         },
-        RunsCommand::Resume(args) => {
-            let answer = client.post(&["runs", &args.id, "resume"], None).await;
-            new_run(client, answer, args.wait, args.output).await
-        }
-        RunsCommand::Rerun(args) => {
-            let answer = client.post(&["runs", &args.id, "rerun"], None).await;
-            new_run(client, answer, args.wait, args.output).await
-        }
+        RunsCommand::Resume(args) => again(client, "resume", args).await,
+        RunsCommand::Rerun(args) => again(client, "rerun", args).await,
     }
+}
+
+/// `runs resume|rerun ID [--revision N]`.
+async fn again(client: &Client, what: &str, args: AgainArgs) -> u8 {
+    let body = args
+        .revision
+        .map(|revision| serde_json::json!({ "revision": revision }));
+    let answer = client.post(&["runs", &args.id, what], body.as_ref()).await;
+    new_run(client, answer, args.wait, args.output).await
 }
 
 /// The answer to start/resume/rerun (`{"id", "status"}`): print the id, or wait for the run.

@@ -323,6 +323,49 @@ stages:
         .find(|s| s["action"] == "make")
         .unwrap();
     assert_eq!(make["outputs"]["value"], "42");
+    // The reused step says so, with the run it ran in: in the progress, the summary and the JSON.
+    assert_eq!(make["status"], "reused");
+    assert_eq!(make["reused_from"].as_str(), Some(first.as_str()));
+    assert!(
+        lines.iter().any(|l| l.starts_with("==> make reused")),
+        "{resumed:?}"
+    );
+    assert!(
+        resumed
+            .stdout
+            .contains(&format!("one/make reused from run {first}")),
+        "{resumed:?}"
+    );
+
+    // Revision 2 fixes `check`: resuming on it reuses `make` (unchanged) and runs `check`.
+    server.apply("twostep", &yaml.replace("exit 1", "exit 0"));
+    let fixed = server
+        .cli()
+        .args(["runs", "resume", &first, "--revision", "2", "--wait"])
+        .run();
+    fixed.success();
+    let lines = fixed.stdout_lines();
+    assert!(lines.contains(&"check | checking 42"), "{fixed:?}");
+    assert!(!lines.contains(&"make | making"), "{fixed:?}");
+    let run = server.run_json(lines[0]);
+    assert_eq!(run["revision"], 2);
+    assert_eq!(run["steps"][0]["status"], "reused");
+    assert_eq!(
+        run["steps"][0]["reused_from"].as_str(),
+        Some(first.as_str())
+    );
+    assert_eq!(run["steps"][1]["status"], "succeeded");
+    let missing = server
+        .cli()
+        .args(["runs", "resume", &first, "--revision", "9"])
+        .run();
+    missing.code(2);
+    assert!(
+        missing
+            .stderr
+            .contains("workflow \"twostep\" has no revision 9 (its latest is 2)"),
+        "{missing:?}"
+    );
 
     let rerun = server.cli().args(["runs", "rerun", &first]).run();
     rerun.success();

@@ -35,6 +35,16 @@ pub struct StartRun {
     pub revision: Option<i64>,
 }
 
+/// `POST /api/v1/runs/{id}/resume` and `…/rerun` (an empty body: the run's own revision).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RunAgain {
+    /// Run this revision of the workflow instead of the one the earlier run ran. A resume then
+    /// reuses only the steps whose definition did not change (docs/server.md, "Resume").
+    #[serde(default)]
+    pub revision: Option<i64>,
+}
+
 /// `POST /api/v1/runs`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -153,6 +163,8 @@ pub struct StepView {
     /// Unique in the run (the action name, or `act[os=a]` for a matrix copy).
     pub key: String,
     pub attempts_detail: Vec<AttemptView>,
+    /// A `reused` step (a resumed run took its result from an earlier run): the run it ran in.
+    pub reused_from: Option<String>,
 }
 
 impl StepView {
@@ -182,6 +194,7 @@ impl StepView {
             started_at: s.started_at,
             finished_at: s.finished_at,
             key: s.key,
+            reused_from: s.reused_from,
         }
     }
 }
@@ -444,6 +457,7 @@ pub async fn cancel(
     path = "/api/v1/runs/{id}/rerun",
     tag = "runs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)")),
+    request_body(content = Option<RunAgain>, description = "Another revision to run (an empty body: the run's own)"),
     responses(
         (status = 201, description = "Queued", body = RunCreated),
         (status = 400, body = ErrorBody),
@@ -453,31 +467,53 @@ pub async fn cancel(
 pub async fn rerun(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiJson(body): ApiJson<RunAgain>,
 ) -> Result<(StatusCode, Json<RunCreated>), ApiError> {
-    let id = resolve_run(&state, &id).await?;
-    Ok(created(state.coordinator().rerun(&id).await?))
+    let run = load_run(&state, &id).await?.run;
+    let again = state.coordinator().rerun(&run.id, body.revision).await;
+    again_answer(&state, &run, body.revision, again).await
 }
 
-/// Resume from failure: a new run that reuses the outputs of the steps that succeeded and runs
-/// the rest.
+/// The answer to a rerun or resume: 201, or the error (a missing revision named as such).
+async fn again_answer(
+    state: &AppState,
+    run: &RunRecord,
+    revision: Option<i64>,
+    again: Result<Submitted, CoordinatorError>,
+) -> Result<(StatusCode, Json<RunCreated>), ApiError> {
+    match again {
+        Ok(submitted) => Ok(created(submitted)),
+        Err(CoordinatorError::NotFound(_)) if revision.is_some() => {
+            Err(super::workflows::revision_not_found(state, &run.workflow, revision).await)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Resume from failure: a new run that reuses the results of the steps that succeeded (as
+/// `reused` steps naming the run they ran in) and runs the rest. With another `revision`, only
+/// steps whose definition did not change are reused.
 #[utoipa::path(
     post,
     operation_id = "resumeRun",
     path = "/api/v1/runs/{id}/resume",
     tag = "runs",
     params(("id" = String, Path, description = "Run id (or a unique prefix)")),
+    request_body(content = Option<RunAgain>, description = "Another revision to run (an empty body: the run's own)"),
     responses(
         (status = 201, description = "Queued", body = RunCreated),
-        (status = 400, description = "The run succeeded or is not over (`invalid_inputs`)", body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 400, description = "The run succeeded or is not over, or its inputs do not fit the revision (`invalid_inputs`)", body = ErrorBody),
+        (status = 404, description = "No such run or revision", body = ErrorBody),
     )
 )]
 pub async fn resume(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    ApiJson(body): ApiJson<RunAgain>,
 ) -> Result<(StatusCode, Json<RunCreated>), ApiError> {
-    let id = resolve_run(&state, &id).await?;
-    Ok(created(state.coordinator().resume(&id).await?))
+    let run = load_run(&state, &id).await?.run;
+    let again = state.coordinator().resume(&run.id, body.revision).await;
+    again_answer(&state, &run, body.revision, again).await
 }
 
 #[cfg(test)]
@@ -518,6 +554,7 @@ mod tests {
                 error: Some("exit code 3".into()),
                 started_at: Some("2026-01-01T00:00:01.000Z".into()),
                 finished_at: Some("2026-01-01T00:00:02.000Z".into()),
+                reused_from: None,
             }],
             attempts: (1..=2)
                 .map(|n| AttemptRecord {

@@ -302,8 +302,10 @@ async fn failed_runs_resume_and_any_run_reruns(db: &TestDb) {
         .expect(200);
     assert_eq!(run["parent"], failed.as_str());
     assert_eq!(run["trigger"]["event"], "resume");
-    assert_eq!(run["steps"][0]["status"], "succeeded");
+    assert_eq!(run["steps"][0]["status"], "reused");
+    assert_eq!(run["steps"][0]["reused_from"], failed.as_str());
     assert_eq!(run["steps"][0]["outputs"], json!({"x": "41"}));
+    assert_eq!(run["steps"][1]["reused_from"], Value::Null);
     assert_eq!(run["steps"][1]["status"], "succeeded");
     let lines = log_texts(&api, &resumed).await;
     assert!(!lines.iter().any(|l| l == "prepare ran"), "{lines:?}");
