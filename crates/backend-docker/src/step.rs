@@ -697,7 +697,8 @@ pub(crate) async fn follow(
             .command
             .as_ref()
             .map_or_else(|| "the image's command".to_string(), |c| c.join(" "));
-        return Err(BackendError::Other(format!(
+        // Not retried: the same command cannot be executed the next time either.
+        return Err(BackendError::NotRunnable(format!(
             "container {name} (image {}) could not start {command}: {complaint}",
             launch.image
         ))
