@@ -31,11 +31,12 @@ struct TimingSink {
     bytes: usize,
 }
 
+#[async_trait::async_trait]
 impl OutputSink for TimingSink {
     fn started(&mut self, _id: &str) {
         self.started = Some(Instant::now());
     }
-    fn output(&mut self, _stream: Stream, bytes: &[u8]) {
+    async fn output(&mut self, _stream: Stream, bytes: &[u8]) {
         self.bytes += bytes.len();
     }
 }

@@ -392,18 +392,19 @@ struct Counted<'a> {
     delivered: [u64; 2],
 }
 
+#[async_trait::async_trait]
 impl OutputSink for Counted<'_> {
     fn started(&mut self, container_id: &str) {
         self.sink.started(container_id);
     }
 
-    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+    async fn output(&mut self, stream: Stream, bytes: &[u8]) {
         let i = match stream {
             Stream::Stdout => 0,
             Stream::Stderr => 1,
         };
         self.delivered[i] += bytes.len() as u64;
-        self.sink.output(stream, bytes);
+        self.sink.output(stream, bytes).await;
     }
 }
 
@@ -644,7 +645,8 @@ pub(crate) async fn follow(
                     if std::mem::take(&mut first_output) && stream == Stream::Stderr {
                         complaint = init_complaint(&bytes);
                     }
-                    sink.output(stream, &bytes);
+                    // Awaited: a sink that is behind slows the reading down (backpressure).
+                    sink.output(stream, &bytes).await;
                 }
                 Some(Err(e)) => {
                     inner.watcher.unregister(id);

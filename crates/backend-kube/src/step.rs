@@ -570,7 +570,7 @@ async fn follow(
                 if let Log::Streaming(_, skip) = &mut log {
                     let rest = skip.apply(&bytes);
                     if !rest.is_empty() {
-                        sink.output(Stream::Stdout, rest);
+                        sink.output(Stream::Stdout, rest).await;
                         delivered += u64::try_from(rest.len()).unwrap_or(0);
                     }
                 }
@@ -600,7 +600,8 @@ async fn follow(
                 "containerops: Pod {name} was stopped before its container started: {problem}\n"
             )
             .as_bytes(),
-        );
+        )
+        .await;
     }
     outcome.unwrap_or(Ok(STOPPED))
 }

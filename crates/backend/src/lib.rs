@@ -3,7 +3,8 @@
 //! Invariants:
 //! - A backend knows containers, volumes and images; it knows nothing of workflows, expressions or
 //!   the store. Everything a step needs arrives in a [`StepLaunch`].
-//! - Output bytes are handed to the [`OutputSink`] as they arrive; the backend never interprets them.
+//! - Output bytes are handed to the [`OutputSink`] as they arrive, and the next are read only once
+//!   it has taken them (backpressure); the backend never interprets them.
 //! - Every container and volume a backend creates carries the labels in [`labels`], so anything
 //!   left behind by a crash can be found again and removed (`Backend::finish_run` sweeps by label).
 
@@ -103,11 +104,14 @@ impl StepExit {
 }
 
 /// Receives a step's output while it runs.
+#[async_trait]
 pub trait OutputSink: Send {
     /// The container exists and was started (called once, before any output).
     fn started(&mut self, container_id: &str);
-    /// Raw bytes from one stream, in order (not necessarily whole lines).
-    fn output(&mut self, stream: Stream, bytes: &[u8]);
+    /// Raw bytes from one stream, in order (not necessarily whole lines). This is the
+    /// backpressure: a backend reads the next bytes from the engine only once this returns, so a
+    /// sink that is behind (its store) slows the reading, and the engine's stream, down.
+    async fn output(&mut self, stream: Stream, bytes: &[u8]);
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

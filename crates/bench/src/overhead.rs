@@ -62,9 +62,10 @@ async fn bare(docker: &bollard::Docker, steps: usize, round: usize) -> Result<f6
 /// Discards output.
 struct Discard;
 
+#[async_trait::async_trait]
 impl OutputSink for Discard {
     fn started(&mut self, _container_id: &str) {}
-    fn output(&mut self, _stream: Stream, _bytes: &[u8]) {}
+    async fn output(&mut self, _stream: Stream, _bytes: &[u8]) {}
 }
 
 /// The backend alone: the same launches the engine makes, one after the other.

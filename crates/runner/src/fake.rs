@@ -62,8 +62,8 @@ impl FakeBackend {
         cancel: CancellationToken,
     ) -> StepExit {
         for (stream, text) in &step.output {
-            sink.output(*stream, text.as_bytes());
-            sink.output(*stream, b"\n");
+            sink.output(*stream, text.as_bytes()).await;
+            sink.output(*stream, b"\n").await;
         }
         if step.hang {
             cancel.cancelled().await;

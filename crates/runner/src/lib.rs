@@ -18,6 +18,7 @@ mod sink;
 pub use hold::Ownership;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 
 use co_backend::{Backend, CancellationToken, Stream, Workspace};
@@ -110,6 +111,37 @@ pub struct RunLimits {
     /// server's runs share one runner); further launches wait for a free slot, in order
     /// [default: the backend's, [`Backend::default_parallel_steps`]].
     pub max_parallel_steps: Option<usize>,
+    /// Most bytes of log lines stored per step (all its attempts; a newline counts one byte);
+    /// beyond it lines are counted, not stored, and the log says so [default:
+    /// [`DEFAULT_STEP_LOG_BYTES`]].
+    pub step_log_bytes: Option<u64>,
+    /// Most bytes of log lines stored per run, all steps together [default:
+    /// [`DEFAULT_RUN_LOG_BYTES`]].
+    pub run_log_bytes: Option<u64>,
+}
+
+/// The default cap on a step's stored log (64 MiB).
+pub const DEFAULT_STEP_LOG_BYTES: u64 = 64 << 20;
+/// The default cap on a run's stored log (256 MiB).
+pub const DEFAULT_RUN_LOG_BYTES: u64 = 256 << 20;
+/// The smallest log cap that can be set (1 KiB): room for the notes that say what was not stored.
+pub const MIN_LOG_CAP_BYTES: u64 = 1 << 10;
+
+impl RunLimits {
+    /// A log cap as given (`64Mi`, `1Gi`, `500k`, bytes): at least [`MIN_LOG_CAP_BYTES`].
+    pub fn parse_log_cap(text: &str) -> Result<u64, String> {
+        let bytes = co_spec::parse_memory(text).map_err(|e| {
+            e.replace("a memory amount", "a size")
+                .replace("memory must", "a log cap must")
+        })?;
+        if bytes < MIN_LOG_CAP_BYTES {
+            return Err(format!(
+                "a log cap of `{}` is too small; at least 1Ki ({MIN_LOG_CAP_BYTES} bytes)",
+                text.trim()
+            ));
+        }
+        Ok(bytes)
+    }
 }
 
 /// Runs workflows on one backend, recording them in one store.
@@ -121,6 +153,8 @@ pub struct Runner {
     /// One permit per step container allowed to run at once.
     slots: Arc<Semaphore>,
     max_parallel_steps: usize,
+    step_log_bytes: u64,
+    run_log_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -209,6 +243,8 @@ impl Runner {
             logs,
             slots: Arc::new(Semaphore::new(max_parallel_steps)),
             max_parallel_steps,
+            step_log_bytes: DEFAULT_STEP_LOG_BYTES,
+            run_log_bytes: DEFAULT_RUN_LOG_BYTES,
         }
     }
 
@@ -217,6 +253,12 @@ impl Runner {
         if let Some(n) = limits.max_parallel_steps {
             self.max_parallel_steps = n.clamp(1, Semaphore::MAX_PERMITS);
             self.slots = Arc::new(Semaphore::new(self.max_parallel_steps));
+        }
+        if let Some(n) = limits.step_log_bytes {
+            self.step_log_bytes = n;
+        }
+        if let Some(n) = limits.run_log_bytes {
+            self.run_log_bytes = n;
         }
         self
     }
@@ -418,6 +460,8 @@ impl Runner {
             stored_lines: HashMap::new(),
             ownership,
             step_tasks: Vec::new(),
+            step_logged: HashMap::new(),
+            run_logged: Arc::new(AtomicU64::new(0)),
         };
         driver.secrets = driver.engine.initial_secrets();
         let initial = match restored {
@@ -525,6 +569,9 @@ struct Driver {
     /// The tasks that run or follow the attempts: dropped with the driver (a server that no
     /// longer holds the run stops following its containers, without touching them).
     step_tasks: Vec<tokio::task::AbortHandle>,
+    /// Bytes of log stored per step (its cap counts every attempt) and for the run.
+    step_logged: HashMap<NodeId, Arc<AtomicU64>>,
+    run_logged: Arc<AtomicU64>,
 }
 
 impl Drop for Driver {
@@ -800,8 +847,12 @@ impl Driver {
                 observer: self.observer.clone(),
                 already_stored: self.stored_lines.remove(&(node, attempt)).unwrap_or(0),
                 ownership: self.ownership.clone(),
-                held_back: Vec::new(),
-                dropped_while_held: 0,
+                budget: sink::LogBudget {
+                    step_cap: self.runner.step_log_bytes,
+                    run_cap: self.runner.run_log_bytes,
+                    step_used: self.step_logged.entry(node).or_default().clone(),
+                    run_used: self.run_logged.clone(),
+                },
             },
         );
         let backend = self.runner.backend.clone();
@@ -843,26 +894,13 @@ impl Driver {
             let sink::Finished {
                 collected,
                 container_id,
-                start_failure,
             } = sink.finish().await;
             let outcome = match result {
                 Ok(exit) => Outcome {
                     exit_code: exit.exit_code,
                     stopped: exit.stopped,
                     oom_killed: exit.oom_killed,
-                    // The runtime could not start the command: say so in its words (the same
-                    // launch would fail again).
-                    backend_error: start_failure
-                        .filter(|_| !exit.stopped && exit.exit_code.is_some_and(|c| c != 0))
-                        .map(|why| {
-                            let code = exit.exit_code.unwrap_or_default();
-                            (
-                                format!(
-                                    "the container's command could not start: {why} (exit code {code})"
-                                ),
-                                false,
-                            )
-                        }),
+                    backend_error: None,
                     collected,
                 },
                 Err(e) => Outcome {

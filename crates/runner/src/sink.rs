@@ -1,7 +1,19 @@
-//! Where a running step's output goes: lines → `[COUT]` collector, masking, store, observer.
+//! Where a running step's output goes: lines → `[COUT]` collector, log caps, masking, store,
+//! observer.
+//!
+//! Every line feeds the `[COUT]` collector. A line is stored (and shown) only while the step's
+//! and the run's log caps allow ([`LogBudget`]); beyond them lines are only counted, and the log
+//! says so: a note when the cap is reached, and at the end `… N lines (M bytes) not stored: the
+//! step's log cap of X was reached`. Storing waits for room in the log writer's bounded queue,
+//! which is what slows a flooding step down (backpressure). On a server whose hold on the run is
+//! in doubt (its lease lapsed: frozen, cut off), storing waits for the renewal the same way —
+//! nothing is held in memory meanwhile — and if the lease is never renewed, nothing more is
+//! stored (the server that took the run over replays the container's output).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use async_trait::async_trait;
 use co_backend::{OutputSink, Stream};
 use co_protocol::{Collected, Line, LineSplitter, Masker, OutputCollector};
 use co_spec::NodeId;
@@ -13,13 +25,82 @@ use crate::{format_time, now_millis, Event, Observer, Ownership};
 /// Longest log line stored or shown; the rest is replaced by a note (outputs keep up to 1 MiB).
 const MAX_LOG_LINE: usize = 16 * 1024;
 
+/// How much of a step's and of a run's output may be stored (bytes of lines, a newline each).
+#[derive(Debug, Clone)]
+pub(crate) struct LogBudget {
+    pub step_cap: u64,
+    pub run_cap: u64,
+    /// Bytes of the step's lines stored so far (every attempt).
+    pub step_used: Arc<AtomicU64>,
+    /// Bytes of the run's lines stored so far.
+    pub run_used: Arc<AtomicU64>,
+}
+
+/// Which cap stopped the storing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cap {
+    Step(u64),
+    Run(u64),
+}
+
+impl Cap {
+    /// `the step's log cap of 64 MiB`.
+    fn describe(self) -> String {
+        match self {
+            Cap::Step(n) => format!("the step's log cap of {}", size_text(n)),
+            Cap::Run(n) => format!("the run's log cap of {}", size_text(n)),
+        }
+    }
+}
+
+impl LogBudget {
+    /// Take `size` bytes from both caps, or say which one has no room left.
+    fn take(&self, size: u64) -> Result<(), Cap> {
+        if self.step_used.load(Ordering::Relaxed).saturating_add(size) > self.step_cap {
+            return Err(Cap::Step(self.step_cap));
+        }
+        self.run_used
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |used| {
+                used.checked_add(size).filter(|n| *n <= self.run_cap)
+            })
+            .map_err(|_| Cap::Run(self.run_cap))?;
+        self.step_used.fetch_add(size, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Count `size` bytes stored earlier (a reattached attempt's replayed lines).
+    fn count(&self, size: u64) {
+        self.step_used.fetch_add(size, Ordering::Relaxed);
+        self.run_used.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+/// `64 MiB`, `512 KiB`, `1000 bytes`.
+pub(crate) fn size_text(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    const KIB: u64 = 1 << 10;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+        format!("{} KiB", bytes / KIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// What a line counts against the caps: its bytes as printed, and its newline.
+fn line_bytes(line: &Line) -> u64 {
+    u64::try_from(line.text.len() + line.truncated_bytes + 1).unwrap_or(u64::MAX)
+}
+
 pub(crate) struct LogTarget {
     pub run_id: String,
     pub step_key: String,
     pub action: String,
     pub attempt: u32,
     pub writer: LogWriter,
-    /// The run's log sequence counter; held while a line is pushed so sequence order is commit order.
+    /// The run's log sequence counter; held while a line is queued so sequence order is commit
+    /// order.
     pub seq: Arc<Mutex<i64>>,
     pub masker: Arc<RwLock<Masker>>,
     pub observer: Arc<dyn Observer>,
@@ -27,101 +108,105 @@ pub(crate) struct LogTarget {
     /// is replayed from the start): they feed the `[COUT]` collector but are not stored or shown
     /// again.
     pub already_stored: i64,
-    /// A server's hold on the run: while its lease is in doubt, lines are held back (stored once
-    /// it is renewed; dropped with the step if another server took the run over).
+    /// A server's hold on the run (see [`Ownership`]): lines are stored only while it surely
+    /// holds.
     pub ownership: Option<Ownership>,
-    /// Lines held back meanwhile (at most [`MAX_HELD_BACK`]; the rest are counted).
-    pub held_back: Vec<Line>,
-    pub dropped_while_held: usize,
+    pub budget: LogBudget,
 }
 
-/// Most lines one step holds back while its server's lease is in doubt.
-const MAX_HELD_BACK: usize = 10_000;
+/// Lines of one attempt not stored because a cap was reached.
+#[derive(Debug, Default)]
+struct Dropped {
+    cap: Option<Cap>,
+    lines: u64,
+    bytes: u64,
+}
 
 impl LogTarget {
-    fn line(&mut self, line: &Line) {
+    async fn line(&mut self, line: &Line, dropped: &mut Dropped) {
+        let size = line_bytes(line);
         if self.already_stored > 0 {
             self.already_stored -= 1;
+            self.budget.count(size);
             return;
         }
-        if self.ownership.as_ref().is_some_and(|o| !o.held_now()) {
-            if self.held_back.len() < MAX_HELD_BACK {
-                self.held_back.push(line.clone());
-            } else {
-                self.dropped_while_held += 1;
+        if dropped.cap.is_none() {
+            if let Err(cap) = self.budget.take(size) {
+                dropped.cap = Some(cap);
+                let note = format!(
+                    "… {} was reached: further lines are counted, not stored",
+                    cap.describe()
+                );
+                self.store(Stream::Stderr, note).await;
             }
+        }
+        if dropped.cap.is_some() {
+            dropped.lines += 1;
+            dropped.bytes = dropped.bytes.saturating_add(size);
             return;
         }
-        self.store_held();
-        self.store(line);
-    }
-
-    /// Store the lines held back, in order.
-    fn store_held(&mut self) {
-        for held in std::mem::take(&mut self.held_back) {
-            self.store(&held);
-        }
-        if self.dropped_while_held > 0 {
-            let note = format!(
-                "… {} more line(s) not stored: the server's hold on the run was in doubt",
-                self.dropped_while_held
-            );
-            self.dropped_while_held = 0;
-            self.store(&Line {
-                stream: Stream::Stderr,
-                text: note,
-                truncated_bytes: 0,
-            });
-        }
-    }
-
-    /// The lines held back, stored once the lease surely holds (never, if the server stops).
-    async fn release_held(&mut self) {
-        if self.held_back.is_empty() && self.dropped_while_held == 0 {
-            return;
-        }
-        let held = match &mut self.ownership {
-            Some(ownership) => ownership.wait_held().await,
-            None => true,
-        };
-        if held {
-            self.store_held();
-        }
-    }
-
-    fn store(&mut self, line: &Line) {
         let masked = match self.masker.read() {
             Ok(masker) => masker.mask(&line.text).into_owned(),
             // A poisoned lock means a panic elsewhere: never let an unmasked line through.
             Err(_) => "*** (line withheld: masking unavailable)".to_string(),
         };
-        let text = shorten(masked, line.truncated_bytes);
-        let stream = match line.stream {
+        self.store(line.stream, shorten(masked, line.truncated_bytes))
+            .await;
+    }
+
+    /// The last line of an attempt that reached a cap: how much was not stored.
+    async fn finish(&mut self, dropped: &Dropped) {
+        let Some(cap) = dropped.cap else {
+            return;
+        };
+        let lines = if dropped.lines == 1 { "line" } else { "lines" };
+        let note = format!(
+            "… {} {lines} ({} bytes) not stored: {} was reached",
+            dropped.lines,
+            dropped.bytes,
+            cap.describe()
+        );
+        self.store(Stream::Stderr, note).await;
+    }
+
+    /// Store and show one (masked) line. Waits for the server's hold on the run to be sure, and
+    /// for room in the writer's queue.
+    async fn store(&mut self, stream: Stream, text: String) {
+        if let Some(ownership) = &mut self.ownership {
+            if !ownership.held_now() && !ownership.wait_held().await {
+                // Never renewed: the server stops driving the run; the new owner stores it.
+                return;
+            }
+        }
+        let slot = match self.writer.reserve().await {
+            Ok(slot) => slot,
+            Err(e) => {
+                tracing::warn!(run = %self.run_id, step = %self.step_key, error = %e, "log line not stored");
+                return;
+            }
+        };
+        let stream_name = match stream {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
         };
-        if let Ok(mut seq) = self.seq.lock() {
+        {
+            let mut seq = match self.seq.lock() {
+                Ok(seq) => seq,
+                Err(poisoned) => poisoned.into_inner(),
+            };
             *seq += 1;
-            let pushed = self.writer.push(LogRecord {
+            slot.push(LogRecord {
                 run_id: self.run_id.clone(),
                 seq: *seq,
                 step_key: self.step_key.clone(),
                 attempt: i64::from(self.attempt),
-                stream: stream.into(),
+                stream: stream_name.into(),
                 ts: format_time(now_millis()),
                 text: text.clone(),
             });
-            if let Err(e) = pushed {
-                tracing::warn!(run = %self.run_id, step = %self.step_key, error = %e, "log line not stored");
-            }
         }
-        self.observer.log_line(
-            &self.step_key,
-            &self.action,
-            self.attempt,
-            line.stream,
-            &text,
-        );
+        self.observer
+            .log_line(&self.step_key, &self.action, self.attempt, stream, &text);
     }
 }
 
@@ -154,47 +239,15 @@ pub(crate) struct StepSink {
     splitter: LineSplitter,
     collector: OutputCollector,
     container_id: Option<String>,
-    first: FirstLine,
-}
-
-/// The attempt's first line, while it is the only one (to recognise a command that never ran).
-#[derive(Default)]
-struct FirstLine {
-    lines: u64,
-    first: Option<(Stream, String)>,
-}
-
-/// Longest line kept to recognise a start failure.
-const MAX_START_FAILURE: usize = 2048;
-
-impl FirstLine {
-    fn see(&mut self, line: &Line) {
-        self.lines += 1;
-        if self.lines == 1 && line.text.len() <= MAX_START_FAILURE {
-            self.first = Some((line.stream, line.text.clone()));
-        } else {
-            self.first = None;
-        }
-    }
-
-    /// The container runtime's words when the command could not be started: the whole output
-    /// was one stderr line as runc (`exec /bin/sh: argument list too long`) or crun (`… exec
-    /// container process `/bin/app`: Exec format error`) write it when the exec fails.
-    fn start_failure(&self) -> Option<&str> {
-        let (stream, text) = self.first.as_ref()?;
-        let text = text.trim();
-        let runc = text.starts_with("exec ") && text.contains(": ");
-        let crun = text.contains("exec container process");
-        (*stream == Stream::Stderr && (runc || crun)).then_some(text)
-    }
+    dropped: Dropped,
+    /// The lines of the chunk being handled (kept to reuse its allocation).
+    lines: Vec<Line>,
 }
 
 /// What a step's output said, once it ended.
 pub(crate) struct Finished {
     pub collected: Collected,
     pub container_id: Option<String>,
-    /// The runtime's message if the output was only that the command could not start.
-    pub start_failure: Option<String>,
 }
 
 impl StepSink {
@@ -205,28 +258,35 @@ impl StepSink {
             splitter: LineSplitter::new(),
             collector: OutputCollector::new(),
             container_id: None,
-            first: FirstLine::default(),
+            dropped: Dropped::default(),
+            lines: Vec::new(),
         }
     }
 
-    /// End of output: what the component reported, its container id, a start failure (once
-    /// every line is stored, or dropped because the server no longer holds the run).
+    /// Collect, count and store the lines split off so far.
+    async fn handle_lines(&mut self) {
+        let mut lines = std::mem::take(&mut self.lines);
+        for line in lines.drain(..) {
+            self.collector.feed(&line);
+            self.target.line(&line, &mut self.dropped).await;
+        }
+        self.lines = lines;
+    }
+
+    /// End of output: what the component reported, and its container id.
     pub async fn finish(mut self) -> Finished {
-        let (target, collector, first) = (&mut self.target, &mut self.collector, &mut self.first);
-        self.splitter.finish(&mut |line| {
-            first.see(&line);
-            collector.feed(&line);
-            target.line(&line);
-        });
-        self.target.release_held().await;
+        let lines = &mut self.lines;
+        self.splitter.finish(&mut |line| lines.push(line));
+        self.handle_lines().await;
+        self.target.finish(&self.dropped).await;
         Finished {
-            start_failure: self.first.start_failure().map(str::to_string),
             collected: self.collector.finish(),
             container_id: self.container_id,
         }
     }
 }
 
+#[async_trait]
 impl OutputSink for StepSink {
     fn started(&mut self, container_id: &str) {
         self.container_id = Some(container_id.to_string());
@@ -236,12 +296,48 @@ impl OutputSink for StepSink {
         });
     }
 
-    fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let (target, collector, first) = (&mut self.target, &mut self.collector, &mut self.first);
-        self.splitter.push(stream, bytes, &mut |line| {
-            first.see(&line);
-            collector.feed(&line);
-            target.line(&line);
-        });
+    async fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        let lines = &mut self.lines;
+        self.splitter
+            .push(stream, bytes, &mut |line| lines.push(line));
+        self.handle_lines().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget(step_cap: u64, run_cap: u64, run_used: &Arc<AtomicU64>) -> LogBudget {
+        LogBudget {
+            step_cap,
+            run_cap,
+            step_used: Arc::new(AtomicU64::new(0)),
+            run_used: run_used.clone(),
+        }
+    }
+
+    #[test]
+    fn a_budget_takes_from_the_step_and_the_run() {
+        let run = Arc::new(AtomicU64::new(0));
+        let a = budget(10, 15, &run);
+        let b = budget(10, 15, &run);
+        assert_eq!(a.take(6), Ok(()));
+        assert_eq!(a.take(5), Err(Cap::Step(10)), "the step's cap");
+        assert_eq!(a.take(4), Ok(()));
+        assert_eq!(b.take(6), Err(Cap::Run(15)), "the run's cap, shared");
+        assert_eq!(b.take(5), Ok(()));
+        assert_eq!(run.load(Ordering::Relaxed), 15);
+    }
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size_text(64 << 20), "64 MiB");
+        assert_eq!(size_text(512 << 10), "512 KiB");
+        assert_eq!(size_text(1000), "1000 bytes");
+        assert_eq!(
+            Cap::Run(256 << 20).describe(),
+            "the run's log cap of 256 MiB"
+        );
     }
 }

@@ -432,6 +432,7 @@ async fn steps_beyond_max_parallel_steps_wait_for_a_free_slot_in_order() {
     }));
     let runner = Runner::new(backend.clone(), store.clone()).with_limits(co_runner::RunLimits {
         max_parallel_steps: Some(2),
+        ..co_runner::RunLimits::default()
     });
     assert_eq!(runner.max_parallel_steps(), 2);
     let yaml = format!(
@@ -477,6 +478,7 @@ async fn a_step_waiting_for_a_slot_is_cancelled_without_starting() {
     }));
     let runner = Runner::new(backend.clone(), store.clone()).with_limits(co_runner::RunLimits {
         max_parallel_steps: Some(1),
+        ..co_runner::RunLimits::default()
     });
     let yaml = format!(
         "name: two\nstages:\n  - name: s\n    actions:\n      - {{ name: first, image: {IMG} }}\n      - {{ name: second, image: {IMG} }}\n"
@@ -554,45 +556,93 @@ async fn a_panicking_attempt_task_ends_the_step_instead_of_hanging() {
     assert!(backend.open_workspaces.lock().unwrap().is_empty());
 }
 
+/// Lines of `n` numbered lines of 10 bytes each (`line 0001` and a newline).
+fn numbered(n: usize) -> Vec<(Stream, String)> {
+    (1..=n).map(|i| out(&format!("line {i:04}"))).collect()
+}
+
 #[tokio::test]
-async fn a_command_the_runtime_could_not_start_fails_with_the_runtimes_words() {
+async fn beyond_the_step_log_cap_lines_are_counted_not_stored_and_outputs_still_collected() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(&dir).await;
-    let backend = Arc::new(FakeBackend::new(|launch| match launch.step_key.as_str() {
-        "arm" => FakeStep {
-            output: vec![(Stream::Stderr, "exec /app: exec format error".into())],
-            exit_code: 1,
+    let backend = Arc::new(FakeBackend::new(|_| {
+        let mut output = numbered(300);
+        output.push(out("[COUT] after = yes"));
+        FakeStep {
+            output,
             ..FakeStep::default()
-        },
-        // The same line among others is the program's own output.
-        _ => FakeStep {
-            output: vec![
-                out("starting"),
-                (Stream::Stderr, "exec /app: exec format error".into()),
-            ],
-            exit_code: 1,
-            ..FakeStep::default()
-        },
+        }
     }));
-    let runner = Runner::new(backend.clone(), store.clone());
+    let runner = Runner::new(backend, store.clone()).with_limits(co_runner::RunLimits {
+        step_log_bytes: Some(1024),
+        ..co_runner::RunLimits::default()
+    });
     let yaml = format!(
-        "name: starts\nstages:\n  - name: s\n    actions:\n      - {{ name: arm, image: {IMG}, retry: {{ attempts: 3 }} }}\n      - {{ name: chatty, image: {IMG} }}\n"
+        "name: flood\nstages:\n  - name: s\n    actions:\n      - {{ name: loud, image: {IMG} }}\n"
     );
+    let recorder = Arc::new(Recorder::default());
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let run_id = prepared.run_id().to_string();
+    let result = runner.execute(prepared, recorder.clone()).await.unwrap();
+    assert_eq!(result.status, RunStatus::Succeeded);
+    let detail = store.get_run(&run_id).await.unwrap();
+    assert_eq!(
+        detail.steps[0].outputs,
+        json!({"after": "yes"}),
+        "[COUT] beyond the cap"
+    );
+    let logs = store.logs(&run_id, None, 0, -1).await.unwrap();
+    let texts: Vec<&str> = logs.iter().map(|l| l.text.as_str()).collect();
+    // 102 lines of 10 bytes fit in 1 KiB; then the note, then the count of what was not stored.
+    assert_eq!(texts.len(), 104, "{texts:?}");
+    assert_eq!(texts[101], "line 0102");
+    assert_eq!(
+        texts[102],
+        "… the step's log cap of 1 KiB was reached: further lines are counted, not stored"
+    );
+    assert_eq!(
+        texts[103],
+        "… 199 lines (1999 bytes) not stored: the step's log cap of 1 KiB was reached"
+    );
+    assert_eq!(logs[103].stream, "stderr");
+    // What is shown is what is stored.
+    assert_eq!(recorder.lines.lock().unwrap().len(), 104);
+}
+
+#[tokio::test]
+async fn the_run_log_cap_counts_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|_| FakeStep {
+        output: numbered(60),
+        ..FakeStep::default()
+    }));
+    let runner = Runner::new(backend, store.clone()).with_limits(co_runner::RunLimits {
+        run_log_bytes: Some(1024),
+        ..co_runner::RunLimits::default()
+    });
+    let yaml = format!("name: two\nstages:\n  - name: s\n    actions:\n      - {{ name: a, image: {IMG} }}\n  - name: t\n    actions:\n      - {{ name: b, image: {IMG} }}\n");
     let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
     let run_id = prepared.run_id().to_string();
     runner
         .execute(prepared, Arc::new(Recorder::default()))
         .await
         .unwrap();
-    let detail = store.get_run(&run_id).await.unwrap();
-    let arm = detail.steps.iter().find(|s| s.key == "arm").unwrap();
+    let logs = store.logs(&run_id, None, 0, -1).await.unwrap();
+    let of = |key: &str| -> Vec<String> {
+        logs.iter()
+            .filter(|l| l.step_key == key)
+            .map(|l| l.text.clone())
+            .collect()
+    };
+    assert_eq!(of("a").len(), 60);
+    let b = of("b");
+    // 600 bytes of a's, then 42 of b's lines fill 1020 of the 1024 bytes.
+    assert_eq!(b.len(), 44, "{b:?}");
     assert_eq!(
-        arm.error.as_deref(),
-        Some("the container's command could not start: exec /app: exec format error (exit code 1)")
+        b[43],
+        "… 18 lines (180 bytes) not stored: the run's log cap of 1 KiB was reached"
     );
-    assert_eq!(arm.attempts, 1, "not retried: it would not start again");
-    let chatty = detail.steps.iter().find(|s| s.key == "chatty").unwrap();
-    assert_eq!(chatty.error.as_deref(), Some("exit code 1"));
 }
 
 // ---- a server's hold on the run (`Ownership`) ------------------------------------------------

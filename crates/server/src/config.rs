@@ -149,6 +149,13 @@ options! {
         /// containers do [default: docker: 4 per CPU core, at least 4; kubernetes: 100].
         #[arg(long, env = "CONTAINEROPS_MAX_PARALLEL_STEPS", value_name = "N")]
         pub max_parallel_steps: Option<usize>,
+        /// Most log stored per step (all its attempts), a size such as 64Mi or 500k; beyond it
+        /// lines are counted, not stored, and the log ends saying how many [default: 64Mi].
+        #[arg(long, env = "CONTAINEROPS_STEP_LOG_CAP", value_name = "SIZE")]
+        pub step_log_cap: Option<String>,
+        /// Most log stored per run, all its steps together [default: 256Mi].
+        #[arg(long, env = "CONTAINEROPS_RUN_LOG_CAP", value_name = "SIZE")]
+        pub run_log_cap: Option<String>,
         /// Largest accepted request body in bytes; larger ones get 413 [default: 1048576].
         #[arg(long, env = "CONTAINEROPS_MAX_BODY_BYTES", value_name = "N")]
         pub max_body_bytes: Option<usize>,
@@ -758,6 +765,21 @@ impl ServerConfig {
         c.secret_key = o.secret_key;
         c.max_runs = o.max_runs;
         c.limits.max_parallel_steps = o.max_parallel_steps;
+        for (key, given, into) in [
+            (
+                "step_log_cap",
+                &o.step_log_cap,
+                &mut c.limits.step_log_bytes,
+            ),
+            ("run_log_cap", &o.run_log_cap, &mut c.limits.run_log_bytes),
+        ] {
+            if let Some(text) = given {
+                *into = Some(
+                    co_runner::RunLimits::parse_log_cap(text)
+                        .map_err(|e| ConfigError(format!("{key} {text:?}: {e}")))?,
+                );
+            }
+        }
         if let Some(n) = o.max_body_bytes {
             c.max_body_bytes = n;
         }
@@ -1105,6 +1127,14 @@ mod tests {
             (&["--listen", "8080"][..], "HOST:PORT"),
             (&["--max-runs", "0"][..], "max_runs"),
             (&["--max-parallel-steps", "0"][..], "max_parallel_steps"),
+            (
+                &["--step-log-cap", "lots"][..],
+                "step_log_cap \"lots\": `lots` is not a size",
+            ),
+            (
+                &["--run-log-cap", "10"][..],
+                "run_log_cap \"10\": a log cap of `10` is too small",
+            ),
             (&["--max-body-bytes", "10"][..], "max_body_bytes"),
             (&["--backend", "kube"][..], "unknown backend"),
             (&["--admin-token", "short"][..], "16 characters"),

@@ -464,9 +464,10 @@ mod tests {
     }
 
     struct Sink;
+    #[async_trait::async_trait]
     impl OutputSink for Sink {
         fn started(&mut self, _container_id: &str) {}
-        fn output(&mut self, _stream: co_backend::Stream, _bytes: &[u8]) {}
+        async fn output(&mut self, _stream: co_backend::Stream, _bytes: &[u8]) {}
     }
 
     #[tokio::test]

@@ -107,9 +107,10 @@
 //! claimed and does not count against `max_concurrency`.
 //!
 //! # Logs on the hot path
-//! [`Store::log_writer`] returns a [`LogWriter`]: `push` is a non-blocking channel send; a
-//! background task takes everything queued so far and commits it in one transaction, then repeats
-//! (group commit, no timers). [`LogWriter::flush`] returns once everything pushed before it is
+//! [`Store::log_writer`] returns a [`LogWriter`]: `push` is a send on a bounded channel (it waits
+//! only while [`LOG_QUEUE`] lines are queued: the backpressure of a flood); a background task
+//! takes everything queued so far and commits it in one transaction, then repeats (group commit,
+//! no timers). [`LogWriter::flush`] returns once everything pushed before it is
 //! committed (or reports the failure); [`LogWriter::close`] also stops the task.
 //!
 //! # What is stored exactly as given, and what is not
@@ -147,7 +148,7 @@ use sqlx::{Any, AnyPool, Row};
 
 pub use co_status::{RunStatus, StepStatus, UnknownStatus};
 pub use connect::{redact_url, Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
-pub use log_writer::{LogWriter, LogWriterStats};
+pub use log_writer::{LineSlot, LogWriter, LogWriterStats, LOG_QUEUE};
 pub use outage::{retry_while_unavailable, MAX_PAUSE};
 pub use private::{create_private_dir_all, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE};
 pub use service::*;

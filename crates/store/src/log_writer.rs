@@ -1,6 +1,11 @@
 //! The batching log writer for the hot path: `push` is a channel send; one background task commits
 //! whatever has queued up in one transaction, then looks again (group commit without timers: while
 //! one batch is being written, the next one accumulates).
+//!
+//! The queue is bounded ([`LOG_QUEUE`] lines): when the database is behind, `push` waits. That
+//! wait is the backpressure of a step that floods its output — the driver reads the container's
+//! output more slowly, the engine's stream fills up, the step's writes block — so memory stays
+//! bounded whatever a step prints.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -11,6 +16,8 @@ use crate::{LogRecord, Result, Store, StoreError};
 
 /// Most messages taken into one batch (bounds one transaction's size; more simply wait for the next).
 const MAX_BATCH: usize = 4096;
+/// Most lines queued and not yet taken by the writer; `push` waits beyond this.
+pub const LOG_QUEUE: usize = 1024;
 
 enum Message {
     Line(LogRecord),
@@ -35,7 +42,7 @@ enum Message {
 /// that is done: call it before the process exits.
 #[derive(Debug, Clone)]
 pub struct LogWriter {
-    tx: mpsc::UnboundedSender<Message>,
+    tx: mpsc::Sender<Message>,
     counters: Arc<Counters>,
 }
 
@@ -65,7 +72,7 @@ impl Counters {
 
 impl LogWriter {
     pub(crate) fn spawn(store: Store) -> LogWriter {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(LOG_QUEUE);
         let counters = Arc::new(Counters::default());
         tokio::spawn(write_loop(store, rx, counters.clone()));
         LogWriter { tx, counters }
@@ -80,11 +87,20 @@ impl LogWriter {
         }
     }
 
-    /// Queues a line; never blocks and never waits for the database. Fails only after
-    /// [`close`](LogWriter::close) ([`StoreError::WriterClosed`]).
-    pub fn push(&self, line: LogRecord) -> Result<()> {
+    /// Queues a line, waiting while [`LOG_QUEUE`] lines are queued (the database is behind).
+    /// Fails only after [`close`](LogWriter::close) ([`StoreError::WriterClosed`]).
+    pub async fn push(&self, line: LogRecord) -> Result<()> {
+        self.reserve().await?.push(line);
+        Ok(())
+    }
+
+    /// Waits for room for one line in the queue. Take the room first and decide the line (its
+    /// sequence number) after: lines are committed in the order their rooms are used.
+    pub async fn reserve(&self) -> Result<LineSlot<'_>> {
         self.tx
-            .send(Message::Line(line))
+            .reserve()
+            .await
+            .map(LineSlot)
             .map_err(|_| StoreError::WriterClosed)
     }
 
@@ -94,6 +110,7 @@ impl LogWriter {
         let (done, answer) = oneshot::channel();
         self.tx
             .send(Message::Flush(done))
+            .await
             .map_err(|_| StoreError::WriterClosed)?;
         answer.await.map_err(|_| StoreError::WriterClosed)?
     }
@@ -102,18 +119,25 @@ impl LogWriter {
     /// task. Returns like [`flush`](LogWriter::flush). Closing a closed writer returns `Ok`.
     pub async fn close(&self) -> Result<()> {
         let (done, answer) = oneshot::channel();
-        if self.tx.send(Message::Close(done)).is_err() {
+        if self.tx.send(Message::Close(done)).await.is_err() {
             return Ok(());
         }
         answer.await.map_err(|_| StoreError::WriterClosed)?
     }
 }
 
-async fn write_loop(
-    store: Store,
-    mut rx: mpsc::UnboundedReceiver<Message>,
-    counters: Arc<Counters>,
-) {
+/// Room for one line in a [`LogWriter`]'s queue ([`LogWriter::reserve`]).
+#[derive(Debug)]
+pub struct LineSlot<'a>(mpsc::Permit<'a, Message>);
+
+impl LineSlot<'_> {
+    /// Queue `line` in the room taken; never waits.
+    pub fn push(self, line: LogRecord) {
+        self.0.send(Message::Line(line));
+    }
+}
+
+async fn write_loop(store: Store, mut rx: mpsc::Receiver<Message>, counters: Arc<Counters>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut lines = Vec::new();
     let mut flushes = Vec::new();

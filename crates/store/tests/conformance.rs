@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use co_store::{
     format_timestamp, AttemptRecord, Backend, LogRecord, RunFilter, RunRecord, RunStatus,
-    StepRecord, StepStatus, Store, StoreError,
+    StepRecord, StepStatus, Store, StoreError, LOG_QUEUE,
 };
 use serde_json::json;
 use sqlx::{Connection, Executor};
@@ -22,6 +22,18 @@ const CHILD_NAME_ENV: &str = "CO_STORE_TEST_CHILD_NAME";
 const CHILD_TEST: &str = "writer_process_workload_round_trips";
 
 static UNIQUE: AtomicU64 = AtomicU64::new(0);
+
+/// `f`'s output if it is ready at its first poll, else `None` (and `f` is dropped).
+async fn now_or_never<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => Some(v),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}
 
 fn unique() -> String {
     let nanos = std::time::SystemTime::now()
@@ -307,6 +319,7 @@ async fn write_workload(store: &Store, name: &str) {
         for q in 6..=WORKLOAD_LINES {
             writer
                 .push(line(&id, q, &format!("s{}", q % 3), "batched"))
+                .await
                 .unwrap();
         }
         store.upsert_steps(&steps).await.unwrap();
@@ -390,7 +403,7 @@ async fn every_store_call_can_run_on_a_spawned_task() {
             .await
             .unwrap();
         let writer = store.log_writer();
-        writer.push(line("send", 2, "s", "y")).unwrap();
+        writer.push(line("send", 2, "s", "y")).await.unwrap();
         writer.flush().await.unwrap();
         writer.close().await.unwrap();
         let listed = store.list_runs(&RunFilter::default()).await.unwrap();
@@ -959,7 +972,7 @@ mod cases {
             let writer = writer.clone();
             tasks.push(tokio::spawn(async move {
                 for q in 1..=300 {
-                    writer.push(line(&id, q, "s", "from a task")).unwrap();
+                    writer.push(line(&id, q, "s", "from a task")).await.unwrap();
                     if q % 50 == 0 {
                         tokio::task::yield_now().await;
                     }
@@ -981,29 +994,43 @@ mod cases {
         writer.close().await.unwrap();
     }
 
-    pub async fn log_writer_push_never_waits_and_commits_in_groups(db: &TestDb) {
+    pub async fn log_writer_queue_is_bounded_and_commits_in_groups(db: &TestDb) {
         db.store
             .insert_run(&run("grp", "hello", "running", 0))
             .await
             .unwrap();
         let writer = db.store.log_writer();
-        // With the database's write path blocked, pushes still return at once...
+        // With the database's write path blocked, pushes return at once while the queue has
+        // room, then wait (the backpressure of a flood)...
         let blocker = db.block_log_writes().await;
-        for q in 1..=1000 {
-            writer.push(line("grp", q, "s", "queued")).unwrap();
+        let mut accepted = 0;
+        for q in 1..=(4 * LOG_QUEUE) {
+            // Let the writer take what it can (it then blocks on the database).
+            tokio::task::yield_now().await;
+            match now_or_never(writer.push(line("grp", q as i64, "s", "queued"))).await {
+                Some(pushed) => {
+                    pushed.unwrap();
+                    accepted = q;
+                }
+                None => break,
+            }
         }
+        assert!(
+            (LOG_QUEUE..3 * LOG_QUEUE).contains(&accepted),
+            "the queue holds {LOG_QUEUE} lines (and the writer a batch): {accepted} accepted"
+        );
         // ...and nothing is visible yet (the writer is waiting for the lock).
         assert!(db.store.logs("grp", None, 0, -1).await.unwrap().is_empty());
         blocker.release().await;
         writer.flush().await.unwrap();
         assert_eq!(
             seqs(&db.store.logs("grp", None, 0, -1).await.unwrap()),
-            (1..=1000).collect::<Vec<_>>()
+            (1..=accepted as i64).collect::<Vec<_>>()
         );
         // Whatever the writer took before it blocked is one transaction; everything that queued
         // meanwhile is the next one.
         let stats = writer.stats();
-        assert_eq!(stats.lines_written, 1000);
+        assert_eq!(stats.lines_written, accepted as u64);
         assert!(stats.batches_written <= 2, "{stats:?}");
         writer.close().await.unwrap();
     }
@@ -1014,9 +1041,12 @@ mod cases {
             .await
             .unwrap();
         let writer = db.store.log_writer();
-        writer.push(line("good", 1, "s", "a")).unwrap();
-        writer.push(line("ghost", 1, "s", "nobody's")).unwrap();
-        writer.push(line("good", 2, "s", "b")).unwrap();
+        writer.push(line("good", 1, "s", "a")).await.unwrap();
+        writer
+            .push(line("ghost", 1, "s", "nobody's"))
+            .await
+            .unwrap();
+        writer.push(line("good", 2, "s", "b")).await.unwrap();
         let err = writer.flush().await.unwrap_err();
         assert!(
             matches!(&err, StoreError::NotFound(id) if id == "ghost"),
@@ -1030,12 +1060,13 @@ mod cases {
         assert_eq!((stats.lines_written, stats.lines_failed), (2, 1));
         // Reported once; the writer keeps working.
         writer.flush().await.unwrap();
-        writer.push(line("good", 3, "s", "c")).unwrap();
+        writer.push(line("good", 3, "s", "c")).await.unwrap();
         writer.flush().await.unwrap();
         assert_eq!(db.store.last_log_seq("good").await.unwrap(), 3);
         // A failure is also reported by close.
         writer
             .push(line("ghost", 2, "s", "still nobody's"))
+            .await
             .unwrap();
         assert!(matches!(
             writer.close().await.unwrap_err(),
@@ -1051,13 +1082,13 @@ mod cases {
         let writer = db.store.log_writer();
         let other_handle = writer.clone();
         for q in 1..=100 {
-            writer.push(line("cls", q, "s", "x")).unwrap();
+            writer.push(line("cls", q, "s", "x")).await.unwrap();
         }
         writer.close().await.unwrap();
         assert_eq!(db.store.last_log_seq("cls").await.unwrap(), 100);
         for w in [&writer, &other_handle] {
             assert!(matches!(
-                w.push(line("cls", 101, "s", "late")),
+                w.push(line("cls", 101, "s", "late")).await,
                 Err(StoreError::WriterClosed)
             ));
             assert!(matches!(w.flush().await, Err(StoreError::WriterClosed)));
@@ -1259,7 +1290,7 @@ conformance!(
     cases::text_round_trips_unicode_long_lines_and_nul,
     cases::last_log_seq_is_where_a_writer_resumes,
     cases::log_writer_flush_returns_after_everything_pushed_before_is_stored,
-    cases::log_writer_push_never_waits_and_commits_in_groups,
+    cases::log_writer_queue_is_bounded_and_commits_in_groups,
     cases::log_writer_reports_failures_on_flush_and_keeps_other_runs_lines,
     cases::log_writer_close_commits_everything_and_refuses_later_lines,
     cases::concurrent_tasks_and_stores_write_everything,
@@ -1404,7 +1435,7 @@ mod sqlite_only {
             .await
             .unwrap();
         let writer = a.log_writer();
-        writer.push(line("mem", 1, "s", "in memory")).unwrap();
+        writer.push(line("mem", 1, "s", "in memory")).await.unwrap();
         writer.close().await.unwrap();
         assert_eq!(a.logs("mem", None, 0, -1).await.unwrap().len(), 1);
         assert!(matches!(

@@ -165,8 +165,8 @@ impl Recorder {
     }
 }
 
-impl OutputSink for Recorder {
-    fn started(&mut self, container_id: &str) {
+impl Recorder {
+    fn start(&mut self, container_id: &str) {
         assert!(self.started.is_none(), "started called twice");
         self.started = Some(container_id.to_string());
         if let Some(tx) = &self.on_start {
@@ -174,7 +174,7 @@ impl OutputSink for Recorder {
         }
     }
 
-    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+    fn record(&mut self, stream: Stream, bytes: &[u8]) {
         if self.started.is_none() {
             self.output_before_start = true;
         }
@@ -186,6 +186,17 @@ impl OutputSink for Recorder {
             Stream::Stdout => self.stdout.extend_from_slice(bytes),
             Stream::Stderr => self.stderr.extend_from_slice(bytes),
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl OutputSink for Recorder {
+    fn started(&mut self, container_id: &str) {
+        self.start(container_id);
+    }
+
+    async fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        self.record(stream, bytes);
     }
 }
 
@@ -275,14 +286,15 @@ impl LiveSink {
     }
 }
 
+#[async_trait::async_trait]
 impl OutputSink for LiveSink {
     fn started(&mut self, container_id: &str) {
-        self.state.lock().unwrap().started(container_id);
+        self.state.lock().unwrap().start(container_id);
         self.changed.send_modify(|n| *n += 1);
     }
 
-    fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        self.state.lock().unwrap().output(stream, bytes);
+    async fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        self.state.lock().unwrap().record(stream, bytes);
         self.changed.send_modify(|n| *n += 1);
     }
 }

@@ -175,6 +175,8 @@ async fn test(args: TestArgs) -> u8 {
         backend: super::run::BackendChoice::Docker,
         max_parallel_steps: None,
         stop_grace: None,
+        step_log_cap: None,
+        run_log_cap: None,
         kube: super::run::KubeArgs::default(),
     })
     .await

@@ -198,6 +198,13 @@ pub struct RunArgs {
     /// --k8s-stop-grace.
     #[arg(long, value_name = "DURATION")]
     pub stop_grace: Option<String>,
+    /// Most log stored per step (all its attempts), e.g. 64Mi or 500k; beyond it lines are
+    /// counted, not stored ([COUT] lines still count), and the log says so [default: 64Mi].
+    #[arg(long, value_name = "SIZE", env = "CONTAINEROPS_STEP_LOG_CAP", value_parser = co_runner::RunLimits::parse_log_cap)]
+    pub step_log_cap: Option<u64>,
+    /// Most log stored per run, all its steps together [default: 256Mi].
+    #[arg(long, value_name = "SIZE", env = "CONTAINEROPS_RUN_LOG_CAP", value_parser = co_runner::RunLimits::parse_log_cap)]
+    pub run_log_cap: Option<u64>,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -209,6 +216,8 @@ impl RunArgs {
             max_parallel_steps: self
                 .max_parallel_steps
                 .and_then(|n| usize::try_from(n).ok()),
+            step_log_bytes: self.step_log_cap,
+            run_log_bytes: self.run_log_cap,
         }
     }
 }

@@ -901,3 +901,45 @@ fn an_unknown_log_format_is_a_usage_error() {
     assert!(stderr.contains("CONTAINEROPS_LOG_FORMAT"), "{stderr}");
     assert!(stderr.contains("`json`"), "{stderr}");
 }
+
+/// `--step-log-cap`: a step that prints 12.6 MB keeps 64 KiB of it in the store, the log says
+/// how much was not stored, and `[COUT]` lines beyond the cap still set outputs.
+#[test]
+fn beyond_the_step_log_cap_lines_are_counted_not_stored() {
+    let w = World::new();
+    let script = "yes 'a flood line of forty bytes, give or take' | head -n 300000\necho '[COUT] done = yes'\n";
+    let yaml = format!(
+        "name: flood\nstages:\n  - name: s\n    actions:\n      - name: loud\n{}",
+        sh(script, 8)
+    );
+    let run = w.run_yaml(&yaml, &["--step-log-cap", "64Ki"]);
+    run.assert_all_succeeded();
+    assert_eq!(run.out("loud", "done"), "yes");
+    let log = w.logs(run.id(), Some("loud"));
+    let lines: Vec<&str> = log.lines().collect();
+    // 1560 lines of 42 bytes (41 and a newline) fit in 64 KiB.
+    assert_eq!(
+        lines.len(),
+        1562,
+        "{}",
+        &log[log.len().saturating_sub(400)..]
+    );
+    assert!(lines[..1560]
+        .iter()
+        .all(|l| *l == "a flood line of forty bytes, give or take"));
+    assert_eq!(
+        lines[1560],
+        "… the step's log cap of 64 KiB was reached: further lines are counted, not stored"
+    );
+    assert_eq!(
+        lines[1561],
+        "… 298441 lines (12534498 bytes) not stored: the step's log cap of 64 KiB was reached"
+    );
+    // The store stays small: the run's files hold the 64 KiB, not the 12.6 MB.
+    let stored: u64 = ["", "-wal", "-shm"]
+        .iter()
+        .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", w.db.display())).ok())
+        .map(|m| m.len())
+        .sum();
+    assert!(stored < 4 << 20, "the database is {stored} bytes");
+}

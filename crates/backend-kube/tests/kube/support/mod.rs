@@ -98,11 +98,12 @@ impl Recorded {
     }
 }
 
+#[async_trait::async_trait]
 impl OutputSink for Recorded {
     fn started(&mut self, container_id: &str) {
         self.started.push(container_id.to_string());
     }
-    fn output(&mut self, stream: Stream, bytes: &[u8]) {
+    async fn output(&mut self, stream: Stream, bytes: &[u8]) {
         assert!(!self.started.is_empty(), "output before started()");
         self.chunks.push((stream, bytes.to_vec()));
     }
