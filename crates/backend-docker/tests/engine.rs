@@ -455,10 +455,14 @@ async fn a_command_that_cannot_start_is_an_error_and_is_cleaned_up() {
     let ws = b.create_workspace(&run).await.unwrap();
     let mut l = launch(&run, "x", img, "");
     l.command = Some(vec!["/no/such/program".into()]);
-    let msg = expect_other(
-        b.run_step(&l, &ws, &mut Recorder::default(), CancellationToken::new())
-            .await,
-    );
+    // Not retried: the same command would fail again.
+    let msg = match b
+        .run_step(&l, &ws, &mut Recorder::default(), CancellationToken::new())
+        .await
+    {
+        Err(BackendError::NotRunnable(m)) => m,
+        other => panic!("expected BackendError::NotRunnable, got {other:?}"),
+    };
     assert!(msg.contains("could not start"), "{msg}");
     assert!(msg.contains("/no/such/program"), "{msg}");
     b.finish_run(&ws).await.unwrap();
