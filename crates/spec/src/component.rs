@@ -23,6 +23,7 @@ const COMPONENT_FIELDS: &[&str] = &[
     "resources",
     "timeout",
     "kubernetes",
+    "artifacts",
     EXTENSIONS,
 ];
 
@@ -78,6 +79,10 @@ pub(crate) fn parse_component(
         .filter(|f| !f.value.is_null())
         .and_then(|f| cx.duration(f, true));
     let kubernetes = m.get("kubernetes").and_then(|f| kubernetes(cx, f));
+    let artifacts = m
+        .get("artifacts")
+        .map(|f| crate::artifacts::decode(cx, f))
+        .unwrap_or_default();
 
     Some(Component {
         name: name?,
@@ -91,6 +96,7 @@ pub(crate) fn parse_component(
         resources,
         timeout,
         kubernetes,
+        artifacts,
         path,
     })
 }

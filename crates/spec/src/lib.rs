@@ -40,6 +40,7 @@
 //! - Seed-format flows: see the `seed` module (job naming `stage.action.job`, explicit `needs`,
 //!   lenient about fields the model does not use).
 
+pub mod artifacts;
 pub mod model;
 pub mod names;
 

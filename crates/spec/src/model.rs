@@ -69,6 +69,8 @@ pub struct Component {
     pub timeout: Option<Duration>,
     /// The `kubernetes:` block, keys already checked.
     pub kubernetes: Option<Value>,
+    /// What its steps leave behind (`artifacts:`), in the order written.
+    pub artifacts: Vec<ArtifactDecl>,
     /// The file it was read from.
     pub path: PathBuf,
 }
@@ -224,6 +226,49 @@ pub struct Matrix {
     pub max_parallel: Option<u32>,
 }
 
+/// When a step's artifact is kept (`when:`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArtifactWhen {
+    /// Only when the attempt succeeded (the default).
+    #[default]
+    Success,
+    /// Only when it failed (logs, core dumps, test reports of a failure).
+    Failure,
+    /// Either way.
+    Always,
+}
+
+impl ArtifactWhen {
+    /// `success`, `failure`, `always`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArtifactWhen::Success => "success",
+            ArtifactWhen::Failure => "failure",
+            ArtifactWhen::Always => "always",
+        }
+    }
+
+    /// Whether an attempt that ended so (`succeeded`) keeps the artifact.
+    pub fn applies(self, succeeded: bool) -> bool {
+        match self {
+            ArtifactWhen::Success => succeeded,
+            ArtifactWhen::Failure => !succeeded,
+            ArtifactWhen::Always => true,
+        }
+    }
+}
+
+/// One entry of `artifacts:` (on an action or in a component): a named path or glob under
+/// `/workspace`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactDecl {
+    /// [`crate::NameKind::Artifact`]: what `actions.NAME.artifacts.ART` and the CLI name it by.
+    pub name: String,
+    /// Where it is, checked and normalised ([`crate::artifacts::ArtifactPath`]).
+    pub path: crate::artifacts::ArtifactPath,
+    pub when: ArtifactWhen,
+}
+
 /// One action of a workflow (a seed-format job becomes one action).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Action {
@@ -258,6 +303,8 @@ pub struct Action {
     pub legacy: bool,
     /// Output names a seed-format job declares (`outputs: [..]`); empty for native actions.
     pub legacy_outputs: Vec<String>,
+    /// `artifacts:` of the action itself (the component's are in [`Action::artifacts`]).
+    pub own_artifacts: Vec<ArtifactDecl>,
 }
 
 impl Action {
@@ -285,6 +332,22 @@ impl Action {
             Some(c) => c.resources.overlay(&self.resources),
             None => self.resources,
         }
+    }
+
+    /// The artifacts its steps keep: the component's, then the action's own; an action's
+    /// artifact of the same name as one of its component's replaces it (in the component's place).
+    pub fn artifacts(&self) -> Vec<ArtifactDecl> {
+        let mut out: Vec<ArtifactDecl> = self
+            .component()
+            .map(|c| c.artifacts.clone())
+            .unwrap_or_default();
+        for a in &self.own_artifacts {
+            match out.iter_mut().find(|o| o.name == a.name) {
+                Some(slot) => *slot = a.clone(),
+                None => out.push(a.clone()),
+            }
+        }
+        out
     }
 
     /// Declared outputs with their types. Empty: keep every key as a string.

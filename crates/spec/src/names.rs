@@ -1,7 +1,7 @@
-//! The names a server stores things under — workflows, components, secrets and API tokens — and
-//! the one rule they follow: a character set per kind and one length limit for all, checked when
-//! a document is validated or a request is accepted, so that whatever is stored can be named in
-//! a URL and found again.
+//! The names a server stores things under — workflows, components, secrets, API tokens and
+//! artifacts — and the one rule they follow: a character set per kind and one length limit for
+//! all, checked when a document is validated or a request is accepted, so that whatever is
+//! stored can be named in a URL and found again.
 
 use crate::decode::NameRule;
 
@@ -19,6 +19,9 @@ pub enum NameKind {
     Secret,
     /// A label for people: any characters but control characters, not only spaces.
     Token,
+    /// `[A-Za-z_][A-Za-z0-9_-]*`: an artifact of a step (`actions.NAME.artifacts.ART`), also a
+    /// file name and a URL segment.
+    Artifact,
 }
 
 impl NameKind {
@@ -29,6 +32,7 @@ impl NameKind {
             NameKind::Component => "component name",
             NameKind::Secret => "secret name",
             NameKind::Token => "token name",
+            NameKind::Artifact => "artifact name",
         }
     }
 
@@ -43,7 +47,7 @@ impl NameKind {
     fn rule(self) -> Option<NameRule> {
         match self {
             NameKind::Workflow | NameKind::Component => Some(NameRule::Lower),
-            NameKind::Secret => Some(NameRule::Ident),
+            NameKind::Secret | NameKind::Artifact => Some(NameRule::Ident),
             NameKind::Token => None,
         }
     }
@@ -92,6 +96,7 @@ mod tests {
             NameKind::Component,
             NameKind::Secret,
             NameKind::Token,
+            NameKind::Artifact,
         ] {
             let at_limit = "a".repeat(MAX_NAME_LEN);
             assert!(kind.is_valid(&at_limit), "{kind:?}");

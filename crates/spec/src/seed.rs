@@ -266,6 +266,7 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node) -> Parsed {
                     matrix: None,
                     legacy: true,
                     legacy_outputs,
+                    own_artifacts: Vec::new(),
                 };
                 p.actions.push((a, src));
                 jobs.push(Job {

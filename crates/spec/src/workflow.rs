@@ -45,6 +45,7 @@ const ACTION_FIELDS: &[&str] = &[
     "resources",
     "matrix",
     "max-parallel",
+    "artifacts",
 ];
 
 /// A template and where its text came from.
@@ -554,6 +555,11 @@ fn action(
         }
     }
 
+    let own_artifacts = m
+        .get("artifacts")
+        .map(|f| crate::artifacts::decode(cx, f))
+        .unwrap_or_default();
+
     let name = name?;
     Some((
         Action {
@@ -573,6 +579,7 @@ fn action(
             matrix,
             legacy: false,
             legacy_outputs: Vec::new(),
+            own_artifacts,
         },
         src,
     ))

@@ -2,6 +2,7 @@
 //! robustness against arbitrary input.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod artifacts;
 mod diagnostics;
 mod good;
 mod plan;
