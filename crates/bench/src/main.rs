@@ -7,8 +7,10 @@
 //!   co-bench launch [--bin PATH] [--rounds R]
 //!   co-bench server [--bin PATH] [--postgres URL] [--seconds S]
 //!   co-bench size [--bin PATH] [--budget-mib N]   the release binary's size, failing above N MiB
+//!   co-bench flood [--bin PATH] [--mb MB]
 
 mod engine;
+mod flood;
 mod launch;
 mod overhead;
 mod server;
@@ -125,6 +127,12 @@ fn main() -> Result<()> {
             let result = runtime.block_on(server::run(&bin, fresh.as_deref(), seconds))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
+        "flood" => {
+            let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
+            let mb: u64 = arg(&args, "--mb", 500)?;
+            let result = runtime.block_on(flood::run(&bin, mb))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
         "size" => {
             let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
             let budget: f64 = arg(&args, "--budget-mib", BINARY_BUDGET_MIB)?;
@@ -163,6 +171,9 @@ fn main() -> Result<()> {
                 let fresh = server::fresh_postgres_database(&url)?;
                 servers.push(runtime.block_on(server::run(&bin, Some(&fresh), 5))?);
             }
+            eprintln!("flood: a step printing 500 MB, through the server and the CLI");
+            let flood = runtime.block_on(flood::run(&bin, 500))?;
+            eprintln!("  {flood}");
             let report = json!({
                 "machine": machine(),
                 "engine": engine_results,
@@ -170,6 +181,7 @@ fn main() -> Result<()> {
                 "launch": launch,
                 "server": servers,
                 "binary": size,
+                "flood": flood,
             });
             if let Some(dir) = std::path::Path::new(&out).parent() {
                 std::fs::create_dir_all(dir)?;
@@ -178,9 +190,9 @@ fn main() -> Result<()> {
             eprintln!("written to {out}");
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        other => {
-            bail!("unknown command {other:?}: use all, engine, overhead, launch, server or size")
-        }
+        other => bail!(
+            "unknown command {other:?}: use all, engine, overhead, launch, server, size or flood"
+        ),
     }
     Ok(())
 }

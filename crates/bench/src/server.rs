@@ -15,12 +15,18 @@ use serde_json::{json, Value};
 
 use crate::ms;
 
-const TOKEN: &str = "bench-admin-token";
+pub(crate) const TOKEN: &str = "bench-admin-token";
 
-struct ServerProcess {
+pub(crate) struct ServerProcess {
     child: Child,
-    base: String,
+    pub base: String,
     _dir: tempfile::TempDir,
+}
+
+impl ServerProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ServerProcess {
@@ -31,7 +37,16 @@ impl Drop for ServerProcess {
 }
 
 fn start_server(binary: &str, database: Option<&str>) -> Result<ServerProcess> {
-    let dir = tempfile::tempdir()?;
+    start_server_with(binary, database, "noop", tempfile::tempdir()?)
+}
+
+/// The server on `backend` (`noop`, `docker`), its data (and SQLite file) in `dir`.
+pub(crate) fn start_server_with(
+    binary: &str,
+    database: Option<&str>,
+    backend: &str,
+    dir: tempfile::TempDir,
+) -> Result<ServerProcess> {
     let db = match database {
         Some(url) => url.to_string(),
         None => dir.path().join("bench.db").to_string_lossy().to_string(),
@@ -41,7 +56,7 @@ fn start_server(binary: &str, database: Option<&str>) -> Result<ServerProcess> {
         .arg("--data-dir")
         .arg(dir.path())
         .args(["--admin-token", TOKEN])
-        .env("CONTAINEROPS_BACKEND", "noop")
+        .env("CONTAINEROPS_BACKEND", backend)
         .env("CONTAINEROPS_LOG", "info")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
