@@ -2,9 +2,10 @@
 //! lines, through a real `containerops server` (its own process, SQLite, the docker backend) and
 //! through the local CLI (`containerops run`). For each: the process's peak RSS (sampled every
 //! 50 ms from `/proc/PID/status`, and the kernel's own peak `VmHWM` for the server, which is
-//! still running when it is read), the delay from the step's exit (the engine's `die` event) to
-//! the run's recorded end, the run's duration, and the size of the database afterwards. The log
-//! caps are the defaults (64 MiB per step), so the figures show backpressure and the cap at once.
+//! still running when it is read), the delay from the step's exit (its last line says when it
+//! printed it) to the run's recorded end, the run's duration, and the size of the database
+//! afterwards. The log caps are the defaults (64 MiB per step), so the figures show backpressure
+//! and the cap at once.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -13,8 +14,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use bollard::query_parameters::EventsOptionsBuilder;
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 use crate::server::{self, TOKEN};
@@ -38,6 +37,7 @@ stages:
           - |
             yes "$(head -c {line} /dev/zero | tr '\0' x)" | head -c {bytes}
             echo "[COUT] done = yes"
+            echo "[COUT] exited_at = $(cut -d ' ' -f 1 /proc/uptime)"
 "#,
         line = LINE_BYTES - 1
     )
@@ -89,32 +89,27 @@ impl RssSampler {
     }
 }
 
-/// The time (ms since the epoch) of the engine's `die` event of the first container of
-/// workflow `name`, watched from now on.
-fn watch_exit(docker: bollard::Docker, name: &str) -> tokio::task::JoinHandle<Result<i64>> {
-    let filters = std::collections::HashMap::from([
-        ("type".to_string(), vec!["container".to_string()]),
-        ("event".to_string(), vec!["die".to_string()]),
-        (
-            "label".to_string(),
-            vec![format!("containerops.workflow={name}")],
-        ),
-    ]);
-    let options = EventsOptionsBuilder::default().filters(&filters).build();
-    tokio::spawn(async move {
-        let mut events = docker.events(Some(options));
-        while let Some(event) = events.next().await {
-            let event = event?;
-            if event.action.as_deref() == Some("die") {
-                let nanos = event
-                    .time_nano
-                    .or(event.time.map(|s| s * 1_000_000_000))
-                    .context("a die event without a time")?;
-                return Ok(nanos / 1_000_000);
-            }
-        }
-        bail!("the engine's event stream ended before the step exited")
-    })
+/// When the step exited, in ms since the epoch: its last line is the kernel's uptime (10 ms
+/// resolution; the container shares the host's kernel and clock), turned into wall-clock time
+/// with the uptime read here now. (The engine's `die` event would be the natural source, but
+/// Podman 4.3's event stream with its default file logger sends nothing once the events file
+/// has been rotated — it sent nothing at all on the benchmark machine — and the container is
+/// removed before the run ends, so its `FinishedAt` is gone too.)
+fn exit_ms(step: &Value) -> Result<i64> {
+    let uptime = |text: &str| -> Result<f64> {
+        text.split_whitespace()
+            .next()
+            .and_then(|s| s.parse().ok())
+            .with_context(|| format!("not an uptime: {text:?}"))
+    };
+    let exited = uptime(
+        step["outputs"]["exited_at"]
+            .as_str()
+            .context("the step has no exited_at output")?,
+    )?;
+    let now_uptime = uptime(&std::fs::read_to_string("/proc/uptime")?)?;
+    let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    Ok(now_ms as i64 - ((now_uptime - exited) * 1000.0).round() as i64)
 }
 
 fn rfc3339_ms(text: &str) -> Result<i64> {
@@ -134,8 +129,6 @@ fn file_bytes(db: &Path) -> u64 {
 /// What was measured around one run.
 struct Measured<'a> {
     how: &'static str,
-    /// The step's exit (the engine's `die` event), ms since the epoch.
-    exit_ms: i64,
     peak_sampled: f64,
     peak_hwm: Option<f64>,
     elapsed: Duration,
@@ -155,7 +148,7 @@ fn figures(run: &Value, m: Measured<'_>) -> Result<Value> {
         "printed_mb": m.mb,
         "peak_rss_mib_sampled": m.peak_sampled,
         "peak_rss_mib_hwm": m.peak_hwm,
-        "exit_to_finished_ms": finished - m.exit_ms,
+        "exit_to_finished_ms": finished - exit_ms(step)?,
         "run_seconds": m.elapsed.as_secs_f64(),
         "database_mib": file_bytes(m.db) as f64 / 1_048_576.0,
     }))
@@ -163,7 +156,7 @@ fn figures(run: &Value, m: Measured<'_>) -> Result<Value> {
 
 /// Through a real server: store the workflow, start a run, sample the server's memory until the
 /// run has finished.
-async fn through_server(binary: &str, docker: &bollard::Docker, mb: u64) -> Result<Value> {
+async fn through_server(binary: &str, mb: u64) -> Result<Value> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("flood.db");
     let server = server::start_server_with(binary, Some(&db.to_string_lossy()), "docker", dir)?;
@@ -182,7 +175,6 @@ async fn through_server(binary: &str, docker: &bollard::Docker, mb: u64) -> Resu
             stored.text().await?
         );
     }
-    let exit = watch_exit(docker.clone(), name);
     let started = Instant::now();
     let body: Value = client
         .post(format!("{}/api/v1/workflows/{name}/runs", server.base))
@@ -212,12 +204,10 @@ async fn through_server(binary: &str, docker: &bollard::Docker, mb: u64) -> Resu
     let elapsed = started.elapsed();
     let hwm = status_kib(server.pid(), "VmHWM:").map(|k| k as f64 / 1024.0);
     let peak = sampler.stop();
-    let exit_ms = exit.await??;
     figures(
         &run,
         Measured {
             how: "server",
-            exit_ms,
             peak_sampled: peak,
             peak_hwm: hwm,
             elapsed,
@@ -228,13 +218,12 @@ async fn through_server(binary: &str, docker: &bollard::Docker, mb: u64) -> Resu
 }
 
 /// Through the local CLI: `containerops run --output json`, its memory sampled until it exits.
-async fn through_cli(binary: &str, docker: &bollard::Docker, mb: u64) -> Result<Value> {
+async fn through_cli(binary: &str, mb: u64) -> Result<Value> {
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("flood.db");
     let file = dir.path().join("flood.yaml");
     let name = "flood-cli";
     std::fs::write(&file, workflow(name, mb))?;
-    let exit = watch_exit(docker.clone(), name);
     let started = Instant::now();
     let child: Child = Command::new(binary)
         .arg("run")
@@ -252,12 +241,10 @@ async fn through_cli(binary: &str, docker: &bollard::Docker, mb: u64) -> Result<
     let peak = sampler.stop();
     let run: Value = serde_json::from_slice(&output.stdout)
         .with_context(|| format!("`containerops run` printed no JSON ({})", output.status))?;
-    let exit_ms = exit.await??;
     figures(
         &run,
         Measured {
             how: "cli",
-            exit_ms,
             peak_sampled: peak,
             peak_hwm: None,
             elapsed,
@@ -278,12 +265,11 @@ pub async fn run(binary: &str, mb: u64) -> Result<Value> {
     {
         bail!("{IMAGE} is missing: run scripts/build-images.sh first");
     }
-    let docker = backend.docker().clone();
     eprintln!("flood: {mb} MB through the server");
-    let server = through_server(binary, &docker, mb).await?;
+    let server = through_server(binary, mb).await?;
     eprintln!("  {server}");
     eprintln!("flood: {mb} MB through the CLI");
-    let cli = through_cli(binary, &docker, mb).await?;
+    let cli = through_cli(binary, mb).await?;
     eprintln!("  {cli}");
     Ok(json!({
         "scenario": format!("one Podman step printing {mb} MB of {LINE_BYTES}-byte lines, default log caps"),
