@@ -10,11 +10,15 @@ use crate::{Result, StoreError};
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 /// Longest pause between two tries while the store is unavailable.
 pub const MAX_PAUSE: Duration = Duration::from_secs(5);
+/// While the store stays unavailable, the warning is repeated this often.
+const REMIND_EVERY: Duration = Duration::from_secs(60);
 
 /// Run `op` until it gives anything but [`StoreError::Unavailable`]: after each such failure,
 /// wait (100 ms, doubling up to [`MAX_PAUSE`]) and try again. The first failure is logged as a
-/// warning naming `doing`, the recovery as information. Every other outcome is returned as it
-/// is. The caller decides what may wait meanwhile (a driver launches nothing: persist, then act).
+/// warning naming `doing`, repeated every minute with how long it has lasted (an outage
+/// of an hour is not one line an hour ago); the recovery as information. Every other outcome is
+/// returned as it is. The caller decides what may wait meanwhile (a driver launches nothing:
+/// persist, then act).
 pub async fn retry_while_unavailable<T, F, Fut>(doing: &str, mut op: F) -> Result<T>
 where
     F: FnMut() -> Fut,
@@ -22,15 +26,25 @@ where
 {
     let mut pause = FIRST_PAUSE;
     let mut since: Option<Instant> = None;
+    let mut said_at: Option<Instant> = None;
     loop {
         match op().await {
             Err(StoreError::Unavailable(why)) => {
-                if since.is_none() {
-                    tracing::warn!(
+                let first = *since.get_or_insert_with(Instant::now);
+                match said_at {
+                    None => tracing::warn!(
                         reason = %why,
                         "the run store is unavailable; {doing} waits for it and tries again"
-                    );
-                    since = Some(Instant::now());
+                    ),
+                    Some(t) if t.elapsed() >= REMIND_EVERY => tracing::warn!(
+                        reason = %why,
+                        "the run store is still unavailable after {} s; {doing} still waits for it",
+                        first.elapsed().as_secs()
+                    ),
+                    Some(_) => {}
+                }
+                if said_at.is_none_or(|t| t.elapsed() >= REMIND_EVERY) {
+                    said_at = Some(Instant::now());
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(MAX_PAUSE);
