@@ -507,7 +507,7 @@ fn secret_inputs_name(run_id: &str) -> String {
 
 /// The ciphertext of a run's `secret`-typed input values (a JSON object), or `None` if it has
 /// none.
-fn seal_inputs(
+pub(crate) fn seal_inputs(
     cipher: &dyn SecretCipher,
     run_id: &str,
     values: &IndexMap<String, Value>,
@@ -543,7 +543,7 @@ fn open_inputs(
 
 /// Parse a stored workflow revision with the registered components as its catalog (the same
 /// parsing the API validates with, so both report the same problems).
-async fn load_plan(
+pub(crate) async fn load_plan(
     store: &Store,
     stored: &WorkflowRevision,
     yaml: &str,

@@ -36,6 +36,7 @@ pub mod policy;
 mod serve;
 pub mod session;
 pub mod ui;
+mod unsealed;
 
 pub use app::{router, AlwaysReady, AppState, BackendProbe};
 pub use auth::hash_token;

@@ -70,6 +70,9 @@ impl Server {
             }
         };
 
+        // Runs recorded before secret inputs were sealed get them sealed, before anything runs.
+        crate::unsealed::seal_old_runs(&store, &secrets).await?;
+
         let generated_admin_token = match &config.admin_token {
             Some(token) => {
                 crate::auth::ensure_admin_token(&store, token.expose()).await?;

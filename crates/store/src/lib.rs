@@ -69,6 +69,10 @@
 //! inputs, whose values `runs.inputs` shows as `***`) and `steps.inputs` (each step's masked
 //! inputs, for display).
 //!
+//! `0007_unsealed_runs.sql` lists the runs whose inputs may still hold secret values in clear
+//! (recorded before 0005) in `unsealed_runs`, for the one-time sweep of [`Store::unsealed_runs`]
+//! and [`Store::seal_run_inputs`].
+//!
 //! To grow the schema, add numbered migrations (never edit a shipped one). If a migration ever has to differ between the databases,
 //! split the directory into `migrations/sqlite` and `migrations/postgres`, keeping the existing
 //! files byte-identical in both (sqlx checks their checksums), and pick the migrator by
@@ -330,6 +334,7 @@ macro_rules! log_columns {
 // After the column macros, which it uses (macros are scoped textually).
 mod service;
 mod ui;
+mod unsealed;
 
 /// Log lines per INSERT statement (7 values each; far below both databases' parameter limits).
 const LOG_ROWS_PER_STATEMENT: usize = 500;

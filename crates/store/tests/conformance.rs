@@ -1306,6 +1306,7 @@ conformance!(
     service::concurrent_deletions_never_remove_the_last_admin_token,
     service::deliveries_start_at_most_one_run,
     service::deliveries_recorded_before_kind_scoping_count_for_every_kind,
+    service::runs_recorded_before_sealing_are_listed_until_sealed_once,
     service::concurrent_deliveries_record_once,
     service::cron_ticks_fire_once,
     service::concurrent_cron_tick_claims_fire_once,

@@ -151,4 +151,126 @@ async fn secret_inputs_are_masked_everywhere_and_stored_encrypted(db: &TestDb) {
     assert!(stored_anywhere(db, "x-***-y").await);
 }
 
-both_stores!(secret_inputs_are_masked_everywhere_and_stored_encrypted);
+both_stores!(
+    secret_inputs_are_masked_everywhere_and_stored_encrypted,
+    secret_inputs_of_runs_recorded_before_sealing_are_sealed_at_start
+);
+
+/// Run SQL on the test database directly (what an older server, or a migration, did to it).
+async fn raw_sql(db: &TestDb, statements: &[String]) {
+    use sqlx::{Connection, Executor};
+    match db.kind {
+        Kind::Sqlite => {
+            let mut conn = sqlx::sqlite::SqliteConnection::connect(&db.url)
+                .await
+                .unwrap();
+            for sql in statements {
+                conn.execute(sql.as_str()).await.unwrap();
+            }
+            conn.close().await.unwrap();
+        }
+        Kind::Postgres => {
+            let mut conn = sqlx::postgres::PgConnection::connect(&db.url)
+                .await
+                .unwrap();
+            for sql in statements {
+                conn.execute(sql.as_str()).await.unwrap();
+            }
+            conn.close().await.unwrap();
+        }
+    }
+}
+
+/// Runs recorded before secret inputs were sealed (store migration 0005) hold them in clear: the
+/// first start after the upgrade seals them like new runs (once), or, when the run's workflow can
+/// no longer say which inputs are secret, seals every input value.
+async fn secret_inputs_of_runs_recorded_before_sealing_are_sealed_at_start(db: &TestDb) {
+    let server = TestServer::start_docker(db).await;
+    let admin = server.api();
+    admin.apply("deploy", &workflow()).await;
+    let value = format!("0ld-s3cr3t-{}", unique());
+    let old = admin
+        .start("deploy", json!({"token": value, "note": "hello"}))
+        .await;
+    assert_eq!(admin.wait(&old).await, "succeeded");
+    let orphan = admin
+        .start("deploy", json!({"token": value, "note": "hello"}))
+        .await;
+    assert_eq!(admin.wait(&orphan).await, "succeeded");
+    server.stop().await;
+
+    // The rows as a server before 0005 wrote them (the inputs as given, nothing sealed, no step
+    // inputs), in a database migrated up to 0006; `orphan` names a revision that is gone.
+    let clear = json!({"token": value, "note": "hello"}).to_string();
+    raw_sql(
+        db,
+        &[
+            format!(
+                "UPDATE runs SET inputs = '{clear}', secret_inputs = NULL \
+                 WHERE id IN ('{old}', '{orphan}')"
+            ),
+            "UPDATE steps SET inputs = '{}'".to_string(),
+            format!("UPDATE runs SET revision = 99 WHERE id = '{orphan}'"),
+            "DROP TABLE unsealed_runs".to_string(),
+            "DELETE FROM _sqlx_migrations WHERE version = 7".to_string(),
+        ],
+    )
+    .await;
+    assert!(
+        stored_anywhere(db, &value).await,
+        "the check finds a value in clear"
+    );
+
+    let server = TestServer::start_docker(db).await;
+    let admin = server.api();
+    let logs = crate::support::captured_logs();
+    assert!(
+        logs.lines().any(
+            |l| l.contains("sealed the secret inputs of runs recorded before")
+                && l.contains("runs=2")
+                && l.contains("sealed=2")
+                && l.contains("all_inputs_sealed=1")
+        ),
+        "{logs}"
+    );
+    let run = admin.get(&format!("/api/v1/runs/{old}")).await.expect(200);
+    assert_eq!(run["inputs"], json!({"token": "***", "note": "hello"}));
+    assert_eq!(run["steps"][0]["inputs"], json!({}));
+    let run = admin
+        .get(&format!("/api/v1/runs/{orphan}"))
+        .await
+        .expect(200);
+    assert_eq!(run["inputs"], json!({"token": "***", "note": "***"}));
+    // Sealed, not dropped: a rerun gets the value.
+    let rerun = admin
+        .post_json(&format!("/api/v1/runs/{old}/rerun"), &json!({}))
+        .await
+        .expect(201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(admin.wait(&rerun).await, "succeeded");
+    let run = admin
+        .get(&format!("/api/v1/runs/{rerun}"))
+        .await
+        .expect(200);
+    assert_eq!(run["steps"][0]["outputs"]["upper"], value.to_uppercase());
+    server.stop().await;
+
+    // Once: a later start leaves the sealed values as they are.
+    let store = db.store().await;
+    let sealed = store.get_run(&old).await.unwrap().run.secret_inputs;
+    assert!(
+        sealed.as_deref().is_some_and(|s| s.starts_with("v1:")),
+        "{sealed:?}"
+    );
+    store.close().await;
+    TestServer::start(db).await.stop().await;
+    let store = db.store().await;
+    assert_eq!(store.get_run(&old).await.unwrap().run.secret_inputs, sealed);
+    store.close().await;
+    assert!(
+        !stored_anywhere(db, &value).await,
+        "the database still holds an old run's secret input in clear"
+    );
+}

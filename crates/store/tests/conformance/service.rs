@@ -486,6 +486,77 @@ pub async fn deliveries_start_at_most_one_run(db: &TestDb) {
     );
 }
 
+/// Runs recorded before secret inputs were sealed (migration 0005) are listed as unsealed by
+/// migration 0007 until [`Store::seal_run_inputs`] rewrites them, once: a second call (another
+/// server that read the same list) writes nothing. Runs recorded later are not listed.
+pub async fn runs_recorded_before_sealing_are_listed_until_sealed_once(db: &TestDb) {
+    let url = db.fresh_url().await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut migrator = sqlx::migrate::Migrator::new(dir).await.unwrap();
+    let before: Vec<_> = migrator
+        .migrations
+        .iter()
+        .filter(|m| m.version < 5)
+        .cloned()
+        .collect();
+    migrator.migrations = before.into();
+    let connect_url = match url.strip_prefix("sqlite://") {
+        Some(path) => {
+            std::fs::create_dir_all(std::path::Path::new(path).parent().unwrap()).unwrap();
+            format!("{url}?mode=rwc")
+        }
+        None => url.clone(),
+    };
+    let mut conn = sqlx::AnyConnection::connect(&connect_url).await.unwrap();
+    migrator.run_direct(&mut conn).await.unwrap();
+    // As a server before 0005 recorded them: every input as given.
+    for (id, inputs) in [("old", r#"{"token":"clear"}"#), ("none", "{}")] {
+        sqlx::query(
+            "INSERT INTO runs (id, workflow, status, inputs, created_at, revision) \
+             VALUES ($1, 'deploy', 'succeeded', $2, '2026-01-01T00:00:00.000Z', 1)",
+        )
+        .bind(id)
+        .bind(inputs)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    conn.close().await.unwrap();
+
+    let store = Store::open(&url).await.unwrap();
+    store
+        .insert_run(&run("new", "deploy", "queued", 1))
+        .await
+        .unwrap();
+    let listed = store.unsealed_runs(10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["old"]
+    );
+    assert_eq!(listed[0].inputs, json!({"token": "clear"}));
+    assert_eq!(listed[0].secret_inputs, None);
+
+    let masked = json!({"token": "***"});
+    assert!(store
+        .seal_run_inputs("old", &masked, Some("v1:sealed"))
+        .await
+        .unwrap());
+    assert!(!store
+        .seal_run_inputs("old", &json!({"token": "other"}), Some("v1:again"))
+        .await
+        .unwrap());
+    assert!(!store.seal_run_inputs("new", &masked, None).await.unwrap());
+    let old = store.get_run("old").await.unwrap().run;
+    assert_eq!(old.inputs, masked);
+    assert_eq!(old.secret_inputs.as_deref(), Some("v1:sealed"));
+    assert_eq!(
+        store.get_run("new").await.unwrap().run.inputs,
+        json!({"who": "world"})
+    );
+    assert!(store.unsealed_runs(10).await.unwrap().is_empty());
+    store.close().await;
+}
+
 /// A delivery recorded before delivery ids were scoped by kind (migration 0004) still counts, for
 /// every kind, so its redelivery starts no second run.
 pub async fn deliveries_recorded_before_kind_scoping_count_for_every_kind(db: &TestDb) {
