@@ -68,9 +68,56 @@ pub(crate) struct State {
     pub oom_killed: bool,
     #[serde(rename = "ExitCode", default)]
     pub exit_code: i64,
+    #[serde(rename = "StartedAt", default)]
+    pub started_at: String,
+    #[serde(rename = "FinishedAt", default)]
+    pub finished_at: String,
+}
+
+/// When a container started and ended, by the engine's clock (ms since the Unix epoch).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Times {
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+}
+
+impl Times {
+    /// What `self` knows, else what `other` does.
+    pub(crate) fn or(self, other: Times) -> Times {
+        Times {
+            started_at: self.started_at.or(other.started_at),
+            finished_at: self.finished_at.or(other.finished_at),
+        }
+    }
+}
+
+/// An engine timestamp (RFC 3339, `2026-12-03T13:56:41.430261858Z`) as ms since the Unix epoch;
+/// `None` for the zero time engines use for "not yet" (`0001-01-01T00:00:00Z`) and for anything
+/// unreadable.
+pub(crate) fn engine_time(text: &str) -> Option<i64> {
+    let t =
+        time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    let ms = i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()?;
+    (ms > 0).then_some(ms)
 }
 
 impl State {
+    /// When the container started and ended, as far as the engine says.
+    pub(crate) fn times(&self) -> Times {
+        let finished_at = engine_time(&self.finished_at).filter(|_| self.has_exited());
+        // Podman 4.3 may record a short-lived container's start after its end (the start when
+        // it noticed the process running, the end from the process's exit).
+        let started_at = match (engine_time(&self.started_at), finished_at) {
+            (Some(started), Some(finished)) => Some(started.min(finished)),
+            (started, _) => started,
+        };
+        Times {
+            started_at,
+            finished_at,
+        }
+    }
+
     /// The container ran and is no longer running.
     pub(crate) fn has_exited(&self) -> bool {
         !self.running && matches!(self.status.as_str(), "exited" | "stopped" | "dead")
@@ -434,6 +481,35 @@ mod tests {
     fn image_paths_keep_slashes_and_tags() {
         assert_eq!(image_path("localhost/a/b:1.0"), "localhost/a/b:1.0");
         assert_eq!(image_path("x@sha256:ab"), "x@sha256:ab");
+    }
+
+    #[test]
+    fn engine_times() {
+        assert_eq!(
+            engine_time("2026-12-03T13:56:41.430261858Z"),
+            Some(1_796_306_201_430)
+        );
+        assert_eq!(engine_time("2026-12-03T13:56:41Z"), Some(1_796_306_201_000));
+        assert_eq!(
+            engine_time("2026-12-03T14:56:41.5+01:00"),
+            Some(1_796_306_201_500)
+        );
+        assert_eq!(engine_time("0001-01-01T00:00:00Z"), None);
+        assert_eq!(engine_time(""), None);
+        let running = State {
+            status: "running".into(),
+            running: true,
+            started_at: "2026-12-03T13:56:41Z".into(),
+            finished_at: "0001-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            running.times(),
+            Times {
+                started_at: Some(1_796_306_201_000),
+                finished_at: None
+            }
+        );
     }
 
     #[test]

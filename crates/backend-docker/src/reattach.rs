@@ -133,19 +133,24 @@ pub(crate) async fn resume<'a>(
     let Some(found) = inspect_container(raw, id).await? else {
         return Ok(None);
     };
-    let followed = |notice, exited| Followed {
+    let followed = |notice, exited, times| Followed {
         id,
         name,
         launch,
         notice,
         exited,
+        times,
     };
     let docker = inner.conn.docker.clone();
     match classify(&found) {
         Found::Gone => Ok(None),
         Found::Exited(code) => {
             let output = Replay::new(docker, raw.clone(), id, name, None, true, delivered);
-            Ok(Some((followed(None, Some(Some(code))), Box::new(output))))
+            let times = Some(found.state.times());
+            Ok(Some((
+                followed(None, Some(Some(code)), times),
+                Box::new(output),
+            )))
         }
         Found::Running | Found::NotStarted => {
             let notice = register_exit(inner, id, name).await;
@@ -188,7 +193,8 @@ pub(crate) async fn resume<'a>(
                 exited.is_some(),
                 delivered,
             );
-            Ok(Some((followed(notice, exited), Box::new(output))))
+            let times = Some(state.state.times());
+            Ok(Some((followed(notice, exited, times), Box::new(output))))
         }
     }
 }

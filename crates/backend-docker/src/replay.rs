@@ -65,12 +65,33 @@ type Frames = BoxStream<'static, Result<LogOutput, bollard::errors::Error>>;
 /// An inspect: `None` when the container is gone.
 type ExitCheck = BoxFuture<'static, Result<Option<Inspected>, BackendError>>;
 
-/// A piece of one stream at a byte offset of that stream.
+/// A piece of one stream at a byte offset of that stream, and when the engine logged it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Frame {
     stream: Stream,
     start: u64,
     bytes: Bytes,
+    at: Option<i64>,
+}
+
+/// Split the engine's timestamp off a log frame read with `timestamps=true`
+/// (`2026-12-03T13:56:41.430261858Z text`; Podman 4.3 gives whole seconds): the time in ms since
+/// the Unix epoch, and the bytes the step wrote.
+fn split_timestamp(bytes: Bytes) -> (Option<i64>, Bytes) {
+    let Some(space) = bytes.iter().take(64).position(|&b| b == b' ') else {
+        return (None, bytes);
+    };
+    let Ok(text) = std::str::from_utf8(&bytes[..space]) else {
+        return (None, bytes);
+    };
+    let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    else {
+        return (None, bytes);
+    };
+    let at = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
+        .ok()
+        .filter(|&ms| ms > 0);
+    (at, bytes.slice(space + 1..))
 }
 
 /// What rings for new output.
@@ -253,10 +274,12 @@ impl Replay {
     }
 
     fn start_read(&mut self, now: Instant) {
+        // With the engine's timestamps: replayed lines keep the time they were written.
         let opts = LogsOptionsBuilder::default()
             .follow(false)
             .stdout(true)
             .stderr(true)
+            .timestamps(true)
             .build();
         self.read = Some(Read {
             frames: self.docker.logs(&self.id, Some(opts)).boxed(),
@@ -282,15 +305,16 @@ impl Replay {
         }
         self.delivered[i] += f.bytes.len() as u64;
         if !f.bytes.is_empty() {
-            self.out = Some((f.stream, f.bytes));
+            self.out = Some((f.stream, f.bytes, f.at));
         }
     }
 
     /// A frame of the read in progress.
     fn on_frame(&mut self, item: LogOutput) {
-        let Some((stream, bytes)) = chunk(item) else {
+        let Some((stream, bytes, _)) = chunk(item) else {
             return;
         };
+        let (at, bytes) = split_timestamp(bytes);
         let Some(read) = self.read.as_mut() else {
             return;
         };
@@ -305,6 +329,7 @@ impl Replay {
             stream,
             start: start + skip as u64,
             bytes: bytes.slice(skip.min(bytes.len())..),
+            at,
         };
         read.fresh += 1;
         if let Some(previous) = read.pending.replace(frame) {
@@ -475,15 +500,33 @@ mod tests {
                 },
             };
             r.on_frame(item);
-            if let Some((s, b)) = r.out.take() {
+            if let Some((s, b, _)) = r.out.take() {
                 out.push((s, String::from_utf8_lossy(&b).into_owned()));
             }
         }
         r.on_read_end(Instant::now());
-        if let Some((s, b)) = r.out.take() {
+        if let Some((s, b, _)) = r.out.take() {
             out.push((s, String::from_utf8_lossy(&b).into_owned()));
         }
         out
+    }
+
+    #[test]
+    fn the_engines_timestamp_is_split_off_each_frame() {
+        let (at, bytes) = split_timestamp(Bytes::from_static(
+            b"2026-12-03T13:56:41.430261858Z hello world\n",
+        ));
+        assert_eq!(at, Some(1_796_306_201_430));
+        assert_eq!(&bytes[..], b"hello world\n");
+        // Podman 4.3: whole seconds.
+        let (at, bytes) = split_timestamp(Bytes::from_static(b"2026-12-03T13:56:41Z partial"));
+        assert_eq!(at, Some(1_796_306_201_000));
+        assert_eq!(&bytes[..], b"partial");
+        // An empty payload, and no timestamp at all.
+        let (at, bytes) = split_timestamp(Bytes::from_static(b"2026-12-03T13:56:41Z "));
+        assert_eq!((at, bytes.len()), (Some(1_796_306_201_000), 0));
+        let (at, bytes) = split_timestamp(Bytes::from_static(b"no time here\n"));
+        assert_eq!((at, &bytes[..]), (None, &b"no time here\n"[..]));
     }
 
     use Stream::{Stderr as E, Stdout as O};

@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
-use crate::inventory::{inspect_state, remove_container};
+use crate::inventory::{inspect_state, remove_container, Times};
 use crate::watcher::Notice;
 use crate::{error, names, ExitDetection, Inner};
 
@@ -235,7 +235,8 @@ fn init_complaint(first: &[u8]) -> Option<String> {
 
 /// What an engine query says about the exit.
 enum Probe {
-    Exited(Option<i64>),
+    /// The exit code, and the container's times if the query said.
+    Exited(Option<i64>, Times),
     StillRunning,
 }
 type ProbeFuture = BoxFuture<'static, Result<Probe, BackendError>>;
@@ -291,6 +292,7 @@ pub(crate) async fn start_and_follow(
             launch,
             notice,
             exited: None,
+            times: None,
         },
         Box::new(output),
         [0, 0],
@@ -399,12 +401,23 @@ impl OutputSink for Counted<'_> {
     }
 
     async fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        self.count(stream, bytes);
+        self.sink.output(stream, bytes).await;
+    }
+
+    async fn output_at(&mut self, stream: Stream, bytes: &[u8], at: i64) {
+        self.count(stream, bytes);
+        self.sink.output_at(stream, bytes, at).await;
+    }
+}
+
+impl Counted<'_> {
+    fn count(&mut self, stream: Stream, bytes: &[u8]) {
         let i = match stream {
             Stream::Stdout => 0,
             Stream::Stderr => 1,
         };
         self.delivered[i] += bytes.len() as u64;
-        self.sink.output(stream, bytes).await;
     }
 }
 
@@ -448,8 +461,9 @@ pub(crate) async fn register_exit(inner: &Inner, id: &str, name: &str) -> Option
     }
 }
 
-/// One piece of a step's output.
-pub(crate) type Chunk = (Stream, Bytes);
+/// One piece of a step's output, and when the engine logged it (ms since the Unix epoch) if it
+/// came from the engine's log.
+pub(crate) type Chunk = (Stream, Bytes, Option<i64>);
 
 /// Where [`follow`] gets a step's output from: the attach stream of a container this process
 /// started, or the engine's log of one an earlier process started (`crate::replay`).
@@ -507,9 +521,9 @@ pub(crate) fn chunk(item: LogOutput) -> Option<Chunk> {
     match item {
         // Only a TTY container's output comes without frame headers; ours have none.
         LogOutput::StdOut { message } | LogOutput::Console { message } => {
-            Some((Stream::Stdout, message))
+            Some((Stream::Stdout, message, None))
         }
-        LogOutput::StdErr { message } => Some((Stream::Stderr, message)),
+        LogOutput::StdErr { message } => Some((Stream::Stderr, message, None)),
         LogOutput::StdIn { .. } => None,
     }
 }
@@ -523,6 +537,11 @@ pub(crate) struct Followed<'a> {
     pub notice: Option<NoticeFuture>,
     /// `Some(code)`: the container is known to have exited already.
     pub exited: Option<Option<i64>>,
+    /// `None` for a container this process started: its step's times are the driver's clock's,
+    /// as they are heard of. `Some` for one an earlier process (or a broken stream) left behind:
+    /// the engine's record of when it started and ended (as far as known already) is reported,
+    /// since the driver hears of them late.
+    pub times: Option<Times>,
 }
 
 /// Pass the output to `sink` until it ends, learn the exit (see [`ExitDetection`]), stop the
@@ -540,6 +559,7 @@ pub(crate) async fn follow(
         launch,
         mut notice,
         mut exited,
+        mut times,
     } = followed;
     let docker = &inner.conn.docker;
     let mode = inner.options.exit_detection;
@@ -628,7 +648,10 @@ pub(crate) async fn follow(
                 probe = None;
                 let r = r.inspect_err(|_| inner.watcher.unregister(id));
                 match r? {
-                    Probe::Exited(code) => exited = Some(code),
+                    Probe::Exited(code, known) => {
+                        exited = Some(code);
+                        times = times.map(|t| t.or(known));
+                    }
                     // Output ended before the engine saw the exit: the die event (or `wait`)
                     // will tell.
                     Probe::StillRunning if notice.is_some() => {
@@ -641,12 +664,15 @@ pub(crate) async fn follow(
                 }
             },
             item = output.next(), if !output_done => match item {
-                Some(Ok((stream, bytes))) => {
+                Some(Ok((stream, bytes, at))) => {
                     if std::mem::take(&mut first_output) && stream == Stream::Stderr {
                         complaint = init_complaint(&bytes);
                     }
                     // Awaited: a sink that is behind slows the reading down (backpressure).
-                    sink.output(stream, &bytes).await;
+                    match at {
+                        Some(at) => sink.output_at(stream, &bytes, at).await,
+                        None => sink.output(stream, &bytes).await,
+                    }
                 }
                 Some(Err(e)) => {
                     inner.watcher.unregister(id);
@@ -687,12 +713,29 @@ pub(crate) async fn follow(
         // Cancelled and gave up waiting (KillSettle).
         return Ok(STOPPED);
     };
+    // A followed-on container's times, its end too (a die event does not say when).
+    let times = match times {
+        Some(known) if known.finished_at.is_none() => match inspect_state(inner, id).await {
+            Ok(state) => known.or(state.times()),
+            Err(e) => {
+                tracing::debug!(container = name, error = %e, "no end time from the engine");
+                known
+            }
+        },
+        known => known.unwrap_or_default(),
+    };
+    let timed = |exit: StepExit, times: Times| StepExit {
+        started_at: times.started_at,
+        finished_at: times.finished_at,
+        ..exit
+    };
     if stopping {
         // The exit code says how it ended: 143 on SIGTERM, 137 when it had to be killed.
-        return Ok(StepExit {
+        let exit = StepExit {
             exit_code: code,
             ..STOPPED
-        });
+        };
+        return Ok(timed(exit, times));
     }
     if let (Some(complaint), false) = (complaint, code == Some(0)) {
         let command = launch
@@ -709,18 +752,18 @@ pub(crate) async fn follow(
     let needs_inspect =
         code.is_none() || code == Some(137) || (code != Some(0) && launch.memory_bytes.is_some());
     if !needs_inspect {
-        return Ok(StepExit {
+        let exit = StepExit {
             exit_code: code,
-            stopped: false,
-            oom_killed: false,
-        });
+            ..StepExit::default()
+        };
+        return Ok(timed(exit, times));
     }
     let state = inspect_state(inner, id).await?;
-    Ok(StepExit {
-        exit_code: Some(code.unwrap_or(state.exit_code)),
-        stopped: false,
+    let exit = StepExit {
         oom_killed: state.oom_killed,
-    })
+        ..StepExit::exited(code.unwrap_or(state.exit_code))
+    };
+    Ok(timed(exit, times))
 }
 
 /// Poll an optional future (only polled when `Some`, see the select guards).
@@ -743,10 +786,10 @@ async fn signal(docker: &Docker, id: &str, sig: &str) {
 async fn wait_exit(docker: Docker, id: String) -> Result<Probe, BackendError> {
     let mut s = docker.wait_container(&id, None);
     match s.next().await {
-        Some(Ok(r)) => Ok(Probe::Exited(Some(r.status_code))),
+        Some(Ok(r)) => Ok(Probe::Exited(Some(r.status_code), Times::default())),
         // bollard reports a non-zero exit as an error.
         Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => {
-            Ok(Probe::Exited(Some(code)))
+            Ok(Probe::Exited(Some(code), Times::default()))
         }
         Some(Err(e)) => Err(error::engine(&format!("waiting for container {id}"), &e)),
         None => Err(BackendError::Other(format!(
@@ -765,7 +808,7 @@ fn inspect_once(
     async move {
         let state = crate::inventory::inspect_state_raw(&raw, &id).await?;
         Ok(if state.has_exited() {
-            Probe::Exited(Some(state.exit_code))
+            Probe::Exited(Some(state.exit_code), state.times())
         } else {
             Probe::StillRunning
         })

@@ -107,7 +107,11 @@ async fn reattach_after_a_crash_replays_everything_and_follows_live() {
         assert_eq!(state(&b2, &name).await["Running"], true);
         signal(&b2, &ws2, img, "go").await;
         let exit = task.await.unwrap().unwrap();
-        assert_eq!(exit, Some(StepExit::exited(7)), "{mode:?}");
+        let exit = exit.unwrap();
+        assert_eq!(untimed(exit), StepExit::exited(7), "{mode:?}");
+        // The engine's record of its start and end (the die event does not say when).
+        let (started, finished) = (exit.started_at.unwrap(), exit.finished_at.unwrap());
+        assert!(started <= finished, "{mode:?}: {exit:?}");
         let mut expected = b"out1\ntab\there  \r\n\nx\xffy\nhalf-rest\n".to_vec();
         for i in 1..=20000 {
             expected.extend_from_slice(format!("{i}\n").as_bytes());
@@ -182,12 +186,36 @@ async fn reattach_to_a_container_that_exited_meanwhile() {
     let _ = futures::StreamExt::next(&mut wait).await;
     assert_eq!(state(&b2, &name).await["Running"], false);
 
+    let ended = state(&b2, &name).await;
+    let reattached = now_millis();
     let mut rec = Recorder::default();
     let exit = b2
         .reattach(&l, &ws, &mut rec, CancellationToken::new())
         .await
+        .unwrap()
         .unwrap();
-    assert_eq!(exit, Some(StepExit::exited(3)));
+    assert_eq!(untimed(exit), StepExit::exited(3));
+    // It ended before the reattach: its times are the engine's, not the reattach's.
+    let ms = |field: &str| {
+        let text = ended[field].as_str().unwrap();
+        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+        i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap()
+    };
+    assert_eq!(exit.finished_at, Some(ms("FinishedAt")));
+    // (Podman may record a short-lived container's start after its end: never passed on.)
+    assert_eq!(exit.started_at, Some(ms("StartedAt").min(ms("FinishedAt"))));
+    // Every replayed piece comes with the time the engine logged it (Podman 4.3: whole seconds),
+    // before the reattach.
+    let started_second = ms("StartedAt") - ms("StartedAt").rem_euclid(1000);
+    assert!(!rec.times.is_empty());
+    for at in &rec.times {
+        assert!(
+            at.is_some_and(|at| at >= started_second && at <= reattached),
+            "{:?}",
+            rec.times
+        );
+    }
     assert_eq!(rec.stdout(), "a\nc\nno newline");
     assert_eq!(rec.stderr(), "b\nd\n");
     assert!(rec.started.is_some() && !rec.output_before_start);
@@ -222,7 +250,8 @@ async fn reattach_delivers_exactly_what_run_step_delivered() {
         .reattach(&l, &ws, &mut replayed, CancellationToken::new())
         .await
         .unwrap();
-    assert_eq!(again, Some(first));
+    // (Times may differ: the first learned its exit perhaps without an inspect.)
+    assert_eq!(again.map(untimed), Some(untimed(first)));
     assert_eq!(replayed.stdout.len(), direct.stdout.len());
     assert!(replayed.stdout == direct.stdout, "stdout differs");
     assert_eq!(replayed.stderr.len(), direct.stderr.len());

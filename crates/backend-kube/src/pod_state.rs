@@ -37,6 +37,10 @@ pub(crate) enum PodKind {
     Terminated {
         exit_code: i64,
         oom_killed: bool,
+        /// The container's `startedAt` and `finishedAt` (ms since the Unix epoch), when the
+        /// status has them.
+        started_at: Option<i64>,
+        finished_at: Option<i64>,
     },
     /// The Pod itself failed (evicted, preempted, node lost…) or ended without a container exit.
     PodFailed {
@@ -118,6 +122,8 @@ pub(crate) fn view(pod: &Pod) -> PodView {
         PodKind::Terminated {
             exit_code: i64::from(t.exit_code),
             oom_killed: t.reason.as_deref() == Some("OOMKilled"),
+            started_at: t.started_at.as_ref().map(|t| t.0.as_millisecond()),
+            finished_at: t.finished_at.as_ref().map(|t| t.0.as_millisecond()),
         }
     } else if state.is_some_and(|s| s.running.is_some()) {
         PodKind::Running
@@ -198,13 +204,16 @@ mod tests {
         let oom = view(&pod(
             json!({"status": {"phase": "Failed", "containerStatuses": [{"name": "step",
             "image": "x", "imageID": "", "ready": false, "restartCount": 0,
-            "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}}),
+            "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled",
+                "startedAt": "2026-12-03T13:56:21Z", "finishedAt": "2026-12-03T13:56:41Z"}}}]}}),
         ));
         assert_eq!(
             oom.kind,
             PodKind::Terminated {
                 exit_code: 137,
-                oom_killed: true
+                oom_killed: true,
+                started_at: Some(1_796_306_181_000),
+                finished_at: Some(1_796_306_201_000),
             }
         );
         let evicted = view(&pod(

@@ -109,6 +109,7 @@ async fn launch_and_follow(
         sub,
         initial: Some(created),
         leader,
+        reattached: false,
     };
     follow(inner, followed, sink, cancel).await
 }
@@ -276,6 +277,7 @@ pub(crate) async fn reattach(
         sub,
         initial: Some(pod),
         leader: None,
+        reattached: true,
     };
     let result = follow(inner, followed, sink, &cancel).await;
     run.unsubscribe(&actual);
@@ -291,6 +293,10 @@ struct Followed<'a> {
     initial: Option<Pod>,
     /// Held while this Pod is the first of a ReadWriteOnce run and its node is not known yet.
     leader: Option<OwnedMutexGuard<Option<String>>>,
+    /// An earlier process created the Pod: report its container's start and end from its status
+    /// (this process hears of them late). A Pod this process created keeps the driver's clock,
+    /// as it hears of them.
+    reattached: bool,
 }
 
 /// Where the log stands.
@@ -335,6 +341,7 @@ async fn follow(
         mut sub,
         initial,
         mut leader,
+        reattached,
     } = followed;
     let api = inner.pods();
     let options = &inner.options;
@@ -416,17 +423,25 @@ async fn follow(
                     PodKind::Terminated {
                         exit_code,
                         oom_killed,
+                        started_at,
+                        finished_at,
                     } => {
+                        // A reattached Pod's container's own times: this process may hear of its
+                        // exit long after it happened.
+                        let timed = |exit: StepExit| StepExit {
+                            started_at: started_at.filter(|_| reattached),
+                            finished_at: finished_at.filter(|_| reattached),
+                            ..exit
+                        };
                         outcome = Some(if stopping {
-                            Ok(STOPPED)
+                            Ok(timed(STOPPED))
                         } else if external_delete.is_some() && *exit_code != 0 {
                             Err(deleted_error(name, external_delete.as_deref()))
                         } else {
-                            Ok(StepExit {
-                                exit_code: Some(*exit_code),
-                                stopped: false,
+                            Ok(timed(StepExit {
                                 oom_killed: *oom_killed,
-                            })
+                                ..StepExit::exited(*exit_code)
+                            }))
                         });
                     }
                     PodKind::PodFailed {

@@ -83,6 +83,11 @@ pub struct StepExit {
     /// The container was stopped because the cancellation token fired.
     pub stopped: bool,
     pub oom_killed: bool,
+    /// When the container started and ended, by the engine's clock (ms since the Unix epoch), if
+    /// the backend knows: a run recovered after a crash learns of an exit long after it happened,
+    /// and the step's times must be the container's, not when the driver heard of them.
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
 }
 
 impl StepExit {
@@ -91,6 +96,8 @@ impl StepExit {
         exit_code: None,
         stopped: true,
         oom_killed: false,
+        started_at: None,
+        finished_at: None,
     };
 
     /// The step's process exited with `code` on its own.
@@ -99,6 +106,8 @@ impl StepExit {
             exit_code: Some(code),
             stopped: false,
             oom_killed: false,
+            started_at: None,
+            finished_at: None,
         }
     }
 }
@@ -112,6 +121,13 @@ pub trait OutputSink: Send {
     /// backpressure: a backend reads the next bytes from the engine only once this returns, so a
     /// sink that is behind (its store) slows the reading, and the engine's stream, down.
     async fn output(&mut self, stream: Stream, bytes: &[u8]);
+    /// The same, for bytes the engine logged at `at` (ms since the Unix epoch, the engine's
+    /// clock): output replayed from the engine's log after a restart keeps the time it was
+    /// written, not the time it was read again.
+    async fn output_at(&mut self, stream: Stream, bytes: &[u8], at: i64) {
+        let _ = at;
+        self.output(stream, bytes).await;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

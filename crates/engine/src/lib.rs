@@ -62,6 +62,11 @@ pub struct Outcome {
     pub backend_error: Option<(String, bool)>,
     /// What the component reported through `[COUT]` lines.
     pub collected: Collected,
+    /// When the container started and ended by the engine's own record (ms since the Unix
+    /// epoch), if the backend knows: the step's times are the container's, not when the driver
+    /// heard of them (a recovered run hears of an exit long after it happened).
+    pub started_at: Option<Millis>,
+    pub finished_at: Option<Millis>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -614,8 +619,13 @@ impl Engine {
             exit_code: outcome.exit_code,
             error,
         });
+        if let (1, Some(started)) = (attempt, outcome.started_at) {
+            // The step started when its first container did.
+            step.started_at = Some(started.min(now));
+        }
         if attempt_status != StepStatus::Failed {
             self.settle(now, node, attempt_status, out);
+            self.ended_at(node, outcome.finished_at, now);
             return;
         }
         let retry = self
@@ -637,6 +647,17 @@ impl Engine {
             return;
         }
         self.settle(now, node, StepStatus::Failed, out);
+        self.ended_at(node, outcome.finished_at, now);
+    }
+
+    /// A step that has just settled ended when its container did, if the backend knows when
+    /// (never later than `now`, never before the step started).
+    fn ended_at(&mut self, node: NodeId, finished: Option<Millis>, now: Millis) {
+        let (Some(step), Some(finished)) = (self.steps.get_mut(node), finished) else {
+            return;
+        };
+        let finished = finished.min(now).max(step.started_at.unwrap_or(finished));
+        step.finished_at = Some(finished);
     }
 
     fn on_timer(&mut self, now: Millis, timer: Timer, out: &mut Vec<Command>) {

@@ -675,6 +675,53 @@ fn the_timeout_counts_from_the_container_start_not_from_the_launch() {
     );
 }
 
+/// A run recovered after a crash hears of an exit long after it happened: the step's times are
+/// the container's (as the backend reports them), not when the engine heard of them.
+#[test]
+fn a_step_takes_its_times_from_its_container() {
+    let yaml = format!(
+        "name: late\nstages:\n  - name: s\n    actions:\n      - {{ name: wait, image: {IMG} }}\n"
+    );
+    let mut sim = Sim::new(&yaml).script("wait", vec![Script::Hang]);
+    sim.auto_start = false;
+    sim.feed(Input::Start);
+    let node = sim.node("wait");
+    let launched = sim.now;
+    // The container started 1.5 s after the launch, ran 20 s, and its exit is heard 68 s in.
+    sim.now = launched + 68_000;
+    sim.feed(Input::Exited {
+        node,
+        attempt: 1,
+        outcome: Outcome {
+            exit_code: Some(0),
+            started_at: Some(launched + 1_500),
+            finished_at: Some(launched + 21_500),
+            ..Outcome::default()
+        },
+    });
+    let step = sim.engine.step(node).unwrap();
+    assert_eq!(step.status, StepStatus::Succeeded);
+    assert_eq!(step.started_at, Some(launched + 1_500));
+    assert_eq!(step.finished_at, Some(launched + 21_500));
+    // Times from another clock never put the end after now or before the start.
+    let mut sim = Sim::new(&yaml).script("wait", vec![Script::Hang]);
+    sim.auto_start = false;
+    sim.feed(Input::Start);
+    sim.now += 1_000;
+    sim.feed(Input::Exited {
+        node,
+        attempt: 1,
+        outcome: Outcome {
+            exit_code: Some(0),
+            started_at: Some(sim.now - 500),
+            finished_at: Some(sim.now + 60_000),
+            ..Outcome::default()
+        },
+    });
+    let step = sim.engine.step(node).unwrap();
+    assert_eq!(step.finished_at, Some(sim.now));
+}
+
 #[test]
 fn a_launch_that_never_started_is_cancelled_without_a_timeout() {
     let yaml = format!(

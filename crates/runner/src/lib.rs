@@ -167,7 +167,7 @@ pub enum Event {
     Exited {
         node: NodeId,
         attempt: u32,
-        outcome: Outcome,
+        outcome: Box<Outcome>,
         container_id: Option<String>,
     },
     Timer(Timer),
@@ -455,6 +455,7 @@ impl Runner {
             tokens: HashMap::new(),
             attempt_started: HashMap::new(),
             containers: HashMap::new(),
+            container_times: HashMap::new(),
             timers: Vec::new(),
             in_flight: 0,
             stored_lines: HashMap::new(),
@@ -560,6 +561,8 @@ struct Driver {
     tokens: HashMap<(NodeId, u32), CancellationToken>,
     attempt_started: HashMap<(NodeId, u32), Millis>,
     containers: HashMap<(NodeId, u32), String>,
+    /// When ended attempts' containers started and ended, by the engine's clock (if known).
+    container_times: HashMap<(NodeId, u32), (Option<Millis>, Option<Millis>)>,
     timers: Vec<tokio::task::JoinHandle<()>>,
     in_flight: usize,
     /// Reattached attempts: how many of their lines are already stored.
@@ -649,10 +652,12 @@ impl Driver {
                 if let Some(id) = container_id {
                     self.containers.insert((node, attempt), id);
                 }
+                self.container_times
+                    .insert((node, attempt), (outcome.started_at, outcome.finished_at));
                 Input::Exited {
                     node,
                     attempt,
-                    outcome,
+                    outcome: *outcome,
                 }
             }
             Event::Timer(timer) => Input::Timer(timer),
@@ -718,6 +723,18 @@ impl Driver {
                     error,
                 } => {
                     if let Some(plan_node) = self.engine.plan().nodes.get(*node) {
+                        // The container's own times when the backend knows them (a recovered
+                        // run hears of an exit long after it happened).
+                        let (container_started, container_finished) = self
+                            .container_times
+                            .remove(&(*node, *attempt))
+                            .unwrap_or_default();
+                        let started = container_started
+                            .map(|t| t.min(now))
+                            .or(self.attempt_started.remove(&(*node, *attempt)));
+                        // Never after now, never before the start (another clock).
+                        let finished = container_finished
+                            .map_or(now, |t| t.min(now).max(started.unwrap_or(t)));
                         attempts.push(AttemptRecord {
                             run_id: self.engine.run_id().to_string(),
                             step_key: plan_node.key.clone(),
@@ -728,11 +745,8 @@ impl Driver {
                             error: error
                                 .as_deref()
                                 .map(|e| self.current_masker().mask(e).into_owned()),
-                            started_at: self
-                                .attempt_started
-                                .remove(&(*node, *attempt))
-                                .map(format_time),
-                            finished_at: Some(format_time(now)),
+                            started_at: started.map(format_time),
+                            finished_at: Some(format_time(finished)),
                         });
                     }
                 }
@@ -853,6 +867,7 @@ impl Driver {
                     step_used: self.step_logged.entry(node).or_default().clone(),
                     run_used: self.run_logged.clone(),
                 },
+                at: None,
             },
         );
         let backend = self.runner.backend.clone();
@@ -900,6 +915,8 @@ impl Driver {
                     exit_code: exit.exit_code,
                     stopped: exit.stopped,
                     oom_killed: exit.oom_killed,
+                    started_at: exit.started_at,
+                    finished_at: exit.finished_at,
                     backend_error: None,
                     collected,
                 },
@@ -925,7 +942,7 @@ impl Driver {
             let _ = tx.send(Event::Exited {
                 node,
                 attempt,
-                outcome,
+                outcome: Box::new(outcome),
                 container_id,
             });
         });

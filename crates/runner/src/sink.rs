@@ -112,6 +112,9 @@ pub(crate) struct LogTarget {
     /// holds.
     pub ownership: Option<Ownership>,
     pub budget: LogBudget,
+    /// When the engine logged the output being split (output replayed from its log), else
+    /// `None`: now.
+    pub at: Option<i64>,
 }
 
 /// Lines of one attempt not stored because a cap was reached.
@@ -201,7 +204,7 @@ impl LogTarget {
                 step_key: self.step_key.clone(),
                 attempt: i64::from(self.attempt),
                 stream: stream_name.into(),
-                ts: format_time(now_millis()),
+                ts: format_time(self.at.unwrap_or_else(now_millis)),
                 text: text.clone(),
             });
         }
@@ -273,6 +276,14 @@ impl StepSink {
         self.lines = lines;
     }
 
+    /// Split `bytes` into lines, and collect, count and store the complete ones.
+    async fn split(&mut self, stream: Stream, bytes: &[u8]) {
+        let lines = &mut self.lines;
+        self.splitter
+            .push(stream, bytes, &mut |line| lines.push(line));
+        self.handle_lines().await;
+    }
+
     /// End of output: what the component reported, and its container id.
     pub async fn finish(mut self) -> Finished {
         let lines = &mut self.lines;
@@ -297,10 +308,15 @@ impl OutputSink for StepSink {
     }
 
     async fn output(&mut self, stream: Stream, bytes: &[u8]) {
-        let lines = &mut self.lines;
-        self.splitter
-            .push(stream, bytes, &mut |line| lines.push(line));
-        self.handle_lines().await;
+        self.target.at = None;
+        self.split(stream, bytes).await;
+    }
+
+    /// Lines these bytes complete are stored with the time the engine logged them (and a last
+    /// line without a newline, at the end, with the time of the last bytes replayed).
+    async fn output_at(&mut self, stream: Stream, bytes: &[u8], at: i64) {
+        self.target.at = Some(at);
+        self.split(stream, bytes).await;
     }
 }
 

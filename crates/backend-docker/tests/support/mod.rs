@@ -142,6 +142,8 @@ pub struct Recorder {
     /// Count bytes instead of keeping them.
     pub discard: bool,
     pub bytes: usize,
+    /// For each piece of output, when the engine logged it (`output_at`), or `None` (`output`).
+    pub times: Vec<Option<i64>>,
 }
 
 impl Recorder {
@@ -196,6 +198,12 @@ impl OutputSink for Recorder {
     }
 
     async fn output(&mut self, stream: Stream, bytes: &[u8]) {
+        self.times.push(None);
+        self.record(stream, bytes);
+    }
+
+    async fn output_at(&mut self, stream: Stream, bytes: &[u8], at: i64) {
+        self.times.push(Some(at));
         self.record(stream, bytes);
     }
 }
@@ -297,4 +305,21 @@ impl OutputSink for LiveSink {
         self.state.lock().unwrap().record(stream, bytes);
         self.changed.send_modify(|n| *n += 1);
     }
+}
+
+/// `exit` without the container's times (for comparing how it ended).
+pub fn untimed(exit: StepExit) -> StepExit {
+    StepExit {
+        started_at: None,
+        finished_at: None,
+        ..exit
+    }
+}
+
+/// Now, as ms since the Unix epoch.
+pub fn now_millis() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(now.as_millis()).unwrap()
 }

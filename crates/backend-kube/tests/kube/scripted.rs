@@ -238,7 +238,16 @@ pub async fn parallel_first_steps_wait_for_the_first_node() -> Vec<ApiCall> {
     api.calls
 }
 
-/// A non-zero exit code; WorkspaceMode::None (an emptyDir, no pinning).
+/// A terminated container's status with its start and end times.
+fn timed(mut status: Value) -> Value {
+    let terminated = &mut status["containerStatuses"][0]["state"]["terminated"];
+    terminated["startedAt"] = json!("2026-12-03T13:56:21Z");
+    terminated["finishedAt"] = json!("2026-12-03T13:56:41Z");
+    status
+}
+
+/// A non-zero exit code; WorkspaceMode::None (an emptyDir, no pinning). A step this process
+/// launched keeps the driver's clock: its container's times are not reported.
 pub async fn nonzero_exit() -> Vec<ApiCall> {
     let Started {
         mut api,
@@ -256,7 +265,7 @@ pub async fn nonzero_exit() -> Vec<ApiCall> {
     log.write("about to fail\n");
     events.send(
         "MODIFIED",
-        &pod_at(&posted, 103, Some("n"), terminated(3, "Error")),
+        &pod_at(&posted, 103, Some("n"), timed(terminated(3, "Error"))),
     );
     log.end();
     api.expect_delete(&name, json!({}), posted.clone()).await;
@@ -316,9 +325,8 @@ pub async fn oom_killed() -> Vec<ApiCall> {
     assert_eq!(
         result.unwrap(),
         StepExit {
-            exit_code: Some(137),
-            stopped: false,
-            oom_killed: true
+            oom_killed: true,
+            ..StepExit::exited(137)
         }
     );
     assert_eq!(sink.text(Stream::Stdout), "allocating\n");
@@ -664,7 +672,8 @@ pub async fn reattach_running() -> Vec<ApiCall> {
     api.calls
 }
 
-/// Reattach to a Pod that ended while no process watched it: its whole log, its exit code.
+/// Reattach to a Pod that ended while no process watched it: its whole log, its exit code, and
+/// the container's start and end times from its status (not when the reattach heard of them).
 pub async fn reattach_finished() -> Vec<ApiCall> {
     let (client, mut api) = pair();
     let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
@@ -680,7 +689,7 @@ pub async fn reattach_finished() -> Vec<ApiCall> {
         .unwrap(),
     )
     .unwrap();
-    let ended = pod_at(&created, 95, Some("n"), terminated(2, "Error"));
+    let ended = pod_at(&created, 95, Some("n"), timed(terminated(2, "Error")));
     let task = spawn_reattach(&backend, l);
     let _events = open_watch(&mut api, vec![ended.clone()]).await;
     api.expect("GET", &format!("{PODS}/{name}"), &[])
@@ -691,7 +700,14 @@ pub async fn reattach_finished() -> Vec<ApiCall> {
     log.end();
     api.expect_delete(&name, json!({}), ended.clone()).await;
     let (result, sink) = task.await.unwrap();
-    assert_eq!(result.unwrap(), Some(StepExit::exited(2)));
+    assert_eq!(
+        result.unwrap(),
+        Some(StepExit {
+            started_at: Some(1_796_306_181_000),
+            finished_at: Some(1_796_306_201_000),
+            ..StepExit::exited(2)
+        })
+    );
     assert_eq!(
         sink.text(Stream::Stdout),
         "[COUT] half = done\nfailing now\n"
