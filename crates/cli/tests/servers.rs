@@ -25,12 +25,27 @@ const SHARED_LEASE: &str = "15s";
 /// A lease no test waits out: a server restarted with the same id takes its runs back at once.
 const LONG_LEASE: &str = "10m";
 
-/// Kill the server while `wait` runs, restart it (the same server id) on the same database, let
-/// the step finish. The restarted server takes its runs back at once: with a lease of 10 minutes,
-/// waiting it out would fail the test.
-fn survives_kill_9(database: &str, dir: &Path) {
+/// Who recovers a killed server's run, and when its running step ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// The server restarted with the same id takes its runs back at once (with a lease of 10
+    /// minutes, waiting it out would fail the test); the step ended while no server watched.
+    SameIdAfterTheStepEnded,
+    /// Another server takes the run over once the lease lapsed; the step ends only then, and
+    /// the rest of its output arrives through the reattached stream.
+    OtherIdWhileTheStepRuns,
+}
+
+/// Kill the server while `wait` runs and recover the run on the same database. The step runs
+/// once, its log has every line once and in order, and its times and its replayed lines' times
+/// are its container's (by the engine's clock), not the recovery's.
+fn survives_kill_9(database: &str, dir: &Path, recovery: Recovery) {
     require_engine();
-    let a = Server::start(database, dir, "server-a", LONG_LEASE);
+    let (successor, lease) = match recovery {
+        Recovery::SameIdAfterTheStepEnded => ("server-a", LONG_LEASE),
+        Recovery::OtherIdWhileTheStepRuns => ("server-b", TAKEOVER_LEASE),
+    };
+    let a = Server::start(database, dir, "server-a", lease);
     a.apply(&workflow("durable"));
     let run = a.start_run("durable");
     wait_for_line(&a, &run, "wait", "waiting");
@@ -43,12 +58,35 @@ fn survives_kill_9(database: &str, dir: &Path) {
         .collect();
     assert_eq!(running.len(), 1, "{running:?}");
     assert_eq!(running[0]["Labels"]["containerops.step"], "wait");
+    let container = running[0]["Id"].as_str().unwrap().to_string();
+    let inspect = || {
+        let (code, body) = engine("GET", &format!("/v1.41/containers/{container}/json"));
+        assert_eq!(code, 200, "{body}");
+        let doc: Value = serde_json::from_str(&body).unwrap();
+        doc["State"].clone()
+    };
+    let container_started = millis(inspect()["StartedAt"].as_str().unwrap());
 
-    let mut b = Server::start(database, dir, "server-a", LONG_LEASE);
-    b.wait_for_log(|l| l.contains("taking them back at once") && l.contains(&run));
+    let go = || std::fs::write(workspace_dir(&run).join("go"), "").unwrap();
+    let mut container_finished = None;
+    if recovery == Recovery::SameIdAfterTheStepEnded {
+        go();
+        let state = poll(
+            "the step's container to exit",
+            Duration::from_secs(120),
+            || Some(inspect()).filter(|s| s["Running"] == false),
+        );
+        container_finished = Some(millis(state["FinishedAt"].as_str().unwrap()));
+    }
+    let restarted = now_millis();
+    let mut b = Server::start(database, dir, successor, lease);
+    if recovery == Recovery::SameIdAfterTheStepEnded {
+        b.wait_for_log(|l| l.contains("taking them back at once") && l.contains(&run));
+    }
     b.wait_for_log(|l| l.contains("recovering") && l.contains(&run));
-    // Let the step finish only now: the rest of its output arrives through the reattached stream.
-    std::fs::write(workspace_dir(&run).join("go"), "").unwrap();
+    if recovery == Recovery::OtherIdWhileTheStepRuns {
+        go();
+    }
     let (lines, status) = b.follow(&run);
     assert_eq!(status, "succeeded");
 
@@ -62,6 +100,29 @@ fn survives_kill_9(database: &str, dir: &Path) {
     );
     assert_eq!(step(&detail, "after")["status"], "succeeded");
     assert_eq!(step(&detail, "first")["attempts"], 1);
+
+    // The step's and its attempt's times are its container's (to the millisecond), not the
+    // recovery's.
+    let attempt = &wait["attempts_detail"][0];
+    for times in [wait, attempt] {
+        let started = millis(times["started_at"].as_str().unwrap());
+        let finished = millis(times["finished_at"].as_str().unwrap());
+        assert_eq!(started, container_started, "{times}");
+        match container_finished {
+            Some(container_finished) => assert_eq!(finished, container_finished, "{times}"),
+            None => assert!(started < restarted && restarted < finished, "{times}"),
+        }
+    }
+    // Lines replayed from the engine's log keep the engine's time of writing (Podman 4.3: whole
+    // seconds), not the time they were read again.
+    let started_second = container_started - container_started.rem_euclid(1000);
+    for line in lines.iter().filter(|l| l["action"] == "wait") {
+        let ts = millis(line["ts"].as_str().unwrap());
+        assert!(ts >= started_second, "{line}");
+        if container_finished.is_some() {
+            assert!(ts < restarted, "{line}");
+        }
+    }
 
     // Every line once, in order, sequence numbers without gaps.
     let texts: Vec<&str> = lines
@@ -81,13 +142,31 @@ fn survives_kill_9(database: &str, dir: &Path) {
 fn a_run_survives_kill_9_of_its_server_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
-    survives_kill_9(&db.to_string_lossy(), dir.path());
+    survives_kill_9(
+        &db.to_string_lossy(),
+        dir.path(),
+        Recovery::SameIdAfterTheStepEnded,
+    );
 }
 
 #[test]
 fn a_run_survives_kill_9_of_its_server_on_postgres() {
     let dir = tempfile::tempdir().unwrap();
-    survives_kill_9(&postgres_url(), dir.path());
+    survives_kill_9(
+        &postgres_url(),
+        dir.path(),
+        Recovery::SameIdAfterTheStepEnded,
+    );
+}
+
+#[test]
+fn a_run_survives_kill_9_of_its_server_on_another_server_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    survives_kill_9(
+        &postgres_url(),
+        dir.path(),
+        Recovery::OtherIdWhileTheStepRuns,
+    );
 }
 
 #[test]
@@ -227,4 +306,18 @@ stages:
         })
         .count();
     assert_eq!(same_tick, 1, "one run per tick across both servers");
+}
+
+/// An RFC 3339 time as ms since the Unix epoch.
+fn millis(text: &str) -> i64 {
+    let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap()
+}
+
+fn now_millis() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    i64::try_from(now.as_millis()).unwrap()
 }
