@@ -7,7 +7,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use co_deploy_tests::{is_dns_label, kubernetes_dir, load_manifests, repo_root, Manifest};
+use co_deploy_tests::{
+    is_dns_label, kubernetes_dir, load_manifests, parse_documents, repo_root, Manifest,
+};
 use serde_json::{json, Value};
 
 const KUSTOMIZATION: &str = "kustomization.yaml";
@@ -659,19 +661,16 @@ fn postgres_is_a_stateful_set_with_a_volume_its_service_and_a_password_from_a_se
     );
 }
 
-/// The server reads its configuration from the Deployment's environment: resolve it with the
-/// server's own code (Secret values from the example, the namespace from the downward API).
-#[test]
-fn the_deployments_environment_configures_a_kubernetes_server() {
-    let (_, _, container) = server();
-    let env = env_of(&container);
+/// The values of the Deployment's environment: Secret values from the example, the namespace from
+/// the downward API.
+fn env_values(env: &BTreeMap<String, Value>) -> BTreeMap<String, String> {
     let examples: Vec<Manifest> = manifests()
         .into_iter()
         .filter(|m| is_example(&m.file))
         .collect();
     let namespace = namespace();
     let mut values = BTreeMap::new();
-    for (name, var) in &env {
+    for (name, var) in env {
         let value = if let Some(v) = var.get("value") {
             v.as_str().expect("env values are strings").to_string()
         } else if let Some(r) = var.pointer("/valueFrom/secretKeyRef") {
@@ -688,7 +687,12 @@ fn the_deployments_environment_configures_a_kubernetes_server() {
         };
         values.insert(name.clone(), value);
     }
-    // Every CONTAINEROPS_ variable is one the server reads (a typo would be silently ignored).
+    values
+}
+
+/// The server's configuration from these environment variables, resolved by its own code.
+/// Every `CONTAINEROPS_` variable must be one the server reads (a typo would be silently ignored).
+fn server_config(values: &BTreeMap<String, String>) -> co_server::ServerConfig {
     let server_vars = co_server::config::env_vars();
     for name in values.keys() {
         assert!(
@@ -697,15 +701,25 @@ fn the_deployments_environment_configures_a_kubernetes_server() {
             "{name} is not a variable of containerops server ({server_vars:?})",
         );
     }
+    let lookup = |name: &str| values.get(name).cloned();
+    co_server::ServerOptions::parse(&[], &lookup)
+        .and_then(|given| co_server::ServerConfig::resolve(given, &lookup))
+        .unwrap_or_else(|e| panic!("the Deployment's configuration is rejected: {e}"))
+}
+
+/// The server reads its configuration from the Deployment's environment: resolve it with the
+/// server's own code (Secret values from the example, the namespace from the downward API).
+#[test]
+fn the_deployments_environment_configures_a_kubernetes_server() {
+    let (_, _, container) = server();
+    let env = env_of(&container);
+    let namespace = namespace();
     assert_eq!(
         env["CONTAINEROPS_NAMESPACE"].pointer("/valueFrom/fieldRef/fieldPath"),
         Some(&json!("metadata.namespace")),
         "the namespace comes from the downward API"
     );
-    let lookup = |name: &str| values.get(name).cloned();
-    let config = co_server::ServerOptions::parse(&[], &lookup)
-        .and_then(|given| co_server::ServerConfig::resolve(given, &lookup))
-        .unwrap_or_else(|e| panic!("the Deployment's configuration is rejected: {e}"));
+    let config = server_config(&env_values(&env));
     assert_eq!(config.backend, co_server::config::BackendKind::Kubernetes);
     assert_eq!(
         config.kubernetes.namespace.as_deref(),
@@ -723,6 +737,100 @@ fn the_deployments_environment_configures_a_kubernetes_server() {
     assert!(mounts
         .iter()
         .any(|m| m["mountPath"] == json!(config.data_dir.display().to_string())));
+    // The limits a cluster operator should choose are set, not left to the defaults unseen.
+    let limits = &config.limits;
+    assert!(limits.max_parallel_steps.is_some(), "{limits:?}");
+    let (step_cap, run_cap) = (
+        limits.step_log_bytes.unwrap(),
+        limits.run_log_bytes.unwrap(),
+    );
+    assert!(step_cap <= run_cap, "{limits:?}");
+    // No step may run as the server's own service account whatever the list says; this one
+    // allows none at all (the manifests create no other).
+    assert_eq!(config.policy.service_accounts, Some(Vec::new()));
+}
+
+/// Options shown commented out in the Deployment (`# - name: CONTAINEROPS_…` with its
+/// `#   value: …`): each with its value.
+fn commented_out_options(text: &str) -> BTreeMap<String, String> {
+    let uncomment = |line: &str| {
+        line.trim_start()
+            .strip_prefix('#')
+            .map(|rest| rest.trim().to_string())
+    };
+    let mut found = BTreeMap::new();
+    let lines: Vec<&str> = text.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(name) = uncomment(line)
+            .and_then(|l| l.strip_prefix("- name: ").map(str::to_string))
+            .filter(|n| n.starts_with("CONTAINEROPS_"))
+        else {
+            continue;
+        };
+        let value = lines
+            .get(i + 1)
+            .and_then(|next| uncomment(next))
+            .and_then(|l| l.strip_prefix("value: ").map(str::to_string))
+            .unwrap_or_else(|| {
+                panic!("{name}: a commented-out option needs its `#   value:` line")
+            });
+        let doc = parse_documents(&format!("v: {value}"), &name).unwrap_or_else(|e| panic!("{e}"));
+        let value = doc[0]["v"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: the value must be a string, as in env"))
+            .to_string();
+        found.insert(name, value);
+    }
+    found
+}
+
+/// What the Deployment shows commented out, for an operator to switch on, is accepted by the
+/// server too, together with everything else.
+#[test]
+fn the_deployments_commented_out_options_are_accepted_too() {
+    let (deployment, _, container) = server();
+    let text = std::fs::read_to_string(kubernetes_dir().join(&deployment.file)).unwrap();
+    let commented = commented_out_options(&text);
+    assert!(
+        commented.contains_key("CONTAINEROPS_ALLOWED_REGISTRIES"),
+        "{commented:?}"
+    );
+    let mut values = env_values(&env_of(&container));
+    for (name, value) in &commented {
+        assert!(
+            !values.contains_key(name),
+            "{name} is set and commented out"
+        );
+        values.insert(name.clone(), value.clone());
+    }
+    let config = server_config(&values);
+    assert!(config.policy.registries.is_some_and(|r| !r.is_empty()));
+}
+
+/// Every option of the server that an operator of a cluster would set is shown in the
+/// Deployment, set or commented out (the newer ones were missing once).
+#[test]
+fn the_deployment_shows_the_servers_cluster_options() {
+    let (deployment, _, container) = server();
+    let text = std::fs::read_to_string(kubernetes_dir().join(&deployment.file)).unwrap();
+    let mut shown: BTreeSet<String> = env_of(&container).into_keys().collect();
+    shown.extend(commented_out_options(&text).into_keys());
+    for var in [
+        "CONTAINEROPS_MAX_PARALLEL_STEPS",
+        "CONTAINEROPS_STEP_LOG_CAP",
+        "CONTAINEROPS_RUN_LOG_CAP",
+        "CONTAINEROPS_K8S_STOP_GRACE",
+        "CONTAINEROPS_ALLOWED_REGISTRIES",
+        "CONTAINEROPS_ALLOWED_SERVICE_ACCOUNTS",
+        "CONTAINEROPS_K8S_WORKSPACE",
+        "CONTAINEROPS_K8S_STORAGE_CLASS",
+    ] {
+        assert!(
+            shown.contains(var),
+            "{var} is not shown in {}",
+            deployment.file
+        );
+    }
 }
 
 #[test]
