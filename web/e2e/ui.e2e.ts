@@ -392,6 +392,40 @@ describe('the web UI', () => {
     await context.close();
   });
 
+  it("shows a step's inputs as launched, a secret input masked", async () => {
+    const secret = 'e2e-not-a-real-key';
+    expect((await server.api('PUT', '/secrets/deploy-key', { value: secret })).status).toBe(204);
+    const wf =
+      'name: masked\ninputs:\n  who: { type: string, default: the launched value }\nstages:\n  - name: go\n    actions:\n' +
+      '      - name: deploy\n        component: deploy@1.0.0\n        with: { token: "${{ secrets.deploy-key }}" }\n' +
+      '      - name: shout\n        component: shout@1.0.0\n        with: { text: "${{ inputs.who }}" }\n';
+    expect((await server.api('PUT', '/workflows/masked', { yaml: wf })).status).toBe(201);
+    const run = await server.api<{ id: string }>('POST', '/workflows/masked/runs', { inputs: {} });
+    expect(run.status).toBe(201);
+    const { context, page, errors } = await newPage(browser);
+    await login(page, server.url, server.admin);
+    const entries = (step: string) =>
+      page.getByLabel(`inputs of ${step}`).evaluate((dl) => [...dl.querySelectorAll('div')].map((d) => [d.querySelector('dt')?.textContent, d.querySelector('dd')?.textContent]));
+    await page.goto(`${server.url}/ui/runs/${run.body.id}/steps/deploy`);
+    for (const step of ['deploy', 'shout']) {
+      await expect.poll(() => page.getByRole('button', { name: `action ${step}` }).getAttribute('data-status'), { timeout: 60_000 }).toBe('succeeded');
+    }
+    // The values the step was launched with: the secret-typed input masked…
+    const panel = page.getByRole('complementary', { name: 'step deploy' });
+    await expect.poll(() => entries('deploy')).toEqual([['token', '***']]);
+    expect(await panel.getByRole('heading', { name: /^Inputs/ }).textContent()).toBe('Inputs ');
+    // …and an expression as the value it had, not as written.
+    await page.getByRole('button', { name: 'action shout' }).click();
+    await expect.poll(async () => Object.fromEntries(await entries('shout')) as Record<string, string>).toMatchObject({ text: 'the launched value' });
+    // The secret's value is nowhere in the page.
+    expect(await page.content()).not.toContain(secret);
+    await page.goto(`${server.url}/ui/runs/${run.body.id}/steps/deploy`);
+    await expect.poll(() => entries('deploy')).toEqual([['token', '***']]);
+    expect(await page.content()).not.toContain(secret);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('resumes the live log after a dropped connection, with no gap and no line twice', async () => {
     const runs = await server.api<{ runs: { id: string; status: string }[] }>('GET', '/runs?workflow=two-step&status=succeeded');
     const id = runs.body.runs[0]?.id ?? '';
@@ -425,7 +459,7 @@ describe('the web UI', () => {
     await context.close();
   });
 
-  it('lists runs by workflow and status, and the component catalog', async () => {
+  it('lists runs by workflow, status and trigger, and the component catalog', async () => {
     const { context, page, errors } = await newPage(browser);
     await login(page, server.url, server.admin);
     await page.goto(`${server.url}/ui/runs`);
@@ -455,6 +489,28 @@ describe('the web UI', () => {
     await page.getByRole('link', { name: 'First page' }).click();
     await expect.poll(() => ids.count()).toBe(25);
     for (const id of made) await server.api('POST', `/runs/${id}/cancel`);
+    // The trigger filter: a run a webhook delivery started and one started through the API.
+    expect((await server.api('PUT', '/secrets/HOOK_TOKEN', { value: 'e2e-hook-token' })).status).toBe(204);
+    const hooked = 'name: hooked\ntriggers:\n  - webhook: { secret: HOOK_TOKEN }\nstages:\n  - name: s\n    actions:\n      - { name: a, image: "localhost/co-examples/busybox:latest", command: ["true"] }\n';
+    expect((await server.api('PUT', '/workflows/hooked', { yaml: hooked })).status).toBe(201);
+    const byApi = (await server.api<{ id: string }>('POST', '/workflows/hooked/runs', { inputs: {} })).body.id;
+    const delivery = await fetch(`${server.url}/api/v1/hooks/hooked/webhook`, { method: 'POST', headers: { 'X-ContainerOps-Token': 'e2e-hook-token', 'Content-Type': 'application/json' }, body: '{}' });
+    expect(delivery.status).toBe(201);
+    const byHook = ((await delivery.json()) as { run_id: string }).run_id;
+    await page.goto(`${server.url}/ui/runs?workflow=hooked`);
+    await expect.poll(() => ids.allTextContents()).toHaveLength(2);
+    const triggers = page.locator('table.list tbody tr td:nth-child(4)');
+    await page.getByLabel('Trigger').selectOption('webhook');
+    await page.waitForURL(/trigger=webhook/);
+    await expect.poll(() => ids.allTextContents()).toEqual([byHook.slice(0, 12)]);
+    expect(await triggers.allTextContents()).toEqual(['webhook']);
+    await page.getByLabel('Trigger').selectOption('api');
+    await page.waitForURL(/trigger=api/);
+    await expect.poll(() => ids.allTextContents()).toEqual([byApi.slice(0, 12)]);
+    expect(await triggers.allTextContents()).toEqual(['api']);
+    // Across all workflows (many runs from the API by now), the one a webhook started.
+    await page.goto(`${server.url}/ui/runs?trigger=webhook`);
+    await expect.poll(() => ids.allTextContents()).toEqual([byHook.slice(0, 12)]);
     await page.goto(`${server.url}/ui/components/shout`);
     const inputs = page.getByRole('table').filter({ has: page.getByText('Inputs', { exact: true }) });
     await inputs.getByRole('cell', { name: 'times' }).waitFor();

@@ -6,7 +6,9 @@ import { useApi } from '../useApi';
 import { RunTable } from './Dashboard';
 
 const STATUSES = ['', 'queued', 'running', 'succeeded', 'failed', 'cancelled'];
-const TRIGGERS = ['', 'api', 'rerun', 'resume', 'webhook', 'github', 'gitlab', 'cron'];
+/** Values of a run's `trigger.event`: the API, the CLI, a schedule, a generic webhook, the
+ * usual GitHub and GitLab events, a rerun or resume (a deep link may name any other event). */
+const TRIGGERS = ['', 'api', 'cli', 'cron', 'webhook', 'push', 'pull_request', 'tag_push', 'merge_request', 'rerun', 'resume'];
 const PAGE = 25;
 
 export function Runs({ route }: { route: Extract<Route, { page: 'runs' }> }) {
@@ -53,7 +55,7 @@ export function Runs({ route }: { route: Extract<Route, { page: 'runs' }> }) {
         <label>
           Trigger{' '}
           <select value={route.trigger} onChange={(e) => { set({ trigger: e.target.value }); }}>
-            {TRIGGERS.map((s) => (
+            {(TRIGGERS.includes(route.trigger) ? TRIGGERS : [...TRIGGERS, route.trigger]).map((s) => (
               <option key={s} value={s}>
                 {s || 'any'}
               </option>
