@@ -233,6 +233,9 @@ fn init_complaint(first: &[u8]) -> Option<String> {
         .then(|| error::shorten(line, 300))
 }
 
+/// How much of a step's first stderr line is kept to judge whether the init process complained.
+const INIT_LINE_MAX: usize = 1024;
+
 /// What an engine query says about the exit.
 enum Probe {
     /// The exit code, and the container's times if the query said.
@@ -570,8 +573,12 @@ pub(crate) async fn follow(
     }
     let mut output_done = false;
     let mut first_output = true;
-    // The init process could not run the command (see `init_complaint`).
+    // The init process could not run the command (see `init_complaint`). Its line may come in
+    // more than one write (catatonit prints its prefix and its message separately): when the
+    // step's first output is on stderr, its first line is collected (up to
+    // `INIT_LINE_MAX` bytes) before it is judged.
     let mut complaint: Option<String> = None;
+    let mut first_line: Option<Vec<u8>> = None;
     // `exited`: `Some(code)` once the container is known to have exited (`code` may be unknown).
     let mut stopping = false;
     let timer = tokio::time::sleep(Duration::ZERO);
@@ -666,7 +673,14 @@ pub(crate) async fn follow(
             item = output.next(), if !output_done => match item {
                 Some(Ok((stream, bytes, at))) => {
                     if std::mem::take(&mut first_output) && stream == Stream::Stderr {
-                        complaint = init_complaint(&bytes);
+                        first_line = Some(Vec::new());
+                    }
+                    if let (Some(line), Stream::Stderr) = (first_line.as_mut(), stream) {
+                        let room = INIT_LINE_MAX.saturating_sub(line.len());
+                        line.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                        if line.contains(&b'\n') || line.len() >= INIT_LINE_MAX {
+                            complaint = first_line.take().and_then(|l| init_complaint(&l));
+                        }
                     }
                     // Awaited: a sink that is behind slows the reading down (backpressure).
                     match at {
@@ -708,6 +722,10 @@ pub(crate) async fn follow(
         }
     }
     inner.watcher.unregister(id);
+    // A first line that never ended (the output stopped first) is judged as it is.
+    if let Some(line) = first_line.take() {
+        complaint = init_complaint(&line);
+    }
 
     let Some(code) = exited else {
         // Cancelled and gave up waiting (KillSettle).
