@@ -1,6 +1,7 @@
 //! Fault injection with real parts: a `containerops server` process on real Podman, SQLite and
 //! PostgreSQL while the parts under it fail in the middle of a run —
-//! - the container engine's API service is killed and started again;
+//! - the container engine's API service is killed and started again (while a step runs, and
+//!   while steps are to be launched);
 //! - PostgreSQL is restarted;
 //! - the data directory's file system (SQLite's) fills up, then space comes back;
 //! - the server is frozen (SIGSTOP) past its lease while another server takes its run over, then
@@ -362,6 +363,41 @@ fn the_engine_api_restarted_in_the_middle_of_a_run() {
     engine.launch();
 
     check_complete(&server, &run);
+}
+
+#[test]
+fn a_run_started_while_the_engine_api_is_down_fails_with_the_reason() {
+    require_engine();
+    let mut engine = PrivateEngine::start();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db").display().to_string();
+    let mut options = ServerOptions::new(&db, dir.path(), "engine-down", "15s");
+    options.docker_host = engine.docker_host();
+    let server = Server::start_with(options);
+    server.apply(&workflow("engine-down"));
+
+    engine.kill();
+    let run = server.start_run("engine-down");
+    let detail = server.finished_run(&run);
+    assert_eq!(detail["status"], "failed", "{detail:#}");
+    // The run's workspace could not be made: no step ran, and each says why.
+    for action in ["first", "wait", "after"] {
+        let s = step(&detail, action);
+        assert_eq!(s["status"], "skipped", "{s:#}");
+        assert_eq!(s["attempts"], 0, "{s:#}");
+        let reason = s["error"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("workspace")
+                && reason.contains("is the container engine still running?"),
+            "{s:#}"
+        );
+    }
+    assert!(server.logs(&run).is_empty());
+
+    // Nothing was started behind the server's back: the engine, back, has nothing of the run.
+    engine.launch();
+    assert!(labelled("containers", &run).is_empty());
+    assert!(labelled("volumes", &run).is_empty());
 }
 
 #[test]
