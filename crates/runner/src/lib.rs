@@ -14,6 +14,7 @@ mod hold;
 pub mod report;
 mod resume;
 mod sink;
+mod unsealed;
 
 pub use hold::Ownership;
 
@@ -31,6 +32,7 @@ use tokio::sync::{mpsc, Semaphore};
 
 pub use co_engine::ConfigError;
 pub use resume::ResumeFrom;
+pub use unsealed::{seal_unsealed_runs, InputSealer, Swept};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunnerError {

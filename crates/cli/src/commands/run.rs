@@ -453,16 +453,53 @@ fn usage(message: &str) -> u8 {
     exit::INVALID
 }
 
-/// Open the local store, creating it if needed.
+/// Open the local store, creating it if needed. Runs recorded before secret inputs were kept
+/// apart (store migration 0005) get them masked, once ([`LocalSealer`]).
 pub async fn open_store() -> Result<Store, u8> {
     let path = crate::paths::database();
-    Store::open(&path.to_string_lossy()).await.map_err(|e| {
+    let fail = |e: co_store::StoreError| {
         eprintln!(
             "error: cannot open the run history at {}: {e}\nhint: set CONTAINEROPS_DB to a writable path",
             path.display()
         );
         exit::FAILED
-    })
+    };
+    let store = Store::open(&path.to_string_lossy()).await.map_err(fail)?;
+    co_runner::seal_unsealed_runs(&store, &LocalSealer)
+        .await
+        .map_err(fail)?;
+    Ok(store)
+}
+
+/// Local runs keep no secret input values (a local run is never resumed): the old runs' are
+/// masked. Which inputs are secret is read from the workflow text the run recorded, its
+/// component paths relative to its file as when it ran.
+struct LocalSealer;
+
+#[async_trait::async_trait]
+impl co_runner::InputSealer for LocalSealer {
+    async fn plan(
+        &self,
+        run: &co_store::RunRecord,
+    ) -> Result<Option<Arc<co_spec::Plan>>, co_store::StoreError> {
+        let base = std::path::Path::new(&run.source_path).parent().map_or_else(
+            || std::path::PathBuf::from("."),
+            std::path::Path::to_path_buf,
+        );
+        let catalog = crate::engine::catalog();
+        Ok(Loader::new(&catalog)
+            .parse_workflow(&run.source, &run.source_path, &base)
+            .ok()
+            .map(|w| Arc::new(co_spec::plan(Arc::new(w)))))
+    }
+
+    fn seal(
+        &self,
+        _run_id: &str,
+        _secret: &indexmap::IndexMap<String, serde_json::Value>,
+    ) -> Result<Option<String>, String> {
+        Ok(None)
+    }
 }
 
 #[cfg(test)]

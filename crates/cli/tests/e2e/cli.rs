@@ -653,6 +653,80 @@ impl Drop for Cleanup {
     }
 }
 
+/// A local database written before secret inputs were kept apart (store migration 0005) holds
+/// them in clear: the first command after the upgrade masks them (a local run keeps no secret
+/// value), once, and the file keeps no trace of them.
+#[test]
+fn secret_inputs_of_local_runs_recorded_before_masking_are_masked() {
+    let w = World::new();
+    let value = format!("0ld-l0cal-{}", std::process::id());
+    let yaml = format!(
+        "name: old\ninputs:\n  token: {{ type: secret }}\n  note: {{ type: string }}\nstages:\n  \
+         - name: s\n    actions:\n      - {{ name: a, image: {BUSYBOX}, command: [\"true\"] }}\n"
+    );
+    let run = w.run_yaml(
+        &yaml,
+        &[
+            "--input",
+            &format!("token={value}"),
+            "--input",
+            "note=hello",
+        ],
+    );
+    assert_eq!(run.status(), "succeeded", "{}", run.pretty());
+    // The row as a CLI before 0005 wrote it, in a database migrated up to 0006.
+    let clear = json!({"token": value, "note": "hello"}).to_string();
+    let url = format!("sqlite://{}", w.db.display());
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::{Connection, Executor};
+        let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+        for sql in [
+            format!(
+                "UPDATE runs SET inputs = '{clear}' WHERE id = '{}'",
+                run.id()
+            ),
+            "DROP TABLE unsealed_runs".to_string(),
+            "DELETE FROM _sqlx_migrations WHERE version = 7".to_string(),
+        ] {
+            conn.execute(sql.as_str()).await.unwrap();
+        }
+        conn.close().await.unwrap();
+    });
+    let stored = || {
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal"] {
+            let mut name = w.db.as_os_str().to_os_string();
+            name.push(suffix);
+            bytes.extend(std::fs::read(&name).unwrap_or_default());
+        }
+        bytes.windows(value.len()).any(|b| b == value.as_bytes())
+    };
+    assert!(stored(), "the check finds the value in clear");
+
+    let out = w.exec(&["runs", "list"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        !stored(),
+        "the local database still holds the secret input in clear"
+    );
+    let url = format!("{url}?mode=ro");
+    let inputs: String = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+        let inputs = sqlx::query_scalar("SELECT inputs FROM runs WHERE id = $1")
+            .bind(run.id())
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+        inputs
+    });
+    assert_eq!(
+        serde_json::from_str::<Value>(&inputs).unwrap(),
+        json!({"token": "***", "note": "hello"})
+    );
+}
+
 /// The default local store (`$XDG_DATA_HOME/containerops/containerops.db`) is owner-only: the
 /// directories created for it are 0700 and the database 0600, whatever the umask.
 #[cfg(unix)]

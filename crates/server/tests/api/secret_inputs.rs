@@ -225,12 +225,12 @@ async fn secret_inputs_of_runs_recorded_before_sealing_are_sealed_at_start(db: &
     let admin = server.api();
     let logs = crate::support::captured_logs();
     assert!(
-        logs.lines().any(
-            |l| l.contains("sealed the secret inputs of runs recorded before")
+        logs.lines()
+            .any(|l| l.contains("runs recorded before they were kept apart")
                 && l.contains("runs=2")
-                && l.contains("sealed=2")
-                && l.contains("all_inputs_sealed=1")
-        ),
+                && l.contains("with_secret_inputs=2")
+                && l.contains("every_input_secret=1")
+                && l.contains("secret_values_dropped=0")),
         "{logs}"
     );
     let run = admin.get(&format!("/api/v1/runs/{old}")).await.expect(200);
