@@ -2,18 +2,21 @@
 // lanes, actions are nodes with typed ports; layout from ELK in a worker, never stored.
 import {
   Background,
+  ControlButton,
   Controls,
   Handle,
   Position,
   ReactFlow,
   ReactFlowProvider,
   useReactFlow,
+  useStore,
   type Connection,
   type Edge,
   type Node,
   type NodeChange,
   type NodeHandle,
   type NodeProps,
+  type ReactFlowState,
 } from '@xyflow/react';
 import { memo, useCallback, useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
 import type { WorkflowModel } from '../yaml/model';
@@ -21,6 +24,7 @@ import { buildGraph, elkInput, handleBoxes, navigationGrid, neighbour, showsPort
 import { layoutInWorker } from './layout';
 import { CanvasMiniMap } from './MiniMap';
 import { duration } from './runState';
+import { bounds, windowIds, windowKey, windowRect } from './viewWindow';
 
 export interface WiringEnd {
   action: string;
@@ -214,8 +218,21 @@ function ends(c: Connection | Edge): [WiringEnd, WiringEnd] | null {
   ];
 }
 
-/** Above this many actions the graph opens zoomed on its start instead of fitted whole. */
+/** Above this many actions the graph opens zoomed on its start instead of fitted whole, and
+ * React Flow is given only the nodes near the view (`viewWindow.ts`). */
 const BIG = 60;
+
+const windowSelector = (s: ReactFlowState) => windowKey(s.transform[0], s.transform[1], s.transform[2], s.width, s.height);
+const noWindow = () => '';
+
+/** React Flow's own fit-view icon (its Controls do not export it). */
+function FitViewIcon() {
+  return (
+    <svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 30">
+      <path d="M3.692 4.63c0-.53.4-.938.939-.938h5.215V0H4.708C2.13 0 0 2.054 0 4.63v5.216h3.692V4.631zM27.354 0h-5.2v3.692h5.17c.53 0 .984.4.984.939v5.215H32V4.631A4.624 4.624 0 0027.354 0zm.954 24.83c0 .532-.4.94-.939.94h-5.215v3.768h5.215c2.577 0 4.631-2.13 4.631-4.707v-5.139h-3.692v5.139zm-23.677.94c-.531 0-.939-.4-.939-.94v-5.138H0v5.139c0 2.577 2.13 4.707 4.708 4.707h5.138V25.77H4.631z" />
+    </svg>
+  );
+}
 
 function runSig(r: RunState | null): string {
   if (!r) return '';
@@ -323,11 +340,6 @@ function GraphInner(props: GraphProps) {
     placed.current = sameOr(placed.current, out);
     return placed.current;
   }, [graph, mode, selected, run]);
-  // Nodes dragged in this view (never written to the file): only their objects change.
-  const nodes = useMemo<Node[]>(() => (dragged.size === 0 ? laidOut : laidOut.map((n) => {
-    const p = dragged.get(n.id);
-    return p ? { ...n, position: p } : n;
-  })), [laidOut, dragged]);
   const onNodesChange = useCallback((changes: NodeChange[]) => {
     const moves = changes.filter((c) => c.type === 'position' && c.position);
     if (moves.length === 0) return;
@@ -341,7 +353,8 @@ function GraphInner(props: GraphProps) {
   // Edge objects are reused too: only the ones whose animation flag changes are new. Big graphs
   // do not animate the edges into running steps: React Flow re-indexes every edge when one
   // changes, and a 1,000-step run changes some every second.
-  const animate = mode === 'run' && model.actions.length <= BIG;
+  const big = model.actions.length > BIG;
+  const animate = mode === 'run' && !big;
   const edgeCache = useRef(new Map<string, { sig: string; edge: Edge }>());
   const edgesRef = useRef<Edge[]>([]);
   const edges = useMemo<Edge[]>(() => {
@@ -362,7 +375,9 @@ function GraphInner(props: GraphProps) {
         targetHandle: e.targetHandle,
         type: 'smoothstep',
         className: `edge-${e.kind}`,
-        label: mode === 'run' ? undefined : e.label ?? undefined,
+        // Run pages hide the ports, big graphs name them on the nodes only (React Flow measures
+        // each label it draws with a forced layout).
+        label: mode === 'run' || big ? undefined : e.label ?? undefined,
         animated,
         focusable: false,
       };
@@ -372,17 +387,49 @@ function GraphInner(props: GraphProps) {
     edgeCache.current = next;
     edgesRef.current = sameOr(edgesRef.current, out);
     return edgesRef.current;
-  }, [graph, mode, run, animate]);
+  }, [graph, mode, run, animate, big]);
+
+  // Big graphs: React Flow is given only the nodes near the view and the edges between them
+  // (it re-indexes all it has on each change: every mouse move of a drag, every status poll).
+  // The minimap, fit-view and keyboard navigation use the whole graph.
+  const win = useStore(big ? windowSelector : noWindow);
+  const draggedIds = useMemo(() => [...dragged.keys()].join('\n'), [dragged]);
+  const inWindow = useMemo(
+    () => (win === '' ? null : windowIds(graph.nodes, graph.edges, windowRect(win), draggedIds === '' ? [] : draggedIds.split('\n'))),
+    [win, graph, draggedIds],
+  );
+  const windowRef = useRef<Node[]>([]);
+  const windowNodes = useMemo(() => {
+    if (!inWindow) return laidOut;
+    windowRef.current = sameOr(windowRef.current, laidOut.filter((n) => inWindow.has(n.id)));
+    return windowRef.current;
+  }, [laidOut, inWindow]);
+  // Nodes dragged in this view (never written to the file): only their objects change.
+  const shownNodes = useMemo<Node[]>(
+    () =>
+      dragged.size === 0
+        ? windowNodes
+        : windowNodes.map((n) => {
+            const p = dragged.get(n.id);
+            return p ? { ...n, position: p } : n;
+          }),
+    [windowNodes, dragged],
+  );
+  const shownEdgesRef = useRef<Edge[]>([]);
+  const shownEdges = useMemo(() => {
+    if (!inWindow) return edges;
+    shownEdgesRef.current = sameOr(shownEdgesRef.current, edges.filter((e) => inWindow.has(e.source) && inWindow.has(e.target)));
+    return shownEdgesRef.current;
+  }, [edges, inWindow]);
 
   // Small graphs are fitted into view; big ones open at a readable zoom on their first lanes
   // (fitting 1,000 nodes would put every one of them on screen and defeat virtualisation).
-  const big = model.actions.length > BIG;
   const fitted = useRef(false);
   // The shape whose final (ELK) layout is on screen and fitted: `data-layout="ready"` tells
   // tests and screenshots that nodes and ports stay where they are until the next change.
   const [readyKey, setReadyKey] = useState<string | null>(null);
   useEffect(() => {
-    if (nodes.length === 0) return;
+    if (laidOut.length === 0) return;
     const done = layout?.key === key ? key : null;
     let stale = false;
     const landed = () => {
@@ -411,6 +458,23 @@ function GraphInner(props: GraphProps) {
     [checkConnection],
   );
 
+  // Fit view: React Flow's would fit only the nodes it was given (the window of a big graph).
+  const fitAll = useCallback(() => {
+    const b = bounds(graph.nodes);
+    if (b) void flow.fitBounds(b, { padding: 0.1 });
+  }, [graph, flow]);
+
+  /** Focuses an action node once it is drawn (after a move of the view it may take a frame or two). */
+  const focusNode = useCallback((id: string) => {
+    let tries = 0;
+    const attempt = () => {
+      const el = wrapper.current?.querySelector<HTMLElement>(`[data-action-id="${CSS.escape(id)}"]`);
+      if (el) el.focus();
+      else if (++tries < 30) requestAnimationFrame(attempt);
+    };
+    requestAnimationFrame(attempt);
+  }, []);
+
   const grid = useMemo(() => navigationGrid(graph), [graph]);
   const onKeyDown = (e: KeyboardEvent<HTMLDivElement>) => {
     const target = e.target as HTMLElement;
@@ -427,9 +491,7 @@ function GraphInner(props: GraphProps) {
       if (!to) return;
       const n = graph.nodes.find((x) => x.id === to);
       if (n) void flow.setCenter(n.position.x + n.width / 2, n.position.y + n.height / 2, { zoom: flow.getZoom(), duration: 0 });
-      requestAnimationFrame(() => {
-        wrapper.current?.querySelector<HTMLElement>(`[data-action-id="${CSS.escape(to)}"]`)?.focus();
-      });
+      focusNode(to);
     }
   };
 
@@ -455,11 +517,9 @@ function GraphInner(props: GraphProps) {
       const n = graph.nodes.find((x) => x.id === id);
       if (n) void flow.setCenter(n.position.x + n.width / 2, n.position.y + n.height / 2, { zoom: Math.max(flow.getZoom(), 0.8), duration: 0 });
       onSelect?.(id);
-      requestAnimationFrame(() => {
-        wrapper.current?.querySelector<HTMLElement>(`[data-action-id="${CSS.escape(id)}"]`)?.focus();
-      });
+      focusNode(id);
     },
-    [graph, flow, onSelect],
+    [graph, flow, onSelect, focusNode],
   );
 
   // Stable callbacks: React Flow copies each prop it is given into its store, and every store
@@ -496,8 +556,8 @@ function GraphInner(props: GraphProps) {
       data-layout={readyKey === key && layout?.key === key ? 'ready' : 'pending'}
     >
       <ReactFlow
-        nodes={nodes}
-        edges={edges}
+        nodes={shownNodes}
+        edges={shownEdges}
         nodeTypes={nodeTypes}
         onNodesChange={onNodesChange}
         onNodeClick={onNodeClick}
@@ -514,8 +574,14 @@ function GraphInner(props: GraphProps) {
         deleteKeyCode={null}
       >
         <Background gap={24} />
-        <Controls showInteractive={false} />
-        {model.actions.length > 40 ? <CanvasMiniMap nodes={nodes} /> : null}
+        <Controls showInteractive={false} showFitView={!big}>
+          {big ? (
+            <ControlButton className="react-flow__controls-fitview" onClick={fitAll} title="Fit View" aria-label="Fit View">
+              <FitViewIcon />
+            </ControlButton>
+          ) : null}
+        </Controls>
+        {model.actions.length > 40 ? <CanvasMiniMap nodes={laidOut} moved={dragged} /> : null}
       </ReactFlow>
       <GoToAction actions={gotoList} onGo={goTo} />
       {refusal ? (
