@@ -2,7 +2,8 @@
 //! the engine, the containers, their cleanup, exit) against `podman run --rm` of the same
 //! containers — one step, and a chain of five (`podman run --rm` five times in a row). Both run
 //! as processes from here; rounds alternate (podman, containerops, …) so both see the same
-//! machine; the figures are ratios of medians.
+//! machine; the figures are the ratio of the medians and the median of each round's ratio (the
+//! second follows a load that drifts during the benchmark less than the first).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -81,6 +82,9 @@ pub fn run(bin: &str, rounds: usize) -> Result<Value> {
         }
         let p = median(&mut podman_ms.clone());
         let c = median(&mut co_ms.clone());
+        let mut paired: Vec<f64> = co_ms.iter().zip(&podman_ms).map(|(c, p)| c / p).collect();
+        let paired = median(&mut paired);
+        eprintln!("  {steps} step(s): containerops {c:.0} ms, podman {p:.0} ms (medians), ratio {:.3}, median of round ratios {paired:.3}", c / p);
         scenarios.push(json!({
             "steps": steps,
             "podman_run_rm_ms": podman_ms,
@@ -88,6 +92,7 @@ pub fn run(bin: &str, rounds: usize) -> Result<Value> {
             "podman_median_ms": p,
             "containerops_median_ms": c,
             "ratio_containerops_to_podman": c / p,
+            "ratio_median_of_rounds": paired,
         }));
     }
     Ok(json!({
