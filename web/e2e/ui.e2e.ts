@@ -189,6 +189,8 @@ describe('the web UI', () => {
     await graphReady(page);
     await page.locator('.page-head .chip').filter({ hasText: 'succeeded' }).waitFor({ timeout: 30_000 });
     await shot(page, 'run-succeeded', true);
+    // The run links to the revision it ran (its first: the workflow's page).
+    expect(await page.locator('.page-head').getByRole('link', { name: 'revision 1', exact: true }).getAttribute('href')).toBe('/ui/workflows/two-step');
     await handlesMatch(page, 'shout', ['text', 'times'], ['shouted'], false);
 
     // Keyboard: from a node, the arrows move to its neighbours and Enter opens one.

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { parseRoute, routePath, type Route } from './router';
+import { parseRoute, revisionRoute, routePath, type Route } from './router';
 
 describe('routes', () => {
+  it("links a run's revision to what it changed (a first revision: to the workflow)", () => {
+    expect(routePath(revisionRoute('hello', 3))).toBe('/ui/workflows/hello/revisions/2...3');
+    expect(routePath(revisionRoute('hello', 1))).toBe('/ui/workflows/hello');
+  });
   const cases: [string, Route][] = [
     ['/ui/', { page: 'dashboard' }],
     ['/ui', { page: 'dashboard' }],

@@ -59,6 +59,12 @@ export function parseRoute(pathname: string, search = '', hash = ''): Route {
   return { page: 'notfound', path: pathname };
 }
 
+/** Where a run's revision links: what that revision changed (the diff with the one before), or
+ * for a first revision the workflow's page. */
+export function revisionRoute(name: string, revision: number): Route {
+  return revision > 1 ? { page: 'revisions', name, from: revision - 1, to: revision } : { page: 'workflow', name };
+}
+
 export function routePath(r: Route): string {
   const u = encodeURIComponent;
   switch (r.page) {

@@ -1,6 +1,7 @@
 import { api } from '../api/client';
 import type { DashboardView, RunSummary } from '../api/types';
 import { Link } from '../Link';
+import { revisionRoute } from '../router';
 import { ago, useApi } from '../useApi';
 import { StatusChip } from '../StatusChip';
 
@@ -93,7 +94,7 @@ export function RunTable({ runs }: { runs: RunSummary[] }) {
               <StatusChip status={r.status} />
             </td>
             <td>{triggerWord(r.trigger)}</td>
-            <td>{r.revision ?? ''}</td>
+            <td>{r.revision !== null && r.revision !== undefined ? <Link to={revisionRoute(r.workflow, r.revision)}>{r.revision}</Link> : ''}</td>
             <td title={r.created_at}>{ago(r.created_at)}</td>
           </tr>
         ))}

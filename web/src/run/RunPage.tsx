@@ -8,7 +8,7 @@ import { useContracts } from '../catalog';
 import { WorkflowGraph } from '../graph/WorkflowGraph';
 import { baseName, duration, modelFromSteps, nodeIdOf, runStates } from '../graph/runState';
 import { Link } from '../Link';
-import { navigate, type Route } from '../router';
+import { navigate, revisionRoute, type Route } from '../router';
 import { useWriteBlock } from '../session';
 import { StatusChip } from '../StatusChip';
 import { ago } from '../useApi';
@@ -161,7 +161,14 @@ export function RunPage({ route }: { route: Extract<Route, { page: 'run' }> }) {
         </h1>
         <StatusChip status={run.status} />
         <span className="muted small">
-          {run.revision !== null && run.revision !== undefined ? `revision ${run.revision}` : 'no stored revision'} · {triggerWord(run.trigger)} · {ago(run.created_at, now)}
+          {run.revision !== null && run.revision !== undefined ? (
+            <Link to={revisionRoute(run.workflow, run.revision)} title={run.revision > 1 ? `What revision ${run.revision} changed` : 'The workflow'}>
+              revision {run.revision}
+            </Link>
+          ) : (
+            'no stored revision'
+          )}{' '}
+          · {triggerWord(run.trigger)} · {ago(run.created_at, now)}
           {run.started_at ? ` · ${duration(run.started_at, run.finished_at ?? null, now)}` : ''}
           {run.parent ? (
             <>
