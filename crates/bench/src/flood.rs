@@ -50,7 +50,8 @@ struct RssSampler {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-fn status_kib(pid: u32, field: &str) -> Option<u64> {
+/// A number from `/proc/PID/status` (in kB).
+pub(crate) fn status_kib(pid: u32, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()

@@ -8,12 +8,15 @@
 //!   co-bench server [--bin PATH] [--postgres URL] [--seconds S]
 //!   co-bench size [--bin PATH] [--budget-mib N]   the release binary's size, failing above N MiB
 //!   co-bench flood [--bin PATH] [--mb MB]
+//!   co-bench soak [--bin PATH] [--postgres URL] [--runs N] [--clients C]   thousands of runs on
+//!                                      the real engine: memory, descriptors, database, leftovers
 
 mod engine;
 mod flood;
 mod launch;
 mod overhead;
 mod server;
+mod soak;
 
 use std::time::Duration;
 
@@ -133,6 +136,19 @@ fn main() -> Result<()> {
             let result = runtime.block_on(flood::run(&bin, mb))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
+        "soak" => {
+            let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
+            let postgres: String = arg(&args, "--postgres", String::new())?;
+            let runs: usize = arg(&args, "--runs", 2000)?;
+            let clients: usize = arg(&args, "--clients", 8)?;
+            let fresh = if postgres.is_empty() {
+                None
+            } else {
+                Some(server::fresh_postgres_database(&postgres)?)
+            };
+            let result = runtime.block_on(soak::run(&bin, fresh.as_deref(), runs, clients))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
         "size" => {
             let bin: String = arg(&args, "--bin", "target/release/containerops".to_string())?;
             let budget: f64 = arg(&args, "--budget-mib", BINARY_BUDGET_MIB)?;
@@ -191,7 +207,7 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         other => bail!(
-            "unknown command {other:?}: use all, engine, overhead, launch, server, size or flood"
+            "unknown command {other:?}: use all, engine, overhead, launch, server, size, flood or soak"
         ),
     }
     Ok(())

@@ -7,7 +7,7 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,7 +20,11 @@ pub(crate) const TOKEN: &str = "bench-admin-token";
 pub(crate) struct ServerProcess {
     child: Child,
     pub base: String,
-    _dir: tempfile::TempDir,
+    /// Its data directory (and SQLite database, unless it runs on PostgreSQL); its `TMPDIR` is
+    /// `tmp` in there.
+    pub dir: tempfile::TempDir,
+    /// How many warnings and errors it has logged, and the first few of them.
+    pub complaints: Arc<Mutex<(usize, Vec<String>)>>,
 }
 
 impl ServerProcess {
@@ -40,7 +44,8 @@ fn start_server(binary: &str, database: Option<&str>) -> Result<ServerProcess> {
     start_server_with(binary, database, "noop", tempfile::tempdir()?)
 }
 
-/// The server on `backend` (`noop`, `docker`), its data (and SQLite file) in `dir`.
+/// The server on `backend` (`noop`, `docker`), its data (and SQLite file) in `dir`, its
+/// `TMPDIR` in `dir/tmp`.
 pub(crate) fn start_server_with(
     binary: &str,
     database: Option<&str>,
@@ -51,6 +56,8 @@ pub(crate) fn start_server_with(
         Some(url) => url.to_string(),
         None => dir.path().join("bench.db").to_string_lossy().to_string(),
     };
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp)?;
     let mut child = Command::new(binary)
         .args(["server", "--listen", "127.0.0.1:0", "--database", &db])
         .arg("--data-dir")
@@ -59,6 +66,7 @@ pub(crate) fn start_server_with(
         .env("CONTAINEROPS_BACKEND", backend)
         .env("CONTAINEROPS_LOG", "info")
         .env("NO_COLOR", "1")
+        .env("TMPDIR", &tmp)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -77,12 +85,26 @@ pub(crate) fn start_server_with(
                 .context("no address in the listening line")?;
         }
     };
-    // Keep draining its log so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
+    // Keep draining its log so it never blocks on a full pipe, counting what it complains about.
+    let complaints: Arc<Mutex<(usize, Vec<String>)>> = Arc::default();
+    let seen = complaints.clone();
+    std::thread::spawn(move || {
+        for line in lines.map_while(std::result::Result::ok) {
+            if line.split_whitespace().any(|w| w == "WARN" || w == "ERROR") {
+                if let Ok(mut seen) = seen.lock() {
+                    seen.0 += 1;
+                    if seen.1.len() < 10 {
+                        seen.1.push(line);
+                    }
+                }
+            }
+        }
+    });
     Ok(ServerProcess {
         child,
         base: format!("http://{addr}"),
-        _dir: dir,
+        dir,
+        complaints,
     })
 }
 
@@ -108,13 +130,17 @@ pub fn fresh_postgres_database(url: &str) -> Result<String> {
     Ok(format!("{prefix}/{name}"))
 }
 
-fn client() -> Result<reqwest::Client> {
+pub(crate) fn client() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()?)
 }
 
-async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16, Value)> {
+pub(crate) async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Value,
+) -> Result<(u16, Value)> {
     let response = client
         .post(url)
         .bearer_auth(TOKEN)
@@ -125,7 +151,7 @@ async fn post(client: &reqwest::Client, url: &str, body: &Value) -> Result<(u16,
     Ok((status, response.json().await.unwrap_or(Value::Null)))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
@@ -237,26 +263,7 @@ async fn submit_to_finish(base: &str, runs: usize) -> Result<Value> {
     let mut latencies = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let (code, body) = post(
-            &client,
-            &format!("{base}/api/v1/workflows/bench/runs"),
-            &json!({ "inputs": {} }),
-        )
-        .await?;
-        if code != 201 {
-            bail!("starting a run failed: {code} {body}");
-        }
-        let id = body["id"].as_str().context("no run id")?;
-        let stream = client
-            .get(format!("{base}/api/v1/runs/{id}/logs/stream"))
-            .bearer_auth(TOKEN)
-            .send()
-            .await?
-            .text()
-            .await?;
-        if !stream.contains("event: end") {
-            bail!("the log stream of {id} ended without `end`");
-        }
+        submit_and_follow(&client, base, "bench").await?;
         latencies.push(ms(t.elapsed()));
     }
     latencies.sort_by(f64::total_cmp);
@@ -266,6 +273,42 @@ async fn submit_to_finish(base: &str, runs: usize) -> Result<Value> {
         "p90_ms": percentile(&latencies, 90.0),
         "max_ms": latencies.last().copied().unwrap_or(f64::NAN),
     }))
+}
+
+/// Start a run of `workflow` and follow its log stream to its end (`event: end`); returns the
+/// run's id and the final status the stream names.
+pub(crate) async fn submit_and_follow(
+    client: &reqwest::Client,
+    base: &str,
+    workflow: &str,
+) -> Result<(String, String)> {
+    let (code, body) = post(
+        client,
+        &format!("{base}/api/v1/workflows/{workflow}/runs"),
+        &json!({ "inputs": {} }),
+    )
+    .await?;
+    if code != 201 {
+        bail!("starting a run failed: {code} {body}");
+    }
+    let id = body["id"].as_str().context("no run id")?.to_string();
+    let stream = client
+        .get(format!("{base}/api/v1/runs/{id}/logs/stream"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await?
+        .text()
+        .await?;
+    let Some((_, end)) = stream.split_once("event: end") else {
+        bail!("the log stream of {id} ended without `end`");
+    };
+    let status = end
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .and_then(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .and_then(|v| v["status"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    Ok((id, status))
 }
 
 pub async fn run(binary: &str, database: Option<&str>, seconds: u64) -> Result<Value> {
