@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a used one: installs and starts what it needs
-# (Podman with its Docker API, PostgreSQL, test images), then runs formatting and lint checks and
-# every test (unit, real Podman, real SQLite and PostgreSQL, the web UI's). Fails loudly if any real
-# part is missing.
+# (Podman with its Docker API, Docker Engine, PostgreSQL, test images), then runs formatting and
+# lint checks and every test (unit, real Podman, real SQLite and PostgreSQL, the web UI's), and the
+# Docker backend's and the CLI's end-to-end tests a second time on Docker Engine. Fails loudly if
+# any real part is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,9 +15,12 @@ disk() { df -h --output=avail,target . | tail -1 | awk -v s="$1" '{ printf "disk
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 disk "start"
 
-log "container engine"
-scripts/setup-engine.sh
-export DOCKER_HOST=${DOCKER_HOST:-unix:///run/podman/podman.sock}
+log "container engines (Podman, Docker Engine)"
+PODMAN_HOST=unix://${CONTAINEROPS_PODMAN_SOCK:-/run/podman/podman.sock}
+DOCKER_ENGINE_HOST=unix://${CONTAINEROPS_DOCKER_SOCK:-/var/run/docker.sock}
+CONTAINEROPS_ENGINES=podman,docker scripts/setup-engine.sh
+# Podman is the engine of every test; Docker Engine's run (below) names its own.
+export DOCKER_HOST=$PODMAN_HOST
 
 log "PostgreSQL"
 CONTAINEROPS_TEST_POSTGRES_URL=$(scripts/setup-postgres.sh)
@@ -40,8 +44,8 @@ CONTAINEROPS_BIN="$target_dir/debug/containerops"
 [ -x "$CONTAINEROPS_BIN" ] || { echo "no $CONTAINEROPS_BIN after the build" >&2; exit 1; }
 export CONTAINEROPS_BIN
 
-log "images for the tests and examples"
-scripts/build-images.sh
+log "images for the tests and examples (on both engines)"
+CONTAINEROPS_ENGINE_HOSTS="$PODMAN_HOST $DOCKER_ENGINE_HOST" scripts/build-images.sh
 
 log "web UI: node packages (web/package-lock.json), lint, typecheck, unit tests"
 npm --prefix web ci --no-audit --no-fund
@@ -66,6 +70,14 @@ trap 'kill -- -"$fuzz_pid" 2>/dev/null || true' EXIT
 log "tests"
 cargo nextest run --workspace --locked --profile ci
 cargo test --workspace --doc --locked
+
+# The tests that say how steps behave on an engine, again on Docker Engine, so that a difference
+# between the engines fails here. The same built test binaries (same package selection and
+# features as above, so nothing is rebuilt), only these binaries run. outage.rs stays on Podman:
+# it starts a private `podman system service` it can kill.
+log "tests on Docker Engine ($DOCKER_ENGINE_HOST): the Docker backend's and the CLI's end to end"
+DOCKER_HOST=$DOCKER_ENGINE_HOST cargo nextest run --workspace --locked --profile ci \
+  -E 'binary_id(co-backend-docker::engine) | binary_id(co-backend-docker::reattach) | binary_id(containerops::e2e)'
 
 log "fuzz smoke run"
 if ! wait "$fuzz_pid"; then

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, HostConfigLogConfig};
 use bollard::query_parameters::{
     AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, CreateImageOptionsBuilder,
     KillContainerOptionsBuilder,
@@ -18,6 +18,7 @@ use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
 use tokio::time::Instant;
 
+use crate::discovery::EngineKind;
 use crate::inventory::{inspect_state, remove_container, Times};
 use crate::watcher::Notice;
 use crate::{error, names, ExitDetection, Inner};
@@ -44,6 +45,11 @@ pub(crate) async fn run_step(
     }
     let name = names::container_name(&launch.run_id, &launch.step_key, launch.attempt);
     let mut body = container_body(launch, ws);
+    if inner.conn.info.kind == EngineKind::Docker {
+        if let Some(hc) = body.host_config.as_mut() {
+            hc.log_config = Some(docker_log_config());
+        }
+    }
     if launch.cpu_millis.is_some_and(|m| m > 1000) {
         // Docker refuses more CPUs than the machine has; a component asking for 4 cores should
         // still run (slower) on a 2-core laptop.
@@ -107,6 +113,23 @@ pub(crate) fn container_body(launch: &StepLaunch, ws: &Workspace) -> ContainerCr
             ..Default::default()
         }),
         ..Default::default()
+    }
+}
+
+/// The log driver of step containers on Docker Engine: `json-file`, whatever the daemon's
+/// default. The log is what a reattach replays (after a restart, or an engine outage), so it must
+/// exist and be readable through the logs API (a daemon whose default driver is `none` or
+/// `syslog` cannot be read back); the daemon's own `json-file` options (rotation) still apply.
+/// Two things differ from Podman's log, both covered by the reattach tests: `json-file` stores
+/// each line as a JSON string, so bytes that are not UTF-8 come back as U+FFFD in a replay (the
+/// live attach stream keeps them); and a line is logged only once its newline is written (or the
+/// output ends), so a replay shows a half-written last line only later. `local`, the driver that
+/// keeps bytes, loses the newline after a line longer than 16 KiB in Docker 20.10.
+/// Podman keeps its own (k8s-file) log and is not asked.
+pub(crate) fn docker_log_config() -> HostConfigLogConfig {
+    HostConfigLogConfig {
+        typ: Some("json-file".to_string()),
+        config: None,
     }
 }
 

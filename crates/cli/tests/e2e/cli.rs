@@ -855,8 +855,8 @@ fn hello_example_runs_green_and_is_in_the_history() {
 }
 
 /// Without `CONTAINEROPS_DB` the store is `$XDG_DATA_HOME/containerops/containerops.db`, else
-/// `~/.local/share/containerops/containerops.db`; without `DOCKER_HOST` the engine is found at
-/// Podman's system socket.
+/// `~/.local/share/containerops/containerops.db`; without `DOCKER_HOST` the engine is found by
+/// discovery (Docker's default socket first, then Podman's system socket).
 #[test]
 fn default_store_location_and_engine_discovery() {
     let w = World::new();

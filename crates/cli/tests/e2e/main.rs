@@ -1,5 +1,7 @@
-//! End-to-end tests of the `containerops` binary on the real local container engine (Podman
-//! serving the Docker API at /run/podman/podman.sock). Every test gets its own directory and
+//! End-to-end tests of the `containerops` binary on a real local container engine: the one
+//! `$DOCKER_HOST` names, else Podman serving the Docker API at /run/podman/podman.sock.
+//! scripts/test.sh runs them twice, on Podman and on Docker Engine (/var/run/docker.sock), so a
+//! difference between the engines fails CI. Every test gets its own directory and
 //! SQLite database, runs the real binary as a child process, and checks after every run that no
 //! container or volume labelled with the run is left.
 //!

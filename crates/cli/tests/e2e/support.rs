@@ -12,8 +12,21 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-/// The engine every test talks to (Podman serving the Docker API).
-pub const SOCKET: &str = "/run/podman/podman.sock";
+/// The engine every test talks to: `$DOCKER_HOST` when it names a socket (scripts/test.sh runs
+/// these tests once on Podman and once on Docker Engine), else Podman's system socket.
+pub fn socket() -> String {
+    engine_socket(std::env::var("DOCKER_HOST").ok().as_deref())
+}
+
+fn engine_socket(docker_host: Option<&str>) -> String {
+    match docker_host.map(str::trim).filter(|h| !h.is_empty()) {
+        Some(h) => match h.strip_prefix("unix://") {
+            Some(path) => path.to_string(),
+            None => panic!("these tests need DOCKER_HOST to be a unix:// socket, not {h}"),
+        },
+        None => "/run/podman/podman.sock".to_string(),
+    }
+}
 pub const BUSYBOX: &str = "localhost/co-examples/busybox:latest";
 pub const BIN: &str = env!("CARGO_BIN_EXE_containerops");
 
@@ -56,9 +69,10 @@ pub fn api_delete(path: &str) -> (u16, String) {
 }
 
 fn api(method: &str, path: &str) -> (u16, String) {
-    let mut stream = UnixStream::connect(SOCKET).unwrap_or_else(|e| {
+    let socket = socket();
+    let mut stream = UnixStream::connect(&socket).unwrap_or_else(|e| {
         panic!(
-            "the container engine at {SOCKET} does not answer ({e}); start it with \
+            "the container engine at {socket} does not answer ({e}); start it with \
              scripts/setup-engine.sh"
         )
     });
@@ -294,7 +308,7 @@ impl World {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())
             .env("CONTAINEROPS_DB", &self.db)
-            .env("DOCKER_HOST", format!("unix://{SOCKET}"))
+            .env("DOCKER_HOST", format!("unix://{}", socket()))
             .env("CONTAINEROPS_CATALOG", self.path("catalog"))
             .env("XDG_DATA_HOME", self.path("xdg"))
             .env_remove("CONTAINEROPS_LOG")
