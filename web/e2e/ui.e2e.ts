@@ -499,6 +499,11 @@ describe('the web UI', () => {
     const delivery = await fetch(`${server.url}/api/v1/hooks/hooked/webhook`, { method: 'POST', headers: { 'X-ContainerOps-Token': 'e2e-hook-token', 'Content-Type': 'application/json' }, body: '{}' });
     expect(delivery.status).toBe(201);
     const byHook = ((await delivery.json()) as { run_id: string }).run_id;
+    // The workflow page names its trigger and the address to give the sender.
+    await page.goto(`${server.url}/ui/workflows/hooked`);
+    const trigger = page.getByRole('list', { name: 'triggers' }).getByRole('listitem');
+    await expect.poll(() => trigger.allTextContents()).toEqual([`Webhook secret HOOK_TOKENdeliveries to POST ${server.url}/api/v1/hooks/hooked/webhook`]);
+    await shot(page, 'workflow-triggers');
     await page.goto(`${server.url}/ui/runs?workflow=hooked`);
     await expect.poll(() => ids.allTextContents()).toHaveLength(2);
     const triggers = page.locator('table.list tbody tr td:nth-child(4)');

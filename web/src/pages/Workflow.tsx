@@ -10,6 +10,7 @@ import { useWriteBlock } from '../session';
 import { ago, useApi } from '../useApi';
 import { useShownModel } from '../yaml/modelAsync';
 import { RunTable } from './Dashboard';
+import { describeTriggers } from './triggers';
 
 export function Workflow({ name }: { name: string }) {
   const wf = useApi((signal) => api.get<WorkflowRevision>(`/workflows/${enc(name)}`, { signal }), [name]);
@@ -21,7 +22,7 @@ export function Workflow({ name }: { name: string }) {
   const model = useShownModel(wf.data?.yaml ?? null, wf.data ? `/workflows/${enc(name)}/graph?revision=${wf.data.revision}` : null)?.model ?? null;
   const bindings = useMemo(() => bindingsOf(wf.data), [wf.data]);
   const { lookup } = useContracts(model, bindings);
-  const triggers = model?.triggers ?? null;
+  const triggers = useMemo(() => describeTriggers(model?.triggers ?? null, name, window.location.origin), [model, name]);
   if (wf.error) return <main className="page"><p role="alert" className="error">{wf.error}</p></main>;
   if (!wf.data || !model) return <main className="page"><p className="muted">Loading…</p></main>;
   const sel = model.actions.find((a) => a.id === selected);
@@ -78,7 +79,23 @@ export function Workflow({ name }: { name: string }) {
         </section>
         <section className="panel">
           <h2>Triggers</h2>
-          {triggers ? <pre className="mono">{JSON.stringify(triggers, null, 2)}</pre> : <p className="muted">None: runs start from the API, the CLI or this page.</p>}
+          {triggers.length ? (
+            <ul className="triggers" aria-label="triggers">
+              {triggers.map((t, i) => (
+                <li key={i}>
+                  <strong>{t.title}</strong> <span className="muted">{t.details.join(' · ')}</span>
+                  {t.url ? (
+                    <div className="small">
+                      deliveries to <code className="mono">POST {t.url}</code>
+                    </div>
+                  ) : null}
+                  {t.inputs.length ? <div className="small muted">inputs: {t.inputs.map(([k, v]) => `${k} = ${v}`).join(', ')}</div> : null}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <p className="muted">None: runs start from the API, the CLI or this page.</p>
+          )}
         </section>
       </div>
       <section>
