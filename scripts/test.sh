@@ -15,10 +15,12 @@ disk() { df -h --output=avail,target . | tail -1 | awk -v s="$1" '{ printf "disk
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 disk "start"
 
-log "container engines (Podman, Docker Engine)"
+log "container engines (Podman, Docker Engine, a one-node swarm on it)"
 PODMAN_HOST=unix://${CONTAINEROPS_PODMAN_SOCK:-/run/podman/podman.sock}
 DOCKER_ENGINE_HOST=unix://${CONTAINEROPS_DOCKER_SOCK:-/var/run/docker.sock}
-CONTAINEROPS_ENGINES=podman,docker scripts/setup-engine.sh
+# Docker Engine is also a one-node swarm: the Swarm backend's tests run on it
+# (crates/backend-swarm/tests, CONTAINEROPS_TEST_SWARM_HOST).
+CONTAINEROPS_ENGINES=podman,docker,swarm scripts/setup-engine.sh
 # Podman is the engine of every test; Docker Engine's run (below) names its own.
 export DOCKER_HOST=$PODMAN_HOST
 

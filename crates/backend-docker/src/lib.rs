@@ -43,6 +43,7 @@ mod error;
 mod files;
 mod ignore;
 mod inventory;
+pub mod logs;
 pub mod names;
 mod raw;
 mod reattach;

@@ -18,6 +18,27 @@ pub fn volume_name(run_id: &str) -> String {
     format!("co-ws-{}", part(run_id))
 }
 
+/// Longest Docker Swarm service name (a DNS label).
+pub const MAX_SERVICE_NAME: usize = 63;
+
+/// A Docker Swarm service name for an attempt: [`container_name`] made a DNS label (letters,
+/// digits and dashes, at most 63), always ending in a hash of the run, step and attempt, so two
+/// attempts never share one however the readable part was cut.
+pub fn service_name(run_id: &str, step_key: &str, attempt: u32) -> String {
+    let full = format!("{run_id}\u{0}{step_key}\u{0}{attempt}");
+    let hash = format!("{:08x}", short_hash(&full));
+    let mut readable = String::new();
+    for c in container_name(run_id, step_key, attempt).chars() {
+        let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+        if !(c == '-' && readable.ends_with('-')) {
+            readable.push(c);
+        }
+    }
+    let keep = MAX_SERVICE_NAME - hash.len() - 1;
+    let readable: String = readable.chars().take(keep).collect();
+    format!("{}-{hash}", readable.trim_end_matches('-'))
+}
+
 fn part(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut last_dash = false;
@@ -85,6 +106,33 @@ mod tests {
         assert_ne!(a, c);
         // Stable.
         assert_eq!(a, container_name("r1", "build[os=linux,n=1]", 2));
+    }
+
+    #[test]
+    fn service_names_are_dns_labels_and_unique() {
+        let long = "x".repeat(300);
+        let keys = [
+            "say",
+            "build[os=linux,n=1]",
+            "build[os=linux,n=2]",
+            "a_b.c",
+            &long,
+        ];
+        let mut seen = std::collections::HashSet::new();
+        for key in keys {
+            for attempt in [1, 2] {
+                let n = service_name("01JABC_run", key, attempt);
+                assert!(n.len() <= MAX_SERVICE_NAME, "{n}");
+                assert!(n.starts_with("co-01JABC-run-"), "{n}");
+                assert!(
+                    n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
+                    "{n}"
+                );
+                assert!(!n.contains("--") && !n.ends_with('-'), "{n}");
+                assert!(seen.insert(n));
+            }
+        }
+        assert_eq!(service_name("r", "say", 1), service_name("r", "say", 1));
     }
 
     #[test]

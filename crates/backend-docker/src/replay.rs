@@ -77,7 +77,7 @@ struct Frame {
 /// Split the engine's timestamp off a log frame read with `timestamps=true`
 /// (`2026-12-03T13:56:41.430261858Z text`; Podman 4.3 gives whole seconds): the time in ms since
 /// the Unix epoch, and the bytes the step wrote.
-fn split_timestamp(bytes: Bytes) -> (Option<i64>, Bytes) {
+pub(crate) fn split_timestamp(bytes: Bytes) -> (Option<i64>, Bytes) {
     let Some(space) = bytes.iter().take(64).position(|&b| b == b' ') else {
         return (None, bytes);
     };
