@@ -1,8 +1,13 @@
-//! Variables too large for the environment reach a step as files ([`co_protocol::deliver_env`]):
-//! uploaded into the created container (`PUT /containers/{id}/archive`) before it starts.
+//! Files in and out of a step's container through the engine's archive API: variables too large
+//! for the environment reach a step as files ([`co_protocol::deliver_env`]), uploaded into the
+//! created container (`PUT /containers/{id}/archive`) before it starts; its artifacts are read
+//! from the finished container (`GET /containers/{id}/archive?path=…`) before it is removed.
 
-use bollard::query_parameters::UploadToContainerOptionsBuilder;
-use co_backend::{BackendError, EnvFile};
+use bollard::query_parameters::{
+    DownloadFromContainerOptionsBuilder, UploadToContainerOptionsBuilder,
+};
+use co_backend::{ArchiveStream, ArtifactSource, BackendError, EnvFile};
+use futures::StreamExt;
 
 use crate::{error, Inner};
 
@@ -42,6 +47,51 @@ pub(crate) async fn upload(
                 &e,
             )
         })
+}
+
+/// A finished container whose paths can be read (its artifacts), until it is removed.
+pub(crate) struct ContainerFiles {
+    pub docker: bollard::Docker,
+    pub id: String,
+    pub name: String,
+}
+
+#[async_trait::async_trait]
+impl ArtifactSource for ContainerFiles {
+    async fn archive(&mut self, path: &str) -> Result<Option<ArchiveStream>, BackendError> {
+        let options = DownloadFromContainerOptionsBuilder::default()
+            .path(path)
+            .build();
+        let mut stream = self
+            .docker
+            .download_from_container(&self.id, Some(options))
+            .boxed();
+        // The first piece tells a missing path (404) from an archive.
+        let first = match stream.next().await {
+            None => return Ok(Some(futures::stream::empty().boxed())),
+            Some(Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404,
+                ..
+            })) => return Ok(None),
+            Some(Err(e)) => {
+                return Err(error::engine(
+                    &format!("container {}: reading {path}", self.name),
+                    &e,
+                ))
+            }
+            Some(Ok(bytes)) => bytes,
+        };
+        let name = self.name.clone();
+        let path = path.to_string();
+        let rest = stream.map(move |piece| {
+            piece.map_err(|e| error::engine(&format!("container {name}: reading {path}"), &e))
+        });
+        Ok(Some(
+            futures::stream::once(async { Ok(first) })
+                .chain(rest)
+                .boxed(),
+        ))
+    }
 }
 
 /// A tar archive (paths relative to `/`) with the files and the directories above them (those

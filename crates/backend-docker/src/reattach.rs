@@ -115,6 +115,9 @@ pub(crate) async fn reattach(
             }
         }
     };
+    if let Ok(exit) = &result {
+        crate::step::collect(inner, &id, &name, exit, sink).await;
+    }
     inner.step_finished(&launch.run_id, id, true);
     result.map(Some)
 }

@@ -63,10 +63,29 @@ pub(crate) async fn run_step(
         None => return Ok(STOPPED),
     };
     let result = start_and_follow(inner, &id, &name, launch, sink, &cancel).await;
+    if let Ok(exit) = &result {
+        collect(inner, &id, &name, exit, sink).await;
+    }
     // Off the critical path (finish_run waits for it). A stopped or failed container goes at once.
     let now = !matches!(&result, Ok(exit) if !exit.stopped);
     inner.step_finished(&launch.run_id, id, now);
     result
+}
+
+/// Let the sink read the finished container's artifacts, before it is removed.
+pub(crate) async fn collect(
+    inner: &Inner,
+    id: &str,
+    name: &str,
+    exit: &StepExit,
+    sink: &mut dyn OutputSink,
+) {
+    let mut files = crate::files::ContainerFiles {
+        docker: inner.conn.docker.clone(),
+        id: id.to_string(),
+        name: name.to_string(),
+    };
+    sink.collect(exit, &mut files).await;
 }
 
 /// The create request for `launch`.

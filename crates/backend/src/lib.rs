@@ -112,6 +112,19 @@ impl StepExit {
     }
 }
 
+/// A tar archive read out of a container, in pieces as they arrive.
+pub type ArchiveStream = futures::stream::BoxStream<'static, Result<bytes::Bytes, BackendError>>;
+
+/// Reads paths out of an attempt's finished container (its artifacts).
+#[async_trait]
+pub trait ArtifactSource: Send {
+    /// The tar archive of `path` (absolute, in the container; a file, a directory or a
+    /// symlink, not followed), with its entries named relative to `path`'s parent directory
+    /// (`dist/a.txt` for `/workspace/dist`), as `docker cp` and the engine's archive API name
+    /// them. `Ok(None)`: nothing exists at `path`.
+    async fn archive(&mut self, path: &str) -> Result<Option<ArchiveStream>, BackendError>;
+}
+
 /// Receives a step's output while it runs.
 #[async_trait]
 pub trait OutputSink: Send {
@@ -127,6 +140,13 @@ pub trait OutputSink: Send {
     async fn output_at(&mut self, stream: Stream, bytes: &[u8], at: i64) {
         let _ = at;
         self.output(stream, bytes).await;
+    }
+    /// The attempt's container has ended (`exit`) and still exists: read what the step leaves
+    /// behind (its artifacts) through `files`. A backend that can read a finished container calls
+    /// this once, after the output ended and before it removes the container; the default reads
+    /// nothing.
+    async fn collect(&mut self, exit: &StepExit, files: &mut dyn ArtifactSource) {
+        let _ = (exit, files);
     }
 }
 

@@ -67,6 +67,66 @@ pub struct Outcome {
     /// heard of them (a recovered run hears of an exit long after it happened).
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
+    /// The artifacts the attempt collected (`artifacts:` whose `when:` applied), in the order
+    /// declared: each kept, or why it could not be (a missing path, over the size limit, a
+    /// symlink out of `/workspace`, …: a reason the attempt failed).
+    pub artifacts: Vec<Result<KeptArtifact, String>>,
+}
+
+/// An artifact an attempt kept, as expressions see it (`actions.NAME.artifacts.ART.sha256`,
+/// `.size`, `.name`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptArtifact {
+    pub name: String,
+    /// 64 lower-case hexadecimal digits.
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// Whether an attempt that ended so succeeded by the rule the engine applies to
+/// [`Input::Exited`] (exit code 0, not stopped, no `CO_RESULT = false`, no protocol problem, its
+/// declared outputs present and well typed), before artifacts are counted: the driver asks it to
+/// decide which `when:` artifacts to keep, while the container still exists.
+pub fn attempt_succeeded(outcome: &Outcome, action: &co_spec::Action) -> bool {
+    let declared = action.declared_outputs();
+    let (_, problems) = co_protocol::typed_outputs(&outcome.collected.outputs, &declared);
+    problems.is_empty() && ended_reasons(outcome, None).0.is_empty()
+}
+
+/// The reasons an attempt failed from how its container ended and what it printed (not its
+/// outputs' types), whether retrying may help, and whether it was cancelled.
+fn ended_reasons(outcome: &Outcome, stop: Option<StopReason>) -> (Vec<String>, bool, bool) {
+    let mut retriable = true;
+    let mut reasons: Vec<String> = Vec::new();
+    let mut cancelled = false;
+    if let Some((message, can_retry)) = &outcome.backend_error {
+        reasons.push(message.clone());
+        retriable = *can_retry;
+        return (reasons, retriable, cancelled);
+    }
+    match stop {
+        Some(StopReason::Timeout(limit)) => {
+            reasons.push(format!("timed out after {}", format_duration(limit)));
+        }
+        Some(StopReason::Cancel) => cancelled = true,
+        None if outcome.stopped => reasons.push("stopped".to_string()),
+        None => {}
+    }
+    if !outcome.stopped {
+        match outcome.exit_code {
+            Some(0) => {}
+            Some(code) if outcome.oom_killed => {
+                reasons.push(format!("out of memory (OOM killed), exit code {code}"))
+            }
+            Some(code) => reasons.push(format!("exit code {code}")),
+            None => reasons.push("the container ended without an exit code".to_string()),
+        }
+    }
+    if outcome.collected.verdict == Some(false) {
+        reasons.push("CO_RESULT = false".to_string());
+    }
+    reasons.extend(outcome.collected.errors.iter().cloned());
+    (reasons, retriable, cancelled)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -565,36 +625,10 @@ impl Engine {
             .map(|a| a.action.declared_outputs())
             .unwrap_or_default();
         let (outputs, problems) = co_protocol::typed_outputs(&outcome.collected.outputs, &declared);
-        let mut retriable = true;
-        let mut reasons: Vec<String> = Vec::new();
-        let mut cancelled = false;
-        if let Some((message, can_retry)) = &outcome.backend_error {
-            reasons.push(message.clone());
-            retriable = *can_retry;
-        } else {
-            match stop {
-                Some(StopReason::Timeout(limit)) => {
-                    reasons.push(format!("timed out after {}", format_duration(limit)));
-                }
-                Some(StopReason::Cancel) => cancelled = true,
-                None if outcome.stopped => reasons.push("stopped".to_string()),
-                None => {}
-            }
-            if !outcome.stopped {
-                match outcome.exit_code {
-                    Some(0) => {}
-                    Some(code) if outcome.oom_killed => {
-                        reasons.push(format!("out of memory (OOM killed), exit code {code}"))
-                    }
-                    Some(code) => reasons.push(format!("exit code {code}")),
-                    None => reasons.push("the container ended without an exit code".to_string()),
-                }
-            }
-            if outcome.collected.verdict == Some(false) {
-                reasons.push("CO_RESULT = false".to_string());
-            }
-            reasons.extend(outcome.collected.errors.iter().cloned());
+        let (mut reasons, retriable, cancelled) = ended_reasons(&outcome, stop);
+        if outcome.backend_error.is_none() {
             reasons.extend(problems);
+            reasons.extend(outcome.artifacts.iter().filter_map(|a| a.clone().err()));
         }
 
         let Some(step) = self.steps.get_mut(node) else {

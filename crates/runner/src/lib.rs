@@ -9,6 +9,7 @@
 //! - A run always ends: every launched attempt is awaited (stopped on cancel), the workspace and
 //!   every container are removed, and the run row gets its final status.
 
+mod collect;
 pub mod fake;
 mod hold;
 pub mod report;
@@ -22,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, RwLock};
 
+pub use co_artifacts::ArtifactStore;
 use co_backend::{Backend, CancellationToken, Stream, Workspace};
 use co_engine::{Command, Engine, Input, Millis, Outcome, RunConfig, RunStatus, StepStatus, Timer};
 use co_protocol::Masker;
@@ -120,6 +122,9 @@ pub struct RunLimits {
     /// Most bytes of log lines stored per run, all steps together [default:
     /// [`DEFAULT_RUN_LOG_BYTES`]].
     pub run_log_bytes: Option<u64>,
+    /// Most bytes one artifact may hold as stored; a larger one fails its step [default:
+    /// [`co_artifacts::DEFAULT_MAX_ARTIFACT_SIZE`]].
+    pub max_artifact_bytes: Option<u64>,
 }
 
 /// The default cap on a step's stored log (64 MiB).
@@ -144,6 +149,18 @@ impl RunLimits {
         }
         Ok(bytes)
     }
+
+    /// A maximum artifact size as given (`1Gi`, `500Mi`, bytes): at least 1 byte.
+    pub fn parse_artifact_size(text: &str) -> Result<u64, String> {
+        let bytes = co_spec::parse_memory(text).map_err(|e| {
+            e.replace("a memory amount", "a size")
+                .replace("memory must", "an artifact size must")
+        })?;
+        if bytes == 0 {
+            return Err("a maximum artifact size of 0 keeps nothing; give at least 1".to_string());
+        }
+        Ok(bytes)
+    }
 }
 
 /// Runs workflows on one backend, recording them in one store.
@@ -157,6 +174,9 @@ pub struct Runner {
     max_parallel_steps: usize,
     step_log_bytes: u64,
     run_log_bytes: u64,
+    /// Where steps' artifacts are kept (`None`: they are not collected).
+    artifacts: Option<ArtifactStore>,
+    max_artifact_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -247,7 +267,20 @@ impl Runner {
             max_parallel_steps,
             step_log_bytes: DEFAULT_STEP_LOG_BYTES,
             run_log_bytes: DEFAULT_RUN_LOG_BYTES,
+            artifacts: None,
+            max_artifact_bytes: co_artifacts::DEFAULT_MAX_ARTIFACT_SIZE,
         }
+    }
+
+    /// The same runner keeping steps' artifacts in `store` (set it before the first run).
+    pub fn with_artifact_store(mut self, store: ArtifactStore) -> Runner {
+        self.artifacts = Some(store);
+        self
+    }
+
+    /// Where this runner keeps artifacts, if it does.
+    pub fn artifact_store(&self) -> Option<&ArtifactStore> {
+        self.artifacts.as_ref()
     }
 
     /// The same runner with `limits` (set them before the first run).
@@ -261,6 +294,9 @@ impl Runner {
         }
         if let Some(n) = limits.run_log_bytes {
             self.run_log_bytes = n;
+        }
+        if let Some(n) = limits.max_artifact_bytes {
+            self.max_artifact_bytes = n;
         }
         self
     }
@@ -831,6 +867,33 @@ impl Driver {
         self.observer.step_timed_out(&view, limit);
     }
 
+    /// The artifacts an attempt of `node` keeps, if its action declares any and this runner
+    /// keeps artifacts.
+    fn step_artifacts(
+        &self,
+        node: NodeId,
+        launch: &co_backend::StepLaunch,
+    ) -> Option<collect::StepArtifacts> {
+        let blobs = self.runner.artifacts.clone()?;
+        let action = &self.engine.plan().action_of(node)?.action;
+        let decls = action.artifacts();
+        if decls.is_empty() {
+            return None;
+        }
+        Some(collect::StepArtifacts {
+            keeper: collect::ArtifactKeeper {
+                blobs,
+                records: self.runner.store.clone(),
+                max_bytes: self.runner.max_artifact_bytes,
+            },
+            action: Arc::new(action.clone()),
+            decls,
+            run_id: launch.run_id.clone(),
+            step_key: launch.step_key.clone(),
+            attempt: launch.attempt,
+        })
+    }
+
     /// Run an attempt on the backend in its own task (or, `reattach`, attach to its container
     /// that an earlier process started); its end comes back as an [`Event::Exited`].
     fn launch(
@@ -846,6 +909,7 @@ impl Driver {
         let action = display_action(self.engine.plan(), node)
             .map(|(_, action)| action)
             .unwrap_or_else(|| launch.step_key.clone());
+        let artifacts = self.step_artifacts(node, &launch);
         let mut sink = sink::StepSink::new(
             sink::Started {
                 events: self.tx.clone(),
@@ -871,6 +935,7 @@ impl Driver {
                 },
                 at: None,
             },
+            artifacts,
         );
         let backend = self.runner.backend.clone();
         let workspace = self.workspace.clone();
@@ -911,7 +976,8 @@ impl Driver {
             let sink::Finished {
                 collected,
                 container_id,
-            } = sink.finish().await;
+                artifacts,
+            } = sink.finish(result.is_ok()).await;
             let outcome = match result {
                 Ok(exit) => Outcome {
                     exit_code: exit.exit_code,
@@ -921,6 +987,7 @@ impl Driver {
                     finished_at: exit.finished_at,
                     backend_error: None,
                     collected,
+                    artifacts: artifacts.artifacts,
                 },
                 Err(e) => Outcome {
                     backend_error: Some((e.to_string(), e.is_retriable())),

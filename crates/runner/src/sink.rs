@@ -14,12 +14,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
-use co_backend::{OutputSink, Stream};
+use co_artifacts::size_text;
+use co_backend::{ArtifactSource, OutputSink, StepExit, Stream};
 use co_protocol::{Collected, Line, LineSplitter, Masker, OutputCollector};
 use co_spec::NodeId;
 use co_store::{LogRecord, LogWriter};
 use tokio::sync::mpsc;
 
+use crate::collect::{Collection, StepArtifacts};
 use crate::{format_time, now_millis, Event, Observer, Ownership};
 
 /// Longest log line stored or shown; the rest is replaced by a note (outputs keep up to 1 MiB).
@@ -72,19 +74,6 @@ impl LogBudget {
     fn count(&self, size: u64) {
         self.step_used.fetch_add(size, Ordering::Relaxed);
         self.run_used.fetch_add(size, Ordering::Relaxed);
-    }
-}
-
-/// `64 MiB`, `512 KiB`, `1000 bytes`.
-pub(crate) fn size_text(bytes: u64) -> String {
-    const MIB: u64 = 1 << 20;
-    const KIB: u64 = 1 << 10;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
-        format!("{} MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
-        format!("{} KiB", bytes / KIB)
-    } else {
-        format!("{bytes} bytes")
     }
 }
 
@@ -241,6 +230,11 @@ pub(crate) struct StepSink {
     target: LogTarget,
     splitter: LineSplitter,
     collector: OutputCollector,
+    /// What `[COUT]` said, once the output has ended (set by `collect` or `finish`).
+    ended: Option<Collected>,
+    /// The step's artifacts to keep, if it declares any (taken by `collect`).
+    artifacts: Option<StepArtifacts>,
+    collection: Collection,
     container_id: Option<String>,
     dropped: Dropped,
     /// The lines of the chunk being handled (kept to reuse its allocation).
@@ -251,15 +245,20 @@ pub(crate) struct StepSink {
 pub(crate) struct Finished {
     pub collected: Collected,
     pub container_id: Option<String>,
+    /// The artifacts kept and why others were not.
+    pub artifacts: Collection,
 }
 
 impl StepSink {
-    pub fn new(started: Started, target: LogTarget) -> StepSink {
+    pub fn new(started: Started, target: LogTarget, artifacts: Option<StepArtifacts>) -> StepSink {
         StepSink {
             started,
             target,
             splitter: LineSplitter::new(),
             collector: OutputCollector::new(),
+            ended: None,
+            artifacts,
+            collection: Collection::default(),
             container_id: None,
             dropped: Dropped::default(),
             lines: Vec::new(),
@@ -284,15 +283,37 @@ impl StepSink {
         self.handle_lines().await;
     }
 
-    /// End of output: what the component reported, and its container id.
-    pub async fn finish(mut self) -> Finished {
+    /// The output has ended: handle its last line and learn what `[COUT]` said (once).
+    async fn end_output(&mut self) -> Collected {
+        if let Some(collected) = &self.ended {
+            return collected.clone();
+        }
         let lines = &mut self.lines;
         self.splitter.finish(&mut |line| lines.push(line));
         self.handle_lines().await;
+        let collected = std::mem::take(&mut self.collector).finish();
+        self.ended = Some(collected.clone());
+        collected
+    }
+
+    /// End of output: what the component reported, its container id, and its artifacts.
+    /// `ran`: the backend ran the attempt to its end (so the artifacts it did not collect were
+    /// not collectable: the log says so).
+    pub async fn finish(mut self, ran: bool) -> Finished {
+        let collected = self.end_output().await;
         self.target.finish(&self.dropped).await;
+        if let (true, Some(artifacts)) = (ran, self.artifacts.take()) {
+            let names: Vec<&str> = artifacts.decls.iter().map(|d| d.name.as_str()).collect();
+            let note = format!(
+                "artifacts not kept ({}): this backend cannot read a finished step's files yet",
+                names.join(", ")
+            );
+            self.target.store(Stream::Stderr, note).await;
+        }
         Finished {
-            collected: self.collector.finish(),
+            collected,
             container_id: self.container_id,
+            artifacts: self.collection,
         }
     }
 }
@@ -317,6 +338,26 @@ impl OutputSink for StepSink {
     async fn output_at(&mut self, stream: Stream, bytes: &[u8], at: i64) {
         self.target.at = Some(at);
         self.split(stream, bytes).await;
+    }
+
+    async fn collect(&mut self, exit: &StepExit, files: &mut dyn ArtifactSource) {
+        let Some(artifacts) = self.artifacts.take() else {
+            return;
+        };
+        let collected = self.end_output().await;
+        let outcome = co_engine::Outcome {
+            exit_code: exit.exit_code,
+            stopped: exit.stopped,
+            oom_killed: exit.oom_killed,
+            collected,
+            ..co_engine::Outcome::default()
+        };
+        let succeeded = co_engine::attempt_succeeded(&outcome, &artifacts.action);
+        let collection = artifacts.collect(succeeded, files).await;
+        for (stream, note) in &collection.notes {
+            self.target.store(*stream, note.clone()).await;
+        }
+        self.collection = collection;
     }
 }
 

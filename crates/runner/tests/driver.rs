@@ -770,3 +770,35 @@ async fn a_driver_whose_run_was_taken_over_records_and_launches_nothing() {
         assert_eq!(backend.open_workspaces.lock().unwrap().len(), 1);
     }
 }
+
+/// A backend that cannot read a finished container's files (the fake, like Kubernetes for now)
+/// runs steps that declare artifacts as usual, and their logs say the artifacts were not kept.
+#[tokio::test]
+async fn artifacts_a_backend_cannot_collect_are_named_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir).await;
+    let backend = Arc::new(FakeBackend::new(|_| FakeStep::default()));
+    let blobs = co_runner::ArtifactStore::open(dir.path().join("artifacts")).unwrap();
+    let runner = Runner::new(backend, store.clone()).with_artifact_store(blobs);
+    let yaml = format!(
+        "name: a\nstages:\n  - name: s\n    actions:\n      - name: pack\n        image: {IMG}\n        artifacts: {{ package: dist/app.tgz, log: {{ path: build.log, when: always }} }}\n"
+    );
+    let recorder = Arc::new(Recorder::default());
+    let prepared = runner.prepare(plan(&yaml), config()).await.unwrap();
+    let result = runner.execute(prepared, recorder.clone()).await.unwrap();
+    assert_eq!(result.status, RunStatus::Succeeded);
+    let lines = recorder.lines.lock().unwrap().clone();
+    assert_eq!(
+        lines,
+        [(
+            "pack".to_string(),
+            "artifacts not kept (package, log): this backend cannot read a finished step's files yet"
+                .to_string()
+        )]
+    );
+    assert!(store
+        .list_artifacts(&result.run_id)
+        .await
+        .unwrap()
+        .is_empty());
+}

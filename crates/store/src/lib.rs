@@ -73,6 +73,10 @@
 //! (recorded before 0005) in `unsealed_runs`, for the one-time sweep of [`Store::unsealed_runs`]
 //! and [`Store::seal_run_inputs`].
 //!
+//! `0008_artifacts.sql` adds `artifacts` (run, step, name → attempt, path, kind, sha256, size,
+//! created and expired times; [`ArtifactRecord`]): what steps kept, naming blobs of the
+//! artifact store by their SHA-256 (`artifacts.rs`).
+//!
 //! To grow the schema, add numbered migrations (never edit a shipped one). If a migration ever has to differ between the databases,
 //! split the directory into `migrations/sqlite` and `migrations/postgres`, keeping the existing
 //! files byte-identical in both (sqlx checks their checksums), and pick the migrator by
@@ -136,6 +140,7 @@
 //! cargo test -p co-store
 //! ```
 
+mod artifacts;
 mod connect;
 mod log_writer;
 mod outage;
@@ -150,6 +155,7 @@ use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, AnyPool, Row};
 
+pub use artifacts::ArtifactRecord;
 pub use co_status::{RunStatus, StepStatus, UnknownStatus};
 pub use connect::{redact_url, Backend, CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT};
 pub use log_writer::{LineSlot, LogWriter, LogWriterStats, LOG_QUEUE};

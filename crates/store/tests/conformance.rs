@@ -1270,6 +1270,10 @@ macro_rules! conformance {
 #[path = "conformance/service.rs"]
 mod service;
 
+/// What steps kept (`artifacts.rs`).
+#[path = "conformance/artifacts.rs"]
+mod artifacts;
+
 /// What the web UI needs (`ui.rs`): sessions, conditional saves with bindings, summaries.
 #[path = "conformance/ui.rs"]
 mod ui;
@@ -1332,6 +1336,8 @@ conformance!(
     ui::revisions_keep_their_bindings_and_conditional_saves_detect_conflicts,
     ui::concurrent_saves_on_one_base_revision_store_exactly_one,
     ui::dashboard_summaries_and_the_trigger_filter,
+    artifacts::artifacts_are_recorded_replaced_by_a_later_attempt_and_listed,
+    artifacts::expiry_marks_old_artifacts_and_frees_only_unshared_blobs,
 );
 
 // ---- backend-specific behaviour ---------------------------------------------------------------

@@ -177,6 +177,7 @@ async fn test(args: TestArgs) -> u8 {
         stop_grace: None,
         step_log_cap: None,
         run_log_cap: None,
+        max_artifact_size: None,
         kube: super::run::KubeArgs::default(),
     })
     .await

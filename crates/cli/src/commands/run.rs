@@ -205,6 +205,10 @@ pub struct RunArgs {
     /// Most log stored per run, all its steps together [default: 256Mi].
     #[arg(long, value_name = "SIZE", env = "CONTAINEROPS_RUN_LOG_CAP", value_parser = co_runner::RunLimits::parse_log_cap)]
     pub run_log_cap: Option<u64>,
+    /// Largest artifact a step may keep (`artifacts:`), e.g. 1Gi or 200Mi; a larger one fails
+    /// its step with the reason, the run's other artifacts are kept [default: 1Gi].
+    #[arg(long, value_name = "SIZE", env = "CONTAINEROPS_MAX_ARTIFACT_SIZE", value_parser = co_runner::RunLimits::parse_artifact_size)]
+    pub max_artifact_size: Option<u64>,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -218,6 +222,7 @@ impl RunArgs {
                 .and_then(|n| usize::try_from(n).ok()),
             step_log_bytes: self.step_log_cap,
             run_log_bytes: self.run_log_cap,
+            max_artifact_bytes: self.max_artifact_size,
         }
     }
 }
@@ -357,7 +362,13 @@ pub async fn run(args: RunArgs) -> u8 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let runner = Runner::new(backend, store.clone()).with_limits(args.limits());
+    let artifacts = match open_artifact_store() {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let runner = Runner::new(backend, store.clone())
+        .with_limits(args.limits())
+        .with_artifact_store(artifacts);
     let config = RunConfig {
         run_id: co_runner::new_run_id(),
         inputs: inputs
@@ -500,6 +511,18 @@ impl co_runner::InputSealer for LocalSealer {
     ) -> Result<Option<String>, String> {
         Ok(None)
     }
+}
+
+/// Open the local artifact store ([`crate::paths::artifact_store`]).
+pub fn open_artifact_store() -> Result<co_runner::ArtifactStore, u8> {
+    let path = crate::paths::artifact_store();
+    co_runner::ArtifactStore::open(&path).map_err(|e| {
+        eprintln!(
+            "error: cannot open the artifact store at {}: {e}\nhint: set CONTAINEROPS_ARTIFACTS to a writable directory",
+            path.display()
+        );
+        exit::FAILED
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 //! message saying so.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod artifacts;
 mod cli;
 mod examples;
 mod protocol;
