@@ -67,11 +67,15 @@ pub struct Outcome {
     /// heard of them (a recovered run hears of an exit long after it happened).
     pub started_at: Option<Millis>,
     pub finished_at: Option<Millis>,
-    /// The artifacts the attempt collected (`artifacts:` whose `when:` applied), in the order
-    /// declared: each kept, or why it could not be (a missing path, over the size limit, a
-    /// symlink out of `/workspace`, …: a reason the attempt failed).
-    pub artifacts: Vec<Result<KeptArtifact, String>>,
+    /// The artifacts the attempt collected, if it declares any (boxed: most steps do not).
+    pub artifacts: Option<Box<Artifacts>>,
 }
+
+/// The artifacts an attempt collected (`artifacts:` whose `when:` applied), in the order
+/// declared: each kept, or why it could not be (a missing path, over the size limit, a symlink
+/// out of `/workspace`, …: a reason the attempt failed).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Artifacts(pub Vec<Result<KeptArtifact, String>>);
 
 /// An artifact an attempt kept, as expressions see it (`actions.NAME.artifacts.ART.sha256`,
 /// `.size`, `.name`).
@@ -628,7 +632,9 @@ impl Engine {
         let (mut reasons, retriable, cancelled) = ended_reasons(&outcome, stop);
         if outcome.backend_error.is_none() {
             reasons.extend(problems);
-            reasons.extend(outcome.artifacts.iter().filter_map(|a| a.clone().err()));
+            if let Some(artifacts) = &outcome.artifacts {
+                reasons.extend(artifacts.0.iter().filter_map(|a| a.clone().err()));
+            }
         }
 
         let Some(step) = self.steps.get_mut(node) else {

@@ -987,7 +987,7 @@ impl Driver {
                     finished_at: exit.finished_at,
                     backend_error: None,
                     collected,
-                    artifacts: artifacts.artifacts,
+                    artifacts: artifacts.map(|a| Box::new(co_engine::Artifacts(a.artifacts))),
                 },
                 Err(e) => Outcome {
                     backend_error: Some((e.to_string(), e.is_retriable())),

@@ -234,7 +234,7 @@ pub(crate) struct StepSink {
     ended: Option<Collected>,
     /// The step's artifacts to keep, if it declares any (taken by `collect`).
     artifacts: Option<StepArtifacts>,
-    collection: Collection,
+    collection: Option<Collection>,
     container_id: Option<String>,
     dropped: Dropped,
     /// The lines of the chunk being handled (kept to reuse its allocation).
@@ -245,8 +245,9 @@ pub(crate) struct StepSink {
 pub(crate) struct Finished {
     pub collected: Collected,
     pub container_id: Option<String>,
-    /// The artifacts kept and why others were not.
-    pub artifacts: Collection,
+    /// The artifacts kept and why others were not (`None`: the step declares none, or they were
+    /// not collected).
+    pub artifacts: Option<Collection>,
 }
 
 impl StepSink {
@@ -258,7 +259,7 @@ impl StepSink {
             collector: OutputCollector::new(),
             ended: None,
             artifacts,
-            collection: Collection::default(),
+            collection: None,
             container_id: None,
             dropped: Dropped::default(),
             lines: Vec::new(),
@@ -357,7 +358,7 @@ impl OutputSink for StepSink {
         for (stream, note) in &collection.notes {
             self.target.store(*stream, note.clone()).await;
         }
-        self.collection = collection;
+        self.collection = Some(collection);
     }
 }
 
