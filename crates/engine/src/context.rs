@@ -86,9 +86,31 @@ impl<'a> EvalCtx<'a> {
                     },
                 }
             }
+            Some((&"artifacts", more)) => {
+                let step = single?;
+                match more.split_first() {
+                    None => Some(Value::Object(
+                        step.artifacts
+                            .values()
+                            .map(|a| (a.name.clone(), artifact_value(a)))
+                            .collect(),
+                    )),
+                    // Validation allows only declared names: one not kept (its step failed, its
+                    // `when:` did not apply, it could not be kept) is null.
+                    Some((name, deeper)) => match step.artifacts.get(*name) {
+                        Some(a) => navigate(artifact_value(a), deeper),
+                        None => Some(Value::Null),
+                    },
+                }
+            }
             Some(_) => None,
         }
     }
+}
+
+/// An artifact as expressions see it: `{"name", "sha256", "size"}`.
+fn artifact_value(a: &crate::KeptArtifact) -> Value {
+    serde_json::json!({"name": a.name, "sha256": a.sha256, "size": a.size})
 }
 
 /// The status of an action as a whole (all its matrix copies).

@@ -216,6 +216,8 @@ pub struct StepSnapshot {
     pub finished_at: Option<Millis>,
     /// When the current attempt started, for a running step (its timeout counts from there).
     pub attempt_started_at: Option<Millis>,
+    /// The artifacts its last attempt kept ([`StepState::artifacts`]).
+    pub artifacts: IndexMap<String, KeptArtifact>,
 }
 
 /// Why a run could not be set up (bad inputs). Each entry is one problem, in words.
@@ -336,6 +338,7 @@ impl Engine {
             step.attempt = snap.attempt;
             step.exit_code = snap.exit_code;
             step.outputs = snap.outputs;
+            step.artifacts = snap.artifacts;
             step.inputs = snap.inputs;
             step.error = snap.error;
             step.started_at = snap.started_at;
@@ -642,6 +645,12 @@ impl Engine {
         };
         step.exit_code = outcome.exit_code;
         step.outputs = outputs;
+        step.artifacts = outcome
+            .artifacts
+            .iter()
+            .flat_map(|a| a.0.iter().filter_map(|r| r.as_ref().ok()))
+            .map(|k| (k.name.clone(), k.clone()))
+            .collect();
         let (attempt_status, error) = if reasons.is_empty() && cancelled {
             (StepStatus::Cancelled, Some("cancelled".to_string()))
         } else if reasons.is_empty() {

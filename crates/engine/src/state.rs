@@ -16,6 +16,8 @@ pub struct StepState {
     pub exit_code: Option<i64>,
     /// Typed outputs of the last attempt.
     pub outputs: IndexMap<String, Value>,
+    /// The artifacts the last attempt kept, by name (`actions.NAME.artifacts.ART`).
+    pub artifacts: IndexMap<String, crate::KeptArtifact>,
     /// The inputs of its last launch, in the order declared, as they may be shown: the value of a
     /// `secret`-typed input is [`co_protocol::MASK`]. Other values may still contain a secret
     /// (mask them with the run's masker before showing them). Empty before the first launch and

@@ -37,6 +37,8 @@ enum Script {
     Hang,
     /// The backend cannot run it.
     BackendError(&'static str, bool),
+    /// Exit 0, having collected these artifacts (kept, or why not).
+    Artifacts(Vec<Result<KeptArtifact, String>>),
 }
 
 fn ok() -> Script {
@@ -307,6 +309,11 @@ impl Sim {
                 },
                 Script::BackendError(message, retriable) => Outcome {
                     backend_error: Some((message.to_string(), retriable)),
+                    ..Outcome::default()
+                },
+                Script::Artifacts(results) => Outcome {
+                    exit_code: Some(0),
+                    artifacts: Some(Box::new(Artifacts(results))),
                     ..Outcome::default()
                 },
                 Script::Hang => unreachable!(),
@@ -1681,4 +1688,85 @@ fn a_command_line_linux_cannot_start_fails_the_step_with_the_reason() {
         sim.launches.iter().all(|(key, _, _)| key != "b"),
         "never launched"
     );
+}
+
+fn kept(name: &str, sha: char, size: u64) -> KeptArtifact {
+    KeptArtifact {
+        name: name.into(),
+        sha256: sha.to_string().repeat(64),
+        size,
+    }
+}
+
+fn artifacts_chain() -> String {
+    format!(
+        r#"name: arts
+stages:
+  - name: one
+    actions:
+      - name: a
+        image: {IMG}
+        artifacts: {{ pkg: dist/p.tgz, log: {{ path: a.log, when: failure }} }}
+  - name: two
+    actions:
+      - name: b
+        image: {IMG}
+        with:
+          sha: "${{{{ actions.a.artifacts.pkg.sha256 }}}}"
+          size: "${{{{ actions.a.artifacts.pkg.size }}}}"
+          log: "${{{{ toJSON(actions.a.artifacts.log) }}}}"
+"#
+    )
+}
+
+/// What a step kept is what later expressions see; an artifact it did not keep is null.
+#[test]
+fn artifacts_a_step_kept_are_seen_by_expressions() {
+    let sim = Sim::new(&artifacts_chain())
+        .script("a", vec![Script::Artifacts(vec![Ok(kept("pkg", 'a', 42))])])
+        .run();
+    assert_eq!(sim.status("a"), StepStatus::Succeeded);
+    assert_eq!(sim.env("b", "CO_INPUT_SHA"), Some("a".repeat(64)));
+    assert_eq!(sim.env("b", "CO_INPUT_SIZE").as_deref(), Some("42"));
+    assert_eq!(sim.env("b", "CO_INPUT_LOG").as_deref(), Some("null"));
+}
+
+/// An artifact that could not be kept fails its step with the reason (the others are kept).
+#[test]
+fn an_artifact_that_could_not_be_kept_fails_its_step() {
+    let sim = Sim::new(&artifacts_chain())
+        .script(
+            "a",
+            vec![Script::Artifacts(vec![
+                Ok(kept("pkg", 'b', 1)),
+                Err("artifact log (a.log): /workspace/a.log does not exist".into()),
+            ])],
+        )
+        .run();
+    assert_eq!(sim.status("a"), StepStatus::Failed);
+    assert_eq!(
+        sim.engine.step(0).and_then(|s| s.error.clone()).as_deref(),
+        Some("artifact log (a.log): /workspace/a.log does not exist")
+    );
+    assert_eq!(
+        sim.engine.step(0).map(|s| s.artifacts.len()),
+        Some(1),
+        "the kept one stays"
+    );
+}
+
+/// A restored run (a resumed run's reused step, a recovered run) gets its steps' artifacts back
+/// from the snapshot.
+#[test]
+fn a_restored_step_keeps_its_artifacts_for_expressions() {
+    let reused = StepSnapshot {
+        status: StepStatus::Reused,
+        artifacts: [("pkg".to_string(), kept("pkg", 'c', 7))]
+            .into_iter()
+            .collect(),
+        ..done(&[])
+    };
+    let sim = Sim::restored(&artifacts_chain(), &[("a", reused)], false).resume();
+    assert_eq!(sim.env("b", "CO_INPUT_SHA"), Some("c".repeat(64)));
+    assert_eq!(sim.env("b", "CO_INPUT_SIZE").as_deref(), Some("7"));
 }

@@ -29,6 +29,7 @@ use co_engine::{Command, Engine, Input, Millis, Outcome, RunConfig, RunStatus, S
 use co_protocol::Masker;
 use co_spec::{NodeId, Plan};
 use co_store::{AttemptRecord, LogWriter, RunRecord, StepRecord, Store};
+use indexmap::IndexMap;
 use serde_json::Value;
 use tokio::sync::{mpsc, Semaphore};
 
@@ -362,6 +363,36 @@ impl Runner {
         })
     }
 
+    /// The artifacts the steps of a recorded run kept — a reused step's, in the run it ran in —
+    /// by (run id, step key), for expressions after a restore.
+    async fn kept_artifacts(
+        &self,
+        detail: &co_store::RunDetail,
+    ) -> Result<HashMap<(String, String), IndexMap<String, co_engine::KeptArtifact>>, RunnerError>
+    {
+        let mut runs: Vec<&str> = vec![detail.run.id.as_str()];
+        runs.extend(detail.steps.iter().filter_map(|s| s.reused_from.as_deref()));
+        runs.sort_unstable();
+        runs.dedup();
+        let mut out: HashMap<(String, String), IndexMap<String, co_engine::KeptArtifact>> =
+            HashMap::new();
+        for run in runs {
+            for a in self.store.list_artifacts(run).await? {
+                out.entry((run.to_string(), a.step_key))
+                    .or_default()
+                    .insert(
+                        a.name.clone(),
+                        co_engine::KeptArtifact {
+                            name: a.name,
+                            sha256: a.sha256.to_string(),
+                            size: a.size,
+                        },
+                    );
+            }
+        }
+        Ok(out)
+    }
+
     /// Rebuild a recorded run from its stored steps and attempts, to go on with it: after a crash
     /// (running attempts are reattached to their containers), or when it was queued with step
     /// rows copied from an earlier run (resume from failure). A run with no step rows starts from
@@ -375,6 +406,7 @@ impl Runner {
     ) -> Result<PreparedRun, RunnerError> {
         let now = now_millis();
         let parse = |t: &Option<String>| t.as_deref().and_then(parse_time);
+        let kept = self.kept_artifacts(detail).await?;
         let snapshot: Vec<co_engine::StepSnapshot> = plan
             .nodes
             .iter()
@@ -398,6 +430,15 @@ impl Runner {
                     started_at: parse(&step.started_at),
                     finished_at: parse(&step.finished_at),
                     attempt_started_at,
+                    artifacts: kept
+                        .get(&(
+                            step.reused_from
+                                .clone()
+                                .unwrap_or_else(|| detail.run.id.clone()),
+                            step.key.clone(),
+                        ))
+                        .cloned()
+                        .unwrap_or_default(),
                 }
             })
             .collect();

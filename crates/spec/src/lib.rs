@@ -28,10 +28,11 @@
 //! - `needs` may name actions of earlier stages or the same stage; `finally` actions always wait
 //!   for every stage action and may not have `needs`.
 //! - Expressions may only use complete references: `inputs.X`, `actions.NAME.outputs.KEY`,
-//!   `actions.NAME.status`, `secrets.X`, `env.X`, `matrix.K`, `run.id`, `run.status` (finally
-//!   only), `trigger.*`. In an action's `env`, `env.X` may only name workflow `env` keys; the
+//!   `actions.NAME.status`, `actions.NAME.artifacts.ART[.sha256|.size|.name]` (a declared
+//!   artifact), `secrets.X`, `env.X`, `matrix.K`, `run.id`, `run.status` (finally only),
+//!   `trigger.*`. In an action's `env`, `env.X` may only name workflow `env` keys; the
 //!   workflow's `env` may use `inputs`, `secrets`, `run.id` and `trigger`.
-//! - A reference to a matrix action's outputs is an error (there is one value per copy); its
+//! - A reference to a matrix action's outputs (or artifacts) is an error (there is one value per copy); its
 //!   `status` is the combined status.
 //! - `triggers:` (server extension, docs/triggers.md): cron schedules are checked with
 //!   `co_triggers::Schedule::parse` and zones with `co_triggers::check_timezone`, each reported

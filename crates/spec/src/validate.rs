@@ -493,6 +493,48 @@ impl<'a> Validator<'a> {
         match (what, key) {
             (Some("status"), None) => {}
             (Some("outputs"), Some(_)) => {}
+            (Some("artifacts"), Some(art)) => {
+                let declared = ta.artifacts();
+                if !declared.iter().any(|a| a.name == art) {
+                    let list: Vec<&str> = declared.iter().map(|a| a.name.as_str()).collect();
+                    let dym = did_you_mean(art, list.iter().copied());
+                    let tail = if !dym.is_empty() {
+                        dym
+                    } else if list.is_empty() {
+                        " (it declares none)".to_string()
+                    } else {
+                        format!(" (it declares: {})", list.join(", "))
+                    };
+                    cx.error(
+                        pos,
+                        format!("`{shown}`: {noun} `{target}` declares no artifact `{art}`{tail}"),
+                    );
+                    return;
+                }
+                match r.path.get(4).map(String::as_str) {
+                    None | Some("sha256" | "size" | "name") if r.path.len() <= 5 => {}
+                    _ => {
+                        cx.error(
+                            pos,
+                            format!(
+                                "`{shown}`: an artifact has the fields `sha256`, `size` and \
+                         `name`, like `actions.{target}.artifacts.{art}.sha256`"
+                            ),
+                        );
+                        return;
+                    }
+                }
+            }
+            (Some("artifacts"), None) => {
+                cx.error(
+                    pos,
+                    format!(
+                        "`{shown}` must name an artifact, like \
+                         `actions.{target}.artifacts.NAME.sha256`"
+                    ),
+                );
+                return;
+            }
             (Some("outputs"), None) => {
                 cx.error(
                     pos,
@@ -511,8 +553,9 @@ impl<'a> Validator<'a> {
                 cx.error(
                     pos,
                     format!(
-                        "`{shown}`: expected `outputs` or `status` after `actions.{target}`{}",
-                        did_you_mean(other, ["outputs", "status"])
+                        "`{shown}`: expected `outputs`, `status` or `artifacts` after \
+                         `actions.{target}`{}",
+                        did_you_mean(other, ["outputs", "status", "artifacts"])
                     ),
                 );
                 return;
@@ -532,13 +575,17 @@ impl<'a> Validator<'a> {
             );
             return;
         }
-        if what == Some("outputs") && ta.matrix.is_some() {
+        if matches!(what, Some("outputs" | "artifacts")) && ta.matrix.is_some() {
+            let kind = if what == Some("outputs") {
+                "output value"
+            } else {
+                "artifact"
+            };
             cx.error(
                 pos,
                 format!(
                     "`{shown}`: `{target}` runs once per matrix combination, so it has no single \
-                     output value; only `actions.{target}.status` (the combined status) can be \
-                     used"
+                     {kind}; only `actions.{target}.status` (the combined status) can be used"
                 ),
             );
             return;
@@ -547,7 +594,7 @@ impl<'a> Validator<'a> {
             cx.error(pos, format!("`{shown}`: {}", self.not_waiting(i, j)));
             return;
         }
-        if let Some(key) = key {
+        if let (Some("outputs"), Some(key)) = (what, key) {
             let declared = ta.declared_outputs();
             if !declared.is_empty() && !declared.contains_key(key) {
                 let owner = match &ta.runs {

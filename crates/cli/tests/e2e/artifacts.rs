@@ -65,7 +65,20 @@ stages:
 {fail}        artifacts:
           only-ok: {{ path: dist/app.txt }}
           crash-log: {{ path: crash.log, when: always }}
+  - name: check
+    actions:
+      - name: use
+        if: "${{{{ always() }}}}"
+{use_}        with:
+          sha: "${{{{ actions.make.artifacts.package.sha256 }}}}"
+          size: "${{{{ actions.make.artifacts.package.size }}}}"
+          name: "${{{{ actions.make.artifacts.package.name }}}}"
+          gone: "${{{{ toJSON(actions.make.artifacts.big) }}}}"
 "#,
+        use_ = sh(
+            "echo \"[COUT] got = $CO_INPUT_SHA $CO_INPUT_SIZE $CO_INPUT_NAME $CO_INPUT_GONE\"\n",
+            8
+        ),
         fail = sh("echo boom > /workspace/crash.log\nexit 3\n", 8),
     );
     let run = w.run_yaml(&yaml, &["--max-artifact-size", "1Mi"]);
@@ -135,6 +148,10 @@ stages:
     );
     assert!(!logs.contains("only-ok"), "{logs}");
     assert_eq!(run.error_of("fails"), "exit code 3");
+
+    // Expressions see what was kept (a failed step's kept artifacts too), and null for what
+    // was not.
+    assert_eq!(run.out("use", "got"), format!("{sum} 12 package null"));
 
     // Nothing half-written is left.
     assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);

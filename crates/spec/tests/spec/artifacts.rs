@@ -115,3 +115,74 @@ fn artifacts_must_be_a_mapping_and_names_have_a_length_limit() {
         "{out}"
     );
 }
+
+#[test]
+fn artifact_references_are_checked_against_the_declared_artifacts() {
+    let ok = parse_ok(
+        r#"name: a
+stages:
+  - name: s
+    actions:
+      - name: pack
+        component: ./good/artifacts/tarball
+  - name: t
+    actions:
+      - name: use
+        image: busybox
+        with:
+          sha: "${{ actions.pack.artifacts.package.sha256 }}"
+          size: "${{ actions.pack.artifacts.log.size }}"
+          name: "${{ actions.pack.artifacts.package.name }}"
+          all: "${{ toJSON(actions.pack.artifacts.package) }}"
+"#,
+    );
+    assert_eq!(ok.stages.len(), 2);
+    let err = parse(
+        r#"name: a
+stages:
+  - name: s
+    actions:
+      - name: pack
+        component: ./good/artifacts/tarball
+      - name: plain
+        image: busybox
+      - name: many
+        image: busybox
+        matrix: { n: [1, 2] }
+        artifacts: { out: o.txt }
+  - name: t
+    actions:
+      - name: use
+        image: busybox
+        with:
+          a: "${{ actions.pack.artifacts.pakage.sha256 }}"
+          b: "${{ actions.pack.artifacts.package.md5 }}"
+          c: "${{ actions.pack.artifacts }}"
+          d: "${{ actions.plain.artifacts.x.size }}"
+          e: "${{ actions.many.artifacts.out.sha256 }}"
+          f: "${{ actions.later.artifacts.x.sha256 }}"
+  - name: u
+    actions:
+      - name: later
+        image: busybox
+        artifacts: { x: x }
+"#,
+    )
+    .unwrap_err();
+    let out = render(&err);
+    for expected in [
+        "`actions.pack.artifacts.pakage.sha256`: action `pack` declares no artifact `pakage`; did \
+         you mean `package`?",
+        "`actions.pack.artifacts.package.md5`: an artifact has the fields `sha256`, `size` and \
+         `name`",
+        "`actions.pack.artifacts` must name an artifact, like `actions.pack.artifacts.NAME.sha256`",
+        "`actions.plain.artifacts.x.size`: action `plain` declares no artifact `x` (it declares \
+         none)",
+        "`actions.many.artifacts.out.sha256`: `many` runs once per matrix combination, so it has \
+         no single artifact",
+        "`actions.later.artifacts.x.sha256`: action `use` cannot use `later`, which runs in a \
+         later stage",
+    ] {
+        assert!(out.contains(expected), "expected `{expected}` in:\n{out}");
+    }
+}
