@@ -81,6 +81,13 @@ log "tests on Docker Engine ($DOCKER_ENGINE_HOST): the Docker backend's and the 
 DOCKER_HOST=$DOCKER_ENGINE_HOST cargo nextest run --workspace --locked --profile ci \
   -E 'binary_id(co-backend-docker::engine) | binary_id(co-backend-docker::reattach) | binary_id(containerops::e2e)'
 
+# The same end-to-end scenarios once more on the Swarm backend (every `containerops run` of them
+# reads CONTAINEROPS_BACKEND), on the one-node swarm of that Docker Engine: one list of scenarios
+# for every backend, not copies. Its own tests (crates/backend-swarm/tests) ran above.
+log "the CLI's end-to-end tests on the Swarm backend ($DOCKER_ENGINE_HOST, a one-node swarm)"
+DOCKER_HOST=$DOCKER_ENGINE_HOST CONTAINEROPS_BACKEND=swarm cargo nextest run --workspace --locked \
+  --profile ci -E 'binary_id(containerops::e2e)'
+
 log "fuzz smoke run"
 if ! wait "$fuzz_pid"; then
     cat "$fuzz_log" >&2

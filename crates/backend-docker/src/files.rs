@@ -128,6 +128,82 @@ fn archive(files: &[EnvFile]) -> std::io::Result<Vec<u8>> {
     tar.into_inner()
 }
 
+impl crate::DockerBackend {
+    /// Let `sink` read the artifacts of a finished container of this engine (not one this
+    /// backend ran: the Swarm backend's task containers), before it is removed.
+    pub async fn collect_from(
+        &self,
+        container: &str,
+        exit: &co_backend::StepExit,
+        sink: &mut dyn co_backend::OutputSink,
+    ) {
+        crate::step::collect(&self.inner, container, container, exit, sink).await;
+    }
+
+    /// Put `files` into a new volume `volume` (labelled `containerops.run=<run_id>`, so a run's
+    /// sweep removes it), for backends that cannot upload into a step's container before it
+    /// starts (Swarm: the service mounts the volume at [`co_backend::ENV_FILES_DIR`]). A helper
+    /// container of `image` with the volume at that directory is created, never started; the
+    /// files are uploaded into it, then it is removed.
+    pub async fn fill_volume(
+        &self,
+        run_id: &str,
+        volume: &str,
+        image: &str,
+        files: &[EnvFile],
+    ) -> Result<(), BackendError> {
+        use bollard::models::{ContainerCreateBody, HostConfig, VolumeCreateRequest};
+        use bollard::query_parameters::{
+            CreateContainerOptionsBuilder, RemoveContainerOptionsBuilder,
+        };
+        use std::collections::HashMap;
+
+        let inner = &self.inner;
+        let docker = &inner.conn.docker;
+        let labels = HashMap::from([(co_backend::labels::RUN.to_string(), run_id.to_string())]);
+        docker
+            .create_volume(VolumeCreateRequest {
+                name: Some(volume.to_string()),
+                labels: Some(labels.clone()),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| error::engine(&format!("creating volume {volume}"), &e))?;
+        let helper = format!("{volume}-fill");
+        let body = ContainerCreateBody {
+            image: Some(image.to_string()),
+            labels: Some(labels),
+            host_config: Some(HostConfig {
+                binds: Some(vec![format!("{volume}:{}", co_backend::ENV_FILES_DIR)]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&helper)
+            .build();
+        let created = docker
+            .create_container(Some(opts), body)
+            .await
+            .map_err(|e| {
+                if crate::step::is_missing_image(&e) {
+                    BackendError::ImageNotFound {
+                        image: image.to_string(),
+                        detail: error::shorten(&error::message(&e), 200),
+                    }
+                } else {
+                    error::engine(&format!("creating helper container {helper}"), &e)
+                }
+            })?;
+        let uploaded = upload(inner, &created.id, &helper, files).await;
+        let rm = RemoveContainerOptionsBuilder::default().force(true).build();
+        if let Err(e) = docker.remove_container(&created.id, Some(rm)).await {
+            tracing::warn!(container = helper, error = %error::describe(&e), "removing a helper container");
+        }
+        uploaded
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

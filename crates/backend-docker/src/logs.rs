@@ -11,6 +11,15 @@ pub fn frame(item: LogOutput) -> Option<(Stream, Bytes)> {
     crate::step::chunk(item).map(|(stream, bytes, _)| (stream, bytes))
 }
 
+/// How much of a step's first stderr line to keep for [`init_complaint`].
+pub const INIT_LINE_MAX: usize = crate::step::INIT_LINE_MAX;
+
+/// The init process's complaint (docker-init, catatonit) that it could not exec the step's
+/// command, if `first` (the step's first stderr line) is one.
+pub fn init_complaint(first: &[u8]) -> Option<String> {
+    crate::step::init_complaint(first)
+}
+
 /// Split the engine's timestamp off a frame read with `timestamps=true`
 /// (`2026-12-03T13:56:41.430261858Z text`): the time in ms since the Unix epoch, and the bytes
 /// the step wrote.

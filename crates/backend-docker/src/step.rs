@@ -200,7 +200,7 @@ async fn create(
     }
 }
 
-fn is_missing_image(e: &bollard::errors::Error) -> bool {
+pub(crate) fn is_missing_image(e: &bollard::errors::Error) -> bool {
     error::status(e) == Some(404) && error::message(e).to_ascii_lowercase().contains("image")
 }
 
@@ -267,7 +267,7 @@ fn could_not_start(name: &str, launch: &StepLaunch, e: &bollard::errors::Error) 
 /// init reports it (catatonit: `ERROR (catatonit:6): failed to exec pid1: No such file or
 /// directory`; docker-init: `[FATAL tini (7)] exec /x failed: No such file or directory`) and
 /// exits non-zero.
-fn init_complaint(first: &[u8]) -> Option<String> {
+pub(crate) fn init_complaint(first: &[u8]) -> Option<String> {
     let line = first.split(|&b| b == b'\n').next()?;
     let line = String::from_utf8_lossy(line);
     let line = line.trim();
@@ -276,7 +276,7 @@ fn init_complaint(first: &[u8]) -> Option<String> {
 }
 
 /// How much of a step's first stderr line is kept to judge whether the init process complained.
-const INIT_LINE_MAX: usize = 1024;
+pub(crate) const INIT_LINE_MAX: usize = 1024;
 
 /// What an engine query says about the exit.
 enum Probe {

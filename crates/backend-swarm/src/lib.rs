@@ -396,6 +396,7 @@ impl SwarmBackend {
         &self,
         id: &str,
         name: &str,
+        launch: &StepLaunch,
         sink: &mut dyn OutputSink,
         cancel: &CancellationToken,
     ) -> Result<StepExit, BackendError> {
@@ -410,11 +411,13 @@ impl SwarmBackend {
                 () = cancel.cancelled() => {
                     drop(live.take());
                     // Docker 20.10 leaves a removed job service's task running: stop it first.
+                    let mut exit = StepExit::STOPPED;
                     if let Some(c) = &container {
-                        self.stop_container(c).await;
+                        // The exit code says how it ended: 143 on SIGTERM, 137 when killed.
+                        exit.exit_code = self.stop_container(c).await;
                     }
                     self.remove_service(id).await?;
-                    return Ok(StepExit::STOPPED);
+                    return Ok(exit);
                 }
                 item = async { match live.as_mut() { Some(s) => s.next().await, None => None } }, if live.is_some() => {
                     match item {
@@ -479,7 +482,23 @@ impl SwarmBackend {
             exit.finished_at = ms_of(t);
         }
         if exit.exit_code.is_some_and(|c| c != 0) {
+            if let Some(complaint) = out.first_err.as_deref().and_then(logs::init_complaint) {
+                let command = launch
+                    .command
+                    .as_ref()
+                    .map_or_else(|| "the image's command".to_string(), |c| c.join(" "));
+                // Not retried: the same command cannot be executed the next time either.
+                return Err(BackendError::NotRunnable(format!(
+                    "service {name} (image {}) could not start {command}: {complaint}",
+                    launch.image
+                )));
+            }
             exit.oom_killed = self.oom_killed(&task).await;
+        }
+        // Its artifacts, from the task's container (kept by the swarm on this node, where the
+        // run's steps are pinned) before the service and the container go.
+        if let Some(c) = container_of(&task) {
+            self.inner.engine.collect_from(&c, &exit, sink).await;
         }
         Ok(exit)
     }
@@ -489,7 +508,8 @@ impl SwarmBackend {
     /// cancel stops it through the engine: on the node that holds the run's volume, which is
     /// where every step of the run is pinned. A failure is logged; `finish_run` removes the
     /// container (by force) in any case.
-    async fn stop_container(&self, container: &str) {
+    /// Returns the container's exit code, if it is known to have exited.
+    async fn stop_container(&self, container: &str) -> Option<i64> {
         let grace = self.inner.options.stop_grace;
         let secs = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
             .unwrap_or(i32::MAX);
@@ -501,9 +521,20 @@ impl SwarmBackend {
             Ok(()) => {}
             Err(e) if matches!(status_of(&e), Some(304 | 404)) => {}
             Err(e) => {
-                tracing::warn!(container, error = %e, "stopping a cancelled step's container")
+                tracing::warn!(container, error = %e, "stopping a cancelled step's container");
+                return None;
             }
         }
+        let state = self
+            .inner
+            .engine
+            .inspect_container_json(container)
+            .await
+            .ok()?;
+        let state = &state["State"];
+        (state["Running"].as_bool() == Some(false))
+            .then(|| state["ExitCode"].as_i64())
+            .flatten()
     }
 
     /// Whether the task's container was killed for memory (its node's engine records it; on
@@ -523,6 +554,9 @@ impl SwarmBackend {
 #[derive(Default)]
 struct Output {
     started: bool,
+    /// The step's first stderr line (up to `INIT_LINE_MAX` bytes), to tell the init process's
+    /// complaint that it could not exec the command.
+    first_err: Option<Vec<u8>>,
     delivered: [u64; 2],
     pos: [u64; 2],
 }
@@ -560,6 +594,13 @@ impl Output {
         let skip = usize::try_from(self.delivered[i].saturating_sub(start)).unwrap_or(usize::MAX);
         let fresh = bytes.slice(skip.min(bytes.len())..);
         self.delivered[i] = self.pos[i];
+        if stream == Stream::Stderr {
+            let line = self.first_err.get_or_insert_with(Vec::new);
+            if !line.contains(&b'\n') && line.len() < logs::INIT_LINE_MAX {
+                let room = logs::INIT_LINE_MAX - line.len();
+                line.extend_from_slice(&fresh[..fresh.len().min(room)]);
+            }
+        }
         self.start(sink, id);
         match at {
             Some(at) => sink.output_at(stream, &fresh, at).await,
@@ -588,23 +629,26 @@ impl Backend for SwarmBackend {
         if cancel.is_cancelled() {
             return Ok(StepExit::STOPPED);
         }
-        if !launch.files.is_empty() {
-            return Err(BackendError::NotRunnable(
-                "inputs too large for the environment (delivered as files) are not supported on \
-                 the Swarm backend yet"
-                    .into(),
-            ));
-        }
         let name = names::service_name(&launch.run_id, &launch.step_key, launch.attempt);
-        let body = spec::service_json(
+        let mut body = spec::service_json(
             &name,
             launch,
             workspace,
             &self.inner.node_id,
             self.inner.options.stop_grace,
         );
+        if !launch.files.is_empty() {
+            // Variables too large for the environment: a volume of this node holds them (the
+            // step is pinned here), mounted read-only where the protocol says they are.
+            let volume = format!("{name}-env");
+            self.inner
+                .engine
+                .fill_volume(&launch.run_id, &volume, &launch.image, &launch.files)
+                .await?;
+            spec::mount_env_files(&mut body, &volume);
+        }
         let id = self.create_service(&name, body).await?;
-        let result = self.follow(&id, &name, sink, &cancel).await;
+        let result = self.follow(&id, &name, launch, sink, &cancel).await;
         self.remove_later(&launch.run_id, id);
         result
     }
@@ -623,7 +667,7 @@ impl Backend for SwarmBackend {
         let Some((id, _)) = found.into_iter().find(|(_, n)| *n == name) else {
             return Ok(None);
         };
-        let result = self.follow(&id, &name, sink, &cancel).await;
+        let result = self.follow(&id, &name, launch, sink, &cancel).await;
         self.remove_later(&launch.run_id, id);
         result.map(Some)
     }

@@ -69,6 +69,18 @@ pub(crate) fn service_json(
     })
 }
 
+/// Mount `volume` (read-only) at the directory of the variables delivered as files.
+pub(crate) fn mount_env_files(service: &mut Value, volume: &str) {
+    if let Some(mounts) = service["TaskTemplate"]["ContainerSpec"]["Mounts"].as_array_mut() {
+        mounts.push(json!({
+            "Type": "volume",
+            "Source": volume,
+            "Target": co_backend::ENV_FILES_DIR,
+            "ReadOnly": true,
+        }));
+    }
+}
+
 pub(crate) fn service_spec(value: Value) -> Result<ServiceSpec, BackendError> {
     serde_json::from_value(value)
         .map_err(|e| BackendError::Other(format!("building the service spec: {e}")))

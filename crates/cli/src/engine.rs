@@ -9,6 +9,7 @@ use std::time::Duration;
 use co_backend::Backend;
 use co_backend_docker::{DockerBackend, DockerOptions, ImageBuild};
 use co_backend_kube::{KubeBackend, KubeOptions};
+use co_backend_swarm::{SwarmBackend, SwarmOptions};
 use co_spec::{Catalog, Component, Workflow};
 
 /// Components by `name@version` from directories laid out as `NAME/VERSION/component.yaml`:
@@ -55,6 +56,18 @@ pub async fn connect(stop_grace: Duration) -> Result<Arc<DockerBackend>, String>
 
 /// Connect to a Kubernetes cluster (kubeconfig or in-cluster; `connect` also checks that the API
 /// server answers and accepts the credentials), or explain what to do.
+/// The Swarm backend on the swarm manager `$DOCKER_HOST` names (else the usual sockets).
+pub async fn connect_swarm(stop_grace: Duration) -> Result<Arc<SwarmBackend>, String> {
+    let options = SwarmOptions {
+        stop_grace,
+        ..SwarmOptions::default()
+    };
+    SwarmBackend::connect(options)
+        .await
+        .map(Arc::new)
+        .map_err(|e| format!("error: Swarm backend: {e}"))
+}
+
 pub async fn connect_kubernetes(options: KubeOptions) -> Result<Arc<KubeBackend>, String> {
     let context = options.context.clone();
     KubeBackend::connect(options)

@@ -164,8 +164,9 @@ options! {
         #[arg(long, env = "CONTAINEROPS_SERVER_ID", value_name = "ID")]
         pub server_id: Option<String>,
         /// Where steps run: docker (Docker or Podman, found from $DOCKER_HOST or the usual
-        /// sockets) or kubernetes (a Pod per step attempt) [default: docker].
-        #[arg(long, env = "CONTAINEROPS_BACKEND", value_name = "docker|kubernetes")]
+        /// sockets), kubernetes (a Pod per step attempt) or swarm (a Docker Swarm manager found
+        /// like docker: a job service per step attempt) [default: docker].
+        #[arg(long, env = "CONTAINEROPS_BACKEND", value_name = "docker|kubernetes|swarm")]
         pub backend: Option<String>,
         /// How long a step stopped by its timeout or a cancel gets between SIGTERM and SIGKILL on
         /// Docker/Podman, at most 1h (steps run with an init process, so SIGTERM reaches a
@@ -648,6 +649,9 @@ pub enum BackendKind {
     Noop,
     /// A Pod per step attempt, a PersistentVolumeClaim per run ([`ServerConfig::kubernetes`]).
     Kubernetes,
+    /// A Docker Swarm manager (`$DOCKER_HOST`, the usual sockets): a replicated-job service per
+    /// step attempt, a local volume per run on the manager's node.
+    Swarm,
 }
 
 impl BackendKind {
@@ -656,8 +660,9 @@ impl BackendKind {
             "docker" | "podman" => Ok(BackendKind::Docker),
             "kubernetes" | "k8s" => Ok(BackendKind::Kubernetes),
             "noop" => Ok(BackendKind::Noop),
+            "swarm" => Ok(BackendKind::Swarm),
             other => Err(ConfigError(format!(
-                "unknown backend {other:?}: use docker (Docker or Podman) or kubernetes"
+                "unknown backend {other:?}: use docker (Docker or Podman), kubernetes or swarm"
             ))),
         }
     }
@@ -934,6 +939,16 @@ mod tests {
     fn resolve(args: &[&str], vars: &[(&str, &str)]) -> Result<ServerConfig, ConfigError> {
         let env = env(vars);
         ServerConfig::resolve(ServerOptions::parse(args, &env)?, &env)
+    }
+
+    #[test]
+    fn swarm_is_a_backend_by_flag_env_or_file() {
+        let c = resolve(&["--backend", "swarm"], &[]).unwrap();
+        assert_eq!(c.backend, BackendKind::Swarm);
+        let c = resolve(&[], &[("CONTAINEROPS_BACKEND", "Swarm")]).unwrap();
+        assert_eq!(c.backend, BackendKind::Swarm);
+        let err = resolve(&["--backend", "nomad"], &[]).unwrap_err();
+        assert!(err.0.contains("kubernetes or swarm"), "{err}");
     }
 
     #[test]

@@ -104,6 +104,19 @@ impl Server {
                 let docker = Arc::new(docker);
                 (docker.clone(), docker)
             }
+            BackendKind::Swarm => {
+                let options = co_backend_swarm::SwarmOptions {
+                    stop_grace: config.stop_grace,
+                    ..co_backend_swarm::SwarmOptions::default()
+                };
+                let swarm = co_backend_swarm::SwarmBackend::connect(options)
+                    .await
+                    .map_err(|e| ServerError::Backend(format!("Swarm: {e}")))?;
+                tracing::info!(engine = %swarm.engine().info(), node = swarm.node_id(), "Docker Swarm backend");
+                // /readyz: the manager's engine answers.
+                let probe = Arc::new(swarm.engine().clone());
+                (Arc::new(swarm), probe)
+            }
             BackendKind::Kubernetes => {
                 let kube = KubeBackend::connect(config.kubernetes.clone())
                     .await

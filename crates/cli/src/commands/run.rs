@@ -24,6 +24,7 @@ Examples:
   containerops run ci.yaml --backend kubernetes --context staging --namespace ci
   containerops run ci.yaml --backend kubernetes --k8s-workspace rwx --k8s-storage-class nfs-client
   CONTAINEROPS_BACKEND=kubernetes containerops run ci.yaml --k8s-workspace none
+  DOCKER_HOST=unix:///var/run/docker.sock containerops run ci.yaml --backend swarm
 
 On the local engine (--backend docker, the default: Docker or Podman), component images with a
 build: section are built first when missing (--rebuild: always). On Kubernetes nothing is built:
@@ -39,6 +40,11 @@ CONTAINEROPS_K8S_WORKSPACE, CONTAINEROPS_K8S_STORAGE_CLASS, CONTAINEROPS_K8S_WOR
 CONTAINEROPS_K8S_PULL_GRACE, CONTAINEROPS_K8S_STOP_GRACE and CONTAINEROPS_K8S_UNSCHEDULABLE_GRACE
 (used only with --backend kubernetes).
 
+Docker Swarm (--backend swarm): each step attempt is a replicated-job service on the swarm manager
+that $DOCKER_HOST names (else the usual sockets), each run's workspace a local volume on that
+manager's node, where every step of the run is then placed. Images with a build: section are built
+on that node's engine, as on the local engine (docs/swarm.md).
+
 Ctrl-C cancels the run: running steps are stopped and removed, `finally` and always() steps still
 run; a second Ctrl-C stops those too. SIGTERM and SIGHUP do the same, and so does closing stdout
 (`containerops run … | head`: once head exits, the run is cancelled, cleaned up and recorded). Exit codes: 0 succeeded, 1 failed, 2 invalid, 130 cancelled.";
@@ -52,6 +58,8 @@ pub enum BackendChoice {
     /// A Kubernetes cluster: a Pod per step attempt.
     #[value(alias = "k8s")]
     Kubernetes,
+    /// A Docker Swarm manager ($DOCKER_HOST): a replicated-job service per step attempt.
+    Swarm,
 }
 
 /// `--k8s-workspace`.
@@ -177,8 +185,9 @@ pub struct RunArgs {
     /// engine only).
     #[arg(long)]
     pub rebuild: bool,
-    /// Where the steps run: on the local engine (docker: Docker or Podman) or on a Kubernetes
-    /// cluster (kubernetes: a Pod per step).
+    /// Where the steps run: on the local engine (docker: Docker or Podman), on a Kubernetes
+    /// cluster (kubernetes: a Pod per step) or on a Docker Swarm (swarm: a job service per
+    /// step).
     #[arg(
         long,
         value_enum,
@@ -235,6 +244,10 @@ pub enum BackendPlan {
         stop_grace: std::time::Duration,
     },
     Kubernetes(co_backend_kube::KubeOptions),
+    Swarm {
+        rebuild: bool,
+        stop_grace: std::time::Duration,
+    },
 }
 
 impl RunArgs {
@@ -244,7 +257,7 @@ impl RunArgs {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<BackendPlan, String> {
         match self.backend {
-            BackendChoice::Docker => {
+            BackendChoice::Docker | BackendChoice::Swarm => {
                 let given = self.kube.given();
                 if !given.is_empty() {
                     return Err(format!(
@@ -253,9 +266,17 @@ impl RunArgs {
                         given.join(", ")
                     ));
                 }
-                Ok(BackendPlan::Docker {
-                    rebuild: self.rebuild,
-                    stop_grace: self.stop_grace(env)?,
+                let (rebuild, stop_grace) = (self.rebuild, self.stop_grace(env)?);
+                Ok(if self.backend == BackendChoice::Swarm {
+                    BackendPlan::Swarm {
+                        rebuild,
+                        stop_grace,
+                    }
+                } else {
+                    BackendPlan::Docker {
+                        rebuild,
+                        stop_grace,
+                    }
                 })
             }
             BackendChoice::Kubernetes => {
@@ -341,6 +362,23 @@ pub async fn run(args: RunArgs) -> u8 {
                 return exit::FAILED;
             }
             crate::engine::as_backend(docker)
+        }
+        BackendPlan::Swarm {
+            rebuild,
+            stop_grace,
+        } => {
+            let swarm = match crate::engine::connect_swarm(stop_grace).await {
+                Ok(b) => b,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return exit::FAILED;
+                }
+            };
+            if let Err(e) = crate::engine::ensure_images(swarm.engine(), &workflow, rebuild).await {
+                eprintln!("{e}");
+                return exit::FAILED;
+            }
+            crate::engine::as_backend(swarm)
         }
         BackendPlan::Kubernetes(options) => {
             for (component, image) in crate::engine::images_not_built(&workflow) {
@@ -549,6 +587,23 @@ mod tests {
     }
 
     #[test]
+    fn swarm_builds_and_stops_like_docker() {
+        let args = parse(&["--backend", "swarm", "--rebuild", "--stop-grace", "3s"]).unwrap();
+        assert_eq!(
+            args.backend_plan(&no_env),
+            Ok(BackendPlan::Swarm {
+                rebuild: true,
+                stop_grace: Duration::from_secs(3)
+            })
+        );
+        let err = parse(&["--backend", "swarm", "--namespace", "ci"])
+            .unwrap()
+            .backend_plan(&no_env)
+            .unwrap_err();
+        assert!(err.contains("only apply to --backend kubernetes"), "{err}");
+    }
+
+    #[test]
     fn docker_is_the_default_and_podman_an_alias() {
         let args = parse(&["--backend", "docker"]).unwrap();
         assert_eq!(
@@ -704,7 +759,7 @@ mod tests {
             .unwrap_err();
         assert!(err.contains("--namespace \"Not_A_Name\""), "{err}");
         for bad in [
-            &["--backend", "swarm"][..],
+            &["--backend", "nomad"][..],
             &["--backend", "kubernetes", "--k8s-workspace", "shared"][..],
         ] {
             let err = parse(bad).err().unwrap();

@@ -147,9 +147,30 @@ pub fn volumes_of(run_id: &str) -> Vec<Value> {
     v["Volumes"].as_array().cloned().unwrap_or_default()
 }
 
-/// SPEC §5: no container or volume of a finished run is left behind.
+/// Whether the runs of these tests go to the Swarm backend (`CONTAINEROPS_BACKEND=swarm`, which
+/// `containerops run` reads: scripts/test.sh runs this whole list once more that way, on the
+/// one-node swarm).
+pub fn on_swarm() -> bool {
+    std::env::var("CONTAINEROPS_BACKEND").is_ok_and(|b| b.trim().eq_ignore_ascii_case("swarm"))
+}
+
+/// Swarm services labelled with the run.
+pub fn services_of(run_id: &str) -> Vec<Value> {
+    let (status, body) = api_get(&format!("/v1.41/services?filters={}", label_filter(run_id)));
+    assert_eq!(status, 200, "listing services: {body}");
+    serde_json::from_str::<Vec<Value>>(&body).unwrap()
+}
+
+/// SPEC §5: no container or volume of a finished run is left behind (nor, on Swarm, a service).
 pub fn assert_nothing_left(run_id: &str) {
     assert!(!run_id.is_empty());
+    if on_swarm() {
+        let services = services_of(run_id);
+        assert!(
+            services.is_empty(),
+            "run {run_id} left services behind: {services:#?}"
+        );
+    }
     let containers = containers_of(run_id);
     assert!(
         containers.is_empty(),
