@@ -68,6 +68,12 @@ pub enum ArtifactError {
         #[source]
         source: io::Error,
     },
+    /// The store does not have the blob (removed by the retention sweeper, or another store).
+    #[error("the artifact store has no blob {0}")]
+    Missing(Digest),
+    /// A blob's bytes do not have its digest (damaged on disk).
+    #[error("the stored blob {expected} is damaged (its bytes have SHA-256 {found})")]
+    Damaged { expected: Digest, found: Digest },
     /// A text that should be a SHA-256 digest is not one.
     #[error("`{0}` is not a SHA-256 digest (64 hexadecimal digits)")]
     BadDigest(String),
@@ -108,6 +114,28 @@ impl fmt::Display for Digest {
     }
 }
 
+/// A writer that hashes what it is given (SHA-256): to check bytes copied elsewhere.
+#[derive(Default)]
+pub struct Sha256Writer(Sha256);
+
+impl Sha256Writer {
+    /// The digest of everything written.
+    pub fn finish(self) -> Digest {
+        Digest(hex::encode(self.0.finalize()))
+    }
+}
+
+impl Write for Sha256Writer {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// How an artifact's bytes are laid out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ArtifactKind {
@@ -132,6 +160,20 @@ impl ArtifactKind {
             "tar" => Some(ArtifactKind::Tar),
             _ => None,
         }
+    }
+}
+
+/// The file name an artifact is saved under when copied out: a single file keeps its own name
+/// (`app.tar.gz` for `dist/app.tar.gz`), an archive is `NAME.tar`.
+pub fn file_name(name: &str, path: &str, kind: ArtifactKind) -> String {
+    match kind {
+        ArtifactKind::File => path
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .filter(|base| !base.is_empty() && *base != "." && *base != "..")
+            .map_or_else(|| name.to_string(), str::to_string),
+        ArtifactKind::Tar => format!("{name}.tar"),
     }
 }
 
@@ -223,6 +265,42 @@ impl ArtifactStore {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error(format!("removing {}", path.display()))(e)),
         }
+    }
+
+    /// Copy the blob `digest` to the file `dest` (replacing it), checking its SHA-256 on the
+    /// way: written to a temp file next to `dest` and renamed only when the digest matched, so a
+    /// damaged blob never becomes a file that looks right. Returns the bytes copied.
+    pub fn copy_out(&self, digest: &Digest, dest: &Path) -> Result<u64, ArtifactError> {
+        let Some(mut blob) = self.open_blob(digest)? else {
+            return Err(ArtifactError::Missing(digest.clone()));
+        };
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = tempfile::NamedTempFile::new_in(&dir).map_err(io_error(format!(
+            "creating a temp file in {}",
+            dir.display()
+        )))?;
+        let mut out = Hashing {
+            file: tmp,
+            hasher: Sha256::new(),
+            written: 0,
+            limit: u64::MAX,
+            exceeded: false,
+        };
+        io::copy(&mut blob, &mut out).map_err(io_error(format!("writing {}", dest.display())))?;
+        let found = Digest(hex::encode(out.hasher.finalize()));
+        if &found != digest {
+            return Err(ArtifactError::Damaged {
+                expected: digest.clone(),
+                found,
+            });
+        }
+        out.file
+            .persist(dest)
+            .map_err(|e| io_error(format!("writing {}", dest.display()))(e.error))?;
+        Ok(out.written)
     }
 
     /// Store the bytes `reader` gives as one blob of `kind`, at most `max_size` of them.

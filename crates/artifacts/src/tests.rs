@@ -274,3 +274,49 @@ fn digests_and_kinds_parse() {
     assert_eq!(ArtifactKind::parse("zip"), None);
     assert_eq!(size_text(1 << 30), "1024 MiB");
 }
+
+#[test]
+fn copy_out_checks_the_digest_and_writes_whole_files_only() {
+    let f = fixture();
+    let blob = f
+        .store
+        .put(&mut &b"hello"[..], ArtifactKind::File, 100)
+        .unwrap();
+    let out = f._dir.path().join("out/hello.txt");
+    fs::create_dir_all(out.parent().unwrap()).unwrap();
+    assert_eq!(f.store.copy_out(&blob.sha256, &out).unwrap(), 5);
+    assert_eq!(fs::read(&out).unwrap(), b"hello");
+    // A damaged blob is refused and the file is left as it was.
+    fs::write(f.store.blob_path(&blob.sha256), b"hellO").unwrap();
+    let err = f.store.copy_out(&blob.sha256, &out).unwrap_err();
+    assert!(matches!(err, ArtifactError::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains("is damaged"), "{err}");
+    assert_eq!(fs::read(&out).unwrap(), b"hello");
+    assert_eq!(
+        fs::read_dir(out.parent().unwrap()).unwrap().count(),
+        1,
+        "no temp file left"
+    );
+    let missing = Digest::of(b"never stored");
+    assert!(matches!(
+        f.store.copy_out(&missing, &out),
+        Err(ArtifactError::Missing(_))
+    ));
+}
+
+#[test]
+fn file_names_for_copies() {
+    assert_eq!(
+        file_name("package", "dist/app.tar.gz", ArtifactKind::File),
+        "app.tar.gz"
+    );
+    assert_eq!(
+        file_name("package", "/workspace/x/", ArtifactKind::File),
+        "x"
+    );
+    assert_eq!(
+        file_name("tree", "dist/tree", ArtifactKind::Tar),
+        "tree.tar"
+    );
+    assert_eq!(file_name("all", ".", ArtifactKind::File), "all");
+}

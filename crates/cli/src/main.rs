@@ -142,6 +142,9 @@ enum Command {
     /// (needs --server).
     #[command(subcommand)]
     Secrets(commands::secrets::SecretsCommand),
+    /// What a run's steps kept (`artifacts:`): list them, save one to a file.
+    #[command(subcommand)]
+    Artifacts(commands::artifacts::ArtifactsCommand),
 }
 
 type Pending = std::pin::Pin<Box<dyn std::future::Future<Output = u8>>>;
@@ -235,6 +238,7 @@ fn main() -> ExitCode {
             Command::Logs(args) => Box::pin(commands::runs::logs(args, server)),
             Command::Workflows(cmd) => Box::pin(commands::workflows::workflows(cmd, server)),
             Command::Secrets(cmd) => Box::pin(commands::secrets::secrets(cmd, server)),
+            Command::Artifacts(cmd) => Box::pin(commands::artifacts::artifacts(cmd, server)),
         };
         // Anything else stops once nobody reads its output (`logs -f … | head`).
         out::watch_stdout();

@@ -178,6 +178,7 @@ async fn test(args: TestArgs) -> u8 {
         step_log_cap: None,
         run_log_cap: None,
         max_artifact_size: None,
+        artifacts_dir: None,
         kube: super::run::KubeArgs::default(),
     })
     .await

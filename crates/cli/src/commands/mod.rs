@@ -1,5 +1,6 @@
 //! One module per CLI command.
 
+pub mod artifacts;
 pub mod component;
 pub mod run;
 pub mod runs;

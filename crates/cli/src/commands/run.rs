@@ -218,6 +218,10 @@ pub struct RunArgs {
     /// its step with the reason, the run's other artifacts are kept [default: 1Gi].
     #[arg(long, value_name = "SIZE", env = "CONTAINEROPS_MAX_ARTIFACT_SIZE", value_parser = co_runner::RunLimits::parse_artifact_size)]
     pub max_artifact_size: Option<u64>,
+    /// At the end of the run, copy every artifact it kept to DIR/STEP/FILE (a file under its
+    /// own name, an archive as NAME.tar), checked against its SHA-256.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts_dir: Option<PathBuf>,
     #[command(flatten)]
     pub kube: KubeArgs,
 }
@@ -406,7 +410,7 @@ pub async fn run(args: RunArgs) -> u8 {
     };
     let runner = Runner::new(backend, store.clone())
         .with_limits(args.limits())
-        .with_artifact_store(artifacts);
+        .with_artifact_store(artifacts.clone());
     let config = RunConfig {
         run_id: co_runner::new_run_id(),
         inputs: inputs
@@ -456,6 +460,13 @@ pub async fn run(args: RunArgs) -> u8 {
             }
         }
         Err(e) => eprintln!("error: reading the run back from the store: {e}"),
+    }
+    if let Some(dir) = &args.artifacts_dir {
+        if !super::artifacts::copy_run_artifacts(&store, &artifacts, &run_id, dir).await
+            && status == RunStatus::Succeeded
+        {
+            return exit::FAILED;
+        }
     }
     exit::of_run(Some(status))
 }

@@ -81,7 +81,16 @@ stages:
         ),
         fail = sh("echo boom > /workspace/crash.log\nexit 3\n", 8),
     );
-    let run = w.run_yaml(&yaml, &["--max-artifact-size", "1Mi"]);
+    let copies = w.path("copies");
+    let run = w.run_yaml(
+        &yaml,
+        &[
+            "--max-artifact-size",
+            "1Mi",
+            "--artifacts-dir",
+            copies.to_str().unwrap(),
+        ],
+    );
     assert_eq!(run.status(), "failed", "{}", run.pretty());
 
     // `make` failed because of its bad artifacts, and says which and why.
@@ -152,6 +161,76 @@ stages:
     // Expressions see what was kept (a failed step's kept artifacts too), and null for what
     // was not.
     assert_eq!(run.out("use", "got"), format!("{sum} 12 package null"));
+
+    // `run --artifacts-dir` copied each kept artifact to DIR/STEP/FILE.
+    assert_eq!(
+        std::fs::read(copies.join("make/app.txt")).unwrap(),
+        b"the package\n"
+    );
+    assert_eq!(
+        std::fs::read(copies.join("fails/crash.log")).unwrap(),
+        b"boom\n"
+    );
+    assert!(copies.join("make/tree.tar").is_file());
+    assert!(copies.join("make/reports.tar").is_file());
+    assert!(
+        run.stderr.contains(&format!(
+            "saved make/package (file, 12 bytes) to {}",
+            copies.join("make/app.txt").display()
+        )),
+        "{}",
+        run.stderr
+    );
+
+    // `artifacts list` and `artifacts get` read them back by run id prefix.
+    let prefix = &run.id()[..10];
+    let list = w.exec(&["artifacts", "list", prefix]);
+    assert_eq!(list.code, 0, "{}", list.both());
+    assert!(
+        list.stdout.contains(&format!(
+            "make/package  file  12 bytes  {sum}  dist/app.txt"
+        )),
+        "{}",
+        list.both()
+    );
+    let json = w.exec(&["artifacts", "list", prefix, "--output", "json"]);
+    let all: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let names: Vec<&str> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    for n in ["package", "tree", "reports", "crash-log"] {
+        assert!(names.contains(&n), "{names:?}");
+    }
+    let got = w.exec(&["artifacts", "get", prefix, "package"]);
+    assert_eq!(got.code, 0, "{}", got.both());
+    assert_eq!(std::fs::read(w.path("app.txt")).unwrap(), b"the package\n");
+    let to = w.path("named.bin");
+    let got = w.exec(&[
+        "artifacts",
+        "get",
+        prefix,
+        "make/tree",
+        "-o",
+        to.to_str().unwrap(),
+    ]);
+    assert_eq!(got.code, 0, "{}", got.both());
+    assert_eq!(
+        std::fs::read(&to).unwrap(),
+        std::fs::read(copies.join("make/tree.tar")).unwrap()
+    );
+    let piped = w.exec(&["artifacts", "get", prefix, "package", "-o", "-"]);
+    assert_eq!(piped.stdout, "the package\n", "{}", piped.both());
+    let missing = w.exec(&["artifacts", "get", prefix, "big"]);
+    assert_eq!(missing.code, 2, "{}", missing.both());
+    assert!(
+        missing.stderr.contains("has no artifact \"big\"; it has: "),
+        "{}",
+        missing.both()
+    );
 
     // Nothing half-written is left.
     assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
