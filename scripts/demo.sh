@@ -64,6 +64,19 @@ set -e
 log "history: containerops runs list"
 "$BIN" runs list --limit 5
 RUN_ID=$("$BIN" runs list --limit 1 --output json | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')
+log "what the run kept: containerops artifacts list $RUN_ID"
+"$BIN" artifacts list "$RUN_ID"
+ARTIFACTS=${CONTAINEROPS_ARTIFACTS:-${XDG_DATA_HOME:-$HOME/.local/share}/containerops/artifacts}
+cat >&2 <<EOF
+
+==> the pipeline's package is kept in the artifact store ($ARTIFACTS)
+
+    get it:  $BIN artifacts get $RUN_ID package
+             (saves package.tar, which holds dist/greet-1.0.0-<commit>.tar.gz;
+              -o FILE names the file, -o - writes it to stdout)
+    or:      $BIN run examples/ci-pipeline/workflow.yaml --input repo=... --artifacts-dir out/
+
+EOF
 [ "${CO_DEMO_SERVER:-1}" = 0 ] && exit $status
 
 log "the web UI: containerops server on the same database"
@@ -96,6 +109,7 @@ cat >&2 <<EOF
     run:    $URL/ui/runs/$RUN_ID
     token:  $TOKEN
             (paste it into "API token" on the login page; it is kept in $DATA/demo-token)
+    package: $BIN artifacts get $RUN_ID package   (kept in $ARTIFACTS)
 
 EOF
 wait $SERVER || true

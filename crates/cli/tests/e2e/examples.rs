@@ -133,4 +133,31 @@ fn ci_pipeline_example_clones_builds_tests_packages_and_checksums() {
         "{summary}"
     );
     assert!(summary.contains(&sha), "{summary}");
+
+    // The package is kept as the artifact `package` (an archive of the glob's match): what
+    // `artifacts get` saves holds the very bytes the checksum step hashed.
+    assert!(
+        summary.contains(&format!("containerops artifacts get {} package", run.id())),
+        "{summary}"
+    );
+    let saved = w.path("package.tar");
+    let got = w.exec(&[
+        "artifacts",
+        "get",
+        run.id(),
+        "package",
+        "-o",
+        saved.to_str().unwrap(),
+    ]);
+    assert_eq!(got.code, 0, "{}", got.both());
+    let inner = artifact.trim_start_matches("/workspace/");
+    let hashed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -xOf '{}' '{inner}' | sha256sum | cut -d' ' -f1",
+            saved.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&hashed.stdout).trim(), sha);
 }
