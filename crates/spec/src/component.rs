@@ -24,6 +24,7 @@ const COMPONENT_FIELDS: &[&str] = &[
     "timeout",
     "kubernetes",
     "artifacts",
+    "tests",
     EXTENSIONS,
 ];
 
@@ -83,6 +84,11 @@ pub(crate) fn parse_component(
         .get("artifacts")
         .map(|f| crate::artifacts::decode(cx, f))
         .unwrap_or_default();
+    let tests = m
+        .get("tests")
+        .map(|f| crate::component_tests::decode(cx, f))
+        .unwrap_or_default();
+    check_tests(cx, &tests, &inputs, &outputs);
 
     Some(Component {
         name: name?,
@@ -97,8 +103,51 @@ pub(crate) fn parse_component(
         timeout,
         kubernetes,
         artifacts,
+        tests,
         path,
     })
+}
+
+/// Test cases name only declared inputs, and declared outputs when the component declares any.
+fn check_tests(
+    cx: &mut Cx,
+    tests: &[crate::model::ComponentTest],
+    inputs: &IndexMap<String, ParamDecl>,
+    outputs: &IndexMap<String, ParamDecl>,
+) {
+    let mut problems = Vec::new();
+    for case in tests {
+        for name in case.inputs.keys() {
+            if !inputs.contains_key(name) {
+                problems.push((
+                    case.span.clone(),
+                    format!(
+                        "test `{}` sets input `{name}`, which the component does not declare{}",
+                        case.name,
+                        crate::suggest::did_you_mean(name, inputs.keys().map(String::as_str))
+                    ),
+                ));
+            }
+        }
+        if outputs.is_empty() {
+            continue;
+        }
+        for (name, (_, span)) in &case.expect.outputs {
+            if !outputs.contains_key(name) {
+                problems.push((
+                    span.clone(),
+                    format!(
+                        "test `{}` expects output `{name}`, which the component does not declare{}",
+                        case.name,
+                        crate::suggest::did_you_mean(name, outputs.keys().map(String::as_str))
+                    ),
+                ));
+            }
+        }
+    }
+    for (span, message) in problems {
+        cx.error_at(span, message);
+    }
 }
 
 fn version(cx: &mut Cx, f: Field<'_>) -> Option<String> {

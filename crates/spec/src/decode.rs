@@ -63,6 +63,14 @@ impl Cx {
         self.diags.push(d);
     }
 
+    /// An error at a span already taken from this file.
+    pub fn error_at(&mut self, span: Span, message: impl Into<String>) {
+        self.diags.push(Diagnostic {
+            span,
+            message: message.into(),
+        });
+    }
+
     /// The position of byte `offset` of `value`, a string that came from `loc`.
     pub fn locate(&self, loc: Loc, value: &str, offset: usize) -> Pos {
         match loc {

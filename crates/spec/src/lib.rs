@@ -46,6 +46,7 @@ pub mod model;
 pub mod names;
 
 mod component;
+mod component_tests;
 mod decode;
 mod loader;
 mod plan;

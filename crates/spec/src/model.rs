@@ -71,8 +71,36 @@ pub struct Component {
     pub kubernetes: Option<Value>,
     /// What its steps leave behind (`artifacts:`), in the order written.
     pub artifacts: Vec<ArtifactDecl>,
+    /// Its test cases (`tests:`), run by `containerops component test DIR`.
+    pub tests: Vec<ComponentTest>,
     /// The file it was read from.
     pub path: PathBuf,
+}
+
+/// One case of a component's `tests:`: inputs (and files in the workspace) → what is expected.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentTest {
+    pub name: String,
+    /// The inputs, as written (checked against the component's inputs when the case runs).
+    pub inputs: IndexMap<String, Value>,
+    /// Files written into the workspace before the step: path relative to it → content.
+    pub workspace: IndexMap<String, String>,
+    pub expect: TestExpect,
+    /// Where the case starts (its `- name:`).
+    pub span: Span,
+}
+
+/// What a test case expects. Everything left out is not checked, except the exit code (0).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct TestExpect {
+    /// Expected exit code (0 when not written).
+    pub exit_code: i64,
+    /// The verdict: `CO_RESULT` as printed (true when it never was).
+    pub result: Option<bool>,
+    /// Expected outputs, each compared after conversion to its declared type.
+    pub outputs: IndexMap<String, (Value, Span)>,
+    /// Patterns (regular expressions) that must each match at least one log line.
+    pub logs: Vec<(String, Span)>,
 }
 
 /// Which format a workflow was written in.

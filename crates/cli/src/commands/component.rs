@@ -1,4 +1,4 @@
-//! `containerops component build DIR` / `component test DIR`
+//! `containerops component new NAME` / `build DIR` / `test DIR`
 
 use std::path::PathBuf;
 
@@ -9,18 +9,38 @@ use crate::exit;
 
 #[derive(Subcommand)]
 pub enum ComponentCommand {
+    /// Create a working component directory to start from: component.yaml (typed, described
+    /// inputs and outputs, tests), a Containerfile on the local Debian base, the code, a README.
+    #[command(after_help = "\
+Examples:
+  containerops component new greeter                 # shell, in ./greeter
+  containerops component new greeter --lang python   # or go, rust
+  containerops component test greeter                # builds the image, runs its tests: all pass
+
+The image builds FROM localhost/containerops/debian-base:bookworm (scripts/build-images.sh makes it
+locally; no registry is needed). Go and Rust compile in a build stage with Debian's toolchain.")]
+    New(super::component_new::NewArgs),
     /// Build a component's image locally from its build: section (context and Containerfile).
     #[command(
         after_help = "Example:\n  containerops component build examples/ci-pipeline/components/c-build"
     )]
     Build(BuildArgs),
-    /// Run a component once with the given inputs and print its outputs.
+    /// Run a component's tests (`tests:` in component.yaml) in real containers, or run it once
+    /// with the given inputs.
     #[command(after_help = "\
-Example:
+Examples:
+  containerops component test greeter                           # every case of tests:
+  containerops component test greeter --junit report.xml -o json
   containerops component test examples/ci-pipeline/components/checksum --input file=/etc/hostname
 
-The component runs like a one-step workflow (recorded in the run history), its image is built first
-if it is missing. Exit code 0 when the step succeeded, 1 when it failed.")]
+Without --input/--secret and with tests: in component.yaml, every case runs as a one-step run
+(after writing its workspace: files), and its exit code, CO_RESULT, outputs and log lines are
+compared with its expect:. Each case prints ✓ or ✗ with the differences, then a summary. Exit code
+0 when every case passed, 1 when one failed, 2 when the component is invalid.
+
+With --input (or when the component has no tests:) it runs once like a one-step workflow and
+prints its outputs: exit code 0 when the step succeeded, 1 when it failed. Both are recorded in
+the run history (containerops runs list). The image is built first if it is missing.")]
     Test(TestArgs),
 }
 
@@ -43,10 +63,17 @@ pub struct TestArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value = "text")]
     pub output: super::run::OutputFormat,
+    /// Also write the test report as JUnit XML to FILE (test cases only).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Build the image even if it exists (after a change to the code).
+    #[arg(long)]
+    pub rebuild: bool,
 }
 
 pub async fn component(command: ComponentCommand) -> u8 {
     match command {
+        ComponentCommand::New(args) => super::component_new::new(args),
         ComponentCommand::Build(args) => build(args).await,
         ComponentCommand::Test(args) => test(args).await,
     }
@@ -107,7 +134,7 @@ fn test_workflow(
 }
 
 /// A YAML double-quoted scalar (JSON strings are valid YAML), so no input is ever an expression.
-fn json_string(text: &str) -> String {
+pub(crate) fn json_string(text: &str) -> String {
     let quoted = serde_json::Value::String(text.to_string()).to_string();
     // `${{` inside a value must stay literal text.
     quoted.replace("${{", "${{ '${{' }}")
@@ -120,6 +147,29 @@ async fn test(args: TestArgs) -> u8 {
         Ok(c) => c,
         Err(d) => return super::report_diagnostics(&d),
     };
+    let dir = component
+        .path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| args.dir.clone());
+    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+    if args.inputs.is_empty() && args.secrets.is_empty() && !component.tests.is_empty() {
+        return super::component_test::run_cases(
+            &component,
+            &dir,
+            args.output,
+            args.junit.as_deref(),
+            args.rebuild,
+        )
+        .await;
+    }
+    if args.junit.is_some() {
+        eprintln!(
+            "error: --junit reports the cases of tests:, which do not run with --input/--secret \
+             (or when the component has none)"
+        );
+        return exit::INVALID;
+    }
     let inputs = match super::parse_pairs("--input", &args.inputs) {
         Ok(v) => v,
         Err(e) => {
@@ -145,12 +195,6 @@ async fn test(args: TestArgs) -> u8 {
         }
         return exit::INVALID;
     }
-    let dir = component
-        .path
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| args.dir.clone());
-    let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
     let text = test_workflow(&component, &dir, &inputs);
     if let Err(d) = loader.parse_workflow(&text, &shown, &dir) {
         for problem in &d.0 {
@@ -170,7 +214,7 @@ async fn test(args: TestArgs) -> u8 {
         inputs: Vec::new(),
         secrets: args.secrets,
         output: args.output,
-        rebuild: false,
+        rebuild: args.rebuild,
         // `component test` runs on the local engine, where `component build` built the image.
         backend: super::run::BackendChoice::Docker,
         max_parallel_steps: None,

@@ -2,6 +2,8 @@
 
 pub mod artifacts;
 pub mod component;
+pub mod component_new;
+pub mod component_test;
 pub mod run;
 pub mod runs;
 pub mod secrets;

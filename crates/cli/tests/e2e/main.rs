@@ -11,6 +11,7 @@
 
 mod artifacts;
 mod cli;
+mod components;
 mod examples;
 mod protocol;
 mod seed;
