@@ -201,6 +201,21 @@ options! {
         #[arg(long, env = "CONTAINEROPS_ALLOWED_SERVICE_ACCOUNTS", value_name = "LIST", value_delimiter = ',')]
         #[serde(default, deserialize_with = "comma_list")]
         pub allowed_service_accounts: Option<Vec<String>>,
+        /// The server's address as browsers reach it (https://ci.example.com, with a path prefix if
+        /// a proxy adds one): commit statuses and notifications link to a run's page as
+        /// PUBLIC_URL/ui/runs/ID [default: none; statuses are posted without a link].
+        #[arg(long, env = "CONTAINEROPS_PUBLIC_URL", value_name = "URL")]
+        pub public_url: Option<String>,
+        /// The GitHub API that `github` triggers' commit statuses go to unless the trigger names
+        /// its own `api-url` (GitHub Enterprise: https://HOST/api/v3) [default:
+        /// https://api.github.com].
+        #[arg(long, env = "CONTAINEROPS_GITHUB_API_URL", value_name = "URL")]
+        pub github_api_url: Option<String>,
+        /// The GitLab API that `gitlab` triggers' commit statuses go to unless the trigger names
+        /// its own `api-url` (self-hosted: https://HOST/api/v4) [default:
+        /// https://gitlab.com/api/v4].
+        #[arg(long, env = "CONTAINEROPS_GITLAB_API_URL", value_name = "URL")]
+        pub gitlab_api_url: Option<String>,
         #[command(flatten)]
         #[serde(flatten)]
         pub kubernetes: KubeSettings,
@@ -568,6 +583,20 @@ impl KubeSettings {
 }
 
 /// The entries of `allowed_registries`, checked (an empty list would refuse every image).
+/// An http:// or https:// URL with a host, without a trailing `/`.
+fn http_url(text: &str) -> Result<String, String> {
+    let t = text.trim().trim_end_matches('/');
+    let host = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"));
+    match host {
+        Some(h) if !h.is_empty() && !t.contains(char::is_whitespace) => Ok(t.to_string()),
+        _ => Err(format!(
+            "{text:?} is not an http:// or https:// URL (like https://ci.example.com)"
+        )),
+    }
+}
+
 fn registry_rules(entries: &[String]) -> Result<Vec<crate::policy::RegistryRule>, ConfigError> {
     let rules = entries
         .iter()
@@ -698,6 +727,8 @@ pub struct ServerConfig {
     /// `allowed_service_accounts`); the server's own service account is added when the
     /// Kubernetes backend connects.
     pub policy: crate::policy::LaunchPolicy,
+    /// Where commit statuses go and how they are retried (`crate::forge`).
+    pub statuses: crate::forge::StatusOptions,
 }
 
 /// A configuration problem, in words.
@@ -726,6 +757,7 @@ impl ServerConfig {
             session_ttl: crate::session::DEFAULT_TTL,
             ui: crate::ui::UiSource::default_for_build(),
             policy: crate::policy::LaunchPolicy::default(),
+            statuses: crate::forge::StatusOptions::default(),
         }
     }
 
@@ -816,6 +848,23 @@ impl ServerConfig {
         }
         if let Some(entries) = o.allowed_service_accounts {
             c.policy.service_accounts = Some(service_accounts(&entries)?);
+        }
+        for (key, given, into) in [
+            ("public_url", o.public_url, &mut c.statuses.public_url),
+            (
+                "github_api_url",
+                o.github_api_url,
+                &mut c.statuses.github_api,
+            ),
+            (
+                "gitlab_api_url",
+                o.gitlab_api_url,
+                &mut c.statuses.gitlab_api,
+            ),
+        ] {
+            if let Some(text) = given {
+                *into = Some(http_url(&text).map_err(|e| ConfigError(format!("{key}: {e}")))?);
+            }
         }
         if c.backend == BackendKind::Kubernetes {
             c.kubernetes = o.kubernetes.options(&|key| key.to_string())?;

@@ -53,6 +53,8 @@ pub struct CoordinatorConfig {
     /// The registries and service accounts steps may use: a run whose workflow breaks it is
     /// refused when queued and fails (with the reason) when it starts.
     pub policy: Arc<crate::policy::LaunchPolicy>,
+    /// Where the commit statuses of webhook-started runs go (`crate::forge`).
+    pub statuses: crate::forge::StatusOptions,
 }
 
 /// Encrypts and decrypts what the store keeps secret (the server's secret box): the coordinator
@@ -146,6 +148,8 @@ struct Inner {
     /// The end of the lease (ms since the Unix epoch) as last renewed for every run held here:
     /// the drivers' [`co_runner::Ownership`] (past it they record and do nothing until renewed).
     renewed_until: watch::Sender<i64>,
+    /// Posts the commit statuses of runs whose trigger asks for them.
+    statuses: crate::forge::StatusReporter,
 }
 
 /// Cheap to clone.
@@ -163,7 +167,13 @@ impl Coordinator {
         secrets: Arc<dyn SecretCipher>,
     ) -> Coordinator {
         let runner = Runner::new(backend, store.clone()).with_limits(config.limits);
+        let statuses = crate::forge::StatusReporter::new(
+            store.clone(),
+            secrets.clone(),
+            config.statuses.clone(),
+        );
         let inner = Arc::new(Inner {
+            statuses,
             store,
             runner,
             config,
@@ -197,6 +207,11 @@ impl Coordinator {
     /// The registries and service accounts steps may use here.
     pub fn policy(&self) -> &crate::policy::LaunchPolicy {
         &self.inner.config.policy
+    }
+
+    /// Where commit statuses go (the server's public URL, the forges' API URLs).
+    pub fn status_options(&self) -> &crate::forge::StatusOptions {
+        &self.inner.config.statuses
     }
 
     /// Validate and queue a run of a stored workflow; the dispatcher starts it within
@@ -263,6 +278,12 @@ impl Coordinator {
         }
         inner.store.upsert_steps(&steps).await?;
         crate::metrics::run_queued();
+        // Queued before the dispatcher can start it, so `pending` is posted before `running`.
+        inner.statuses.report(
+            &record.id,
+            &record.trigger,
+            crate::forge::state_of(RunStatus::Queued),
+        );
         inner.wake.notify_one();
         Ok(Submitted {
             run_id: record.id,
@@ -427,6 +448,11 @@ impl Coordinator {
                 if inner.store.request_cancel(&detail.run.id).await? {
                     // It was queued: cancelled here and now, never started.
                     crate::metrics::run_finished(RunStatus::Cancelled, None);
+                    inner.statuses.report(
+                        &detail.run.id,
+                        &detail.run.trigger,
+                        crate::forge::state_of(RunStatus::Cancelled),
+                    );
                 }
             }
         }
@@ -650,6 +676,11 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim, lease_until: i64) {
         crate::metrics::between(co_runner::parse_time(&claim.run.created_at), Some(now()))
     };
     let running = crate::metrics::run_started(queue_wait, claim.recovered);
+    inner.statuses.report(
+        &run_id,
+        &claim.run.trigger,
+        crate::forge::state_of(RunStatus::Running),
+    );
     let (status, duration) = match drive_claim(&inner, &claim, lease_until).await {
         Ok(Some(result)) => (
             result.status,
@@ -680,6 +711,9 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim, lease_until: i64) {
     };
     if status.is_finished() {
         crate::metrics::run_finished(status, duration);
+        inner
+            .statuses
+            .report(&run_id, &claim.run.trigger, crate::forge::state_of(status));
     }
     drop(running);
     forget(&inner, &run_id);

@@ -29,6 +29,7 @@ pub mod coordinator;
 mod crypto;
 mod error;
 mod extract;
+pub mod forge;
 mod graph;
 mod metrics;
 pub mod openapi;

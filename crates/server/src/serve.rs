@@ -156,6 +156,7 @@ impl Server {
                 lease: config.lease,
                 limits: config.limits,
                 policy,
+                statuses: config.statuses.clone(),
             },
             Arc::new(secrets.clone()),
         );

@@ -62,6 +62,7 @@ fn config(id: &str) -> CoordinatorConfig {
         lease: Duration::from_secs(30),
         limits: co_runner::RunLimits::default(),
         policy: Default::default(),
+        statuses: Default::default(),
     }
 }
 

@@ -202,6 +202,8 @@ pub enum TriggerKind {
         events: Vec<String>,
         /// Only these branches (push: the pushed branch; pull_request: the base); empty: any.
         branches: Vec<String>,
+        /// Report the runs' states back as commit statuses.
+        status: Option<CommitStatus>,
     },
     /// GitLab webhooks: `X-Gitlab-Token` equal to the stored secret named `secret`.
     GitLab {
@@ -209,9 +211,23 @@ pub enum TriggerKind {
         /// `push`, `tag_push`, `merge_request`, … (from `X-Gitlab-Event`; default `push`).
         events: Vec<String>,
         branches: Vec<String>,
+        /// Report the runs' states back as commit statuses.
+        status: Option<CommitStatus>,
     },
     /// Any sender: header `X-ContainerOps-Token` equal to the stored secret named `secret`.
     Webhook { secret: String },
+}
+
+/// `status:` of a `github`/`gitlab` trigger: the runs it starts report their states on the
+/// delivery's commit (docs/triggers.md#commit-statuses).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitStatus {
+    /// The name of the stored secret holding the API token.
+    pub token: String,
+    /// The API base URL (GitHub Enterprise, self-hosted GitLab); `None`: the server's.
+    pub api_url: Option<String>,
+    /// The status's name on the commit; `None`: `containerops/WORKFLOW`.
+    pub context: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

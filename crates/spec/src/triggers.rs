@@ -17,7 +17,7 @@ use co_protocol::ValueType;
 use indexmap::IndexMap;
 
 use crate::decode::{Cx, Field, Map, NameRule};
-use crate::model::{ParamDecl, Trigger, TriggerKind};
+use crate::model::{CommitStatus, ParamDecl, Trigger, TriggerKind};
 use crate::suggest::{did_you_mean, suggest};
 use crate::workflow::{input_map, InputItem};
 use crate::yaml::{Kind, Node, Pos};
@@ -307,7 +307,7 @@ fn hook(cx: &mut Cx, f: Field<'_>, kind: HookKind) -> Option<TriggerKind> {
     };
     let known: &[&str] = match kind {
         HookKind::Webhook => &["secret"],
-        _ => &["secret", "events", "branches"],
+        _ => &["secret", "events", "branches", "status"],
     };
     cx.check_keys_hint(&m, known, &what, |k| match (kind, k) {
         (_, "token" | "secret_name" | "secret-name" | "key" | "password") => Some(format!(
@@ -318,6 +318,9 @@ fn hook(cx: &mut Cx, f: Field<'_>, kind: HookKind) -> Option<TriggerKind> {
                 "token"
             }
         )),
+        (HookKind::Webhook, "status") => {
+            Some("commit statuses are reported for `github` and `gitlab` triggers only".to_string())
+        }
         (HookKind::Webhook, "events" | "branches" | "branch" | "event") => Some(
             "a generic webhook has no events or branches (its event is always `webhook`); use \
              `github` or `gitlab` for filters"
@@ -330,7 +333,11 @@ fn hook(cx: &mut Cx, f: Field<'_>, kind: HookKind) -> Option<TriggerKind> {
     let secret = secret(cx, &m, &what, kind);
     let mut events = Vec::new();
     let mut branches = Vec::new();
+    let mut status = None;
     if kind != HookKind::Webhook {
+        if let Some(sf) = m.get("status") {
+            status = commit_status(cx, sf, kind);
+        }
         if let Some(ef) = m.get("events") {
             events = event_list(cx, ef, kind);
         }
@@ -344,13 +351,91 @@ fn hook(cx: &mut Cx, f: Field<'_>, kind: HookKind) -> Option<TriggerKind> {
             secret,
             events,
             branches,
+            status,
         },
         HookKind::GitLab => TriggerKind::GitLab {
             secret,
             events,
             branches,
+            status,
         },
         HookKind::Webhook => TriggerKind::Webhook { secret },
+    })
+}
+
+/// `status: { token: NAME, api-url: URL, context: TEXT }` of a `github`/`gitlab` trigger.
+fn commit_status(cx: &mut Cx, f: Field<'_>, kind: HookKind) -> Option<CommitStatus> {
+    let what = "`status`";
+    let example = match kind {
+        HookKind::GitHub => "`status: { token: GITHUB_STATUS_TOKEN }`",
+        _ => "`status: { token: GITLAB_STATUS_TOKEN }`",
+    };
+    let Kind::Map(_) = &f.value.kind else {
+        cx.error(
+            f.value_pos(),
+            format!(
+                "`status` must be a mapping with the name of the stored secret holding the API \
+                 token, like {example}, found {}",
+                f.value.describe()
+            ),
+        );
+        return None;
+    };
+    let m = cx.map(f.value, f.value_pos(), what)?;
+    cx.check_keys_hint(&m, &["token", "api-url", "context"], what, |k| match k {
+        "url" | "api" | "api_url" | "base-url" | "base_url" => {
+            Some("did you mean `api-url`?".to_string())
+        }
+        "name" => Some("did you mean `context`?".to_string()),
+        _ => None,
+    });
+    let token = cx.required(&m, "token", what).and_then(|t| {
+        let text = cx.string(t)?;
+        if NameRule::EnvVar.matches(&text) {
+            Some(text)
+        } else {
+            cx.error(
+                t.value_pos(),
+                format!(
+                    "invalid secret name `{}`: `token` names a stored secret holding the API \
+                     token (like {example}), the token itself never goes in the workflow",
+                    crate::yaml::shorten(&text)
+                ),
+            );
+            None
+        }
+    });
+    let api_url = m.get("api-url").and_then(|u| {
+        let text = cx.string(u)?;
+        let t = text.trim();
+        let rest = t
+            .strip_prefix("https://")
+            .or_else(|| t.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !t.contains(char::is_whitespace) => {
+                Some(t.to_string())
+            }
+            _ => {
+                cx.error(
+                    u.value_pos(),
+                    format!(
+                        "`api-url` must be an http:// or https:// URL, like {}, found `{}`",
+                        match kind {
+                            HookKind::GitHub => "`https://github.example.com/api/v3`",
+                            _ => "`https://gitlab.example.com/api/v4`",
+                        },
+                        crate::yaml::shorten(&text)
+                    ),
+                );
+                None
+            }
+        }
+    });
+    let context = m.get("context").and_then(|c| cx.string(c));
+    Some(CommitStatus {
+        token: token?,
+        api_url,
+        context,
     })
 }
 

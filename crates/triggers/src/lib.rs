@@ -22,6 +22,7 @@
 
 mod cron;
 mod hooks;
+pub mod status;
 
 pub use hooks::{branch_matches, event_matches, gitlab_event_name};
 

@@ -155,6 +155,26 @@ pub async fn receive(
             .map_err(|e| ApiError::bad_request(format!("trigger input {name:?}: {e}")))?;
         inputs.insert(name.clone(), value);
     }
+    // Commit statuses: what to report on, kept with the run (see `crate::forge`).
+    let mut context = context;
+    let status = match &trigger.kind {
+        TriggerKind::GitHub {
+            status: Some(s), ..
+        } => Some((co_triggers::status::Forge::GitHub, s)),
+        TriggerKind::GitLab {
+            status: Some(s), ..
+        } => Some((co_triggers::status::Forge::GitLab, s)),
+        _ => None,
+    };
+    if let Some((forge, status)) = status {
+        let options = state.coordinator().status_options();
+        if let (Some(target), Some(object)) = (
+            crate::forge::target(forge, status, &workflow, &delivery.payload, options),
+            context.as_object_mut(),
+        ) {
+            object.insert(crate::forge::TARGET_KEY.to_string(), target.to_json());
+        }
+    }
     let submitted = state
         .coordinator()
         .submit(RunRequest {
@@ -298,11 +318,13 @@ fn decoy(kind: Kind, headers: &HeaderMap, body: &[u8]) -> Result<Rejection, ApiE
             secret: String::new(),
             events: Vec::new(),
             branches: Vec::new(),
+            status: None,
         },
         Kind::GitLab => TriggerKind::GitLab {
             secret: String::new(),
             events: Vec::new(),
             branches: Vec::new(),
+            status: None,
         },
         Kind::Webhook => TriggerKind::Webhook {
             secret: String::new(),

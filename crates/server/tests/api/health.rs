@@ -50,6 +50,7 @@ async fn not_ready_is_503_with_the_reason(db: &TestDb) {
             lease: std::time::Duration::from_secs(30),
             limits: co_runner::RunLimits::default(),
             policy: Default::default(),
+            statuses: Default::default(),
         },
         Arc::new(secrets.clone()),
     );

@@ -29,5 +29,6 @@ mod runs;
 mod secret_inputs;
 mod secrets;
 mod session;
+mod statuses;
 mod ui;
 mod workflows;

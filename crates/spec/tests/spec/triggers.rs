@@ -29,11 +29,17 @@ fn good_triggers_parse_into_the_model() {
                 secret: "GITHUB_HOOK_SECRET".into(),
                 events: vec!["push".into(), "pull_request".into()],
                 branches: vec!["main".into(), "release/*".into()],
+                status: None,
             },
             &TriggerKind::GitLab {
                 secret: "GITLAB_TOKEN".into(),
                 events: vec!["push".into()],
                 branches: vec![],
+                status: Some(co_spec::CommitStatus {
+                    token: "GITLAB_STATUS_TOKEN".into(),
+                    api_url: Some("https://gitlab.example.com/api/v4".into()),
+                    context: None,
+                }),
             },
             &TriggerKind::Webhook {
                 secret: "DEPLOY_TOKEN".into(),
@@ -125,6 +131,7 @@ stages: [{name: s, actions: [{name: a, image: i}]}]
             secret: "S".into(),
             events: vec!["*".into()],
             branches: vec!["feature/**".into()],
+            status: None,
         }
     );
     assert_eq!(
@@ -133,6 +140,7 @@ stages: [{name: s, actions: [{name: a, image: i}]}]
             secret: "_T2".into(),
             events: vec!["merge_request".into(), "tag_push".into(), "pipeline".into()],
             branches: vec![],
+            status: None,
         }
     );
     // The schedule is trimmed.
