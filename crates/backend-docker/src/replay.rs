@@ -78,20 +78,17 @@ struct Frame {
 /// (`2026-12-03T13:56:41.430261858Z text`; Podman 4.3 gives whole seconds): the time in ms since
 /// the Unix epoch, and the bytes the step wrote.
 pub(crate) fn split_timestamp(bytes: Bytes) -> (Option<i64>, Bytes) {
-    let Some(space) = bytes.iter().take(64).position(|&b| b == b' ') else {
-        return (None, bytes);
-    };
-    let Ok(text) = std::str::from_utf8(&bytes[..space]) else {
-        return (None, bytes);
-    };
-    let Ok(t) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    let Some(space) = bytes
+        .iter()
+        .take(co_backend::LOG_TIME_MAX)
+        .position(|&b| b == b' ')
     else {
         return (None, bytes);
     };
-    let at = i64::try_from(t.unix_timestamp_nanos() / 1_000_000)
-        .ok()
-        .filter(|&ms| ms > 0);
-    (at, bytes.slice(space + 1..))
+    let Some(ms) = co_backend::parse_log_time(&bytes[..space]) else {
+        return (None, bytes);
+    };
+    (Some(ms).filter(|&ms| ms > 0), bytes.slice(space + 1..))
 }
 
 /// What rings for new output.

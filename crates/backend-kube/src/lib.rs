@@ -72,7 +72,7 @@ const fn core(resource: &'static str, verb: &'static str) -> ApiCall {
 /// | pods list | the run's watch (initial list), `reattach` (by labels), `finish_run` (sweep) |
 /// | pods watch | the run's watch |
 /// | pods delete | after every attempt, cancel/timeout, `finish_run` |
-/// | pods/log get | the step's output (followed) |
+/// | pods/log get | the step's output (followed; a reattached Pod's with `timestamps=true`) |
 /// | persistentvolumeclaims create | `create_workspace` |
 /// | persistentvolumeclaims get | `create_workspace` (reuse after a restart) |
 /// | persistentvolumeclaims delete | `finish_run` |

@@ -15,7 +15,7 @@ use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use tokio::sync::{watch, OwnedMutexGuard};
 use tokio::time::Instant;
 
-use crate::logs::{self, LogStream, Skip};
+use crate::logs::{self, Decoder, LogStream, Piece};
 use crate::pod_state::{self, PodKind, PodView};
 use crate::spec::{self, WorkspaceVolume};
 use crate::watch::{PodSeen, RunWatch};
@@ -294,8 +294,9 @@ struct Followed<'a> {
     /// Held while this Pod is the first of a ReadWriteOnce run and its node is not known yet.
     leader: Option<OwnedMutexGuard<Option<String>>>,
     /// An earlier process created the Pod: report its container's start and end from its status
-    /// (this process hears of them late). A Pod this process created keeps the driver's clock,
-    /// as it hears of them.
+    /// (this process hears of them late), and its log lines with the kubelet's times (read with
+    /// `timestamps=true`). A Pod this process created keeps the driver's clock, as it hears of
+    /// them.
     reattached: bool,
 }
 
@@ -303,9 +304,10 @@ struct Followed<'a> {
 enum Log {
     NotOpened,
     Opening(BoxFuture<'static, kube::Result<LogStream>>),
-    Streaming(LogStream, Skip),
-    /// Ended without an error at the given time (complete if the container has exited).
-    EndedClean(Instant),
+    Streaming(LogStream, Decoder),
+    /// Ended without an error at the given time (complete if the container has exited), with
+    /// what is left of its last line.
+    EndedClean(Instant, Decoder),
     /// Failed; open again at the given time.
     Retry(Instant),
     Done,
@@ -394,7 +396,7 @@ async fn follow(
                     sink.started(name);
                 }
                 if view.kind.container_started() && matches!(log, Log::NotOpened) && !gone {
-                    log = Log::Opening(logs::open(api.clone(), name.to_string()));
+                    log = Log::Opening(logs::open(api.clone(), name.to_string(), reattached));
                 }
                 match &view.kind {
                     PodKind::Pending {
@@ -471,7 +473,7 @@ async fn follow(
         // Is the output complete?
         if outcome.is_some() {
             let complete = match &log {
-                Log::NotOpened | Log::Done | Log::EndedClean(_) => true,
+                Log::NotOpened | Log::Done | Log::EndedClean(..) => true,
                 Log::Retry(_) => gone || log_failures > LOG_FAILURES_AFTER_EXIT,
                 Log::Opening(_) | Log::Streaming(..) => false,
             };
@@ -492,7 +494,7 @@ async fn follow(
             .map(|t| t + options.unschedulable_grace);
         let log_due = match &log {
             Log::Retry(at) => Some(*at),
-            Log::EndedClean(at) => Some(*at + LOG_REOPEN),
+            Log::EndedClean(at, _) => Some(*at + LOG_REOPEN),
             _ => None,
         };
         let due = [
@@ -563,18 +565,13 @@ async fn follow(
                     }
                 }
                 if log_due.is_some_and(|d| now >= d) && !matches!(log, Log::Done) {
-                    log = Log::Opening(logs::open(api.clone(), name.to_string()));
+                    log = Log::Opening(logs::open(api.clone(), name.to_string(), reattached));
                 }
             }
             Wake::Seen(true) => apply_seen(&sub.borrow_and_update(), &mut current, &mut gone),
             Wake::Seen(false) => watch_lost = true,
             Wake::Opened(Ok(stream)) => {
-                log = Log::Streaming(
-                    stream,
-                    Skip {
-                        remaining: delivered,
-                    },
-                );
+                log = Log::Streaming(stream, Decoder::new(delivered, reattached));
             }
             Wake::Opened(Err(e)) => {
                 log_failures += 1;
@@ -582,12 +579,8 @@ async fn follow(
                 log = Log::Retry(now + retry_delay(log_failures));
             }
             Wake::Chunk(Some(Ok(bytes))) => {
-                if let Log::Streaming(_, skip) = &mut log {
-                    let rest = skip.apply(&bytes);
-                    if !rest.is_empty() {
-                        sink.output(Stream::Stdout, rest).await;
-                        delivered += u64::try_from(rest.len()).unwrap_or(0);
-                    }
+                if let Log::Streaming(_, decoder) = &mut log {
+                    delivered += pass_on(sink, decoder.feed(bytes)).await;
                 }
             }
             Wake::Chunk(Some(Err(e))) => {
@@ -595,10 +588,18 @@ async fn follow(
                 tracing::debug!(pod = name, error = %e, "reading the log failed; reading it again");
                 log = Log::Retry(now + retry_delay(log_failures));
             }
-            Wake::Chunk(None) => log = Log::EndedClean(now),
+            Wake::Chunk(None) => {
+                if let Log::Streaming(_, decoder) = std::mem::replace(&mut log, Log::Done) {
+                    log = Log::EndedClean(now, decoder);
+                }
+            }
         }
     }
     drop(leader);
+    if let Log::EndedClean(_, mut decoder) = log {
+        // The log is complete: the start of a last line still held back.
+        pass_on(sink, decoder.finish()).await;
+    }
 
     // Delete the Pod (a stopped one is being deleted already).
     if !gone && !deleted_by_us {
@@ -619,6 +620,19 @@ async fn follow(
         .await;
     }
     outcome.unwrap_or(Ok(STOPPED))
+}
+
+/// Pass `pieces` of the step's output on (with the kubelet's time where known); how many bytes.
+async fn pass_on(sink: &mut dyn OutputSink, pieces: Vec<Piece>) -> u64 {
+    let mut passed = 0;
+    for piece in pieces {
+        match piece.at {
+            Some(at) => sink.output_at(Stream::Stdout, &piece.bytes, at).await,
+            None => sink.output(Stream::Stdout, &piece.bytes).await,
+        }
+        passed += u64::try_from(piece.bytes.len()).unwrap_or(0);
+    }
+    passed
 }
 
 fn apply_seen(seen: &PodSeen, current: &mut Option<PodView>, gone: &mut bool) {

@@ -232,6 +232,25 @@ pub trait Backend: Send + Sync {
     async fn finish_run(&self, workspace: &Workspace) -> Result<(), BackendError>;
 }
 
+/// How far into a log line read with the engine's timestamps its timestamp's space may be: the
+/// longest timestamp (`2026-12-03T13:56:41.430261858+01:00`, 35 bytes) with room to spare. A line
+/// without a space this early has no timestamp.
+pub const LOG_TIME_MAX: usize = 64;
+
+/// The time a container engine put before a log line read with `timestamps=true` (`text`: the
+/// bytes before the space; RFC 3339 with any fraction, `Z` or an offset: Docker's, Podman 4.3's
+/// whole seconds, the kubelet's fixed-width nanoseconds), in ms since the Unix epoch. `None`: not
+/// such a time.
+pub fn parse_log_time(text: &[u8]) -> Option<i64> {
+    if text.len() >= LOG_TIME_MAX {
+        return None;
+    }
+    let text = std::str::from_utf8(text).ok()?;
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,5 +278,31 @@ mod tests {
             launch.effective_env(),
             [("A".to_string(), "3".to_string()), ("B".into(), "2".into())]
         );
+    }
+
+    #[test]
+    fn log_times_of_every_engine_parse_to_ms() {
+        // Docker (nanoseconds), Podman 4.3 (whole seconds), the kubelet (fixed width, an offset).
+        assert_eq!(
+            parse_log_time(b"2026-12-03T13:56:41.430261858Z"),
+            Some(1_796_306_201_430)
+        );
+        assert_eq!(
+            parse_log_time(b"2026-12-03T13:56:41Z"),
+            Some(1_796_306_201_000)
+        );
+        assert_eq!(
+            parse_log_time(b"2026-12-03T14:56:41.430000000+01:00"),
+            Some(1_796_306_201_430)
+        );
+        for bad in [
+            &b"hello"[..],
+            b"",
+            b"2026-12-03",
+            b"2026-13-03T13:56:41Z",
+            b"\xff\xfe",
+        ] {
+            assert_eq!(parse_log_time(bad), None, "{bad:?}");
+        }
     }
 }

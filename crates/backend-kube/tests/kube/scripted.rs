@@ -625,8 +625,22 @@ pub async fn watch_forbidden() -> Vec<ApiCall> {
     api.calls
 }
 
-/// Reattach to a running Pod: its whole log from the start, then live; a followed read that
-/// breaks is opened again and the bytes already passed on are skipped (nothing lost or doubled).
+/// Times the kubelet puts before log lines (`timestamps=true`: fixed-width nanoseconds, `Z` or
+/// the node's offset), and the same in ms since the Unix epoch.
+const T1: &str = "2026-12-03T13:56:41.100000000Z";
+const T2: &str = "2026-12-03T13:56:41.200000000Z";
+const T3: &str = "2026-12-03T13:56:42.000000000Z";
+const T4: &str = "2026-12-03T14:56:44.500000000+01:00";
+const T1_MS: i64 = 1_796_306_201_100;
+const T2_MS: i64 = 1_796_306_201_200;
+const T3_MS: i64 = 1_796_306_202_000;
+const T4_MS: i64 = 1_796_306_204_500;
+
+/// Reattach to a running Pod: its whole log from the start (read with the kubelet's timestamps),
+/// then live; a followed read that breaks is opened again and the bytes already passed on are
+/// skipped (nothing lost or doubled). Each line is passed on once, without the kubelet's prefix,
+/// with the time the kubelet logged it, also when a read breaks within a line or a chunk ends
+/// within a prefix.
 pub async fn reattach_running() -> Vec<ApiCall> {
     let (client, mut api) = pair();
     let backend = KubeBackend::with_client(client, "ns".into(), options(rwo()));
@@ -649,13 +663,16 @@ pub async fn reattach_running() -> Vec<ApiCall> {
     api.expect("GET", &format!("{PODS}/{name}"), &[])
         .await
         .json(200, now_running.clone());
-    let mut log = api.expect_log(&name).await;
-    log.write("line 1\nline 2\n");
-    log.write("line 3, half");
+    let mut log = api.expect_stamped_log(&name).await;
+    log.write(&format!("{T1} line 1\n{T2} line 2\n{T3} line 3, ha"));
+    log.write("lf");
     log.end(); // the connection broke; the container still runs
-    let mut again = api.expect_log(&name).await;
-    again.write("line 1\nline 2\nline 3, half and the rest\n");
-    again.write("line 4\n");
+    let mut again = api.expect_stamped_log(&name).await;
+    again.write(&format!(
+        "{T1} line 1\n{T2} line 2\n{T3} line 3, half and the rest\n{}",
+        &T4[..15]
+    ));
+    again.write(&format!("{} line 4\n", &T4[15..]));
     events.send(
         "MODIFIED",
         &pod_at(&created, 91, Some("node-b"), terminated(0, "Completed")),
@@ -669,11 +686,22 @@ pub async fn reattach_running() -> Vec<ApiCall> {
         sink.text(Stream::Stdout),
         "line 1\nline 2\nline 3, half and the rest\nline 4\n"
     );
+    assert_eq!(
+        sink.timed(),
+        [
+            (Some(T1_MS), "line 1\n".to_string()),
+            (Some(T2_MS), "line 2\n".to_string()),
+            (Some(T3_MS), "line 3, half and the rest\n".to_string()),
+            (Some(T4_MS), "line 4\n".to_string()),
+        ]
+    );
     api.calls
 }
 
 /// Reattach to a Pod that ended while no process watched it: its whole log, its exit code, and
 /// the container's start and end times from its status (not when the reattach heard of them).
+/// Its lines keep the kubelet's times; a line that does not start with a valid time (a malformed
+/// prefix, a last line too short to have one) is passed on whole, without a time.
 pub async fn reattach_finished() -> Vec<ApiCall> {
     let (client, mut api) = pair();
     let backend = KubeBackend::with_client(client, "ns".into(), options(WorkspaceMode::None));
@@ -695,8 +723,10 @@ pub async fn reattach_finished() -> Vec<ApiCall> {
     api.expect("GET", &format!("{PODS}/{name}"), &[])
         .await
         .json(200, ended.clone());
-    let mut log = api.expect_log(&name).await;
-    log.write("[COUT] half = done\nfailing now\n");
+    let mut log = api.expect_stamped_log(&name).await;
+    log.write(&format!(
+        "{T1} [COUT] half = done\n2026-12-03T25:00:00Z failing now\n{T2} bye\nno-space"
+    ));
     log.end();
     api.expect_delete(&name, json!({}), ended.clone()).await;
     let (result, sink) = task.await.unwrap();
@@ -709,8 +739,13 @@ pub async fn reattach_finished() -> Vec<ApiCall> {
         })
     );
     assert_eq!(
-        sink.text(Stream::Stdout),
-        "[COUT] half = done\nfailing now\n"
+        sink.timed(),
+        [
+            (Some(T1_MS), "[COUT] half = done\n".to_string()),
+            (None, "2026-12-03T25:00:00Z failing now\n".to_string()),
+            (Some(T2_MS), "bye\n".to_string()),
+            (None, "no-space".to_string()),
+        ]
     );
     api.calls
 }
@@ -988,8 +1023,8 @@ pub async fn reattach_creates_missing_secrets() -> Vec<ApiCall> {
         "MODIFIED",
         &pod_at(&created, 91, Some("n"), terminated(0, "Completed")),
     );
-    let mut log = api.expect_log(&name).await;
-    log.write("done\n");
+    let mut log = api.expect_stamped_log(&name).await;
+    log.write(&format!("{T3} done\n"));
     log.end();
     api.expect_delete(&name, json!({}), created.clone()).await;
     let (result, sink) = task.await.unwrap();

@@ -84,6 +84,8 @@ pub fn launch(step: &str, attempt: u32) -> StepLaunch {
 pub struct Recorded {
     pub started: Vec<String>,
     pub chunks: Vec<(Stream, Vec<u8>)>,
+    /// For each chunk, the time the backend gave with it (`output_at`), if any.
+    pub times: Vec<Option<i64>>,
 }
 
 impl Recorded {
@@ -96,6 +98,19 @@ impl Recorded {
             .collect();
         String::from_utf8_lossy(&bytes).into_owned()
     }
+
+    /// The output as (time, text) runs: consecutive chunks with the same time merged.
+    pub fn timed(&self) -> Vec<(Option<i64>, String)> {
+        let mut out: Vec<(Option<i64>, String)> = Vec::new();
+        for ((_, bytes), at) in self.chunks.iter().zip(&self.times) {
+            let text = String::from_utf8_lossy(bytes);
+            match out.last_mut() {
+                Some((t, s)) if t == at => s.push_str(&text),
+                _ => out.push((*at, text.into_owned())),
+            }
+        }
+        out
+    }
 }
 
 #[async_trait::async_trait]
@@ -106,6 +121,12 @@ impl OutputSink for Recorded {
     async fn output(&mut self, stream: Stream, bytes: &[u8]) {
         assert!(!self.started.is_empty(), "output before started()");
         self.chunks.push((stream, bytes.to_vec()));
+        self.times.push(None);
+    }
+    async fn output_at(&mut self, stream: Stream, bytes: &[u8], at: i64) {
+        assert!(!self.started.is_empty(), "output before started()");
+        self.chunks.push((stream, bytes.to_vec()));
+        self.times.push(Some(at));
     }
 }
 

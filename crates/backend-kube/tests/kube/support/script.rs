@@ -132,14 +132,22 @@ impl ApiServer {
 
     /// `GET pods/{name}/log?container=step&follow=true`, answered with a byte stream.
     pub async fn expect_log(&mut self, name: &str) -> Log {
+        self.log_read(name, &[]).await
+    }
+
+    /// The same with `timestamps=true` (a reattached Pod's log): the test writes the kubelet's
+    /// time before each line.
+    pub async fn expect_stamped_log(&mut self, name: &str) -> Log {
+        self.log_read(name, &[("timestamps", "true")]).await
+    }
+
+    async fn log_read(&mut self, name: &str, more: &[(&str, &str)]) -> Log {
+        let mut query = vec![("container", "step"), ("follow", "true")];
+        query.extend_from_slice(more);
         Log(Some(
-            self.expect(
-                "GET",
-                &format!("{PODS}/{name}/log"),
-                &[("container", "step"), ("follow", "true")],
-            )
-            .await
-            .stream(),
+            self.expect("GET", &format!("{PODS}/{name}/log"), &query)
+                .await
+                .stream(),
         ))
     }
 
