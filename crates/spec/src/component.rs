@@ -328,6 +328,7 @@ fn param(cx: &mut Cx, p: Field<'_>, name: &str, kind: ParamKind) -> Option<Param
             required: false,
             default: None,
             description: None,
+            typed: false,
             span,
         });
     }
@@ -372,6 +373,7 @@ fn param(cx: &mut Cx, p: Field<'_>, name: &str, kind: ParamKind) -> Option<Param
         required,
         default,
         description,
+        typed: m.get("type").is_some(),
         span,
     })
 }

@@ -48,6 +48,7 @@ pub mod names;
 mod component;
 mod component_tests;
 mod decode;
+pub mod lint;
 mod loader;
 mod plan;
 mod quantity;

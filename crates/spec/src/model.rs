@@ -19,6 +19,8 @@ pub struct ParamDecl {
     /// Already converted to `ty`.
     pub default: Option<Value>,
     pub description: Option<String>,
+    /// Whether `type:` was written (it defaults to `string`).
+    pub typed: bool,
     pub span: Span,
 }
 

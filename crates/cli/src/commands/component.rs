@@ -25,6 +25,24 @@ locally; no registry is needed). Go and Rust compile in a build stage with Debia
         after_help = "Example:\n  containerops component build examples/ci-pipeline/components/c-build"
     )]
     Build(BuildArgs),
+    /// Check a component for what makes it hard to use well: missing descriptions, untyped or
+    /// undocumented outputs, outputs the tests never check, images without a tag, secrets with
+    /// defaults.
+    #[command(after_help = "\
+Example:
+  containerops component lint greeter
+
+Each finding is FILE:LINE:COL: SEVERITY: MESSAGE [RULE]. Rules (severity):
+  missing-description (warning)  the component and each input say what they are
+  undocumented-output (warning)  each output has a description
+  untyped-output      (warning)  each output has a type: (it defaults to string silently)
+  untested-output     (warning)  a case of tests: checks each output
+  no-tests            (warning)  the component has tests:
+  image-without-tag   (error)    image: names a tag or a digest
+  secret-with-default (error)    a secret input has no default (it would be in the file)
+Exit code 1 when there is an error, 0 with warnings only, 2 when component.yaml is invalid.
+`component new` writes components with no findings.")]
+    Lint(LintArgs),
     /// Run a component's tests (`tests:` in component.yaml) in real containers, or run it once
     /// with the given inputs.
     #[command(after_help = "\
@@ -48,6 +66,15 @@ the run history (containerops runs list). The image is built first if it is miss
 pub struct BuildArgs {
     /// The component directory (holding component.yaml) or its component.yaml.
     pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct LintArgs {
+    /// The component directory (holding component.yaml) or its component.yaml.
+    pub dir: PathBuf,
+    /// Output format (json: {"findings": [{"rule", "severity", "file", "line", "column", "message"}], "errors", "warnings"}).
+    #[arg(short, long, value_enum, default_value = "text")]
+    pub output: super::run::OutputFormat,
 }
 
 #[derive(Args)]
@@ -75,7 +102,71 @@ pub async fn component(command: ComponentCommand) -> u8 {
     match command {
         ComponentCommand::New(args) => super::component_new::new(args),
         ComponentCommand::Build(args) => build(args).await,
+        ComponentCommand::Lint(args) => lint(&args),
         ComponentCommand::Test(args) => test(args).await,
+    }
+}
+
+fn lint(args: &LintArgs) -> u8 {
+    use co_spec::lint::Severity;
+    let catalog = crate::engine::catalog();
+    let component = match Loader::new(&catalog).load_component(&args.dir) {
+        Ok(c) => c,
+        Err(d) => return super::report_diagnostics(&d),
+    };
+    let text = match std::fs::read_to_string(&component.path) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: cannot read {}: {e}", component.path.display());
+            return exit::FAILED;
+        }
+    };
+    let findings = co_spec::lint::lint(&component, &text);
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - errors;
+    if args.output == super::run::OutputFormat::Json {
+        let list: Vec<serde_json::Value> = findings
+            .iter()
+            .map(|f| {
+                serde_json::json!({
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "file": &*f.span.file,
+                    "line": f.span.line,
+                    "column": f.span.col,
+                    "message": f.message,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({ "findings": list, "errors": errors, "warnings": warnings })
+        );
+    } else {
+        for f in &findings {
+            println!(
+                "{}: {}: {} [{}]",
+                f.span,
+                f.severity.name(),
+                f.message,
+                f.rule
+            );
+        }
+        println!(
+            "{}@{}: {errors} error{}, {warnings} warning{}",
+            component.name,
+            component.version,
+            if errors == 1 { "" } else { "s" },
+            if warnings == 1 { "" } else { "s" }
+        );
+    }
+    if errors > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
     }
 }
 

@@ -76,7 +76,8 @@ pub fn new(args: NewArgs) -> u8 {
         eprintln!("  {shown}/{path}");
     }
     eprintln!(
-        "\nnext:\n  containerops component test {shown}    # build the image and run its tests"
+        "\nnext:\n  containerops component test {shown}    # build the image and run its tests\n  \
+         containerops component lint {shown}    # check the contract is documented and tested"
     );
     exit::OK
 }
@@ -244,6 +245,7 @@ A non-zero exit code (or `[COUT] CO_RESULT = false`) fails the step.
 ```sh
 containerops component test .                    # build the image, run every case of `tests:`
 containerops component test . --input who=Grace  # run it once with your own inputs
+containerops component lint .                    # descriptions, types, untested outputs
 ```
 
 Use it in a workflow:
@@ -372,6 +374,8 @@ mod tests {
             assert!(c.outputs.values().all(|o| o.description.is_some()));
             let containerfile = std::fs::read_to_string(dir.path().join("Containerfile")).unwrap();
             assert!(containerfile.contains(DEBIAN_BASE), "{lang:?}");
+            let text = std::fs::read_to_string(dir.path().join("component.yaml")).unwrap();
+            assert_eq!(co_spec::lint::lint(&c, &text), Vec::new(), "{lang:?}");
         }
     }
 }

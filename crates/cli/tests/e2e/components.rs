@@ -169,3 +169,44 @@ fn cases_are_checked_against_the_contract() {
         out.both()
     );
 }
+
+/// `component lint DIR`: findings with file:line:col and rule; exit 1 on errors, 0 on warnings.
+#[test]
+fn component_lint_reports_rules_at_their_lines() {
+    let w = World::new();
+    w.write(
+        "bad/component.yaml",
+        "name: bad\nversion: 1.0.0\nimage: localhost/bad\ninputs:\n  token: { type: secret, default: hunter2, description: the token }\noutputs:\n  n: { description: a count }\n",
+    );
+    let out = w.exec(&["component", "lint", "bad"]);
+    assert_eq!(out.code, 1, "{}", out.both());
+    for line in [
+        "bad/component.yaml:3:1: error: image `localhost/bad` has no tag",
+        "bad/component.yaml:5:3: error: secret input `token` has a default",
+        "bad/component.yaml:1:1: warning: component bad has no `description:`",
+        "bad/component.yaml:7:3: warning: output `n` has no `type:`",
+        "[no-tests]",
+        "bad@1.0.0: 2 errors, 3 warnings",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{}", out.both());
+    }
+    let out = w.exec(&["component", "lint", "bad", "-o", "json"]);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["errors"], 2);
+    assert_eq!(v["findings"][0]["rule"], "image-without-tag");
+    assert_eq!(v["findings"][0]["line"], 3);
+
+    // warnings only: exit 0; a new component: nothing to say
+    w.write("wc/component.yaml", CASES);
+    let out = w.exec(&["component", "lint", "wc"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let out = w.exec(&["component", "new", "fresh"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let out = w.exec(&["component", "lint", "fresh"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        out.stdout.contains("fresh@0.1.0: 0 errors, 0 warnings"),
+        "{}",
+        out.both()
+    );
+}
