@@ -19,7 +19,8 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::api::{
-    components, dashboard, graph, health, hooks, logs, runs, secrets, session, tokens, workflows,
+    artifacts, components, dashboard, graph, health, hooks, logs, runs, secrets, session, tokens,
+    workflows,
 };
 use crate::auth::TokenCache;
 use crate::coordinator::Coordinator;
@@ -193,6 +194,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/runs/{id}/cancel", post(runs::cancel))
         .route("/api/v1/runs/{id}/rerun", post(runs::rerun))
         .route("/api/v1/runs/{id}/resume", post(runs::resume))
+        .route("/api/v1/runs/{id}/artifacts", get(artifacts::list))
+        .route(
+            "/api/v1/runs/{id}/artifacts/{step}/{name}",
+            get(artifacts::download),
+        )
         .route("/api/v1/runs/{id}/logs", get(logs::page))
         .route("/api/v1/runs/{id}/logs/stream", get(logs::stream))
         .route("/api/v1/secrets", get(secrets::list))

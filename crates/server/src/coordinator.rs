@@ -55,6 +55,8 @@ pub struct CoordinatorConfig {
     pub policy: Arc<crate::policy::LaunchPolicy>,
     /// Where the commit statuses of webhook-started runs go (`crate::forge`).
     pub statuses: crate::forge::StatusOptions,
+    /// Where steps' artifacts are kept (`None`: they are not collected).
+    pub artifacts: Option<co_runner::ArtifactStore>,
 }
 
 /// Encrypts and decrypts what the store keeps secret (the server's secret box): the coordinator
@@ -166,12 +168,15 @@ impl Coordinator {
         config: CoordinatorConfig,
         secrets: Arc<dyn SecretCipher>,
     ) -> Coordinator {
-        let runner = Runner::new(backend, store.clone()).with_limits(config.limits);
         let statuses = crate::forge::StatusReporter::new(
             store.clone(),
             secrets.clone(),
             config.statuses.clone(),
         );
+        let mut runner = Runner::new(backend, store.clone()).with_limits(config.limits);
+        if let Some(artifacts) = config.artifacts.clone() {
+            runner = runner.with_artifact_store(artifacts);
+        }
         let inner = Arc::new(Inner {
             statuses,
             store,
@@ -202,6 +207,11 @@ impl Coordinator {
     /// The store this coordinator works on.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Where its runs keep their steps' artifacts, if they do.
+    pub fn artifact_store(&self) -> Option<&co_runner::ArtifactStore> {
+        self.inner.runner.artifact_store()
     }
 
     /// The registries and service accounts steps may use here.

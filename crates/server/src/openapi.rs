@@ -8,7 +8,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, Secur
 use utoipa::{Modify, OpenApi};
 
 use crate::api::{
-    components, dashboard, graph, health, hooks, logs, runs, secrets, session, tokens, workflows,
+    artifacts, components, dashboard, graph, health, hooks, logs, runs, secrets, session, tokens,
+    workflows,
 };
 use crate::error::{ErrorBody, ErrorInfo};
 
@@ -51,6 +52,8 @@ use crate::error::{ErrorBody, ErrorInfo};
         runs::resume,
         logs::page,
         logs::stream,
+        artifacts::list,
+        artifacts::download,
         secrets::put,
         secrets::delete,
         secrets::list,

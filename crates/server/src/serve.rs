@@ -157,6 +157,11 @@ impl Server {
                 limits: config.limits,
                 policy,
                 statuses: config.statuses.clone(),
+                artifacts: Some(
+                    co_runner::ArtifactStore::open(config.data_dir.join("artifacts")).map_err(
+                        |e| ServerError::Io(std::io::Error::other(format!("artifact store: {e}"))),
+                    )?,
+                ),
             },
             Arc::new(secrets.clone()),
         );

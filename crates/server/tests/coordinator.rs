@@ -63,6 +63,7 @@ fn config(id: &str) -> CoordinatorConfig {
         limits: co_runner::RunLimits::default(),
         policy: Default::default(),
         statuses: Default::default(),
+        artifacts: None,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The handlers of `/api/v1`, one module per resource, and the types they share.
 
+pub mod artifacts;
 pub mod components;
 pub mod dashboard;
 pub mod graph;

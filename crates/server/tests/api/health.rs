@@ -51,6 +51,7 @@ async fn not_ready_is_503_with_the_reason(db: &TestDb) {
             limits: co_runner::RunLimits::default(),
             policy: Default::default(),
             statuses: Default::default(),
+            artifacts: None,
         },
         Arc::new(secrets.clone()),
     );

@@ -13,6 +13,7 @@
 
 mod support;
 
+mod artifacts;
 mod auth;
 mod components;
 mod editor;

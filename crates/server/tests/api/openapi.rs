@@ -52,6 +52,8 @@ fn the_document_covers_every_endpoint_the_error_shape_and_both_kinds_of_auth() {
         ("/api/v1/runs/{id}/cancel", vec!["post"]),
         ("/api/v1/runs/{id}/rerun", vec!["post"]),
         ("/api/v1/runs/{id}/resume", vec!["post"]),
+        ("/api/v1/runs/{id}/artifacts", vec!["get"]),
+        ("/api/v1/runs/{id}/artifacts/{step}/{name}", vec!["get"]),
         ("/api/v1/runs/{id}/logs", vec!["get"]),
         ("/api/v1/runs/{id}/logs/stream", vec!["get"]),
         ("/api/v1/secrets", vec!["get"]),
