@@ -463,6 +463,7 @@ impl Coordinator {
                         &detail.run.trigger,
                         crate::forge::state_of(RunStatus::Cancelled),
                     );
+                    inner.statuses.notify_finished(&detail.run.id);
                 }
             }
         }
@@ -724,6 +725,7 @@ async fn run_claim(inner: Arc<Inner>, claim: Claim, lease_until: i64) {
         inner
             .statuses
             .report(&run_id, &claim.run.trigger, crate::forge::state_of(status));
+        inner.statuses.notify_finished(&run_id);
     }
     drop(running);
     forget(&inner, &run_id);

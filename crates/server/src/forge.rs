@@ -12,6 +12,10 @@
 //!   [`StatusOptions::first_delay`] up to [`StatusOptions::max_delay`], at most
 //!   [`StatusOptions::tries`] times; every failure is logged. Nothing here changes or delays a
 //!   run's result.
+//! - Notifications (`notify:` of the workflow, docs/spec.md#notify): when a run ends, its
+//!   workflow's notifications that apply are sent in the background, with the same retries —
+//!   a generic webhook gets [`run_summary`] signed with HMAC-SHA256 ([`SIGNATURE_HEADER`]), a
+//!   Slack-compatible incoming webhook a `text` and a `blocks` section.
 //! - No stale states: a queued or running status is skipped when the run's final status is
 //!   already waiting, or when the run has finished meanwhile (a server that recovers a run after
 //!   it ended never posts `running` after the final status).
@@ -27,6 +31,9 @@ use co_triggers::status::{CommitRef, CommitState, Forge};
 use serde_json::{json, Value};
 
 use crate::coordinator::SecretCipher;
+
+/// The header of a notification webhook that carries `sha256=<hex HMAC-SHA256 of the body>`.
+pub const SIGNATURE_HEADER: &str = "X-ContainerOps-Signature-256";
 
 /// The key of the run's `trigger` value that holds its commit status target.
 pub const TARGET_KEY: &str = "commit_status";
@@ -244,6 +251,181 @@ impl StatusReporter {
     }
 }
 
+impl StatusReporter {
+    /// Send the notifications of finished run `run_id` (its workflow's `notify:` that apply to
+    /// how it ended), in the background; returns at once.
+    pub fn notify_finished(&self, run_id: &str) {
+        let inner = &self.inner;
+        if inner.waiting.load(Ordering::Relaxed) >= inner.options.queue {
+            tracing::warn!(
+                run = run_id,
+                limit = inner.options.queue,
+                "notifications dropped: too many wait to be sent"
+            );
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        inner.waiting.fetch_add(1, Ordering::Relaxed);
+        let inner = inner.clone();
+        let run_id = run_id.to_string();
+        runtime.spawn(async move {
+            send_notifications(&inner, &run_id).await;
+            inner.waiting.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+async fn send_notifications(inner: &Reporter, run_id: &str) {
+    let Ok(detail) = inner.store.get_run(run_id).await else {
+        return;
+    };
+    let run = &detail.run;
+    if !run.status.is_finished() {
+        return;
+    }
+    let Some(revision) = run.revision else {
+        return;
+    };
+    let workflow = match inner
+        .store
+        .get_workflow_revision(&run.workflow, Some(revision))
+        .await
+    {
+        Ok(stored) => crate::coordinator::load_plan(&inner.store, &stored, &run.source).await,
+        Err(e) => Err(e.into()),
+    };
+    let workflow = match workflow {
+        Ok((workflow, _)) => workflow,
+        Err(e) => {
+            if run.source.contains("notify") {
+                tracing::warn!(run = run_id, error = %e, "notifications not sent: the run's workflow does not load");
+            }
+            return;
+        }
+    };
+    let succeeded = run.status == co_status::RunStatus::Succeeded;
+    let link = inner.options.run_link(run_id);
+    let summary = run_summary(&detail, link.as_deref());
+    for notify in workflow.notify.iter().filter(|n| n.applies(succeeded)) {
+        match &notify.target {
+            co_spec::NotifyTarget::Webhook { url, secret } => {
+                let Some(key) = secret_value(inner, run_id, secret, "notification").await else {
+                    continue;
+                };
+                let body = serde_json::to_vec(&summary).unwrap_or_default();
+                let signature = format!("sha256={}", sign(key.as_bytes(), &body));
+                let headers = [
+                    (SIGNATURE_HEADER, signature.as_str()),
+                    ("X-ContainerOps-Event", "run.finished"),
+                ];
+                send(inner, run_id, "notification", url, url, &headers, body).await;
+            }
+            co_spec::NotifyTarget::Slack { secret } => {
+                let Some(url) = secret_value(inner, run_id, secret, "notification").await else {
+                    continue;
+                };
+                let body = serde_json::to_vec(&slack_message(&summary)).unwrap_or_default();
+                // The URL is the secret: logged by its secret's name only.
+                let shown = format!("(the URL in secret {secret})");
+                send(
+                    inner,
+                    run_id,
+                    "Slack notification",
+                    url.trim(),
+                    &shown,
+                    &[],
+                    body,
+                )
+                .await;
+            }
+        }
+    }
+}
+
+/// The hex HMAC-SHA256 of `body` under `key`.
+pub fn sign(key: &[u8], body: &[u8]) -> String {
+    use hmac::Mac;
+    match hmac::Hmac::<sha2::Sha256>::new_from_slice(key) {
+        Ok(mut mac) => {
+            mac.update(body);
+            hex::encode(mac.finalize().into_bytes())
+        }
+        // HMAC takes keys of any length.
+        Err(_) => String::new(),
+    }
+}
+
+/// The JSON body of a webhook notification: the run's id, workflow, revision, status, times,
+/// duration (ms), link, trigger event, and its failed steps with their reasons.
+pub fn run_summary(detail: &co_store::RunDetail, link: Option<&str>) -> Value {
+    let run = &detail.run;
+    let at = |t: &Option<String>| t.as_deref().and_then(co_runner::parse_time);
+    let duration_ms = match (at(&run.started_at), at(&run.finished_at)) {
+        (Some(a), Some(b)) => Some((b - a).max(0)),
+        _ => None,
+    };
+    let failed: Vec<Value> = detail
+        .steps
+        .iter()
+        .filter(|s| s.status == co_status::StepStatus::Failed)
+        .map(|s| json!({"step": s.key, "action": s.action, "exit_code": s.exit_code, "error": s.error}))
+        .collect();
+    json!({
+        "run_id": run.id,
+        "workflow": run.workflow,
+        "revision": run.revision,
+        "status": run.status,
+        "error": run.error,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "duration_ms": duration_ms,
+        "link": link,
+        "event": run.trigger.get("event"),
+        "failed_steps": failed,
+    })
+}
+
+/// A Slack incoming-webhook message for a run summary (`text`, and the same as a `blocks`
+/// section).
+pub fn slack_message(summary: &Value) -> Value {
+    let s = |k: &str| summary.get(k).and_then(Value::as_str).unwrap_or("");
+    let status = s("status");
+    let mark = match status {
+        "succeeded" => ":white_check_mark:",
+        "cancelled" => ":no_entry_sign:",
+        _ => ":x:",
+    };
+    let mut text = format!("{mark} {} run {} {status}", s("workflow"), s("run_id"));
+    if let Some(ms) = summary.get("duration_ms").and_then(Value::as_i64) {
+        text.push_str(&format!(
+            " in {}",
+            crate::graph::duration_text(Duration::from_millis(ms.unsigned_abs()))
+        ));
+    }
+    let failed: Vec<&str> = summary
+        .get("failed_steps")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.get("step").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !failed.is_empty() {
+        text.push_str(&format!("; failed: {}", failed.join(", ")));
+    }
+    if let Some(link) = summary.get("link").and_then(Value::as_str) {
+        text.push_str(&format!(" <{link}|open>"));
+    }
+    json!({
+        "text": text,
+        "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}],
+    })
+}
+
 /// Post the statuses of one run in order until none is waiting.
 async fn post_lane(inner: Arc<Reporter>, run_id: String) {
     loop {
@@ -271,6 +453,31 @@ async fn post_lane(inner: Arc<Reporter>, run_id: String) {
     }
 }
 
+/// The value of stored secret `name`; `None` (logged) when it is not set or cannot be read.
+async fn secret_value(inner: &Reporter, run_id: &str, name: &str, what: &str) -> Option<String> {
+    match inner.store.get_secret(name).await {
+        Ok(Some(ciphertext)) => match inner.secrets.decrypt(name, &ciphertext) {
+            Ok(value) => Some(value),
+            Err(e) => {
+                tracing::warn!(run = run_id, secret = name, error = %e, "{what} not posted: its secret cannot be read");
+                None
+            }
+        },
+        Ok(None) => {
+            tracing::warn!(
+                run = run_id,
+                secret = name,
+                "{what} not posted: its secret is not set (PUT /api/v1/secrets/NAME)"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(run = run_id, secret = name, error = %e, "{what} not posted: its secret cannot be read");
+            None
+        }
+    }
+}
+
 async fn run_is_over(store: &Store, run_id: &str) -> bool {
     store
         .get_run(run_id)
@@ -280,22 +487,8 @@ async fn run_is_over(store: &Store, run_id: &str) -> bool {
 
 async fn post(inner: &Reporter, run_id: &str, job: &Job) {
     let t = &job.target;
-    let token = match inner.store.get_secret(&t.token).await {
-        Ok(Some(ciphertext)) => match inner.secrets.decrypt(&t.token, &ciphertext) {
-            Ok(token) => token,
-            Err(e) => {
-                tracing::warn!(run = run_id, secret = %t.token, error = %e, "commit status not posted: its token cannot be read");
-                return;
-            }
-        },
-        Ok(None) => {
-            tracing::warn!(run = run_id, secret = %t.token, "commit status not posted: the token's secret is not set (PUT /api/v1/secrets/NAME)");
-            return;
-        }
-        Err(e) => {
-            tracing::warn!(run = run_id, error = %e, "commit status not posted: the token's secret cannot be read");
-            return;
-        }
+    let Some(token) = secret_value(inner, run_id, &t.token, "commit status").await else {
+        return;
     };
     let link = inner.options.run_link(run_id);
     let request = co_triggers::status::status_post(
@@ -307,22 +500,51 @@ async fn post(inner: &Reporter, run_id: &str, job: &Job) {
         job.state.description(),
         link.as_deref(),
     );
+    let body = serde_json::to_vec(&request.body).unwrap_or_default();
+    let auth = request.auth_value(&token);
+    let headers = [(request.auth_header, auth.as_str())];
+    send(
+        inner,
+        run_id,
+        "commit status",
+        &request.url,
+        &request.url,
+        &headers,
+        body,
+    )
+    .await;
+}
+
+/// POST `body` (JSON) to `url` with `headers`, tried again as the module says; `what` names it in
+/// the log, with `shown` for the URL (a URL that is a secret is not logged); never a header's
+/// value.
+#[allow(clippy::too_many_arguments)]
+async fn send(
+    inner: &Reporter,
+    run_id: &str,
+    what: &str,
+    url: &str,
+    shown: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) {
     let Some(client) = &inner.client else {
         return;
     };
     let tries = inner.options.tries.max(1);
     let mut delay = inner.options.first_delay;
     for attempt in 1..=tries {
-        let sent = client
-            .post(&request.url)
-            .header(request.auth_header, request.auth_value(&token))
+        let mut request = client
+            .post(url)
+            .header("Content-Type", "application/json")
             .header("Accept", "application/json")
-            .json(&request.body)
-            .send()
-            .await;
-        let problem = match sent {
+            .body(body.clone());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let problem = match request.send().await {
             Ok(answer) if answer.status().is_success() => {
-                tracing::debug!(run = run_id, url = %request.url, state = job.state.description(), "commit status posted");
+                tracing::debug!(run = run_id, url = shown, what, "posted");
                 return;
             }
             Ok(answer) => {
@@ -331,18 +553,18 @@ async fn post(inner: &Reporter, run_id: &str, job: &Job) {
                     || code == reqwest::StatusCode::REQUEST_TIMEOUT
                     || code == reqwest::StatusCode::TOO_MANY_REQUESTS;
                 if !retry {
-                    tracing::warn!(run = run_id, url = %request.url, status = %code, "commit status refused; not tried again");
+                    tracing::warn!(run = run_id, url = shown, status = %code, "{what} refused; not tried again");
                     return;
                 }
                 format!("answered {code}")
             }
-            Err(e) => e.to_string(),
+            Err(e) => e.without_url().to_string(),
         };
         if attempt == tries {
-            tracing::warn!(run = run_id, url = %request.url, tries, error = %problem, "commit status not posted; giving up");
+            tracing::warn!(run = run_id, url = shown, tries, error = %problem, "{what} not posted; giving up");
             return;
         }
-        tracing::warn!(run = run_id, url = %request.url, attempt, error = %problem, retry_in = ?delay, "commit status not posted; trying again");
+        tracing::warn!(run = run_id, url = shown, attempt, error = %problem, retry_in = ?delay, "{what} not posted; trying again");
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(inner.options.max_delay);
     }

@@ -50,6 +50,7 @@ mod component_tests;
 mod decode;
 pub mod lint;
 mod loader;
+mod notify;
 mod plan;
 mod quantity;
 mod seed;

@@ -366,6 +366,7 @@ fn assemble(p: Parsed, display: &str, text: &str, file: &Arc<str>) -> Workflow {
         source: text.to_string(),
         triggers: p.triggers.into_iter().filter_map(|t| t.trigger).collect(),
         concurrency: p.concurrency,
+        notify: p.notify,
     }
 }
 

@@ -134,6 +134,43 @@ pub struct Workflow {
     /// At most this many runs of the workflow at once on a server (`concurrency:`); more wait
     /// as `queued`. `None`: no limit.
     pub concurrency: Option<u32>,
+    /// Who is told when a run ends (`notify:`; sent by the server, local runs ignore it).
+    pub notify: Vec<Notify>,
+}
+
+/// One entry of `notify:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notify {
+    /// When: the run failed (or was cancelled), succeeded, or always.
+    pub on: Vec<NotifyOn>,
+    pub target: NotifyTarget,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyOn {
+    Failure,
+    Success,
+    Always,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyTarget {
+    /// A JSON body describing the run, signed with HMAC-SHA256 under the stored secret `secret`.
+    Webhook { url: String, secret: String },
+    /// A Slack-compatible incoming webhook; the stored secret `secret` holds its URL.
+    Slack { secret: String },
+}
+
+impl Notify {
+    /// Whether a run that ended `succeeded` (true) or not (false) is told.
+    pub fn applies(&self, succeeded: bool) -> bool {
+        self.on.iter().any(|on| match on {
+            NotifyOn::Always => true,
+            NotifyOn::Success => succeeded,
+            NotifyOn::Failure => !succeeded,
+        })
+    }
 }
 
 impl Workflow {

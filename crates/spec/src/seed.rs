@@ -87,6 +87,7 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node) -> Parsed {
         actions: Vec::new(),
         triggers: Vec::new(),
         concurrency: None,
+        notify: Vec::new(),
     };
     let Some(m) = cx.map(root, root.pos, "a seed-format flow") else {
         return p;

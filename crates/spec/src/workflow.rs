@@ -28,6 +28,7 @@ const WORKFLOW_FIELDS: &[&str] = &[
     "finally",
     "triggers",
     "concurrency",
+    "notify",
     EXTENSIONS,
 ];
 const STAGE_FIELDS: &[&str] = &["name", "actions"];
@@ -108,6 +109,8 @@ pub(crate) struct Parsed {
     pub triggers: Vec<TriggerSrc>,
     /// `concurrency:`.
     pub concurrency: Option<u32>,
+    /// `notify:`.
+    pub notify: Vec<crate::model::Notify>,
 }
 
 /// Decode a native workflow. Problems go to `cx`; component files' problems to `resolver`.
@@ -123,6 +126,7 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node, resolver: &mut Resolver<'_>) -> P
         actions: Vec::new(),
         triggers: Vec::new(),
         concurrency: None,
+        notify: Vec::new(),
     };
     let Some(m) = cx.map(root, root.pos, "a workflow file") else {
         return p;
@@ -167,6 +171,9 @@ pub(crate) fn decode(cx: &mut Cx, root: &Node, resolver: &mut Resolver<'_>) -> P
     }
     if let Some(f) = m.get("concurrency") {
         p.concurrency = crate::triggers::concurrency(cx, f);
+    }
+    if let Some(f) = m.get("notify") {
+        p.notify = crate::notify::decode(cx, f);
     }
     if let Some(f) = m.get("finally").filter(|f| !f.value.is_null()) {
         if let Some(items) = cx.seq(f.value, f.value_pos(), "`finally`") {

@@ -32,6 +32,8 @@ enum Answer {
 struct Received {
     path: String,
     auth: Option<String>,
+    signature: Option<String>,
+    raw: Vec<u8>,
     body: Value,
     answered: &'static str,
 }
@@ -51,6 +53,9 @@ async fn record(State(r): State<Recorder>, request: Request) -> StatusCode {
         .get("authorization")
         .or_else(|| headers.get("private-token"))
         .map(|v| v.to_str().unwrap().to_string());
+    let signature = headers
+        .get("x-containerops-signature-256")
+        .map(|v| v.to_str().unwrap().to_string());
     let bytes = axum::body::to_bytes(request.into_body(), 1 << 20)
         .await
         .unwrap();
@@ -63,6 +68,8 @@ async fn record(State(r): State<Recorder>, request: Request) -> StatusCode {
     r.received.lock().unwrap().push(Received {
         path,
         auth,
+        signature,
+        raw: bytes.to_vec(),
         body: serde_json::from_slice(&bytes).unwrap(),
         answered: match answer {
             Answer::Created => "201",
@@ -98,17 +105,23 @@ impl Recorder {
 
     /// Wait until a request whose state is final was answered 201; everything received by then.
     async fn until_final(&self) -> Vec<Received> {
+        self.until(|r| {
+            r.answered == "201"
+                && ["success", "failure", "failed", "error", "canceled"]
+                    .contains(&r.body["state"].as_str().unwrap_or(""))
+        })
+        .await
+    }
+
+    /// Wait until a request that `done` accepts was received; everything received by then.
+    async fn until(&self, done: impl Fn(&Received) -> bool) -> Vec<Received> {
         let wait = async {
             loop {
                 let arrived = self.arrived.notified();
                 tokio::pin!(arrived);
                 arrived.as_mut().enable();
                 let got = self.received.lock().unwrap().clone();
-                if got.iter().any(|r| {
-                    r.answered == "201"
-                        && ["success", "failure", "failed", "error", "canceled"]
-                            .contains(&r.body["state"].as_str().unwrap())
-                }) {
+                if got.iter().any(&done) {
                     return got;
                 }
                 arrived.await;
@@ -116,7 +129,7 @@ impl Recorder {
         };
         tokio::time::timeout(PATIENCE, wait)
             .await
-            .unwrap_or_else(|_| panic!("no final status: {:?}", self.received.lock().unwrap()))
+            .unwrap_or_else(|_| panic!("not received: {:?}", self.received.lock().unwrap()))
     }
 }
 
@@ -299,9 +312,108 @@ async fn a_forge_that_is_down_blocks_nothing(db: &TestDb) {
     server.stop().await;
 }
 
+const NOTIFY_SECRET: &str = "notify-signing-secret";
+
+fn notifying(url: &str, exit: u8) -> String {
+    format!(
+        "name: notifying
+notify:
+  - webhook: {{ url: \"{url}/on-failure\", secret: NOTIFY_SECRET }}
+  - on: [success]
+    webhook: {{ url: \"{url}/on-success\", secret: NOTIFY_SECRET }}
+  - on: always
+    slack: {{ secret: SLACK_URL }}
+stages:
+  - name: s
+    actions:
+      - name: check
+        image: {BUSYBOX}
+        command: [\"sh\", \"-c\", \"exit {exit}\"]
+"
+    )
+}
+
+/// What a receiver does: the HMAC-SHA256 of the raw body under the shared secret, in hex.
+fn verify(r: &Received) {
+    let mut mac = Hmac::<Sha256>::new_from_slice(NOTIFY_SECRET.as_bytes()).unwrap();
+    mac.update(&r.raw);
+    let signature = r
+        .signature
+        .as_deref()
+        .unwrap()
+        .strip_prefix("sha256=")
+        .unwrap();
+    mac.verify_slice(&hex::decode(signature).unwrap())
+        .expect("the signature verifies");
+}
+
+/// `notify:` on a run that fails (the first 500 is tried again) and on one that succeeds: the
+/// notifications that apply, in order, signed; the Slack one always.
+async fn notifications_on_failure_success_and_always(db: &TestDb) {
+    let (recorder, url) = Recorder::start(&[Answer::Fail]).await;
+    let (server, api) = server(db, true).await;
+    api.set_secret("NOTIFY_SECRET", NOTIFY_SECRET).await;
+    api.set_secret("SLACK_URL", &format!("{url}/slack")).await;
+
+    api.apply("notifying", &notifying(&url, 2)).await;
+    let run = api.start("notifying", json!({})).await;
+    assert_eq!(api.wait(&run).await, "failed");
+    let got = recorder.until(|r| r.path.ends_with("/slack")).await;
+    let paths: Vec<String> = got
+        .iter()
+        .map(|r| format!("{} {}", r.path, r.answered))
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/on-failure 500",
+            "/api/on-failure 201",
+            "/api/slack 201"
+        ]
+    );
+    let body = &got[1].body;
+    verify(&got[1]);
+    assert_eq!(body["run_id"], run);
+    assert_eq!(body["workflow"], "notifying");
+    assert_eq!(body["status"], "failed");
+    assert_eq!(
+        body["link"],
+        format!("https://ci.example.com/ui/runs/{run}")
+    );
+    assert!(body["duration_ms"].as_i64().unwrap() >= 0);
+    assert_eq!(body["failed_steps"][0]["step"], "check");
+    assert_eq!(body["failed_steps"][0]["exit_code"], 2);
+    let text = got[2].body["text"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("notifying run {run} failed")),
+        "{text}"
+    );
+    assert!(text.contains("failed: check"), "{text}");
+    assert!(got[2].signature.is_none());
+
+    recorder.received.lock().unwrap().clear();
+    api.apply("notifying", &notifying(&url, 0)).await;
+    let run = api.start("notifying", json!({})).await;
+    assert_eq!(api.wait(&run).await, "succeeded");
+    let got = recorder.until(|r| r.path.ends_with("/slack")).await;
+    let paths: Vec<&str> = got.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(paths, ["/api/on-success", "/api/slack"]);
+    verify(&got[0]);
+    assert_eq!(got[0].body["status"], "succeeded");
+    assert_eq!(got[0].body["failed_steps"], json!([]));
+    // Neither secret is in the log.
+    let logs = captured_logs();
+    assert!(
+        !logs.contains(NOTIFY_SECRET) && !logs.contains("/api/slack"),
+        "{logs}"
+    );
+    server.stop().await;
+}
+
 both_stores!(
     github_reports_every_transition,
     gitlab_reports_every_transition,
     failed_posts_are_tried_again,
     a_forge_that_is_down_blocks_nothing,
+    notifications_on_failure_success_and_always,
 );

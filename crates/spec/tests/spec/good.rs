@@ -166,7 +166,7 @@ fn unknown_top_level_fields_are_errors_but_x_fields_are_free() {
     .unwrap_err();
     assert_eq!(
         render(&err),
-        "test.yaml:3:1: error: unknown field `colour` in the workflow (known fields: name, description, inputs, env, stages, finally, triggers, concurrency)"
+        "test.yaml:3:1: error: unknown field `colour` in the workflow (known fields: name, description, inputs, env, stages, finally, triggers, concurrency, notify)"
     );
 }
 

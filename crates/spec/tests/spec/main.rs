@@ -5,6 +5,7 @@
 mod artifacts;
 mod diagnostics;
 mod good;
+mod notify;
 mod plan;
 mod robustness;
 mod seed;
