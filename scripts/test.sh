@@ -15,6 +15,11 @@ disk() { df -h --output=avail,target . | tail -1 | awk -v s="$1" '{ printf "disk
 export CARGO_INCREMENTAL=${CARGO_INCREMENTAL:-0}
 disk "start"
 
+log "OCI registry (Debian's docker-registry on loopback, for component publish)"
+# Before the engines: Podman reads the registry's registries.conf.d drop-in when it starts.
+CONTAINEROPS_TEST_REGISTRY=$(scripts/setup-registry.sh)
+export CONTAINEROPS_TEST_REGISTRY
+
 log "container engines (Podman, Docker Engine, a one-node swarm on it)"
 PODMAN_HOST=unix://${CONTAINEROPS_PODMAN_SOCK:-/run/podman/podman.sock}
 DOCKER_ENGINE_HOST=unix://${CONTAINEROPS_DOCKER_SOCK:-/var/run/docker.sock}

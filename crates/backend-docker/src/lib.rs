@@ -45,6 +45,8 @@ mod ignore;
 mod inventory;
 pub mod logs;
 pub mod names;
+mod push;
+pub use push::{image_registry, is_loopback_registry, PushOptions};
 mod raw;
 mod reattach;
 mod replay;

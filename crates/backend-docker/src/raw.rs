@@ -86,11 +86,35 @@ impl RawClient {
     }
 
     async fn get_inner(&self, path_and_query: &str) -> Result<http::Response<Incoming>, RawError> {
+        self.request(http::Method::GET, path_and_query, &[]).await
+    }
+
+    /// `POST path_and_query` (no body) with extra headers; the response whose headers have
+    /// arrived (status 2xx). No timeout: a push lasts as long as the upload.
+    pub(crate) async fn post(
+        &self,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<http::Response<Incoming>, RawError> {
+        self.request(http::Method::POST, path_and_query, headers)
+            .await
+    }
+
+    async fn request(
+        &self,
+        method: http::Method,
+        path_and_query: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<http::Response<Incoming>, RawError> {
         let uri = format!("{}{}", self.prefix, path_and_query);
-        let req = http::Request::get(uri.as_str())
-            .header(http::header::HOST, "docker")
-            .body(Empty::<Bytes>::new())
-            .map_err(RawError::io)?;
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(uri.as_str())
+            .header(http::header::HOST, "docker");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req.body(Empty::<Bytes>::new()).map_err(RawError::io)?;
         let mut sender = match &self.transport {
             Transport::Unix(path) => {
                 let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {

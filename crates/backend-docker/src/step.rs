@@ -176,7 +176,7 @@ async fn create(
                 }
                 pulled = true;
                 tokio::select! {
-                    r = pull(docker, &launch.image) => r?,
+                    r = pull_any(inner, &launch.image) => r?,
                     _ = cancel.cancelled() => return Ok(None),
                 }
             }
@@ -221,6 +221,15 @@ pub(crate) fn pull_ref(image: &str) -> (String, Option<String>) {
     } else {
         (image.to_string(), Some("latest".to_string()))
     }
+}
+
+/// Pull `image`: from a plain-HTTP loopback registry on Podman through its own API, else through
+/// the Docker-compatible one.
+async fn pull_any(inner: &Inner, image: &str) -> Result<(), BackendError> {
+    if crate::push::pull_from_loopback(&inner.conn, image).await? {
+        return Ok(());
+    }
+    pull(&inner.conn.docker, image).await
 }
 
 async fn pull(docker: &Docker, image: &str) -> Result<(), BackendError> {

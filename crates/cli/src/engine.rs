@@ -18,6 +18,13 @@ pub struct DirCatalog {
     roots: Vec<PathBuf>,
 }
 
+impl DirCatalog {
+    /// Where `component publish` records entries: the first root.
+    pub fn publish_root(&self) -> Option<&std::path::Path> {
+        self.roots.first().map(PathBuf::as_path)
+    }
+}
+
 pub fn catalog() -> DirCatalog {
     let roots = match std::env::var_os("CONTAINEROPS_CATALOG") {
         Some(list) => std::env::split_paths(&list).collect(),

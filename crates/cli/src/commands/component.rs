@@ -43,6 +43,22 @@ Each finding is FILE:LINE:COL: SEVERITY: MESSAGE [RULE]. Rules (severity):
 Exit code 1 when there is an error, 0 with warnings only, 2 when component.yaml is invalid.
 `component new` writes components with no findings.")]
     Lint(LintArgs),
+    /// Build a component, run its tests, push its image to an OCI registry and record the catalog
+    /// entry NAME@VERSION with the image pinned by digest (image@sha256:…).
+    #[command(after_help = "\
+Example:
+  REGISTRY=$(scripts/setup-registry.sh)        # Debian's docker-registry on 127.0.0.1:5000
+  containerops component publish greeter --registry $REGISTRY
+  # then, in a workflow:   component: greeter@0.1.0
+
+The image is rebuilt and every case of tests: runs first; nothing is pushed when one fails. The
+push goes through the engine's API (Podman or Docker) with the credentials of the engine's usual
+auth config ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json);
+a registry on loopback is plain HTTP, as engines expect. The entry is written to the first
+directory of $CONTAINEROPS_CATALOG (default: catalog/ next to the run history) as
+NAME/VERSION/component.yaml with image: REGISTRY/NAME@sha256:… and no build: section, plus
+published.json and the README. Versions are immutable: publishing one again is refused (exit 2).")]
+    Publish(super::component_publish::PublishArgs),
     /// Run a component's tests (`tests:` in component.yaml) in real containers, or run it once
     /// with the given inputs.
     #[command(after_help = "\
@@ -103,6 +119,7 @@ pub async fn component(command: ComponentCommand) -> u8 {
         ComponentCommand::New(args) => super::component_new::new(args),
         ComponentCommand::Build(args) => build(args).await,
         ComponentCommand::Lint(args) => lint(&args),
+        ComponentCommand::Publish(args) => super::component_publish::publish(args).await,
         ComponentCommand::Test(args) => test(args).await,
     }
 }

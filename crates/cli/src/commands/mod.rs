@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod component;
 pub mod component_new;
+pub mod component_publish;
 pub mod component_test;
 pub mod run;
 pub mod runs;

@@ -210,3 +210,71 @@ fn component_lint_reports_rules_at_their_lines() {
         out.both()
     );
 }
+
+/// `component publish`: build, test, push to the real loopback registry (scripts/setup-registry.sh,
+/// CONTAINEROPS_TEST_REGISTRY), a catalog entry pinned by digest that a workflow runs — pulled
+/// from the registry once the local copy is gone —, and versions that stay immutable.
+#[test]
+fn publish_pins_the_tested_image_by_digest() {
+    let registry =
+        std::env::var("CONTAINEROPS_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+    let w = World::new();
+    let unique: String = w
+        .dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_lowercase()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    let name = format!("pub-{unique}");
+    assert_eq!(w.exec(&["component", "new", &name]).code, 0);
+    let out = w.exec(&["component", "publish", &name, "--registry", &registry]);
+    let built = format!("localhost/components/{name}:0.1.0");
+    let _ = api_delete(&format!("/v1.41/images/{}?force=true", encode(&built)));
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(out.stdout.contains("3 tests: 3 passed"), "{}", out.both());
+    let prefix = format!("published {name}@0.1.0 as {registry}/{name}@sha256:");
+    assert!(out.stdout.contains(&prefix), "{}", out.both());
+    let entry =
+        std::fs::read_to_string(w.path(&format!("catalog/{name}/0.1.0/component.yaml"))).unwrap();
+    let image = entry
+        .lines()
+        .find_map(|l| l.strip_prefix("image: "))
+        .unwrap()
+        .to_string();
+    assert!(
+        image.starts_with(&format!("{registry}/{name}@sha256:")),
+        "{entry}"
+    );
+    assert!(!entry.contains("build:"), "{entry}");
+    let record: Value = serde_json::from_str(
+        &std::fs::read_to_string(w.path(&format!("catalog/{name}/0.1.0/published.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["image"], image.as_str());
+
+    // what runs is the pushed image, pulled by digest when the engine does not have it
+    let tag = format!("{registry}/{name}:0.1.0");
+    let _ = api_delete(&format!("/v1.41/images/{}?force=true", encode(&tag)));
+    let _ = api_delete(&format!("/v1.41/images/{}?force=true", encode(&image)));
+    let file = w.write(
+        "use.yaml",
+        &format!("name: use\nstages:\n  - name: a\n    actions:\n      - name: hi\n        component: {name}@0.1.0\n        with: {{ who: Ada }}\n"),
+    );
+    let run = w.run_json(&file, &[]);
+    let _ = api_delete(&format!("/v1.41/images/{}?force=true", encode(&image)));
+    assert_eq!(run.status(), "succeeded", "{}", run.pretty());
+    assert_eq!(run.out("hi", "greeting"), "Hello, Ada.");
+
+    // versions are immutable
+    let out = w.exec(&["component", "publish", &name, "--registry", &registry]);
+    assert_eq!(out.code, 2, "{}", out.both());
+    assert!(
+        out.stderr.contains("versions are immutable"),
+        "{}",
+        out.both()
+    );
+}
