@@ -453,7 +453,8 @@ describe('the web UI', () => {
     expect(asked).toEqual(['', '', '?after=1']);
     const stored = await server.api<{ lines: { seq: number }[] }>('GET', `/runs/${id}/logs`);
     const shown = async (step: string) => page.getByRole('log', { name: `log of ${step}` }).locator('.log-line .ln').allTextContents();
-    expect(await shown('shout')).toEqual(['3', '4']);
+    // Numbered within the step (the run-wide seq stays the stream's key).
+    expect(await shown('shout')).toEqual(['1', '2']);
     await page.getByRole('button', { name: 'action greet' }).click();
     await expect.poll(() => shown('greet')).toEqual(['1', '2']);
     expect(stored.body.lines.map((l) => l.seq)).toEqual([1, 2, 3, 4]);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { logBlocks } from './LogView';
+import { lineIndex, logBlocks } from './LogView';
 
 describe('the log view', () => {
   it('shows the last lines in blocks aligned to the block size', () => {
@@ -18,5 +18,13 @@ describe('the log view', () => {
     const b = logBlocks(5151, 5000, 100);
     // every block in between is the same, so it is not drawn again
     expect(b.slice(1, -1)).toEqual(a.slice(1, -1));
+  });
+  it("numbers a step's lines from 1, whatever their run-wide seq", () => {
+    expect(lineIndex(1, 2)).toBe(0);
+    expect(lineIndex(2, 2)).toBe(1);
+    expect(lineIndex(3, 2)).toBe(-1);
+    expect(lineIndex(0, 2)).toBe(-1);
+    expect(lineIndex(1.5, 2)).toBe(-1);
+    expect(lineIndex(null, 2)).toBe(-1);
   });
 });

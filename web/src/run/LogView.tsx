@@ -1,4 +1,6 @@
-// A step's log: the last MAX_LINES lines, each with a link (`…/steps/STEP#L42`). Long logs stay
+// A step's log: the last MAX_LINES lines, each with a link (`…/steps/STEP#L42`). Lines are numbered
+// from 1 within the step (the API's `seq` counts the whole run; it stays the key, for resume and
+// dedupe, but a reader counts a step's own lines), and `#L42` is the step's 42nd line. Long logs stay
 // cheap while lines stream in: lines are drawn in blocks of BLOCK that re-render only while they
 // are still filling, and only the blocks near the visible part of the log are drawn (the others
 // are empty boxes of the height they had), so opening a 5,000-line log or adding a line never
@@ -15,6 +17,11 @@ export const BLOCK = 100;
 export const LINE_H = 18;
 /** Blocks drawn from the start at the end of the log, where a live log is followed. */
 const EAGER_TAIL = 2;
+
+/** The index in a step's lines of its line number `line` (1-based; -1: none, or not held). */
+export function lineIndex(line: number | null, count: number): number {
+  return line !== null && Number.isInteger(line) && line >= 1 && line <= count ? line - 1 : -1;
+}
 
 /** The blocks that show the last `max` of `length` lines: [start, end) indexes, aligned to `size`. */
 export function logBlocks(length: number, max = MAX_LINES, size = BLOCK): { start: number; end: number }[] {
@@ -44,10 +51,11 @@ const Block = memo(function Block({ lines, start, end, live, height, runId, step
   for (let i = start; i < end; i++) {
     const l = lines[i];
     if (!l) continue;
+    const n = i + 1;
     out.push(
-      <div key={l.seq} id={`L${l.seq}`} className={`log-line${l.stream === 'stderr' ? ' stderr' : ''}${target === l.seq ? ' target' : ''}`}>
-        <Link className="ln" to={{ page: 'run', id: runId, step, line: l.seq }} aria-label={`line ${l.seq}`}>
-          {l.seq}
+      <div key={l.seq} id={`L${n}`} className={`log-line${l.stream === 'stderr' ? ' stderr' : ''}${target === n ? ' target' : ''}`}>
+        <Link className="ln" to={{ page: 'run', id: runId, step, line: n }} aria-label={`line ${n}`}>
+          {n}
         </Link>
         <span className="txt">
           {attempts ? <span className="attempt">#{l.attempt} </span> : null}
@@ -71,7 +79,7 @@ export function LogView({ lines, count, runId, step, target, attempts, empty }: 
   const [near, setNear] = useState<ReadonlySet<number>>(() => new Set());
   const heights = useRef(new Map<number, number>());
   const blocks = logBlocks(count);
-  const targetIndex = target === null ? -1 : lines.findIndex((l) => l.seq === target);
+  const targetIndex = lineIndex(target, count);
   const id = (b: { start: number }) => b.start - (b.start % BLOCK);
   const isLive = (b: { start: number; end: number }, i: number) => near.has(id(b)) || i >= blocks.length - EAGER_TAIL || (targetIndex >= b.start && targetIndex < b.end);
 
