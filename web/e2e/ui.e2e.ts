@@ -51,6 +51,14 @@ async function graphReady(page: Page) {
   await page.locator('.graph[data-layout="ready"]').waitFor();
 }
 
+/** The zoom of the page's graph as drawn. */
+async function viewZoom(page: Page) {
+  return page.evaluate(() => {
+    const vp = document.querySelector('.react-flow__viewport');
+    return vp ? new DOMMatrixReadOnly(getComputedStyle(vp).transform).m22 : NaN;
+  });
+}
+
 /** Handle boxes of a node as the DOM has them, relative to the node, in flow px. */
 async function domHandles(page: Page, node: string) {
   return page.evaluate((id) => {
@@ -241,12 +249,19 @@ describe('the web UI', () => {
     const { context, page, errors } = await newPage(browser);
     await login(page, server.url, server.admin);
     await page.goto(`${server.url}/ui/workflows/ci-pipeline/edit`);
+    // Too wide to fit the half-width canvas readably: it opens at a readable zoom on its start.
+    await settled(page);
+    expect(await viewZoom(page)).toBeGreaterThanOrEqual(0.75);
+    await shot(page, 'editor-ci-pipeline-opened');
     await page.getByRole('button', { name: 'action compile' }).click();
     const name = page.getByLabel('Name', { exact: true });
     await name.fill('build-c');
     await name.press('Enter');
     await page.getByRole('button', { name: 'action build-c' }).waitFor();
     await settled(page);
+    // The wire's two ends are far apart: see the whole graph, as a user would.
+    await page.getByRole('button', { name: 'Fit View' }).click();
+    await expect.poll(() => viewZoom(page)).toBeLessThan(0.75);
     await page.getByRole('button', { name: 'action checksum' }).click();
     await page.getByLabel('attempts').fill('3');
     await page.getByRole('button', { name: 'Set retry' }).click();
@@ -268,6 +283,8 @@ describe('the web UI', () => {
     // The two revisions side by side: changed nodes marked on the graph, beside the text diff.
     await page.goto(`${server.url}/ui/workflows/ci-pipeline/revisions/1...2`);
     await page.getByRole('table', { name: 'diff' }).getByText('build-c').first().waitFor();
+    await graphReady(page);
+    await page.getByRole('button', { name: 'Fit View' }).click();
     expect(await page.getByRole('button', { name: 'action checksum' }).getAttribute('class')).toContain('diff-changed');
     expect(await page.getByRole('button', { name: 'action build-c' }).getAttribute('class')).toContain('diff-changed');
     await page.getByText('compile → build-c').waitFor();

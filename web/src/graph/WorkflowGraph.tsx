@@ -24,7 +24,7 @@ import { buildGraph, elkInput, handleBoxes, navigationGrid, neighbour, showsPort
 import { layoutInWorker } from './layout';
 import { CanvasMiniMap } from './MiniMap';
 import { duration } from './runState';
-import { bounds, windowIds, windowKey, windowRect } from './viewWindow';
+import { bounds, openingView, windowIds, windowKey, windowRect } from './viewWindow';
 
 export interface WiringEnd {
   action: string;
@@ -422,9 +422,12 @@ function GraphInner(props: GraphProps) {
     return shownEdgesRef.current;
   }, [edges, inWindow]);
 
-  // Small graphs are fitted into view; big ones open at a readable zoom on their first lanes
-  // (fitting 1,000 nodes would put every one of them on screen and defeat virtualisation).
+  // Small graphs are fitted into view when that leaves them readable; wider ones (and big ones
+  // always) open at a readable zoom on their first lanes (fitting 1,000 nodes would put every one
+  // of them on screen and defeat virtualisation). A graph shown at its start is not moved again
+  // on later edits: the reader may have panned to the part being edited.
   const fitted = useRef(false);
+  const startShown = useRef(false);
   // The shape whose final (ELK) layout is on screen and fitted: `data-layout="ready"` tells
   // tests and screenshots that nodes and ports stay where they are until the next change.
   const [readyKey, setReadyKey] = useState<string | null>(null);
@@ -435,9 +438,17 @@ function GraphInner(props: GraphProps) {
     const landed = () => {
       if (!stale) setReadyKey(done);
     };
+    const pane = wrapper.current;
+    const b = bounds(laidOut);
     if (big) {
       if (!fitted.current) void flow.setViewport({ x: 16, y: 16, zoom: 0.8 }).then(landed);
       else landed();
+    } else if (pane && b && pane.clientWidth > 0 && pane.clientHeight > 0) {
+      const v = openingView(b, pane.clientWidth, pane.clientHeight);
+      if (v.fits || !startShown.current) void flow.setViewport({ x: v.x, y: v.y, zoom: v.zoom }).then(landed);
+      else landed();
+      // (the first, lane-only layout is replaced by ELK's: the start is shown again then)
+      startShown.current = !v.fits && (startShown.current || done !== null);
     } else void flow.fitView({ padding: 0.1, maxZoom: 1, minZoom: 0.05 }).then(landed);
     fitted.current = true;
     return () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { windowIds, windowKey, windowRect } from './viewWindow';
+import { openingView, READABLE_ZOOM, windowIds, windowKey, windowRect } from './viewWindow';
 
 describe('the view window', () => {
   it('covers the viewport with a margin, at any pan and zoom', () => {
@@ -56,5 +56,32 @@ describe('the view window', () => {
     ];
     const ids = windowIds(nodes, edges, { x: 0, y: 0, width: 500, height: 500 }, ['dragged']);
     expect([...ids].sort()).toEqual(['dragged', 'edge-left', 'edge-right', 'in']);
+  });
+  it('opens a graph fitted when that is readable, else readable at its start', () => {
+    // two lanes in a wide pane: fitted, centred, never above 1
+    const small = openingView({ x: 0, y: 0, width: 600, height: 200 }, 1400, 700);
+    expect(small).toEqual({ x: 400, y: 250, zoom: 1, fits: true });
+    // a 6-lane pipeline in the editor's half-width pane: fitting needs ~0.45, so it opens at the
+    // readable zoom with its left edge 16 px in, centred vertically
+    const wide = openingView({ x: 10, y: 0, width: 2100, height: 400 }, 670, 560);
+    expect(wide.fits).toBe(false);
+    expect(wide.zoom).toBe(READABLE_ZOOM);
+    expect(wide.x + 10 * wide.zoom).toBe(16);
+    expect(wide.y + 200 * wide.zoom).toBe(280);
+    // too tall as well: its top-left corner
+    const tall = openingView({ x: 0, y: -50, width: 2100, height: 2000 }, 670, 560);
+    expect(tall).toEqual({ x: 16, y: 16 + 50 * READABLE_ZOOM, zoom: READABLE_ZOOM, fits: false });
+    // fitted whenever the fit is readable: the whole graph is inside the pane
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 1, max: 5000 }), fc.integer({ min: 200, max: 3000 }), fc.integer({ min: 200, max: 2000 }), (w, h, pw, ph) => {
+        const v = openingView({ x: 0, y: 0, width: w, height: h }, pw, ph);
+        expect(v.zoom).toBeGreaterThanOrEqual(READABLE_ZOOM);
+        if (v.fits) {
+          expect(v.x).toBeGreaterThanOrEqual(-1e-6);
+          expect(v.x + w * v.zoom).toBeLessThanOrEqual(pw + 1e-6);
+          expect(v.y + h * v.zoom).toBeLessThanOrEqual(ph + 1e-6);
+        } else expect(v.x).toBe(16);
+      }),
+    );
   });
 });

@@ -4,6 +4,8 @@
 // that cost more than a frame. The window is the viewport plus a margin, snapped to a grid of
 // quarter-viewport cells, so it changes only when the view crosses a cell edge, not on every frame.
 
+import { getViewportForBounds } from '@xyflow/react';
+
 export interface Rect {
   x: number;
   y: number;
@@ -103,4 +105,24 @@ export function bounds(nodes: readonly Omit<Placed, 'id'>[]): Rect | null {
     y1 = Math.max(y1, n.position.y + (n.height ?? 0));
   }
   return Number.isFinite(x0) ? { x: x0, y: y0, width: x1 - x0, height: y1 - y0 } : null;
+}
+
+/** The zoom below which node names and ports are hard to read: a graph opens at least this close. */
+export const READABLE_ZOOM = 0.75;
+/** Margin in screen px left of (and above) a graph that opens at its start. */
+const START_MARGIN = 16;
+
+/**
+ * The view a small or medium graph opens at, for content `b` in a pane of `width`×`height` px:
+ * fitted whole and centred (React Flow's fitView, at most `maxZoom`) when that is readable; else
+ * at READABLE_ZOOM showing the start of the graph (its first lanes, centred vertically when its
+ * height fits), and `fits` false: the reader pans, uses the minimap or zooms out.
+ */
+export function openingView(b: Rect, width: number, height: number, padding = 0.1, maxZoom = 1): { x: number; y: number; zoom: number; fits: boolean } {
+  const fit = getViewportForBounds(b, width, height, 0.05, maxZoom, padding);
+  if (fit.zoom >= READABLE_ZOOM) return { ...fit, fits: true };
+  const zoom = READABLE_ZOOM;
+  const x = START_MARGIN - b.x * zoom;
+  const y = b.height * zoom <= height - 2 * START_MARGIN ? height / 2 - (b.y + b.height / 2) * zoom : START_MARGIN - b.y * zoom;
+  return { x, y, zoom, fits: false };
 }
