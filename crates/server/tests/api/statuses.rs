@@ -312,6 +312,78 @@ async fn a_forge_that_is_down_blocks_nothing(db: &TestDb) {
     server.stop().await;
 }
 
+struct Plain;
+impl co_server::coordinator::SecretCipher for Plain {
+    fn encrypt(&self, _name: &str, value: &str) -> Result<String, String> {
+        Ok(value.to_string())
+    }
+    fn decrypt(&self, _name: &str, ciphertext: &str) -> Result<String, String> {
+        Ok(ciphertext.to_string())
+    }
+}
+
+/// A server that drives a run after it ended elsewhere (a server that took it over and
+/// finished it, or a late `running` after a restart): a queued or running status of a run that
+/// is over is never posted; its final status is.
+async fn no_stale_running_after_the_run_ended(db: &TestDb) {
+    let (recorder, url) = Recorder::start(&[]).await;
+    let store = db.store().await;
+    store.put_secret("FORGE_TOKEN", FORGE_TOKEN).await.unwrap();
+    let mut options = co_server::forge::StatusOptions::default();
+    options.public_url = Some("https://ci.example.com".into());
+    let target = co_server::forge::Target {
+        forge: co_triggers::status::Forge::GitLab,
+        api: url,
+        commit: co_triggers::status::CommitRef {
+            repository: "42".into(),
+            sha: SHA.into(),
+        },
+        token: "FORGE_TOKEN".into(),
+        context: "ci".into(),
+    };
+    let trigger = json!({"event": "push", "commit_status": target.to_json()});
+    let now = co_store::now_timestamp();
+    let run = co_store::RunRecord {
+        id: co_runner::new_run_id(),
+        workflow: "w".into(),
+        status: co_status::RunStatus::Queued,
+        inputs: json!({}),
+        secret_inputs: None,
+        outputs: json!({}),
+        error: None,
+        created_at: now.clone(),
+        started_at: None,
+        finished_at: None,
+        source_path: "w@1".into(),
+        source: String::new(),
+        revision: None,
+        trigger: trigger.clone(),
+        parent: None,
+        max_concurrency: None,
+    };
+    store.enqueue_run(&run, None).await.unwrap();
+    store
+        .update_run(&co_store::RunRecord {
+            status: co_status::RunStatus::Succeeded,
+            started_at: Some(now.clone()),
+            finished_at: Some(now),
+            ..run.clone()
+        })
+        .await
+        .unwrap();
+    let reporter = co_server::forge::StatusReporter::new(store, Arc::new(Plain), options);
+    reporter.report(&run.id, &trigger, co_triggers::status::CommitState::Pending);
+    reporter.report(&run.id, &trigger, co_triggers::status::CommitState::Running);
+    reporter.report(&run.id, &trigger, co_triggers::status::CommitState::Success);
+    let got = recorder.until_final().await;
+    assert_eq!(states(&got), ["success 201"]);
+    assert_eq!(got[0].auth.as_deref(), Some(FORGE_TOKEN));
+    assert_eq!(
+        got[0].body["target_url"],
+        format!("https://ci.example.com/ui/runs/{}", run.id)
+    );
+}
+
 const NOTIFY_SECRET: &str = "notify-signing-secret";
 
 fn notifying(url: &str, exit: u8) -> String {
@@ -416,4 +488,5 @@ both_stores!(
     failed_posts_are_tried_again,
     a_forge_that_is_down_blocks_nothing,
     notifications_on_failure_success_and_always,
+    no_stale_running_after_the_run_ended,
 );
