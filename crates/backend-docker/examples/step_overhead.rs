@@ -181,6 +181,7 @@ async fn step(c: &Config, n: usize) -> Result<[f64; 3], Error> {
         cpu_millis: None,
         memory_bytes: None,
         kubernetes: None,
+        swarm: None,
         files: Vec::new(),
     };
     let mut sink = TimingSink {

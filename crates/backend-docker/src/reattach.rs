@@ -250,6 +250,7 @@ mod tests {
             cpu_millis: None,
             memory_bytes: None,
             kubernetes: None,
+            swarm: None,
             files: Vec::new(),
         };
         let with = |run: &str, step: &str, attempt: &str| Inspected {

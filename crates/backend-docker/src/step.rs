@@ -920,6 +920,7 @@ mod tests {
             cpu_millis: Some(500),
             memory_bytes: Some(64 << 20),
             kubernetes: None,
+            swarm: None,
             files: Vec::new(),
         }
     }

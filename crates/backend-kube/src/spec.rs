@@ -489,6 +489,7 @@ mod tests {
             ],
             cpu_millis: Some(500),
             memory_bytes: Some(64 << 20),
+            swarm: None,
             kubernetes: Some(json!({
                 "nodeSelector": { "disk": "ssd" },
                 "tolerations": [{ "key": "dedicated", "operator": "Equal", "value": "ci", "effect": "NoSchedule" }],

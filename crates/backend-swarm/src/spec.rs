@@ -46,6 +46,36 @@ pub(crate) fn service_json(
         container["Command"] = json!(command);
         container["Args"] = json!([]);
     }
+    let block = launch.swarm.as_ref();
+    let strings = |key: &str| -> Vec<String> {
+        block
+            .and_then(|b| b[key].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // The run's volume is a local volume of this node: every step runs here; the component's
+    // constraints must hold too (a node that does not meet them leaves the step pending, and
+    // the scheduler's message fails it after the grace).
+    let mut constraints = vec![format!("node.id=={node_id}")];
+    constraints.extend(strings("constraints"));
+    let preferences: Vec<Value> = strings("preferences")
+        .into_iter()
+        .map(|p| json!({ "Spread": { "SpreadDescriptor": p } }))
+        .collect();
+    let mut reservations = json!({});
+    if let Some(r) = block.map(|b| &b["reservations"]) {
+        if let Some(m) = r["cpu_millis"].as_u64() {
+            reservations["NanoCPUs"] =
+                json!(i64::try_from(m.saturating_mul(1_000_000)).unwrap_or(i64::MAX));
+        }
+        if let Some(b) = r["memory_bytes"].as_u64() {
+            reservations["MemoryBytes"] = json!(i64::try_from(b).unwrap_or(i64::MAX));
+        }
+    }
     let mut limits = json!({});
     if let Some(m) = launch.cpu_millis {
         limits["NanoCPUs"] = json!(i64::try_from(m.saturating_mul(1_000_000)).unwrap_or(i64::MAX));
@@ -58,12 +88,12 @@ pub(crate) fn service_json(
         "Labels": labels,
         "TaskTemplate": {
             "ContainerSpec": container,
-            // Limits only: a reservation would hold a share of the node for the step, and the
-            // scheduler keeps steps pending while the node's shares are taken.
-            "Resources": { "Limits": limits },
+            // Reservations only when the component asks (`swarm.reservations`): a reservation
+            // holds a share of a node, and the scheduler keeps steps pending while shares are
+            // taken.
+            "Resources": { "Limits": limits, "Reservations": reservations },
             "RestartPolicy": { "Condition": "none", "MaxAttempts": 0 },
-            // The run's volume is a local volume of this node: every step runs here.
-            "Placement": { "Constraints": [format!("node.id=={node_id}")] },
+            "Placement": { "Constraints": constraints, "Preferences": preferences },
         },
         "Mode": { "ReplicatedJob": { "MaxConcurrent": 1, "TotalCompletions": 1 } },
     })
@@ -102,6 +132,7 @@ mod tests {
             cpu_millis: Some(500),
             memory_bytes: Some(64 << 20),
             kubernetes: None,
+            swarm: None,
             files: Vec::new(),
         }
     }
@@ -137,11 +168,41 @@ mod tests {
         }
         assert_eq!(t["Resources"]["Limits"]["NanoCPUs"], 500_000_000_i64);
         assert_eq!(t["Resources"]["Limits"]["MemoryBytes"], 64_i64 << 20);
-        assert!(t["Resources"].get("Reservations").is_none());
+        assert_eq!(t["Resources"]["Reservations"], json!({}));
+        assert_eq!(t["Placement"]["Preferences"], json!([]));
         // The typed spec keeps what matters.
         let back = serde_json::to_value(&spec).unwrap();
         assert_eq!(back["Mode"], v["Mode"]);
         assert_eq!(back["TaskTemplate"]["ContainerSpec"]["Init"], true);
+    }
+
+    #[test]
+    fn the_swarm_block_adds_constraints_preferences_and_reservations() {
+        let mut l = launch();
+        l.swarm = Some(json!({
+            "constraints": ["node.labels.gpu == true"],
+            "preferences": ["node.labels.zone"],
+            "reservations": { "cpu_millis": 250, "memory_bytes": 1024 },
+        }));
+        let ws = Workspace {
+            run_id: "r1".into(),
+            name: "co-ws-r1".into(),
+        };
+        let v = service_json("svc", &l, &ws, "n1", Duration::from_secs(1));
+        let t = &v["TaskTemplate"];
+        assert_eq!(
+            t["Placement"]["Constraints"],
+            json!(["node.id==n1", "node.labels.gpu == true"])
+        );
+        assert_eq!(
+            t["Placement"]["Preferences"],
+            json!([{ "Spread": { "SpreadDescriptor": "node.labels.zone" } }])
+        );
+        assert_eq!(
+            t["Resources"]["Reservations"],
+            json!({ "NanoCPUs": 250_000_000_i64, "MemoryBytes": 1024 })
+        );
+        service_spec(v).unwrap();
     }
 
     #[test]

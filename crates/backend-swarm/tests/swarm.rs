@@ -19,10 +19,14 @@ use tokio::sync::{watch, OnceCell};
 const IMAGE: &str = "localhost/containerops-test/backend-swarm-busybox:latest";
 
 async fn backend() -> SwarmBackend {
-    let opts = SwarmOptions {
+    backend_with(SwarmOptions {
         stop_grace: Duration::from_secs(2),
         ..SwarmOptions::default()
-    };
+    })
+    .await
+}
+
+async fn backend_with(opts: SwarmOptions) -> SwarmBackend {
     let host = std::env::var("CONTAINEROPS_TEST_SWARM_HOST")
         .unwrap_or_else(|_| "unix:///var/run/docker.sock".to_string());
     match SwarmBackend::connect_with(&[Candidate::new("the test swarm", host)], opts).await {
@@ -85,6 +89,7 @@ fn launch(run: &str, key: &str, image: &str, script: &str) -> StepLaunch {
         cpu_millis: None,
         memory_bytes: None,
         kubernetes: None,
+        swarm: None,
         files: Vec::new(),
     }
 }
@@ -340,4 +345,42 @@ async fn reattach_follows_a_service_an_earlier_process_started() {
     );
     b2.finish_run(&ws).await.unwrap();
     assert_nothing_left(&b2, &run_id).await;
+}
+
+#[tokio::test]
+async fn the_swarm_block_places_and_reserves_and_an_impossible_constraint_fails_in_words() {
+    let b = backend_with(SwarmOptions {
+        stop_grace: Duration::from_secs(2),
+        unschedulable_grace: Duration::from_secs(1),
+        ..SwarmOptions::default()
+    })
+    .await;
+    let img = image(&b).await;
+    let run_id = run_id("place");
+    let ws = b.create_workspace(&run_id).await.unwrap();
+    let mut l = launch(&run_id, "placed", img, "echo here");
+    l.swarm = Some(serde_json::json!({
+        "constraints": ["node.role == manager"],
+        "preferences": ["node.labels.zone"],
+        "reservations": { "cpu_millis": 10, "memory_bytes": 4194304 },
+    }));
+    let (r, sink) = run(&b, &l, &ws).await;
+    assert_eq!(r.unwrap().exit_code, Some(0));
+    assert_eq!(sink.text(Stream::Stdout), "here\n");
+
+    let mut l = launch(&run_id, "nowhere", img, "echo never");
+    l.swarm = Some(serde_json::json!({
+        "constraints": ["node.labels.containerops-test-absent == yes"],
+    }));
+    let (r, sink) = run(&b, &l, &ws).await;
+    match r {
+        Err(e @ BackendError::Other(_)) => {
+            let m = e.to_string();
+            assert!(m.contains("no suitable node"), "{m}");
+        }
+        other => panic!("expected the scheduler's message, got {other:?}"),
+    }
+    assert!(sink.state.lock().unwrap().started.is_none());
+    b.finish_run(&ws).await.unwrap();
+    assert_nothing_left(&b, &run_id).await;
 }

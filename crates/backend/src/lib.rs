@@ -38,6 +38,9 @@ pub struct StepLaunch {
     pub memory_bytes: Option<u64>,
     /// The `kubernetes:` block of the component, for backends that use it.
     pub kubernetes: Option<serde_json::Value>,
+    /// The `swarm:` block of the component (placement constraints and preferences,
+    /// reservations), for the Swarm backend.
+    pub swarm: Option<serde_json::Value>,
     /// Variables too large for the environment, to be delivered as files at these paths before
     /// the command starts (`env` has `NAME_FILE` pointing at each; [`co_protocol::deliver_env`]).
     pub files: Vec<EnvFile>,
@@ -272,6 +275,7 @@ mod tests {
             cpu_millis: None,
             memory_bytes: None,
             kubernetes: None,
+            swarm: None,
             files: Vec::new(),
         };
         assert_eq!(

@@ -85,6 +85,7 @@ async fn backend_only(backend: &DockerBackend, steps: usize, round: usize) -> Re
             cpu_millis: None,
             memory_bytes: None,
             kubernetes: None,
+            swarm: None,
             files: Vec::new(),
         };
         let exit = backend

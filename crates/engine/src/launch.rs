@@ -139,6 +139,7 @@ pub(crate) fn build(engine: &Engine, node: NodeId, attempt: u32) -> Result<Built
             cpu_millis: resources.cpu_millis,
             memory_bytes: resources.memory_bytes,
             kubernetes: action.component().and_then(|c| c.kubernetes.clone()),
+            swarm: action.component().and_then(|c| c.swarm.clone()),
             files,
         },
         secrets,

@@ -489,6 +489,7 @@ mod tests {
             cpu_millis: None,
             memory_bytes: None,
             kubernetes: None,
+            swarm: None,
             files: Vec::new(),
         };
         let run = |launch: StepLaunch| {

@@ -23,6 +23,7 @@ const COMPONENT_FIELDS: &[&str] = &[
     "resources",
     "timeout",
     "kubernetes",
+    "swarm",
     "artifacts",
     "tests",
     EXTENSIONS,
@@ -80,6 +81,7 @@ pub(crate) fn parse_component(
         .filter(|f| !f.value.is_null())
         .and_then(|f| cx.duration(f, true));
     let kubernetes = m.get("kubernetes").and_then(|f| kubernetes(cx, f));
+    let swarm = m.get("swarm").and_then(|f| swarm(cx, f));
     let artifacts = m
         .get("artifacts")
         .map(|f| crate::artifacts::decode(cx, f))
@@ -102,6 +104,7 @@ pub(crate) fn parse_component(
         resources,
         timeout,
         kubernetes,
+        swarm,
         artifacts,
         tests,
         path,
@@ -563,6 +566,78 @@ fn kubernetes(cx: &mut Cx, f: Field<'_>) -> Option<Json> {
             }
         };
         out.insert(key.to_string(), value);
+    }
+    ok.then_some(Json::Object(out))
+}
+
+/// The keys of `swarm:`.
+pub(crate) const SWARM_FIELDS: &[&str] = &["constraints", "preferences", "reservations"];
+
+/// `swarm: { constraints: [..], preferences: [..], reservations: { cpu, memory } }`: placement
+/// and reservations of the Swarm backend's services, as the JSON that backend reads
+/// (`{"constraints": [..], "preferences": [..], "reservations": {"cpu_millis", "memory_bytes"}}`).
+fn swarm(cx: &mut Cx, f: Field<'_>) -> Option<Json> {
+    if f.value.is_null() {
+        return None;
+    }
+    let m = cx.map(f.value, f.value_pos(), "`swarm`")?;
+    cx.check_keys_hint(
+        &m,
+        SWARM_FIELDS,
+        "`swarm` (Swarm service settings)",
+        |k| match k {
+            "resources" | "timeout" | "command" | "image" => Some(format!(
+                "set `{k}` at the top level of component.yaml, not under `swarm`"
+            )),
+            "placement" => {
+                Some("write `constraints` and `preferences` directly under `swarm`".to_string())
+            }
+            _ => None,
+        },
+    );
+    let mut out = serde_json::Map::new();
+    let mut ok = true;
+    for key in ["constraints", "preferences"] {
+        let Some(e) = m.get(key).filter(|e| !e.value.is_null()) else {
+            continue;
+        };
+        let Kind::Seq(items) = &e.value.kind else {
+            ok = false;
+            cx.error(
+                e.value_pos(),
+                format!(
+                    "`swarm.{key}` must be a list of strings, found {}",
+                    e.value.describe()
+                ),
+            );
+            continue;
+        };
+        let mut list = Vec::with_capacity(items.len());
+        for item in items {
+            match item.scalar() {
+                Some(s) if s.value() != Value::Null && !s.text.trim().is_empty() => {
+                    list.push(Json::String(s.text.trim().to_string()));
+                }
+                _ => {
+                    ok = false;
+                    cx.error(
+                        item.pos,
+                        format!(
+                            "entries of `swarm.{key}` must be non-empty strings, found {}",
+                            item.describe()
+                        ),
+                    );
+                }
+            }
+        }
+        out.insert(key.to_string(), Json::Array(list));
+    }
+    if let Some(e) = m.get("reservations").filter(|e| !e.value.is_null()) {
+        let r = resources(cx, e);
+        out.insert(
+            "reservations".to_string(),
+            serde_json::json!({ "cpu_millis": r.cpu_millis, "memory_bytes": r.memory_bytes }),
+        );
     }
     ok.then_some(Json::Object(out))
 }

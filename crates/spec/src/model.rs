@@ -71,6 +71,8 @@ pub struct Component {
     pub timeout: Option<Duration>,
     /// The `kubernetes:` block, keys already checked.
     pub kubernetes: Option<Value>,
+    /// The `swarm:` block, checked, as the Swarm backend reads it (`co_spec` component docs).
+    pub swarm: Option<Value>,
     /// What its steps leave behind (`artifacts:`), in the order written.
     pub artifacts: Vec<ArtifactDecl>,
     /// Its test cases (`tests:`), run by `containerops component test DIR`.

@@ -127,6 +127,7 @@ pub fn launch(run_id: &str, key: &str, image: &str, script: &str) -> StepLaunch 
         cpu_millis: None,
         memory_bytes: None,
         kubernetes: None,
+        swarm: None,
         files: Vec::new(),
     }
 }

@@ -47,6 +47,14 @@ fn spec_component_loads_with_every_field() {
         c.kubernetes,
         Some(json!({"nodeSelector": {"disk": "ssd"}, "serviceAccountName": "builder"}))
     );
+    assert_eq!(
+        c.swarm,
+        Some(json!({
+            "constraints": ["node.labels.disk == ssd"],
+            "preferences": ["node.labels.zone"],
+            "reservations": {"cpu_millis": 250, "memory_bytes": 32 << 20},
+        }))
+    );
     assert!(c.path.ends_with("upper/component.yaml"));
 }
 

@@ -75,6 +75,7 @@ pub fn launch(step: &str, attempt: u32) -> StepLaunch {
         cpu_millis: Some(500),
         memory_bytes: Some(64 << 20),
         kubernetes: None,
+        swarm: None,
         files: Vec::new(),
     }
 }
