@@ -19,6 +19,11 @@ pub struct DirCatalog {
 }
 
 impl DirCatalog {
+    /// Its directories, first first.
+    pub fn roots(&self) -> &[PathBuf] {
+        &self.roots
+    }
+
     /// Where `component publish` records entries: the first root.
     pub fn publish_root(&self) -> Option<&std::path::Path> {
         self.roots.first().map(PathBuf::as_path)

@@ -59,6 +59,19 @@ directory of $CONTAINEROPS_CATALOG (default: catalog/ next to the run history) a
 NAME/VERSION/component.yaml with image: REGISTRY/NAME@sha256:… and no build: section, plus
 published.json and the README. Versions are immutable: publishing one again is refused (exit 2).")]
     Publish(super::component_publish::PublishArgs),
+    /// List the components of the local catalog (CONTAINEROPS_CATALOG), optionally matching a text.
+    #[command(
+        after_help = "Examples:\n  containerops component list\n  containerops component list git -o json"
+    )]
+    List(super::component_catalog::ListArgs),
+    /// Show a catalog component: description, image pinned by digest, typed inputs and outputs.
+    #[command(
+        after_help = "Examples:\n  containerops component show greeter          # the highest version\n  containerops component show greeter@0.1.0 -o json"
+    )]
+    Show(super::component_catalog::ShowArgs),
+    /// A catalog component's documentation as Markdown: its contract in tables, then its README.
+    #[command(after_help = "Example:\n  containerops component docs greeter@0.1.0 > greeter.md")]
+    Docs(super::component_catalog::ShowArgs),
     /// Run a component's tests (`tests:` in component.yaml) in real containers, or run it once
     /// with the given inputs.
     #[command(after_help = "\
@@ -120,6 +133,9 @@ pub async fn component(command: ComponentCommand) -> u8 {
         ComponentCommand::Build(args) => build(args).await,
         ComponentCommand::Lint(args) => lint(&args),
         ComponentCommand::Publish(args) => super::component_publish::publish(args).await,
+        ComponentCommand::List(args) => super::component_catalog::list(&args),
+        ComponentCommand::Show(args) => super::component_catalog::show(&args),
+        ComponentCommand::Docs(args) => super::component_catalog::docs(&args),
         ComponentCommand::Test(args) => test(args).await,
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod component;
+pub mod component_catalog;
 pub mod component_new;
 pub mod component_publish;
 pub mod component_test;

@@ -269,6 +269,26 @@ fn publish_pins_the_tested_image_by_digest() {
     assert_eq!(run.status(), "succeeded", "{}", run.pretty());
     assert_eq!(run.out("hi", "greeting"), "Hello, Ada.");
 
+    // the local catalog: list (with search), show, docs
+    let out = w.exec(&["component", "list", "greets", "-o", "json"]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["components"][0]["name"], name.as_str());
+    assert_eq!(v["components"][0]["digest"], record["digest"]);
+    let out = w.exec(&["component", "show", &name, "-o", "json"]);
+    let v: Value = serde_json::from_str(out.stdout.trim()).unwrap();
+    assert_eq!(v["image"], image.as_str());
+    assert_eq!(v["outputs"][1]["type"], "int");
+    let out = w.exec(&["component", "docs", &format!("{name}@0.1.0")]);
+    assert_eq!(out.code, 0, "{}", out.both());
+    assert!(
+        out.stdout.contains("| `greeting` | string | yes |"),
+        "{}",
+        out.both()
+    );
+    assert!(out.stdout.contains("## README"), "{}", out.both());
+    assert_eq!(w.exec(&["component", "show", "nope@1.0.0"]).code, 2);
+
     // versions are immutable
     let out = w.exec(&["component", "publish", &name, "--registry", &registry]);
     assert_eq!(out.code, 2, "{}", out.both());
