@@ -329,8 +329,10 @@ async fn no_stale_running_after_the_run_ended(db: &TestDb) {
     let (recorder, url) = Recorder::start(&[]).await;
     let store = db.store().await;
     store.put_secret("FORGE_TOKEN", FORGE_TOKEN).await.unwrap();
-    let mut options = co_server::forge::StatusOptions::default();
-    options.public_url = Some("https://ci.example.com".into());
+    let options = co_server::forge::StatusOptions {
+        public_url: Some("https://ci.example.com".into()),
+        ..Default::default()
+    };
     let target = co_server::forge::Target {
         forge: co_triggers::status::Forge::GitLab,
         api: url,
