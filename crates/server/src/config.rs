@@ -156,6 +156,14 @@ options! {
         /// Most log stored per run, all its steps together [default: 256Mi].
         #[arg(long, env = "CONTAINEROPS_RUN_LOG_CAP", value_name = "SIZE")]
         pub run_log_cap: Option<String>,
+        /// Largest artifact a step may keep (`artifacts:`), a size such as 1Gi; a larger one
+        /// fails its step with the reason [default: 1Gi].
+        #[arg(long, env = "CONTAINEROPS_MAX_ARTIFACT_SIZE", value_name = "SIZE")]
+        pub max_artifact_size: Option<String>,
+        /// Days artifacts are kept (in <data-dir>/artifacts); older ones are expired (a
+        /// download answers 410) by an hourly sweep; 0 keeps them forever [default: 30].
+        #[arg(long, env = "CONTAINEROPS_ARTIFACT_RETENTION_DAYS", value_name = "DAYS")]
+        pub artifact_retention_days: Option<u32>,
         /// Largest accepted request body in bytes; larger ones get 413 [default: 1048576].
         #[arg(long, env = "CONTAINEROPS_MAX_BODY_BYTES", value_name = "N")]
         pub max_body_bytes: Option<usize>,
@@ -697,6 +705,9 @@ impl BackendKind {
     }
 }
 
+/// Days artifacts are kept by default.
+pub const DEFAULT_ARTIFACT_RETENTION_DAYS: u32 = 30;
+
 /// The resolved configuration of one server process. `Debug` hides the secrets and the
 /// database password.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -716,6 +727,8 @@ pub struct ServerConfig {
     pub backend: BackendKind,
     /// Between SIGTERM and SIGKILL when a step is stopped on Docker/Podman.
     pub stop_grace: Duration,
+    /// Days artifacts are kept; 0: forever.
+    pub artifact_retention_days: u32,
     pub lease: Duration,
     /// The Kubernetes backend's settings (used when `backend` is [`BackendKind::Kubernetes`]).
     pub kubernetes: KubeOptions,
@@ -752,6 +765,7 @@ impl ServerConfig {
             server_id: default_server_id(),
             backend: BackendKind::Docker,
             stop_grace: co_backend_docker::DockerOptions::DEFAULT_STOP_GRACE,
+            artifact_retention_days: DEFAULT_ARTIFACT_RETENTION_DAYS,
             lease: DEFAULT_LEASE,
             kubernetes: KubeOptions::default(),
             session_ttl: crate::session::DEFAULT_TTL,
@@ -816,6 +830,15 @@ impl ServerConfig {
                         .map_err(|e| ConfigError(format!("{key} {text:?}: {e}")))?,
                 );
             }
+        }
+        if let Some(text) = &o.max_artifact_size {
+            c.limits.max_artifact_bytes = Some(
+                co_runner::RunLimits::parse_artifact_size(text)
+                    .map_err(|e| ConfigError(format!("max_artifact_size {text:?}: {e}")))?,
+            );
+        }
+        if let Some(days) = o.artifact_retention_days {
+            c.artifact_retention_days = days;
         }
         if let Some(n) = o.max_body_bytes {
             c.max_body_bytes = n;
@@ -1333,7 +1356,12 @@ mod tests {
     fn every_option_is_a_flag_a_variable_and_a_key_named_alike() {
         let declared = declared_options();
         assert!(declared.len() >= 19, "{declared:?}");
-        let numbers = ["max_runs", "max_parallel_steps", "max_body_bytes"];
+        let numbers = [
+            "max_runs",
+            "max_parallel_steps",
+            "max_body_bytes",
+            "artifact_retention_days",
+        ];
         let mut file = String::new();
         for (key, flag, var) in &declared {
             assert_eq!(flag, &format!("--{}", key.replace('_', "-")));

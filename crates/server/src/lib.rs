@@ -34,6 +34,7 @@ mod graph;
 mod metrics;
 pub mod openapi;
 pub mod policy;
+pub mod retention;
 mod serve;
 pub mod session;
 pub mod ui;

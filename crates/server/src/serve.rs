@@ -29,6 +29,8 @@ pub struct Server {
     router: Router,
     state: AppState,
     generated_admin_token: Option<String>,
+    /// Days artifacts are kept (0: forever): the hourly sweep.
+    retention_days: u32,
 }
 
 impl Server {
@@ -174,6 +176,7 @@ impl Server {
             router: router(state.clone()),
             state,
             generated_admin_token,
+            retention_days: config.artifact_retention_days,
         })
     }
 
@@ -203,6 +206,7 @@ impl Server {
             local_addr,
             router,
             state,
+            retention_days,
             ..
         } = self;
         tracing::info!(
@@ -217,6 +221,29 @@ impl Server {
                     handle.run_upkeep();
                 }
             }
+        });
+        let sweeper = (retention_days > 0).then(|| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Some(blobs) = state.coordinator().artifact_store() {
+                        let now = time::OffsetDateTime::now_utc();
+                        match crate::retention::sweep(state.store(), blobs, retention_days, now)
+                            .await
+                        {
+                            Ok(s) if s.unreferenced > 0 => tracing::info!(
+                                expired_blobs = s.unreferenced,
+                                removed = s.removed,
+                                days = retention_days,
+                                "artifact retention swept"
+                            ),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "artifact retention sweep failed"),
+                        }
+                    }
+                    tokio::time::sleep(crate::retention::SWEEP_EVERY).await;
+                }
+            })
         });
         let stopping = state.shutdown_token();
         let signal = {
@@ -246,6 +273,9 @@ impl Server {
             }
         };
         upkeep.abort();
+        if let Some(sweeper) = sweeper {
+            sweeper.abort();
+        }
         state.coordinator().shutdown().await;
         state.store().close().await;
         tracing::info!("stopped");

@@ -131,4 +131,85 @@ async fn artifacts_are_listed_and_downloaded_with_etag_and_ranges(db: &TestDb) {
     server.stop().await;
 }
 
-both_stores!(artifacts_are_listed_and_downloaded_with_etag_and_ranges);
+/// The retention sweep expires artifacts older than the retention and removes the blobs nothing
+/// live shares (an old blob; never one written in the last hour); the download then says 410.
+async fn the_retention_sweep_expires_old_artifacts_and_frees_their_blobs(db: &TestDb) {
+    let server = TestServer::start(db).await;
+    let api = server.api();
+    api.apply(
+        "arts",
+        "name: arts\nstages:\n  - name: s\n    actions:\n      - { name: a, image: x }\n",
+    )
+    .await;
+    let run_id = api.start("arts", json!({})).await;
+    assert_eq!(api.wait(&run_id).await, "succeeded");
+    let blobs = ArtifactStore::open(db.data_dir().join("artifacts")).unwrap();
+    let store = db.store().await;
+    let now = time::OffsetDateTime::now_utc();
+    let at = |days_ago: i64| co_store::format_timestamp(now - time::Duration::days(days_ago));
+    let keep = |name: &str, bytes: &[u8], days_ago: i64, old_blob: bool| {
+        let blob = blobs
+            .put(&mut &bytes[..], ArtifactKind::File, 1 << 20)
+            .unwrap();
+        if old_blob {
+            std::fs::File::options()
+                .write(true)
+                .open(blobs.blob_path(&blob.sha256))
+                .unwrap()
+                .set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(7200))
+                .unwrap();
+        }
+        ArtifactRecord {
+            run_id: run_id.clone(),
+            step_key: "a".into(),
+            name: name.into(),
+            attempt: 1,
+            path: format!("{name}.txt"),
+            kind: ArtifactKind::File,
+            sha256: blob.sha256,
+            size: blob.size,
+            created_at: at(days_ago),
+            expired_at: None,
+        }
+    };
+    let old = keep("old", b"old bytes", 40, true);
+    let fresh_blob = keep("fresh-blob", b"written just now", 40, false);
+    let recent = keep("recent", b"recent bytes", 2, true);
+    for r in [&old, &fresh_blob, &recent] {
+        store.record_artifact(r).await.unwrap();
+    }
+    let swept = co_server::retention::sweep(&store, &blobs, 30, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        swept,
+        co_server::retention::Swept {
+            unreferenced: 2,
+            removed: 1
+        }
+    );
+    assert!(!blobs.blob_path(&old.sha256).exists());
+    assert!(
+        blobs.blob_path(&fresh_blob.sha256).exists(),
+        "written in the last hour"
+    );
+    assert!(blobs.blob_path(&recent.sha256).exists());
+    api.get(&format!("/api/v1/runs/{run_id}/artifacts/a/old"))
+        .await
+        .expect_error(410, "gone");
+    let r = api
+        .get(&format!("/api/v1/runs/{run_id}/artifacts/a/recent"))
+        .await;
+    assert_eq!((r.status, r.text.as_str()), (200, "recent bytes"));
+    // A second sweep finds nothing new.
+    let again = co_server::retention::sweep(&store, &blobs, 30, now)
+        .await
+        .unwrap();
+    assert_eq!(again, co_server::retention::Swept::default());
+    server.stop().await;
+}
+
+both_stores!(
+    artifacts_are_listed_and_downloaded_with_etag_and_ranges,
+    the_retention_sweep_expires_old_artifacts_and_frees_their_blobs,
+);
