@@ -4,6 +4,8 @@
 //!   co-bench all [--out FILE]          everything below, results written as JSON
 //!   co-bench engine --shape wide|deep [--steps N] [--store]
 //!   co-bench overhead [--steps N] [--rounds R]
+//!   co-bench swarm [--steps N] [--rounds R]    Swarm backend vs job services by hand vs Docker
+//!                                      backend, on the swarm manager $DOCKER_HOST names
 //!   co-bench launch [--bin PATH] [--rounds R]
 //!   co-bench server [--bin PATH] [--postgres URL] [--seconds S]
 //!   co-bench size [--bin PATH] [--budget-mib N]   the release binary's size, failing above N MiB
@@ -17,6 +19,7 @@ mod launch;
 mod overhead;
 mod server;
 mod soak;
+mod swarm;
 
 use std::time::Duration;
 
@@ -110,6 +113,12 @@ fn main() -> Result<()> {
             let steps: usize = arg(&args, "--steps", 40)?;
             let rounds: usize = arg(&args, "--rounds", 5)?;
             let result = runtime.block_on(overhead::run(steps, rounds))?;
+            println!("{}", serde_json::to_string_pretty(&result)?);
+        }
+        "swarm" => {
+            let steps: usize = arg(&args, "--steps", 10)?;
+            let rounds: usize = arg(&args, "--rounds", 3)?;
+            let result = runtime.block_on(swarm::run(steps, rounds))?;
             println!("{}", serde_json::to_string_pretty(&result)?);
         }
         "launch" => {
@@ -207,7 +216,7 @@ fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         other => bail!(
-            "unknown command {other:?}: use all, engine, overhead, launch, server, size, flood or soak"
+            "unknown command {other:?}: use all, engine, overhead, swarm, launch, server, size, flood or soak"
         ),
     }
     Ok(())

@@ -60,7 +60,7 @@ async fn bare(docker: &bollard::Docker, steps: usize, round: usize) -> Result<f6
 }
 
 /// Discards output.
-struct Discard;
+pub struct Discard;
 
 #[async_trait::async_trait]
 impl OutputSink for Discard {
