@@ -68,10 +68,14 @@ impl OutputSink for Discard {
     async fn output(&mut self, _stream: Stream, _bytes: &[u8]) {}
 }
 
-/// The backend alone: the same launches the engine makes, one after the other.
-async fn backend_only(backend: &DockerBackend, steps: usize, round: usize) -> Result<f64> {
+/// The backend alone, step after step (the same launches the engine makes), then `finish_run`.
+pub(crate) async fn backend_only(backend: &dyn Backend, steps: usize, round: usize) -> Result<f64> {
     let t = Instant::now();
-    let run_id = format!("bench-backend-{round}-{}", co_runner::new_run_id());
+    let run_id = format!(
+        "bench-{}-{round}-{}",
+        backend.name(),
+        co_runner::new_run_id()
+    );
     let workspace = backend.create_workspace(&run_id).await?;
     for i in 0..steps {
         let launch = StepLaunch {
@@ -92,7 +96,7 @@ async fn backend_only(backend: &DockerBackend, steps: usize, round: usize) -> Re
             .run_step(&launch, &workspace, &mut Discard, CancellationToken::new())
             .await?;
         if exit.exit_code != Some(0) {
-            bail!("backend step {i} ended {exit:?}");
+            bail!("{} step {i} ended {exit:?}", backend.name());
         }
     }
     backend.finish_run(&workspace).await?;

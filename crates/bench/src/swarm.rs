@@ -15,13 +15,12 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Result};
 use bollard::models::{ServiceSpec, TaskState};
 use bollard::query_parameters::{ListTasksOptions, RemoveContainerOptionsBuilder};
-use co_backend::{Backend, CancellationToken, StepLaunch};
 use co_backend_docker::DockerBackend;
 use co_backend_swarm::{SwarmBackend, SwarmOptions};
 use serde_json::{json, Value};
 
 use crate::ms;
-use crate::overhead::{median, Discard};
+use crate::overhead::{backend_only, median};
 
 const IMAGE: &str = "localhost/co-examples/busybox:latest";
 const POLL: Duration = Duration::from_millis(100);
@@ -70,41 +69,6 @@ async fn by_hand(docker: &bollard::Docker, steps: usize, round: usize) -> Result
     Ok(ms(t.elapsed()))
 }
 
-/// A backend, step after step, then `finish_run`.
-async fn chain(backend: &dyn Backend, steps: usize, round: usize) -> Result<f64> {
-    let t = Instant::now();
-    let run_id = format!(
-        "bench-{}-{round}-{}",
-        backend.name(),
-        co_runner::new_run_id()
-    );
-    let workspace = backend.create_workspace(&run_id).await?;
-    for i in 0..steps {
-        let launch = StepLaunch {
-            run_id: run_id.clone(),
-            workflow: "bench-chain".into(),
-            step_key: format!("a{i}"),
-            attempt: 1,
-            image: IMAGE.into(),
-            command: Some(vec!["true".into()]),
-            env: Vec::new(),
-            cpu_millis: None,
-            memory_bytes: None,
-            kubernetes: None,
-            swarm: None,
-            files: Vec::new(),
-        };
-        let exit = backend
-            .run_step(&launch, &workspace, &mut Discard, CancellationToken::new())
-            .await?;
-        if exit.exit_code != Some(0) {
-            bail!("{} step {i} ended {exit:?}", backend.name());
-        }
-    }
-    backend.finish_run(&workspace).await?;
-    Ok(ms(t.elapsed()))
-}
-
 pub async fn run(steps: usize, rounds: usize) -> Result<Value> {
     let swarm = SwarmBackend::connect(SwarmOptions::default())
         .await
@@ -120,14 +84,14 @@ pub async fn run(steps: usize, rounds: usize) -> Result<Value> {
     let docker = docker_backend.docker().clone();
     // Warm-up.
     by_hand(&docker, 1, usize::MAX).await?;
-    chain(&swarm, 1, usize::MAX).await?;
-    chain(&docker_backend, 1, usize::MAX).await?;
+    backend_only(&swarm, 1, usize::MAX).await?;
+    backend_only(&docker_backend, 1, usize::MAX).await?;
 
     let (mut hand_ms, mut swarm_ms, mut docker_ms) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         hand_ms.push(by_hand(&docker, steps, round).await?);
-        swarm_ms.push(chain(&swarm, steps, round).await?);
-        docker_ms.push(chain(&docker_backend, steps, round).await?);
+        swarm_ms.push(backend_only(&swarm, steps, round).await?);
+        docker_ms.push(backend_only(&docker_backend, steps, round).await?);
     }
     let h = median(&mut hand_ms.clone());
     let s = median(&mut swarm_ms.clone());
