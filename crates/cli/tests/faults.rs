@@ -335,6 +335,17 @@ fn wait_container_state(run: &str) -> Option<String> {
         .and_then(|c| c["State"].as_str().map(str::to_string))
 }
 
+/// Let the run's `wait` step print the rest of its output and exit, and wait until its container
+/// has exited on the engine.
+fn let_the_step_end(run: &str) {
+    std::fs::write(workspace_dir(run).join("go"), "").unwrap();
+    poll(
+        "the wait step's container exited",
+        Duration::from_secs(60),
+        || (wait_container_state(run).as_deref() == Some("exited")).then_some(()),
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // The faults
 
@@ -353,12 +364,7 @@ fn the_engine_api_restarted_in_the_middle_of_a_run() {
 
     engine.kill();
     // While the API is down the step prints the rest of its output and exits.
-    std::fs::write(workspace_dir(&run).join("go"), "").unwrap();
-    poll(
-        "the wait step's container exited",
-        Duration::from_secs(60),
-        || (wait_container_state(&run).as_deref() == Some("exited")).then_some(()),
-    );
+    let_the_step_end(&run);
     server.wait_for_log(|l| l.contains("container engine") && l.contains("unreachable"));
     engine.launch();
 
@@ -413,12 +419,7 @@ fn postgres_restarted_in_the_middle_of_a_run() {
 
     pg.stop();
     // While the database is down the step prints the rest of its output and exits.
-    std::fs::write(workspace_dir(&run).join("go"), "").unwrap();
-    poll(
-        "the wait step's container exited",
-        Duration::from_secs(60),
-        || (wait_container_state(&run).as_deref() == Some("exited")).then_some(()),
-    );
+    let_the_step_end(&run);
     server.wait_for_log(|l| l.contains("store") && l.contains("unavailable"));
     pg.pg_ctl_start();
 
@@ -436,12 +437,7 @@ fn the_data_directory_fills_up_in_the_middle_of_a_run() {
     wait_for_line(&server, &run, "wait", "waiting");
 
     fs.fill();
-    std::fs::write(workspace_dir(&run).join("go"), "").unwrap();
-    poll(
-        "the wait step's container exited",
-        Duration::from_secs(60),
-        || (wait_container_state(&run).as_deref() == Some("exited")).then_some(()),
-    );
+    let_the_step_end(&run);
     server.wait_for_log(|l| l.contains("store") && l.contains("unavailable"));
     fs.free();
 
